@@ -1,1 +1,20 @@
+//! Posada's booking rules, free of I/O: the caller passes "today" and "now".
+//!
+//! - [`money`]: amounts in integer centavos (ARS), never floats.
+//! - [`stay`]: a stay is `[check_in, check_out)` of plain dates, and its validation.
+//! - [`pricing`]: nightly prices from the unit, rate rules, weekends and holidays; quotes.
+//! - [`holidays`]: Argentine public holidays, a table per year.
+//! - [`reservation`]: states, allowed transitions, attention flags, codes.
 
+pub mod holidays;
+pub mod money;
+pub mod pricing;
+pub mod reservation;
+pub mod stay;
+
+pub use money::Money;
+pub use pricing::{
+    Multiplier, NightPrice, PricingPolicy, Quote, RateRule, RuleEffect, RuleScope, UnitPricing,
+};
+pub use reservation::{AttentionFlag, ReservationCode, ReservationStatus, TransitionError};
+pub use stay::{MAX_NIGHTS, Stay, StayError};
