@@ -192,7 +192,7 @@ pub fn parse_calendar(body: &str, tz: Tz) -> Result<Calendar, ParseError> {
                 if name.eq_ignore_ascii_case("PRODID") && cal.prodid.is_none() {
                     cal.prodid = Some(cl.value.trim().to_owned());
                 } else if name.eq_ignore_ascii_case("X-WR-CALNAME") && cal.name.is_none() {
-                    cal.name = Some(unescape_text(cl.value.trim()));
+                    cal.name = Some(unescape_text(cl.value));
                 }
             }
             _ => {}
@@ -314,8 +314,7 @@ impl RawEvent {
             self.duration
                 .get_or_insert_with(|| cl.value.trim().to_owned());
         } else if is("SUMMARY") {
-            self.summary
-                .get_or_insert_with(|| unescape_text(cl.value.trim()));
+            self.summary.get_or_insert_with(|| unescape_text(cl.value));
         } else if is("DESCRIPTION") {
             self.description
                 .get_or_insert_with(|| unescape_text(cl.value));
