@@ -1,1 +1,220 @@
+//! Posada's persistence: one [`Store`] trait with a PostgreSQL and a SQLite implementation.
+//!
+//! Both keep the same meaning: the same tables and columns, the no-overlap rule enforced by the
+//! database (an exclusion constraint on PostgreSQL, triggers on SQLite), every write transaction
+//! short and free of network I/O, every reservation state change written to `audit_log` in the
+//! same transaction. The conformance suite in `tests/` runs every test against both.
 
+mod common;
+pub mod error;
+pub mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+pub mod testing;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{AttentionFlag, Money, RateRule, ReservationStatus, Stay};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Limits checked inside the hold transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HoldLimits {
+    /// Refuse a new hold when the contact (phone) already has this many live holds.
+    pub max_holds_per_contact: Option<u32>,
+}
+
+#[async_trait]
+#[allow(clippy::too_many_arguments)]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    async fn ping(&self) -> Result<()>;
+    /// Closes the pool (graceful shutdown).
+    async fn close(&self);
+
+    // Units
+    async fn list_units(&self, include_inactive: bool) -> Result<Vec<Unit>>;
+    async fn get_unit(&self, id: i64) -> Result<Unit>;
+    async fn get_unit_by_slug(&self, slug: &str) -> Result<Unit>;
+    async fn create_unit(
+        &self,
+        input: &UnitInput,
+        ical_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Unit>;
+    async fn update_unit(&self, id: i64, input: &UnitInput, now: DateTime<Utc>) -> Result<Unit>;
+    async fn set_unit_ical_token(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<()>;
+
+    // Rate rules
+    async fn list_rate_rules(&self) -> Result<Vec<RateRule>>;
+    async fn create_rate_rule(&self, rule: &RateRuleInput, now: DateTime<Utc>) -> Result<RateRule>;
+    async fn update_rate_rule(
+        &self,
+        id: i64,
+        rule: &RateRuleInput,
+        now: DateTime<Utc>,
+    ) -> Result<RateRule>;
+    async fn delete_rate_rule(&self, id: i64) -> Result<()>;
+
+    // Reservations
+    /// In one write transaction: lock the unit, expire its stale holds, check the contact's
+    /// hold limit, insert. An overlap with another active stay is [`StoreError::Overlap`].
+    async fn create_reservation(
+        &self,
+        new: &NewReservation,
+        limits: HoldLimits,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation>;
+    async fn get_reservation(&self, code: &str) -> Result<Reservation>;
+    async fn get_reservation_by_id(&self, id: i64) -> Result<Reservation>;
+    /// The page and the total count.
+    async fn list_reservations(
+        &self,
+        filter: &ReservationFilter,
+    ) -> Result<(Vec<Reservation>, i64)>;
+    /// Active stays (any unit when `None`) with a night in `[from, to)`.
+    async fn active_stays(
+        &self,
+        unit_id: Option<i64>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StayRow>>;
+    /// A state change checked against the domain's transitions. Confirming a hold whose time is
+    /// up expires it first and then needs `change.allow_expired`.
+    async fn transition(
+        &self,
+        code: &str,
+        to: ReservationStatus,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation>;
+    /// Moves an active reservation to other dates or another unit (the overlap rules apply).
+    async fn change_stay(
+        &self,
+        code: &str,
+        unit_id: i64,
+        stay: Stay,
+        total: Money,
+        deposit: Money,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation>;
+    async fn set_flag(
+        &self,
+        code: &str,
+        flag: AttentionFlag,
+        on: bool,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation>;
+    /// Marks every hold whose time is up as expired; returns their codes.
+    async fn expire_stale_holds(&self, now: DateTime<Utc>) -> Result<Vec<String>>;
+    async fn audit_for(&self, reservation_id: i64) -> Result<Vec<AuditEntry>>;
+
+    // Admin users
+    /// Creates the user or replaces its password and role.
+    async fn upsert_admin_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<AdminUser>;
+    async fn get_admin_user(&self, email: &str) -> Result<AdminUser>;
+    async fn list_admin_users(&self) -> Result<Vec<AdminUser>>;
+
+    // Idempotency keys
+    async fn claim_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim>;
+    async fn finish_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<()>;
+    /// Forgets a claim whose request failed without a response worth replaying.
+    async fn release_idempotency(&self, scope: &str, key: &str) -> Result<()>;
+    async fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    // Job queue
+    /// `None` when a job with the same dedupe key already exists.
+    async fn enqueue_job(&self, job: &NewJob, now: DateTime<Utc>) -> Result<Option<i64>>;
+    /// Leases up to `limit` due jobs (or jobs whose lease ran out) to `worker`.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+    async fn complete_job(&self, id: i64, worker: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Puts a recurring job back in the queue for its next run.
+    async fn reschedule_job(
+        &self,
+        id: i64,
+        worker: &str,
+        run_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Records a failure: retried at `retry_at`, or failed for good when `None` or out of attempts.
+    async fn fail_job(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Hands this worker's leased jobs back (shutdown).
+    async fn release_leases(&self, worker: &str, now: DateTime<Utc>) -> Result<u64>;
+    async fn job_stats(&self, now: DateTime<Utc>) -> Result<JobStats>;
+    async fn get_job(&self, id: i64) -> Result<(Job, String)>;
+
+    /// Table → columns, to check that both schemas stay equal.
+    async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>>;
+}
+
+/// Opens the database named by `url` (`postgres://…` or `sqlite://…`) and applies migrations.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    }
+}
+
+/// Whether `url` names a backend we know.
+pub fn is_supported_url(url: &str) -> bool {
+    ["postgres://", "postgresql://", "sqlite:"]
+        .iter()
+        .any(|p| url.starts_with(p))
+}

@@ -1,0 +1,932 @@
+//! The queries both backends share, stamped out once per backend by [`store_impl!`].
+//!
+//! Placeholders are `$1, $2, …`, which PostgreSQL and SQLite both accept. What differs — how a
+//! write transaction starts, row locks, error codes, schema introspection — lives in each
+//! backend's module as inherent items with the same names (`write`, `FOR_SHARE`, `FOR_UPDATE`,
+//! `SKIP_LOCKED`, `LIKE`, `lock_contact`, `map_err`, `schema_query`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// A dynamically bound argument, for queries whose filters vary.
+pub enum Arg {
+    I64(i64),
+    Text(String),
+    Date(NaiveDate),
+    #[allow(dead_code)]
+    Ts(DateTime<Utc>),
+}
+
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                $crate::common::Arg::I64(v) => q.bind(v),
+                $crate::common::Arg::Text(v) => q.bind(v),
+                $crate::common::Arg::Date(v) => q.bind(v),
+                $crate::common::Arg::Ts(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_args;
+
+macro_rules! store_impl {
+    ($Store:ty, $DB:ty, $backend:expr) => {
+        use $crate::common::{bind_args, Arg};
+        use $crate::error::{Result, StoreError};
+        use $crate::model::*;
+        use $crate::rows::*;
+        use $crate::{Backend, HoldLimits, Store};
+        use chrono::{DateTime, NaiveDate, Utc};
+        use domain::{AttentionFlag, Money, RateRule, ReservationCode, ReservationStatus, Stay};
+        use sqlx::types::Json;
+        use std::collections::{BTreeMap, BTreeSet};
+        use std::time::Duration;
+
+        type Conn = <$DB as sqlx::Database>::Connection;
+
+        impl $Store {
+            async fn reservation_for_update(conn: &mut Conn, code: &str) -> Result<Reservation> {
+                let sql = format!(
+                    "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE code = $1{}",
+                    Self::FOR_UPDATE
+                );
+                let row: Option<ReservationRow> = sqlx::query_as(&sql)
+                    .bind(code)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(Self::map_err)?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn lock_unit(conn: &mut Conn, unit_id: i64) -> Result<()> {
+                let sql = format!("SELECT id FROM units WHERE id = $1{}", Self::FOR_SHARE);
+                let found: Option<(i64,)> = sqlx::query_as(&sql)
+                    .bind(unit_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(Self::map_err)?;
+                found.map(|_| ()).ok_or(StoreError::NotFound)
+            }
+
+            /// Expires the holds whose time is up (of one unit, or all), with audit rows.
+            async fn expire_in_tx(conn: &mut Conn, unit_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<String>> {
+                let expired: Vec<(i64, String)> = sqlx::query_as(
+                    "UPDATE reservations SET status = 'expired', updated_at = $1 \
+                     WHERE status = 'pre_reserved' AND hold_expires_at <= $1 \
+                       AND ($2 IS NULL OR unit_id = $2) RETURNING id, code",
+                )
+                .bind(now)
+                .bind(unit_id)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(Self::map_err)?;
+                for (id, _) in &expired {
+                    Self::audit(
+                        conn,
+                        Some(*id),
+                        "system",
+                        "expired",
+                        Some(serde_json::json!({"status": "pre_reserved"})),
+                        Some(serde_json::json!({"status": "expired"})),
+                        "",
+                        now,
+                    )
+                    .await?;
+                }
+                Ok(expired.into_iter().map(|(_, code)| code).collect())
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn audit(
+                conn: &mut Conn,
+                reservation_id: Option<i64>,
+                actor: &str,
+                action: &str,
+                before: Option<serde_json::Value>,
+                after: Option<serde_json::Value>,
+                note: &str,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (reservation_id, actor, action, before, after, note, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(reservation_id)
+                .bind(actor)
+                .bind(action)
+                .bind(before.map(Json))
+                .bind(after.map(Json))
+                .bind(note)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn rule_by_id(&self, id: i64) -> Result<RateRule> {
+                let sql = format!("SELECT {RULE_COLUMNS} FROM rate_rules WHERE id = $1");
+                let row: Option<RuleRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+        }
+
+        fn append_note(notes: &str, note: &str, actor: &str, now: DateTime<Utc>) -> String {
+            if note.trim().is_empty() {
+                return notes.to_string();
+            }
+            let line = format!("[{} {}] {}", now.format("%Y-%m-%d %H:%M"), actor, note.trim());
+            if notes.is_empty() { line } else { format!("{notes}\n{line}") }
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $Store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn list_units(&self, include_inactive: bool) -> Result<Vec<Unit>> {
+                let sql = format!(
+                    "SELECT {UNIT_COLUMNS} FROM units WHERE active OR $1 ORDER BY id"
+                );
+                let rows: Vec<UnitRow> = sqlx::query_as(&sql)
+                    .bind(include_inactive)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(Unit::from).collect())
+            }
+
+            async fn get_unit(&self, id: i64) -> Result<Unit> {
+                let sql = format!("SELECT {UNIT_COLUMNS} FROM units WHERE id = $1");
+                let row: Option<UnitRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn get_unit_by_slug(&self, slug: &str) -> Result<Unit> {
+                let sql = format!("SELECT {UNIT_COLUMNS} FROM units WHERE slug = $1");
+                let row: Option<UnitRow> =
+                    sqlx::query_as(&sql).bind(slug).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn create_unit(&self, u: &UnitInput, ical_token: &str, now: DateTime<Utc>) -> Result<Unit> {
+                let sql = format!(
+                    "INSERT INTO units (slug, name, capacity, base_price, weekend_multiplier_bp, min_nights, \
+                     description, amenities, photos, ical_token, active, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {UNIT_COLUMNS}"
+                );
+                let mut w = self.write().await?;
+                let row: UnitRow = sqlx::query_as(&sql)
+                    .bind(&u.slug)
+                    .bind(&u.name)
+                    .bind(u.capacity as i64)
+                    .bind(u.base_price.0)
+                    .bind(u.weekend_multiplier.0 as i64)
+                    .bind(u.min_nights as i64)
+                    .bind(&u.description)
+                    .bind(Json(&u.amenities))
+                    .bind(Json(&u.photos))
+                    .bind(ical_token)
+                    .bind(u.active)
+                    .bind(now)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(|e| Self::map_unique(e, "slug"))?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(row.into())
+            }
+
+            async fn update_unit(&self, id: i64, u: &UnitInput, now: DateTime<Utc>) -> Result<Unit> {
+                let sql = format!(
+                    "UPDATE units SET slug = $2, name = $3, capacity = $4, base_price = $5, \
+                     weekend_multiplier_bp = $6, min_nights = $7, description = $8, amenities = $9, \
+                     photos = $10, active = $11, updated_at = $12 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
+                );
+                let mut w = self.write().await?;
+                let row: Option<UnitRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(&u.slug)
+                    .bind(&u.name)
+                    .bind(u.capacity as i64)
+                    .bind(u.base_price.0)
+                    .bind(u.weekend_multiplier.0 as i64)
+                    .bind(u.min_nights as i64)
+                    .bind(&u.description)
+                    .bind(Json(&u.amenities))
+                    .bind(Json(&u.photos))
+                    .bind(u.active)
+                    .bind(now)
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .map_err(|e| Self::map_unique(e, "slug"))?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn set_unit_ical_token(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<()> {
+                let mut w = self.write().await?;
+                let done = sqlx::query("UPDATE units SET ical_token = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(token)
+                    .bind(now)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn list_rate_rules(&self) -> Result<Vec<RateRule>> {
+                let sql = format!("SELECT {RULE_COLUMNS} FROM rate_rules ORDER BY id");
+                let rows: Vec<RuleRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await.map_err(Self::map_err)?;
+                rows.into_iter().map(RateRule::try_from).collect()
+            }
+
+            async fn create_rate_rule(&self, r: &RateRuleInput, now: DateTime<Utc>) -> Result<RateRule> {
+                let (price, mult) = effect_columns(r.effect);
+                let mut w = self.write().await?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO rate_rules (unit_id, name, start_date, end_date, scope, nightly_price, \
+                     multiplier_bp, min_nights, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+                )
+                .bind(r.unit_id)
+                .bind(&r.name)
+                .bind(r.start)
+                .bind(r.end)
+                .bind(scope_str(r.scope))
+                .bind(price)
+                .bind(mult)
+                .bind(r.min_nights.map(|m| m as i64))
+                .bind(now)
+                .fetch_one(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                self.rule_by_id(id).await
+            }
+
+            async fn update_rate_rule(&self, id: i64, r: &RateRuleInput, now: DateTime<Utc>) -> Result<RateRule> {
+                let (price, mult) = effect_columns(r.effect);
+                let mut w = self.write().await?;
+                let done = sqlx::query(
+                    "UPDATE rate_rules SET unit_id = $2, name = $3, start_date = $4, end_date = $5, scope = $6, \
+                     nightly_price = $7, multiplier_bp = $8, min_nights = $9, updated_at = $10 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(r.unit_id)
+                .bind(&r.name)
+                .bind(r.start)
+                .bind(r.end)
+                .bind(scope_str(r.scope))
+                .bind(price)
+                .bind(mult)
+                .bind(r.min_nights.map(|m| m as i64))
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                self.rule_by_id(id).await
+            }
+
+            async fn delete_rate_rule(&self, id: i64) -> Result<()> {
+                let mut w = self.write().await?;
+                let done = sqlx::query("DELETE FROM rate_rules WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn create_reservation(
+                &self,
+                new: &NewReservation,
+                limits: HoldLimits,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let mut w = self.write().await?;
+                Self::lock_unit(&mut w.tx, new.unit_id).await?;
+                // The constraint cannot look at the clock: stale holds must stop being active first.
+                Self::expire_in_tx(&mut w.tx, Some(new.unit_id), now).await?;
+                if let (ReservationStatus::PreReserved, Some(max)) = (new.status, limits.max_holds_per_contact) {
+                    if !new.guest_phone.is_empty() {
+                        Self::lock_contact(&mut w.tx, &new.guest_phone).await?;
+                        let (holds,): (i64,) = sqlx::query_as(
+                            "SELECT COUNT(*) FROM reservations WHERE guest_phone = $1 \
+                             AND status = 'pre_reserved' AND (hold_expires_at IS NULL OR hold_expires_at > $2)",
+                        )
+                        .bind(&new.guest_phone)
+                        .bind(now)
+                        .fetch_one(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                        if holds >= max as i64 {
+                            return Err(StoreError::TooManyHolds(max));
+                        }
+                    }
+                }
+                let code = loop {
+                    let code = ReservationCode::generate(&mut rand::thread_rng()).to_string();
+                    let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM reservations WHERE code = $1")
+                        .bind(&code)
+                        .fetch_optional(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                    if taken.is_none() {
+                        break code;
+                    }
+                };
+                let confirmed_at = (new.status == ReservationStatus::Confirmed).then_some(now);
+                let sql = format!(
+                    "INSERT INTO reservations (code, unit_id, check_in, check_out, guests, status, channel, \
+                     guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, \
+                     created_at, updated_at, confirmed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15, $15, $16) \
+                     RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(&code)
+                    .bind(new.unit_id)
+                    .bind(new.stay.check_in)
+                    .bind(new.stay.check_out)
+                    .bind(new.guests as i64)
+                    .bind(new.status.as_str())
+                    .bind(&new.channel)
+                    .bind(&new.guest_name)
+                    .bind(&new.guest_phone)
+                    .bind(&new.guest_email)
+                    .bind(new.total.0)
+                    .bind(new.deposit.0)
+                    .bind(new.hold_expires_at)
+                    .bind(&new.notes)
+                    .bind(now)
+                    .bind(confirmed_at)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let created: Reservation = row.try_into()?;
+                Self::audit(&mut w.tx, Some(created.id), &new.actor, "created", None, Some(audit_snapshot(&created)), &new.notes, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(created)
+            }
+
+            async fn get_reservation(&self, code: &str) -> Result<Reservation> {
+                let sql = format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE code = $1");
+                let row: Option<ReservationRow> =
+                    sqlx::query_as(&sql).bind(code).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn get_reservation_by_id(&self, id: i64) -> Result<Reservation> {
+                let sql = format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1");
+                let row: Option<ReservationRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_reservations(&self, f: &ReservationFilter) -> Result<(Vec<Reservation>, i64)> {
+                let mut clauses: Vec<String> = Vec::new();
+                let mut args: Vec<Arg> = Vec::new();
+                // Each condition names its argument by position: `{}` becomes `$n`.
+                fn add(clauses: &mut Vec<String>, args: &mut Vec<Arg>, clause: &str, arg: Arg) {
+                    args.push(arg);
+                    clauses.push(clause.replace("{}", &format!("${}", args.len())));
+                }
+                if let Some(s) = f.status {
+                    add(&mut clauses, &mut args, "status = {}", Arg::Text(s.as_str().into()));
+                }
+                if let Some(u) = f.unit_id {
+                    add(&mut clauses, &mut args, "unit_id = {}", Arg::I64(u));
+                }
+                if let Some(d) = f.from {
+                    add(&mut clauses, &mut args, "check_out > {}", Arg::Date(d));
+                }
+                if let Some(d) = f.to {
+                    add(&mut clauses, &mut args, "check_in < {}", Arg::Date(d));
+                }
+                if let Some(c) = &f.channel {
+                    add(&mut clauses, &mut args, "channel = {}", Arg::Text(c.clone()));
+                }
+                if let Some(flag) = f.flag {
+                    add(&mut clauses, &mut args, "(',' || flags || ',') LIKE {}", Arg::Text(format!("%,{},%", flag.as_str())));
+                }
+                if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                    let escaped = t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    add(
+                        &mut clauses,
+                        &mut args,
+                        "(LOWER(code) LIKE {} ESCAPE '\\' OR LOWER(guest_name) LIKE {} ESCAPE '\\' \
+                         OR LOWER(guest_phone) LIKE {} ESCAPE '\\' OR LOWER(COALESCE(guest_email, '')) LIKE {} ESCAPE '\\')",
+                        Arg::Text(format!("%{escaped}%")),
+                    );
+                }
+                let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+                let count_sql = format!("SELECT COUNT(*) FROM reservations{filter}");
+                let (total,): (i64,) = bind_args!(sqlx::query_as(&count_sql), args.iter().map(clone_arg))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                let n = args.len();
+                let page_sql = format!(
+                    "SELECT {RESERVATION_COLUMNS} FROM reservations{filter} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                );
+                let rows: Vec<ReservationRow> = bind_args!(sqlx::query_as(&page_sql), args.into_iter())
+                    .bind(f.limit.clamp(1, 500))
+                    .bind(f.offset.max(0))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                let list = rows.into_iter().map(Reservation::try_from).collect::<Result<Vec<_>>>()?;
+                Ok((list, total))
+            }
+
+            async fn active_stays(&self, unit_id: Option<i64>, from: NaiveDate, to: NaiveDate) -> Result<Vec<StayRow>> {
+                let rows: Vec<StayRowRaw> = sqlx::query_as(
+                    "SELECT id, code, unit_id, check_in, check_out, status, hold_expires_at FROM reservations \
+                     WHERE status IN ('pre_reserved', 'confirmed', 'blocked') AND check_in < $2 AND check_out > $1 \
+                       AND ($3 IS NULL OR unit_id = $3) ORDER BY unit_id, check_in",
+                )
+                .bind(from)
+                .bind(to)
+                .bind(unit_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                rows.into_iter().map(StayRow::try_from).collect()
+            }
+
+            async fn transition(
+                &self,
+                code: &str,
+                to: ReservationStatus,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let mut w = self.write().await?;
+                let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                let mut from = current.status;
+                let time_up = from == ReservationStatus::PreReserved
+                    && current.hold_expires_at.is_some_and(|t| t <= now);
+                if time_up && to == ReservationStatus::Confirmed {
+                    // The hold ran out before the sweeper saw it: record that first.
+                    Self::expire_in_tx(&mut w.tx, Some(current.unit_id), now).await?;
+                    from = ReservationStatus::Expired;
+                    if !change.allow_expired {
+                        w.tx.commit().await.map_err(Self::map_err)?;
+                        return Err(StoreError::HoldExpired);
+                    }
+                }
+                if from == ReservationStatus::Expired && to == ReservationStatus::Confirmed && !change.allow_expired {
+                    return Err(StoreError::HoldExpired);
+                }
+                from.transition(to)?;
+                let notes = append_note(&current.notes, &change.note, &change.actor, now);
+                let sql = format!(
+                    "UPDATE reservations SET status = $2, updated_at = $3, notes = $4, \
+                     confirmed_at = CASE WHEN $2 = 'confirmed' THEN $3 ELSE confirmed_at END, \
+                     cancelled_at = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancelled_at END \
+                     WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(current.id)
+                    .bind(to.as_str())
+                    .bind(now)
+                    .bind(&notes)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let updated: Reservation = row.try_into()?;
+                let mut before = audit_snapshot(&current);
+                before["status"] = serde_json::json!(from.as_str());
+                Self::audit(&mut w.tx, Some(updated.id), &change.actor, to.as_str(), Some(before), Some(audit_snapshot(&updated)), &change.note, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(updated)
+            }
+
+            async fn change_stay(
+                &self,
+                code: &str,
+                unit_id: i64,
+                stay: Stay,
+                total: Money,
+                deposit: Money,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let mut w = self.write().await?;
+                let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                if !current.occupies_at(now) {
+                    return Err(StoreError::NotActive(current.status));
+                }
+                Self::lock_unit(&mut w.tx, unit_id).await?;
+                Self::expire_in_tx(&mut w.tx, Some(unit_id), now).await?;
+                let notes = append_note(&current.notes, &change.note, &change.actor, now);
+                let sql = format!(
+                    "UPDATE reservations SET unit_id = $2, check_in = $3, check_out = $4, total = $5, deposit = $6, \
+                     notes = $7, updated_at = $8 WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(current.id)
+                    .bind(unit_id)
+                    .bind(stay.check_in)
+                    .bind(stay.check_out)
+                    .bind(total.0)
+                    .bind(deposit.0)
+                    .bind(&notes)
+                    .bind(now)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let updated: Reservation = row.try_into()?;
+                Self::audit(&mut w.tx, Some(updated.id), &change.actor, "stay_changed", Some(audit_snapshot(&current)), Some(audit_snapshot(&updated)), &change.note, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(updated)
+            }
+
+            async fn set_flag(
+                &self,
+                code: &str,
+                flag: AttentionFlag,
+                on: bool,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let mut w = self.write().await?;
+                let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                let mut flags: BTreeSet<AttentionFlag> = current.flags.clone();
+                let changed = if on { flags.insert(flag) } else { flags.remove(&flag) };
+                if !changed {
+                    return Ok(current);
+                }
+                let notes = append_note(&current.notes, &change.note, &change.actor, now);
+                let sql = format!(
+                    "UPDATE reservations SET flags = $2, notes = $3, updated_at = $4 WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(current.id)
+                    .bind(flags_str(&flags))
+                    .bind(&notes)
+                    .bind(now)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let updated: Reservation = row.try_into()?;
+                let action = if on { "flag_set" } else { "flag_cleared" };
+                Self::audit(&mut w.tx, Some(updated.id), &change.actor, action, Some(audit_snapshot(&current)), Some(audit_snapshot(&updated)), &change.note, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(updated)
+            }
+
+            async fn expire_stale_holds(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
+                let mut w = self.write().await?;
+                let codes = Self::expire_in_tx(&mut w.tx, None, now).await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(codes)
+            }
+
+            async fn audit_for(&self, reservation_id: i64) -> Result<Vec<AuditEntry>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT id, reservation_id, actor, action, before, after, note, created_at FROM audit_log \
+                     WHERE reservation_id = $1 ORDER BY id",
+                )
+                .bind(reservation_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(AuditEntry::from).collect())
+            }
+
+            async fn upsert_admin_user(&self, email: &str, hash: &str, role: Role, now: DateTime<Utc>) -> Result<AdminUser> {
+                let mut w = self.write().await?;
+                let row: AdminRow = sqlx::query_as(
+                    "INSERT INTO admin_users (email, password_hash, role, active, created_at, updated_at) \
+                     VALUES ($1, $2, $3, TRUE, $4, $4) \
+                     ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash, \
+                       role = excluded.role, active = TRUE, updated_at = excluded.updated_at \
+                     RETURNING id, email, password_hash, role, active",
+                )
+                .bind(email.trim().to_lowercase())
+                .bind(hash)
+                .bind(role.as_str())
+                .bind(now)
+                .fetch_one(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                row.try_into()
+            }
+
+            async fn get_admin_user(&self, email: &str) -> Result<AdminUser> {
+                let row: Option<AdminRow> = sqlx::query_as(
+                    "SELECT id, email, password_hash, role, active FROM admin_users WHERE email = $1",
+                )
+                .bind(email.trim().to_lowercase())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_admin_users(&self) -> Result<Vec<AdminUser>> {
+                let rows: Vec<AdminRow> =
+                    sqlx::query_as("SELECT id, email, password_hash, role, active FROM admin_users ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(Self::map_err)?;
+                rows.into_iter().map(AdminUser::try_from).collect()
+            }
+
+            async fn claim_idempotency(
+                &self,
+                scope: &str,
+                key: &str,
+                request_hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<IdempotencyClaim> {
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(request_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(IdempotencyClaim::New);
+                }
+                let row: Option<(String, Option<i64>, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys \
+                     WHERE scope = $1 AND key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                let Some((hash, status, body, created_at)) = row else {
+                    // Released between our insert and read: the caller may retry.
+                    return Ok(IdempotencyClaim::InProgress);
+                };
+                if hash != request_hash {
+                    return Ok(IdempotencyClaim::Mismatch);
+                }
+                if let Some(status) = status {
+                    return Ok(IdempotencyClaim::Replay { status: status as u16, body: body.unwrap_or_default() });
+                }
+                // A claim older than a minute without a response belongs to a process that died.
+                if now - created_at > chrono::Duration::seconds(60) {
+                    let stolen = sqlx::query(
+                        "UPDATE idempotency_keys SET created_at = $3 WHERE scope = $1 AND key = $2 \
+                         AND response_status IS NULL AND created_at = $4",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .bind(now)
+                    .bind(created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                    if stolen.rows_affected() == 1 {
+                        return Ok(IdempotencyClaim::New);
+                    }
+                }
+                Ok(IdempotencyClaim::InProgress)
+            }
+
+            async fn finish_idempotency(&self, scope: &str, key: &str, status: u16, body: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(status as i64)
+                .bind(body)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn release_idempotency(&self, scope: &str, key: &str) -> Result<()> {
+                sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND response_status IS NULL")
+                    .bind(scope)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn enqueue_job(&self, job: &NewJob, now: DateTime<Utc>) -> Result<Option<i64>> {
+                let id: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO jobs (kind, payload, dedupe_key, status, attempts, max_attempts, run_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $6) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(&job.kind)
+                .bind(Json(&job.payload))
+                .bind(&job.dedupe_key)
+                .bind(job.max_attempts.max(1) as i64)
+                .bind(job.run_at)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(id.map(|(id,)| id))
+            }
+
+            async fn claim_jobs(&self, worker: &str, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<Job>> {
+                let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+                let mut w = self.write().await?;
+                // A job whose last allowed attempt died with its worker is not tried again.
+                sqlx::query(
+                    "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1, \
+                     last_error = COALESCE(last_error, 'worker lost during the last attempt') \
+                     WHERE status = 'running' AND lease_expires_at < $1 AND attempts >= max_attempts",
+                )
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let sql = format!(
+                    "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+                     attempts = attempts + 1, updated_at = $3 \
+                     WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= $3) \
+                       OR (status = 'running' AND lease_expires_at < $3) ORDER BY run_at, id LIMIT $4{}) \
+                     RETURNING {JOB_COLUMNS}",
+                    Self::SKIP_LOCKED
+                );
+                let rows: Vec<JobRow> = sqlx::query_as(&sql)
+                    .bind(worker)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit as i64)
+                    .fetch_all(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                let mut jobs: Vec<Job> = rows.into_iter().map(Job::from).collect();
+                jobs.sort_by_key(|j| (j.run_at, j.id));
+                Ok(jobs)
+            }
+
+            async fn complete_job(&self, id: i64, worker: &str, now: DateTime<Utc>) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
+                     WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(worker)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn reschedule_job(&self, id: i64, worker: &str, run_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $3, last_error = NULL, \
+                     lease_owner = NULL, lease_expires_at = NULL, updated_at = $4 \
+                     WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(worker)
+                .bind(run_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn fail_job(
+                &self,
+                id: i64,
+                worker: &str,
+                error: &str,
+                retry_at: Option<DateTime<Utc>>,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $5, \
+                     status = CASE WHEN $4 IS NOT NULL AND attempts < max_attempts THEN 'pending' ELSE 'failed' END, \
+                     run_at = COALESCE($4, run_at) \
+                     WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(worker)
+                .bind(error)
+                .bind(retry_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn release_leases(&self, worker: &str, now: DateTime<Utc>) -> Result<u64> {
+                // The interrupted attempt does not count against the job.
+                let done = sqlx::query(
+                    "UPDATE jobs SET status = 'pending', attempts = MAX_FN(attempts - 1, 0), lease_owner = NULL, \
+                     lease_expires_at = NULL, updated_at = $2 WHERE lease_owner = $1 AND status = 'running'"
+                        .replace("MAX_FN", Self::GREATEST)
+                        .as_str(),
+                )
+                .bind(worker)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn job_stats(&self, now: DateTime<Utc>) -> Result<JobStats> {
+                let (backlog, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(run_at) FROM jobs \
+                     WHERE (status = 'pending' AND run_at <= $1) OR status = 'running'",
+                )
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'failed'")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                let oldest_age_s = oldest.map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0).unwrap_or(0.0);
+                Ok(JobStats { backlog, oldest_age_s, failed })
+            }
+
+            async fn get_job(&self, id: i64) -> Result<(Job, String)> {
+                let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+                let row: Option<JobRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                let row = row.ok_or(StoreError::NotFound)?;
+                let status = row.status.clone();
+                Ok((row.into(), status))
+            }
+
+            async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>> {
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as(Self::SCHEMA_QUERY).fetch_all(&self.pool).await.map_err(Self::map_err)?;
+                let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+                for (table, column) in rows {
+                    if table.starts_with("_sqlx") || table.starts_with("sqlite_") {
+                        continue;
+                    }
+                    out.entry(table).or_default().insert(column);
+                }
+                Ok(out)
+            }
+        }
+
+        fn clone_arg(a: &Arg) -> Arg {
+            match a {
+                Arg::I64(v) => Arg::I64(*v),
+                Arg::Text(v) => Arg::Text(v.clone()),
+                Arg::Date(v) => Arg::Date(*v),
+                Arg::Ts(v) => Arg::Ts(*v),
+            }
+        }
+    };
+}
+pub(crate) use store_impl;

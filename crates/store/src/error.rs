@@ -1,0 +1,32 @@
+use domain::TransitionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// Another active stay of the unit already has one of these nights.
+    #[error("dates unavailable")]
+    Overlap,
+    #[error("the contact already has {0} active holds")]
+    TooManyHolds(u32),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The hold's time is up and this change may not revive it.
+    #[error("the hold has expired")]
+    HoldExpired,
+    /// Only an active stay (held, confirmed or blocked) can be moved.
+    #[error("a {0} reservation cannot change")]
+    NotActive(domain::ReservationStatus),
+    /// A unique value (slug, e-mail) is taken.
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
+    /// The stored row breaks an invariant of ours (a bug or a hand edit).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,302 @@
+//! What the store reads and writes, in domain terms.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{AttentionFlag, Money, Multiplier, ReservationStatus, Stay, UnitPricing};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Photo {
+    pub url: String,
+    #[serde(default)]
+    pub caption: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unit {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub capacity: u32,
+    pub base_price: Money,
+    pub weekend_multiplier: Multiplier,
+    pub min_nights: u32,
+    pub description: String,
+    pub amenities: Vec<String>,
+    /// In display order.
+    pub photos: Vec<Photo>,
+    #[serde(skip)]
+    pub ical_token: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Unit {
+    pub fn pricing(&self) -> UnitPricing {
+        UnitPricing {
+            unit_id: self.id,
+            base_price: self.base_price,
+            weekend_multiplier: self.weekend_multiplier,
+            min_nights: self.min_nights,
+        }
+    }
+}
+
+/// Everything an owner sets on a unit (create and full update).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitInput {
+    pub slug: String,
+    pub name: String,
+    pub capacity: u32,
+    pub base_price: Money,
+    pub weekend_multiplier: Multiplier,
+    pub min_nights: u32,
+    pub description: String,
+    pub amenities: Vec<String>,
+    pub photos: Vec<Photo>,
+    pub active: bool,
+}
+
+/// A rate rule as the owner writes it (the id comes from the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateRuleInput {
+    pub unit_id: Option<i64>,
+    pub name: String,
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    pub scope: domain::RuleScope,
+    pub effect: domain::RuleEffect,
+    pub min_nights: Option<u32>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Reservation {
+    pub id: i64,
+    pub code: String,
+    pub unit_id: i64,
+    pub stay: Stay,
+    pub guests: u32,
+    pub status: ReservationStatus,
+    pub channel: String,
+    pub guest_name: String,
+    pub guest_phone: String,
+    pub guest_email: Option<String>,
+    pub total: Money,
+    pub deposit: Money,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub flags: BTreeSet<AttentionFlag>,
+    pub notes: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Keeps guest data out of logs: a phone shows its last 4 digits only.
+impl fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reservation")
+            .field("id", &self.id)
+            .field("code", &self.code)
+            .field("unit_id", &self.unit_id)
+            .field("stay", &self.stay)
+            .field("guests", &self.guests)
+            .field("status", &self.status)
+            .field("channel", &self.channel)
+            .field("guest_phone", &mask_phone(&self.guest_phone))
+            .field("flags", &self.flags)
+            .finish_non_exhaustive()
+    }
+}
+
+/// "+5492944123456" → "*********3456".
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    let keep = chars.len().min(4);
+    let hidden = chars.len() - keep;
+    "*".repeat(hidden) + &chars[hidden..].iter().collect::<String>()
+}
+
+impl Reservation {
+    /// A hold whose time is up counts as free even before the sweeper marks it expired.
+    pub fn occupies_at(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_active()
+            && !(self.status == ReservationStatus::PreReserved
+                && self.hold_expires_at.is_some_and(|t| t <= now))
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewReservation {
+    pub unit_id: i64,
+    pub stay: Stay,
+    pub guests: u32,
+    /// `PreReserved` (a hold) or `Blocked` (owner block) or `Confirmed` (manual booking).
+    pub status: ReservationStatus,
+    pub channel: String,
+    pub guest_name: String,
+    pub guest_phone: String,
+    pub guest_email: Option<String>,
+    pub total: Money,
+    pub deposit: Money,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub notes: String,
+    pub actor: String,
+}
+
+impl fmt::Debug for NewReservation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewReservation")
+            .field("unit_id", &self.unit_id)
+            .field("stay", &self.stay)
+            .field("status", &self.status)
+            .field("guest_phone", &mask_phone(&self.guest_phone))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Occupied nights of one unit, for availability and calendars.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StayRow {
+    pub reservation_id: i64,
+    pub code: String,
+    pub unit_id: i64,
+    pub stay: Stay,
+    pub status: ReservationStatus,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+}
+
+impl StayRow {
+    pub fn occupies_at(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_active()
+            && !(self.status == ReservationStatus::PreReserved
+                && self.hold_expires_at.is_some_and(|t| t <= now))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReservationFilter {
+    pub status: Option<ReservationStatus>,
+    pub unit_id: Option<i64>,
+    /// Stays that have a night on or after this date.
+    pub from: Option<NaiveDate>,
+    /// Stays that have a night before this date.
+    pub to: Option<NaiveDate>,
+    pub channel: Option<String>,
+    /// Substring of code, guest name, phone or e-mail (case-insensitive).
+    pub text: Option<String>,
+    pub flag: Option<AttentionFlag>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A state change, with who asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub actor: String,
+    pub note: String,
+    /// Allow `expired → confirmed` (a late payment); the overlap rules still apply.
+    pub allow_expired: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub reservation_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Staff => "staff",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "owner" => Some(Role::Owner),
+            "staff" => Some(Role::Staff),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminUser {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub active: bool,
+}
+
+impl fmt::Debug for AdminUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use: go ahead, then store the response.
+    New,
+    /// Same key, same request: here is the stored response.
+    Replay { status: u16, body: String },
+    /// Same key, same request, still being processed elsewhere.
+    InProgress,
+    /// Same key, another request body.
+    Mismatch,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// At most one job with this key ever exists (outbox dedupe, singleton recurring jobs).
+    pub dedupe_key: Option<String>,
+    pub run_at: DateTime<Utc>,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub dedupe_key: Option<String>,
+    /// Including the current one.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobStats {
+    /// Due or running jobs.
+    pub backlog: i64,
+    /// Age of the oldest due job, in seconds.
+    pub oldest_age_s: f64,
+    pub failed: i64,
+}

@@ -1,0 +1,79 @@
+//! PostgreSQL: an exclusion constraint guards overlaps; holds take the unit row `FOR SHARE`;
+//! the job queue claims with `FOR UPDATE SKIP LOCKED`.
+
+use crate::common::store_impl;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// A write transaction (nothing more is needed on PostgreSQL: row locks and the constraint).
+pub struct WriteTx {
+    pub tx: sqlx::Transaction<'static, sqlx::Postgres>,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> crate::Result<PgStore> {
+        let options = PgConnectOptions::from_str(url)?.application_name("posada");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    const FOR_SHARE: &'static str = " FOR SHARE";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const GREATEST: &'static str = "GREATEST";
+    const SCHEMA_QUERY: &'static str = "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema()";
+
+    async fn write(&self) -> crate::Result<WriteTx> {
+        Ok(WriteTx {
+            tx: self.pool.begin().await.map_err(Self::map_err)?,
+        })
+    }
+
+    /// Serialises the hold count of one contact across connections.
+    async fn lock_contact(conn: &mut sqlx::PgConnection, phone: &str) -> crate::Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(phone)
+            .execute(conn)
+            .await
+            .map_err(Self::map_err)?;
+        Ok(())
+    }
+
+    fn map_err(e: sqlx::Error) -> crate::StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            // 23P01 exclusion_violation: the no-overlap constraint.
+            if db.code().as_deref() == Some("23P01") {
+                return crate::StoreError::Overlap;
+            }
+        }
+        crate::StoreError::Database(e)
+    }
+
+    fn map_unique(e: sqlx::Error, what: &'static str) -> crate::StoreError {
+        if let sqlx::Error::Database(db) = &e
+            && db.code().as_deref() == Some("23505")
+        {
+            return crate::StoreError::Duplicate(what);
+        }
+        Self::map_err(e)
+    }
+}
+
+store_impl!(PgStore, sqlx::Postgres, Backend::Postgres);

@@ -1,0 +1,314 @@
+//! Row shapes shared by both backends and their conversion to model types.
+
+use crate::error::{Result, StoreError};
+use crate::model::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{
+    AttentionFlag, Money, Multiplier, RateRule, ReservationStatus, RuleEffect, RuleScope, Stay,
+};
+use sqlx::types::Json;
+use std::collections::BTreeSet;
+
+pub const UNIT_COLUMNS: &str = "id, slug, name, capacity, base_price, weekend_multiplier_bp, min_nights, \
+     description, amenities, photos, ical_token, active, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct UnitRow {
+    id: i64,
+    slug: String,
+    name: String,
+    capacity: i64,
+    base_price: i64,
+    weekend_multiplier_bp: i64,
+    min_nights: i64,
+    description: String,
+    amenities: Json<Vec<String>>,
+    photos: Json<Vec<Photo>>,
+    ical_token: String,
+    active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<UnitRow> for Unit {
+    fn from(r: UnitRow) -> Unit {
+        Unit {
+            id: r.id,
+            slug: r.slug,
+            name: r.name,
+            capacity: r.capacity as u32,
+            base_price: Money(r.base_price),
+            weekend_multiplier: Multiplier(r.weekend_multiplier_bp as u32),
+            min_nights: r.min_nights as u32,
+            description: r.description,
+            amenities: r.amenities.0,
+            photos: r.photos.0,
+            ical_token: r.ical_token,
+            active: r.active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+pub const RULE_COLUMNS: &str =
+    "id, unit_id, name, start_date, end_date, scope, nightly_price, multiplier_bp, min_nights";
+
+#[derive(sqlx::FromRow)]
+pub struct RuleRow {
+    id: i64,
+    unit_id: Option<i64>,
+    name: String,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    scope: String,
+    nightly_price: Option<i64>,
+    multiplier_bp: Option<i64>,
+    min_nights: Option<i64>,
+}
+
+impl TryFrom<RuleRow> for RateRule {
+    type Error = StoreError;
+    fn try_from(r: RuleRow) -> Result<RateRule> {
+        let effect = match (r.nightly_price, r.multiplier_bp) {
+            (Some(p), None) => RuleEffect::NightlyPrice(Money(p)),
+            (None, Some(m)) => RuleEffect::Multiplier(Multiplier(m as u32)),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "rate rule {} has no single effect",
+                    r.id
+                )));
+            }
+        };
+        Ok(RateRule {
+            id: r.id,
+            unit_id: r.unit_id,
+            name: r.name,
+            start: r.start_date,
+            end: r.end_date,
+            scope: scope_parse(&r.scope),
+            effect,
+            min_nights: r.min_nights.map(|m| m as u32),
+        })
+    }
+}
+
+pub fn scope_str(scope: RuleScope) -> &'static str {
+    match scope {
+        RuleScope::AllNights => "all_nights",
+        RuleScope::HolidayEves => "holiday_eves",
+    }
+}
+
+fn scope_parse(text: &str) -> RuleScope {
+    if text == "holiday_eves" {
+        RuleScope::HolidayEves
+    } else {
+        RuleScope::AllNights
+    }
+}
+
+pub fn effect_columns(effect: RuleEffect) -> (Option<i64>, Option<i64>) {
+    match effect {
+        RuleEffect::NightlyPrice(p) => (Some(p.0), None),
+        RuleEffect::Multiplier(m) => (None, Some(m.0 as i64)),
+    }
+}
+
+pub const RESERVATION_COLUMNS: &str = "id, code, unit_id, check_in, check_out, guests, status, channel, \
+     guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, created_at, \
+     updated_at, confirmed_at, cancelled_at";
+
+#[derive(sqlx::FromRow)]
+pub struct ReservationRow {
+    id: i64,
+    code: String,
+    unit_id: i64,
+    check_in: NaiveDate,
+    check_out: NaiveDate,
+    guests: i64,
+    status: String,
+    channel: String,
+    guest_name: String,
+    guest_phone: String,
+    guest_email: Option<String>,
+    total: i64,
+    deposit: i64,
+    hold_expires_at: Option<DateTime<Utc>>,
+    flags: String,
+    notes: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+}
+
+pub fn status_parse(text: &str) -> Result<ReservationStatus> {
+    ReservationStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown status {text}")))
+}
+
+pub fn flags_parse(text: &str) -> BTreeSet<AttentionFlag> {
+    text.split(',').filter_map(AttentionFlag::parse).collect()
+}
+
+pub fn flags_str(flags: &BTreeSet<AttentionFlag>) -> String {
+    flags
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl TryFrom<ReservationRow> for Reservation {
+    type Error = StoreError;
+    fn try_from(r: ReservationRow) -> Result<Reservation> {
+        Ok(Reservation {
+            id: r.id,
+            code: r.code,
+            unit_id: r.unit_id,
+            stay: Stay {
+                check_in: r.check_in,
+                check_out: r.check_out,
+            },
+            guests: r.guests as u32,
+            status: status_parse(&r.status)?,
+            channel: r.channel,
+            guest_name: r.guest_name,
+            guest_phone: r.guest_phone,
+            guest_email: r.guest_email,
+            total: Money(r.total),
+            deposit: Money(r.deposit),
+            hold_expires_at: r.hold_expires_at,
+            flags: flags_parse(&r.flags),
+            notes: r.notes,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            confirmed_at: r.confirmed_at,
+            cancelled_at: r.cancelled_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct StayRowRaw {
+    id: i64,
+    code: String,
+    unit_id: i64,
+    check_in: NaiveDate,
+    check_out: NaiveDate,
+    status: String,
+    hold_expires_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<StayRowRaw> for StayRow {
+    type Error = StoreError;
+    fn try_from(r: StayRowRaw) -> Result<StayRow> {
+        Ok(StayRow {
+            reservation_id: r.id,
+            code: r.code,
+            unit_id: r.unit_id,
+            stay: Stay {
+                check_in: r.check_in,
+                check_out: r.check_out,
+            },
+            status: status_parse(&r.status)?,
+            hold_expires_at: r.hold_expires_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: i64,
+    reservation_id: Option<i64>,
+    actor: String,
+    action: String,
+    before: Option<Json<serde_json::Value>>,
+    after: Option<Json<serde_json::Value>>,
+    note: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> AuditEntry {
+        AuditEntry {
+            id: r.id,
+            reservation_id: r.reservation_id,
+            actor: r.actor,
+            action: r.action,
+            before: r.before.map(|j| j.0),
+            after: r.after.map(|j| j.0),
+            note: r.note,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AdminRow {
+    id: i64,
+    email: String,
+    password_hash: String,
+    role: String,
+    active: bool,
+}
+
+impl TryFrom<AdminRow> for AdminUser {
+    type Error = StoreError;
+    fn try_from(r: AdminRow) -> Result<AdminUser> {
+        Ok(AdminUser {
+            id: r.id,
+            email: r.email,
+            password_hash: r.password_hash,
+            role: Role::parse(&r.role)
+                .ok_or_else(|| StoreError::Corrupt(format!("role {}", r.role)))?,
+            active: r.active,
+        })
+    }
+}
+
+pub const JOB_COLUMNS: &str =
+    "id, kind, payload, dedupe_key, attempts, max_attempts, run_at, last_error, status";
+
+#[derive(sqlx::FromRow)]
+pub struct JobRow {
+    id: i64,
+    kind: String,
+    payload: Json<serde_json::Value>,
+    dedupe_key: Option<String>,
+    attempts: i64,
+    max_attempts: i64,
+    run_at: DateTime<Utc>,
+    last_error: Option<String>,
+    pub status: String,
+}
+
+impl From<JobRow> for Job {
+    fn from(r: JobRow) -> Job {
+        Job {
+            id: r.id,
+            kind: r.kind,
+            payload: r.payload.0,
+            dedupe_key: r.dedupe_key,
+            attempts: r.attempts as u32,
+            max_attempts: r.max_attempts as u32,
+            run_at: r.run_at,
+            last_error: r.last_error,
+        }
+    }
+}
+
+/// What the audit log keeps of a reservation (no guest data).
+pub fn audit_snapshot(r: &Reservation) -> serde_json::Value {
+    serde_json::json!({
+        "status": r.status.as_str(),
+        "unit_id": r.unit_id,
+        "check_in": r.stay.check_in,
+        "check_out": r.stay.check_out,
+        "guests": r.guests,
+        "total": r.total.0,
+        "deposit": r.deposit.0,
+        "flags": flags_str(&r.flags),
+    })
+}
