@@ -1,6 +1,6 @@
 //! The RFC 5545 writer for our export feed.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::lexer::{escape_text, push_folded};
@@ -52,11 +52,13 @@ pub struct ExportEvent {
 pub fn write_calendar(cal: &ExportCalendar<'_>, dtstamp: DateTime<Utc>) -> String {
     let mut out = String::with_capacity(256 + cal.events.len() * 260);
     let mut line = String::with_capacity(128);
-    let stamp = format_utc(dtstamp);
+    let mut stamp = String::with_capacity(16);
+    push_utc(&mut stamp, dtstamp);
 
     out.push_str("BEGIN:VCALENDAR\r\n");
-    raw_prop(&mut out, &mut line, "PRODID", PRODID);
-    out.push_str("VERSION:2.0\r\nCALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\n");
+    out.push_str("PRODID:");
+    out.push_str(PRODID);
+    out.push_str("\r\nVERSION:2.0\r\nCALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\n");
     text_prop(&mut out, &mut line, "X-WR-CALNAME", cal.name);
 
     let mut events: Vec<&ExportEvent> = cal.events.iter().collect();
@@ -70,16 +72,14 @@ pub fn write_calendar(cal: &ExportCalendar<'_>, dtstamp: DateTime<Utc>) -> Strin
         ))
     });
 
+    // Dates and stamps are short ASCII lines: no escaping or folding needed.
     for ev in events {
         out.push_str("BEGIN:VEVENT\r\n");
         text_prop(&mut out, &mut line, "UID", &ev.uid);
-        raw_prop(&mut out, &mut line, "DTSTAMP", &stamp);
-        raw_prop(
-            &mut out,
-            &mut line,
-            "DTSTART;VALUE=DATE",
-            &format_date(ev.check_in),
-        );
+        out.push_str("DTSTAMP:");
+        out.push_str(&stamp);
+        out.push_str("\r\nDTSTART;VALUE=DATE:");
+        push_date(&mut out, ev.check_in);
         let end = if ev.check_out > ev.check_in {
             ev.check_out
         } else {
@@ -87,14 +87,20 @@ pub fn write_calendar(cal: &ExportCalendar<'_>, dtstamp: DateTime<Utc>) -> Strin
                 .checked_add_days(Days::new(1))
                 .unwrap_or(ev.check_in)
         };
-        raw_prop(&mut out, &mut line, "DTEND;VALUE=DATE", &format_date(end));
+        out.push_str("\r\nDTEND;VALUE=DATE:");
+        push_date(&mut out, end);
+        out.push_str("\r\n");
         text_prop(&mut out, &mut line, "SUMMARY", &ev.summary);
         text_prop(&mut out, &mut line, "X-SOURCE", &ev.source);
         if let Some(c) = ev.created {
-            raw_prop(&mut out, &mut line, "CREATED", &format_utc(c));
+            out.push_str("CREATED:");
+            push_utc(&mut out, c);
+            out.push_str("\r\n");
         }
         if let Some(m) = ev.last_modified {
-            raw_prop(&mut out, &mut line, "LAST-MODIFIED", &format_utc(m));
+            out.push_str("LAST-MODIFIED:");
+            push_utc(&mut out, m);
+            out.push_str("\r\n");
         }
         out.push_str("END:VEVENT\r\n");
     }
@@ -110,20 +116,28 @@ fn text_prop(out: &mut String, line: &mut String, name: &str, value: &str) {
     push_folded(out, line);
 }
 
-fn raw_prop(out: &mut String, line: &mut String, name: &str, value: &str) {
-    line.clear();
-    line.push_str(name);
-    line.push(':');
-    line.push_str(value);
-    push_folded(out, line);
-}
-
-/// `YYYYMMDD`.
-fn format_date(d: NaiveDate) -> String {
-    d.format("%Y%m%d").to_string()
+/// `YYYYMMDD`. Years are clamped to 0..=9999 (the format has four digits;
+/// our reservations never come near either end).
+fn push_date(out: &mut String, d: NaiveDate) {
+    push_num(out, d.year().clamp(0, 9999).unsigned_abs(), 4);
+    push_num(out, d.month(), 2);
+    push_num(out, d.day(), 2);
 }
 
 /// `YYYYMMDDTHHMMSSZ`.
-fn format_utc(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
+fn push_utc(out: &mut String, t: DateTime<Utc>) {
+    push_date(out, t.date_naive());
+    out.push('T');
+    push_num(out, t.hour(), 2);
+    push_num(out, t.minute(), 2);
+    push_num(out, t.second().min(59), 2);
+    out.push('Z');
+}
+
+/// `n` as exactly `width` zero-padded decimal digits.
+fn push_num(out: &mut String, n: u32, width: u32) {
+    for i in (0..width).rev() {
+        let digit = (n / 10u32.pow(i)) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
