@@ -1,0 +1,750 @@
+//! Intent cues and the decision between them.
+
+use crate::text::{Kind, Tok};
+use crate::{Intent, Topic};
+
+#[derive(Debug, Default)]
+pub(crate) struct Cues {
+    greeting: bool,
+    thanks: bool,
+    human: bool,
+    cancel: bool,
+    payment: bool,
+    reserve: bool,
+    /// Asks whether booking is possible ("se puede reservar…?").
+    reserve_question: bool,
+    price: bool,
+    topic: Option<Topic>,
+    avail: bool,
+    avail_weak: bool,
+    /// Number of words that are none of the above and not filler.
+    words: usize,
+}
+
+/// What the rest of the parser found.
+pub(crate) struct Facts {
+    pub check_in: bool,
+    pub any_date: bool,
+    pub length: bool,
+    pub guests: bool,
+    pub unit: bool,
+}
+
+fn starts(w: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| w.starts_with(p))
+}
+
+const STAFF: &[&str] = &[
+    "alguien",
+    "persona",
+    "humano",
+    "humana",
+    "dueno",
+    "duena",
+    "duenos",
+    "encargado",
+    "encargada",
+    "responsable",
+    "operador",
+    "operadora",
+    "asesor",
+    "asesora",
+    "propietario",
+    "propietaria",
+    "administrador",
+    "administradora",
+    "gerente",
+    "recepcion",
+    "recepcionista",
+    "telefono",
+    "vendedor",
+    "vendedora",
+    "agente",
+];
+
+pub(crate) fn cues(t: &[Tok]) -> Cues {
+    let words: Vec<&str> = t
+        .iter()
+        .filter(|x| x.kind == Kind::Word)
+        .map(|x| x.text.as_str())
+        .collect();
+    let mut c = Cues::default();
+    if t.iter().any(|x| x.is_sym('$')) {
+        c.price = true;
+    }
+    let at = |i: isize| -> &str {
+        if i < 0 {
+            ""
+        } else {
+            words.get(i as usize).copied().unwrap_or("")
+        }
+    };
+    let set_topic = |c: &mut Cues, tp: Topic| {
+        if c.topic.is_none() {
+            c.topic = Some(tp);
+        }
+    };
+    for (idx, &w) in words.iter().enumerate() {
+        let i = idx as isize;
+        let (p1, p2, p3) = (at(i - 1), at(i - 2), at(i - 3));
+        let (n1, n2) = (at(i + 1), at(i + 2));
+        let near_before =
+            |set: &[&str]| set.contains(&p1) || set.contains(&p2) || set.contains(&p3);
+        // Greeting
+        if matches!(
+            w,
+            "hola" | "holis" | "ola" | "hello" | "hi" | "buenas" | "saludos"
+        ) || (w == "buen" && n1.starts_with("dia"))
+            || (w == "buenos" && matches!(n1, "dias" | "dia" | "tardes" | "noches"))
+            || (w == "tal" && matches!(p1, "que" | "q"))
+            || (matches!(w, "andan" | "estan" | "va" | "anda" | "andas" | "estas") && p1 == "como")
+        {
+            c.greeting = true;
+            continue;
+        }
+        // Thanks
+        if starts(w, &["graci", "grasi", "agradezc", "agradecid", "agradecem"])
+            || matches!(w, "thanks" | "thx" | "gracia")
+            || (starts(w, &["amable"]) && p1 == "muy")
+        {
+            c.thanks = true;
+            continue;
+        }
+        // Cancel
+        if w.starts_with("cancel") || starts(w, &["anular", "anulo", "anulen", "anula", "anulam"]) {
+            if near_before(&["politica", "politicas", "condiciones", "condicion"]) {
+                set_topic(&mut c, Topic::Policies);
+            } else {
+                c.cancel = true;
+            }
+            continue;
+        }
+        if w == "baja" && p1 == "de" && matches!(p2, "dar" | "das" | "den" | "doy" | "des" | "dame")
+        {
+            c.cancel = true;
+            continue;
+        }
+        if matches!(w, "ir" | "viajar" | "asistir" | "venir")
+            && (near_before(&["no"]) && (near_before(&["poder", "podemos", "puedo", "vamos"])))
+        {
+            c.cancel = true;
+            continue;
+        }
+        // Human
+        if matches!(
+            w,
+            "humano" | "operador" | "operadora" | "asesor" | "asesora" | "robot" | "bot"
+        ) || (w == "hablar"
+            && (STAFF.contains(&n1) || STAFF.contains(&n2) || STAFF.contains(&at(i + 3))))
+            || (STAFF.contains(&w)
+                && near_before(&[
+                    "con",
+                    "comunicas",
+                    "comunicar",
+                    "comunicame",
+                    "pasame",
+                    "pasas",
+                ]))
+            || (w == "real" && p1 == "persona")
+            || (w == "persona" && near_before(&["quiero", "atienda", "atender", "necesito"]))
+            || matches!(
+                w,
+                "llamar"
+                    | "llamen"
+                    | "llame"
+                    | "llamada"
+                    | "llaman"
+                    | "llamame"
+                    | "llamenme"
+                    | "llamarme"
+            )
+            || matches!(w, "atienda" | "atiendan" | "atenderme")
+            || (w == "atencion" && matches!(n1, "personalizada" | "humana" | "personal"))
+            || starts(w, &["comunicar", "comunicame", "comunicas", "comunican"])
+            || (w == "con" && p1 == "pasame" && !n1.is_empty())
+        {
+            c.human = true;
+            continue;
+        }
+        // Payment
+        if (w.starts_with("pag") && !w.starts_with("pagin"))
+            || starts(
+                w,
+                &[
+                    "abon",
+                    "transfer",
+                    "comprobante",
+                    "deposit",
+                    "tarjeta",
+                    "debito",
+                    "credito",
+                    "efectivo",
+                    "mercadopago",
+                    "cuota",
+                    "factura",
+                    "recibo",
+                    "paypal",
+                ],
+            )
+            || matches!(
+                w,
+                "sena" | "senas" | "mp" | "cbu" | "cvu" | "alias" | "visa" | "mastercard" | "link"
+            )
+        {
+            c.payment = true;
+            continue;
+        }
+        // Reserve
+        if w.starts_with("reserv") {
+            let noun = matches!(
+                w,
+                "reserva" | "reservas" | "reservacion" | "reservado" | "reservada"
+            );
+            let asking = near_before(&[
+                "puede",
+                "puedo",
+                "podemos",
+                "podria",
+                "podriamos",
+                "para",
+                "si",
+                "posible",
+                "pueda",
+            ]);
+            let doing = near_before(&[
+                "hacer",
+                "hago",
+                "hacemos",
+                "haria",
+                "hariamos",
+                "confirmo",
+                "confirmar",
+                "confirmamos",
+                "confirma",
+                "quiero",
+                "quisiera",
+                "queremos",
+                "quisieramos",
+                "gustaria",
+                "necesito",
+                "necesitamos",
+                "concretar",
+                "cerrar",
+                "cerramos",
+                "tomar",
+                "realizar",
+            ]);
+            let article = matches!(
+                p1,
+                "la" | "una"
+                    | "mi"
+                    | "su"
+                    | "tu"
+                    | "de"
+                    | "nuestra"
+                    | "esta"
+                    | "esa"
+                    | "las"
+                    | "mis"
+                    | "tus"
+                    | "sus"
+                    | "del"
+                    | "otra"
+            );
+            if noun {
+                if doing || !article {
+                    c.reserve = true;
+                }
+            } else if asking && !near_before(&["quiero", "queremos", "quisiera"]) {
+                c.reserve_question = true;
+            } else {
+                c.reserve = true;
+            }
+            continue;
+        }
+        if (matches!(w, "tomo" | "tomamos" | "quedo" | "quedamos") && matches!(p1, "la" | "lo"))
+            || starts(
+                w,
+                &[
+                    "apartam",
+                    "apartal",
+                    "bloqueam",
+                    "alquilar",
+                    "alquilo",
+                    "alquilamos",
+                ],
+            )
+            || (matches!(w, "confirmo" | "confirmamos") && !matches!(n1, "si" | "que"))
+        {
+            c.reserve = true;
+            continue;
+        }
+        // Price
+        if starts(
+            w,
+            &[
+                "precio",
+                "tarifa",
+                "valor",
+                "costo",
+                "cotiz",
+                "presupuest",
+                "descuento",
+                "promo",
+                "oferta",
+            ],
+        ) || matches!(
+            w,
+            "cuanto"
+                | "cuesta"
+                | "cuestan"
+                | "saldria"
+                | "costaria"
+                | "cobran"
+                | "cobras"
+                | "cobrarian"
+                | "cobrar"
+        ) || (matches!(w, "sale" | "salen" | "seria")
+            && matches!(p1, "cuanto" | "que" | "me" | "nos"))
+        {
+            c.price = true;
+            continue;
+        }
+        // Info topics
+        let topic = if starts(w, &["mascot", "perr", "gato", "animal", "petfriendly"])
+            || (w == "pet" && n1 == "friendly")
+        {
+            Some(Topic::Pets)
+        } else if starts(w, &["pileta", "piscina", "pile"]) {
+            Some(Topic::Pool)
+        } else if w == "wifi" || w == "internet" || (w == "wi" && n1 == "fi") || w == "senal" {
+            Some(Topic::Wifi)
+        } else if starts(
+            w,
+            &["estacionam", "estacionar", "cochera", "garage", "garaje"],
+        ) {
+            Some(Topic::Parking)
+        } else if starts(w, &["parrill", "asador", "quincho", "parri"]) {
+            Some(Topic::Grill)
+        } else if starts(
+            w,
+            &[
+                "ubicac",
+                "ubicad",
+                "direccion",
+                "maps",
+                "mapa",
+                "cuadra",
+                "lejos",
+                "cerca",
+                "coordenadas",
+            ],
+        ) || (w == "donde"
+            && matches!(
+                n1,
+                "queda" | "quedan" | "esta" | "estan" | "se" | "quedaria" | "estaria" | "son"
+            ))
+        {
+            Some(Topic::Location)
+        } else if (matches!(w, "llego" | "llegar" | "llega" | "llegamos" | "voy")
+            && near_before(&["como"]))
+            || starts(w, &["colectivo", "micro", "indicacion", "ruta"])
+        {
+            Some(Topic::Directions)
+        } else if starts(w, &["horario"])
+            || (w == "hora" && matches!(p1, "que" | "q"))
+            || (w == "hora" && matches!(n1, "de" | "del" | "es"))
+        {
+            Some(Topic::Schedule)
+        } else if starts(w, &["foto", "imagen", "video"]) {
+            Some(Topic::Photos)
+        } else if starts(
+            w,
+            &[
+                "desayun",
+                "toalla",
+                "sabana",
+                "calefac",
+                "estufa",
+                "cocina",
+                "heladera",
+                "microonda",
+                "televis",
+                "lavarropa",
+                "secador",
+                "jacuzzi",
+                "hidromasaje",
+                "amenities",
+                "servicio",
+                "incluye",
+                "incluid",
+                "vista",
+                "lago",
+                "capacidad",
+                "ambientes",
+                "camas",
+                "dormitorio",
+                "habitacion",
+                "sommier",
+                "limpieza",
+                "blanco",
+                "ropa",
+                "vajilla",
+                "hogar",
+                "salamandra",
+                "calefon",
+                "agua",
+                "luz",
+                "ventilador",
+                "caben",
+                "entran",
+                "playa",
+                "juegos",
+                "gimnasio",
+                "spa",
+                "sauna",
+                "bano",
+                "banos",
+                "balcon",
+                "terraza",
+                "patio",
+                "jardin",
+                "tv",
+                "smart",
+                "netflix",
+                "cable",
+                "directv",
+            ],
+        ) || (w == "aire" && n1.starts_with("acond"))
+        {
+            Some(Topic::Amenities)
+        } else if starts(
+            w,
+            &["politica", "norma", "regla", "fumar", "ruido", "deposito"],
+        ) {
+            Some(Topic::Policies)
+        } else {
+            None
+        };
+        if let Some(tp) = topic {
+            set_topic(&mut c, tp);
+            continue;
+        }
+        // Availability
+        if starts(
+            w,
+            &[
+                "disponib", "dispo", "libre", "vacant", "ocupad", "busco", "buscamos", "buscando",
+            ],
+        ) || (w == "lugar"
+            && (matches!(
+                p1,
+                "hay"
+                    | "tienen"
+                    | "tenes"
+                    | "tendrian"
+                    | "tendras"
+                    | "queda"
+                    | "quedan"
+                    | "habra"
+                    | "habria"
+                    | "tenian"
+                    | "algun"
+                    | "tendran"
+                    | "tiene"
+                    | "hubiera"
+            ) || matches!(
+                n1,
+                "para"
+                    | "libre"
+                    | "disponible"
+                    | "el"
+                    | "del"
+                    | "esta"
+                    | "este"
+                    | "en"
+                    | "hoy"
+                    | "manana"
+            )))
+            || (w == "algo"
+                && matches!(
+                    p1,
+                    "tienen"
+                        | "tenes"
+                        | "hay"
+                        | "queda"
+                        | "tendrian"
+                        | "tendras"
+                        | "tendran"
+                        | "tiene"
+                ))
+            || (matches!(w, "queda" | "quedan")
+                && matches!(
+                    n1,
+                    "algo"
+                        | "alguna"
+                        | "algun"
+                        | "lugar"
+                        | "cabanas"
+                        | "cabana"
+                        | "libre"
+                        | "libres"
+                ))
+            || (matches!(w, "consulto" | "consultar" | "consulta") && n1.starts_with("dispo"))
+        {
+            c.avail = true;
+            continue;
+        }
+        if (w == "puede" && p1 == "se")
+            || matches!(
+                w,
+                "ir" | "viajar"
+                    | "quedarnos"
+                    | "hospedarnos"
+                    | "alojarnos"
+                    | "hay"
+                    | "tienen"
+                    | "tenes"
+            )
+        {
+            c.avail_weak = true;
+            continue;
+        }
+        if !FILLER.contains(&w) && w.len() > 1 {
+            c.words += 1;
+        }
+    }
+    c
+}
+
+/// Words that carry no intent by themselves.
+const FILLER: &[&str] = &[
+    "el",
+    "la",
+    "los",
+    "las",
+    "un",
+    "una",
+    "de",
+    "del",
+    "al",
+    "a",
+    "y",
+    "o",
+    "que",
+    "q",
+    "en",
+    "para",
+    "por",
+    "x",
+    "con",
+    "me",
+    "te",
+    "se",
+    "nos",
+    "mi",
+    "tu",
+    "su",
+    "es",
+    "son",
+    "si",
+    "no",
+    "ok",
+    "dale",
+    "bueno",
+    "porfa",
+    "favor",
+    "quiero",
+    "queremos",
+    "quisiera",
+    "queria",
+    "saber",
+    "consulta",
+    "consultar",
+    "consulto",
+    "cabana",
+    "cabanas",
+    "noche",
+    "noches",
+    "somos",
+    "personas",
+    "persona",
+    "adultos",
+    "ninos",
+    "chicos",
+    "fecha",
+    "fechas",
+    "esas",
+    "esa",
+    "esta",
+    "este",
+    "le",
+    "lo",
+    "les",
+    "ya",
+    "tambien",
+    "tb",
+    "pero",
+    "como",
+    "cuando",
+    "semana",
+    "fin",
+    "finde",
+    "hoy",
+    "manana",
+    "pasado",
+    "desde",
+    "hasta",
+    "entre",
+    "y",
+    "unos",
+    "unas",
+    "algo",
+    "alguna",
+    "alguno",
+    "hola",
+    "buenas",
+    "estamos",
+    "vamos",
+    "ser",
+    "mas",
+    "muy",
+    "bien",
+    "genial",
+    "perfecto",
+    "listo",
+    "buenisimo",
+    "barbaro",
+    "joya",
+    "entonces",
+    "tengo",
+    "tenemos",
+    "necesito",
+    "necesitamos",
+    "sus",
+    "uds",
+    "ustedes",
+    "vos",
+    "usted",
+    "hay",
+    "tienen",
+    "tenes",
+    "tiene",
+    "disculpa",
+    "disculpe",
+    "perdon",
+    "che",
+    "gente",
+    "amigos",
+    "familia",
+    "pareja",
+    "yo",
+    "mis",
+    "tus",
+    "ese",
+    "eso",
+    "esto",
+    "podria",
+    "podrian",
+    "puedo",
+    "pueden",
+    "podes",
+    "seria",
+    "sera",
+    "sea",
+    "hacer",
+    "entrada",
+    "salida",
+    "llegamos",
+    "nos",
+    "check",
+    "in",
+    "out",
+    "dias",
+    "dia",
+];
+
+pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
+    let strong_others = |skip: usize| -> usize {
+        [c.cancel, c.human, c.payment, c.reserve]
+            .iter()
+            .enumerate()
+            .filter(|(i, b)| *i != skip && **b)
+            .count()
+    };
+    let stay = f.check_in;
+    let slots = f.any_date || f.guests || f.length;
+    if c.cancel {
+        let conf = if strong_others(0) > 0 { 0.72 } else { 0.92 };
+        return (Intent::Cancel, conf, None);
+    }
+    if c.human {
+        let conf = if strong_others(1) > 0 { 0.72 } else { 0.92 };
+        return (Intent::Human, conf, None);
+    }
+    if c.payment {
+        let conf = if c.reserve || c.price { 0.72 } else { 0.9 };
+        return (Intent::Payment, conf, None);
+    }
+    if c.reserve {
+        let conf = if c.topic.is_some() || c.price {
+            0.8
+        } else {
+            0.92
+        };
+        return (Intent::Reserve, conf, None);
+    }
+    if c.avail || c.reserve_question {
+        let conf = if slots || c.reserve_question {
+            0.95
+        } else {
+            0.88
+        };
+        return (Intent::Availability, conf, None);
+    }
+    if c.price {
+        if stay {
+            return (Intent::Availability, 0.82, None);
+        }
+        let conf = if c.topic.is_some() { 0.75 } else { 0.9 };
+        return (Intent::Price, conf, None);
+    }
+    if let Some(tp) = c.topic {
+        if stay && tp != Topic::Schedule {
+            return (Intent::Availability, 0.7, None);
+        }
+        return (
+            Intent::Info,
+            if c.avail_weak && slots { 0.7 } else { 0.88 },
+            Some(tp),
+        );
+    }
+    if f.any_date {
+        return (
+            Intent::Availability,
+            if c.words > 4 { 0.75 } else { 0.88 },
+            None,
+        );
+    }
+    if f.guests || f.length {
+        return (
+            Intent::Availability,
+            if c.avail_weak { 0.8 } else { 0.7 },
+            None,
+        );
+    }
+    if c.avail_weak {
+        return (Intent::Availability, 0.55, None);
+    }
+    if c.thanks {
+        return (Intent::Thanks, if c.words > 3 { 0.75 } else { 0.92 }, None);
+    }
+    if c.greeting {
+        return (Intent::Greeting, if c.words > 3 { 0.7 } else { 0.95 }, None);
+    }
+    if f.unit {
+        return (Intent::Availability, 0.5, None);
+    }
+    let conf = if c.words == 0 { 0.1 } else { 0.3 };
+    (Intent::Unknown, conf, None)
+}
