@@ -79,6 +79,10 @@ pub struct Calendar {
     pub events: Vec<FeedEvent>,
     /// Events dropped on purpose or because they were unreadable.
     pub skipped: Vec<SkippedEvent>,
+    /// Feed UIDs (before any de-duplication suffix) of returned events that
+    /// carry `RRULE`/`RDATE`: recurrence is not expanded, only the first
+    /// occurrence is in `events`. Worth a warning in the feed's status.
+    pub recurring: Vec<String>,
 }
 
 /// Parses a feed body into events, in the property's zone `tz`.
@@ -138,6 +142,7 @@ pub fn parse_calendar(body: &str, tz: Tz) -> Result<Calendar, ParseError> {
         source: Source::Other,
         events: Vec::new(),
         skipped: Vec::new(),
+        recurring: Vec::new(),
     };
     let mut raw_events: Vec<RawEvent> = Vec::new();
     // Component stack below the current VCALENDAR (upper-cased names).
@@ -222,7 +227,12 @@ pub fn parse_calendar(body: &str, tz: Tz) -> Result<Calendar, ParseError> {
 
     for raw in raw_events {
         match raw.finish(tz, cal.source) {
-            Ok(ev) => cal.events.push(ev),
+            Ok(ev) => {
+                if raw.recurring {
+                    cal.recurring.push(ev.uid.clone());
+                }
+                cal.events.push(ev)
+            }
             Err(Skip(reason, uid)) => cal.skipped.push(SkippedEvent { uid, reason }),
         }
     }
@@ -293,6 +303,7 @@ struct RawEvent {
     url: Option<String>,
     cancelled: bool,
     transparent: bool,
+    recurring: bool,
 }
 
 impl RawEvent {
@@ -322,6 +333,8 @@ impl RawEvent {
             self.url.get_or_insert_with(|| cl.value.trim().to_owned());
         } else if is("STATUS") {
             self.cancelled |= cl.value.trim().eq_ignore_ascii_case("CANCELLED");
+        } else if is("RRULE") || is("RDATE") {
+            self.recurring = true;
         } else if is("TRANSP") {
             self.transparent |= cl.value.trim().eq_ignore_ascii_case("TRANSPARENT");
         }

@@ -287,6 +287,8 @@ fn quirks_feed() {
         ]
     );
     assert_eq!(ev.len(), 13);
+    // The RRULE is not expanded, and said so.
+    assert_eq!(cal.recurring, ["escaped-1"]);
     // Output is sorted and UIDs are unique.
     assert!(
         ev.windows(2)
