@@ -167,7 +167,11 @@ pub fn parse_calendar(body: &str, tz: Tz) -> Result<Calendar, ParseError> {
                 }
                 current = Some(RawEvent::default());
             }
-            stack.push(comp);
+            // Real feeds nest 3–4 deep; the cap keeps every stack scan O(1)
+            // against hostile bodies. Deeper components are simply ignored.
+            if stack.len() < MAX_DEPTH {
+                stack.push(comp);
+            }
             continue;
         }
         if name.eq_ignore_ascii_case("END") {
@@ -239,6 +243,9 @@ pub fn parse_calendar(body: &str, tz: Tz) -> Result<Calendar, ParseError> {
     dedupe(&mut cal.events);
     Ok(cal)
 }
+
+/// Deepest component nesting we track.
+const MAX_DEPTH: usize = 16;
 
 /// Why `finish` refused an event, with its UID for the report.
 struct Skip(SkipReason, Option<String>);

@@ -354,3 +354,22 @@ fn serde_spelling() {
     assert_eq!(EventKind::Block.as_str(), "block");
     assert_eq!("booking".parse::<Source>(), Ok(Source::Booking));
 }
+
+#[test]
+fn hostile_nesting_stays_linear() {
+    // ~1.2 MB of nested BEGINs followed by unmatched ENDs.
+    let mut body =
+        String::from("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART;VALUE=DATE:20260101\r\n");
+    body.push_str(&"BEGIN:VALARM\r\n".repeat(40_000));
+    body.push_str(&"END:VTODO\r\n".repeat(40_000));
+    body.push_str(&"END:VALARM\r\n".repeat(40_000));
+    body.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
+    let started = std::time::Instant::now();
+    let events = parse_feed(&body, BA).unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
