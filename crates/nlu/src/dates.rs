@@ -226,6 +226,8 @@ fn blocks_day(t: &[Tok], j: usize) -> bool {
     match t.get(j) {
         None => false,
         Some(x) if x.kind == Kind::Word => is_count_noun(&x.text),
+        // "al 11 5555 5555": a phone number, not a day.
+        Some(x) if x.kind == Kind::Num => x.digits >= 3,
         Some(x) if x.kind == Kind::Sym => {
             (x.is_sym(':') || x.is_sym('%')) && !x.space_before
                 || (x.is_sym('.') && t.get(j + 1).is_some_and(|n| n.kind == Kind::Num))
@@ -482,7 +484,7 @@ fn word_atom_at(t: &[Tok], i: usize) -> Option<(Ak, usize)> {
         "manana" => {
             // "a la mañana", "por la mañana", "esta mañana": the morning, not tomorrow.
             let prev = if i > 0 { word_at(t, i - 1) } else { None };
-            if matches!(prev, Some("la" | "esta" | "de" | "las")) {
+            if matches!(prev, Some("la" | "esta" | "las")) {
                 return None;
             }
             Some((
@@ -769,6 +771,7 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
     let explicit_out = dated.iter().position(|a| a.role == Role::Out);
     let (ci_atom, co_atom): (Option<Atom>, Option<Atom>) = match (explicit_in, explicit_out) {
         (Some(a), Some(b)) if a != b => (Some(dated[a]), Some(dated[b])),
+        (None, Some(b)) if b > 0 => (Some(dated[0]), Some(dated[b])),
         _ => match dated.len() {
             0 => (None, None),
             1 if dated[0].role == Role::Out => (None, Some(dated[0])),
@@ -827,9 +830,29 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
     if ci.is_none() && co.is_none() && weekend {
         ci = coming_saturday(today);
     }
+    // "el 26 y 27", "hoy y mañana": a list of nights, the last one included.
+    if let (Some(a), Some(b), Some(e)) = (ci_atom, co_atom, co)
+        && b.role == Role::None
+        && b.s > a.e
+        && t[a.e..b.s]
+            .iter()
+            .all(|x| x.is_word("y") || x.is_word("el") || x.is_sym(','))
+        && t[a.e..b.s].iter().any(|x| x.is_word("y"))
+        && !t[a.s.saturating_sub(2)..a.s]
+            .iter()
+            .any(|x| x.is_word("entre"))
+    {
+        co = e.succ_opt();
+    }
     if let (Some(s), None) = (ci, co) {
         if let Some(n) = length {
-            co = add_days(s, i64::from(n));
+            if weekend && ci_k.is_none() && n >= 2 {
+                // "el finde, 2 noches": Friday and Saturday nights.
+                ci = s.pred_opt();
+                co = ci.and_then(|f| add_days(f, i64::from(n)));
+            } else {
+                co = add_days(s, i64::from(n));
+            }
         } else if (weekend && ci_k.is_none()) || matches!(ci_k, Some(Ak::Rel { tonight: true, .. }))
         {
             co = s.succ_opt();

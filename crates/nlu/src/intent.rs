@@ -324,7 +324,7 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
             &["estacionam", "estacionar", "cochera", "garage", "garaje"],
         ) {
             Some(Topic::Parking)
-        } else if starts(w, &["parrill", "asador", "quincho", "parri"]) {
+        } else if starts(w, &["parrill", "asador", "quincho", "parri", "asado"]) {
             Some(Topic::Grill)
         } else if starts(
             w,
@@ -740,7 +740,12 @@ pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
         return (Intent::Thanks, if c.words > 3 { 0.75 } else { 0.92 }, None);
     }
     if c.greeting {
-        return (Intent::Greeting, if c.words > 3 { 0.7 } else { 0.95 }, None);
+        // "hola, soy de una agencia de marketing…": a greeting that goes somewhere else.
+        return if c.words > 3 {
+            (Intent::Unknown, 0.4, None)
+        } else {
+            (Intent::Greeting, 0.95, None)
+        };
     }
     if f.unit {
         return (Intent::Availability, 0.5, None);

@@ -72,6 +72,11 @@ fn count_at(t: &[Tok], consumed: &[bool], i: usize) -> Option<u32> {
             if i > 0 && !x.space_before && t[i - 1].kind == Kind::Word {
                 return None; // booking code like R7K2
             }
+            if t.get(i + 1)
+                .is_some_and(|n| n.kind == Kind::Num && n.digits >= 3)
+            {
+                return None; // phone number
+            }
             if i > 0 && t[i - 1].is_sym('$') {
                 return None;
             }
@@ -190,9 +195,7 @@ pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> Option<u32> {
                     && let Some(n) = count_at(t, consumed, j)
                 {
                     let word_num = t[j].kind == Kind::Word;
-                    let blocked = w(t, j + 1).is_some_and(|x| {
-                        crate::dates::is_count_noun(x) || matches!(x, "de" | "del")
-                    });
+                    let blocked = w(t, j + 1).is_some_and(|x| crate::dates::is_count_noun(x));
                     if !blocked && (1..=40).contains(&n) && !(word_num && n == 1) {
                         used[j] = true;
                         total.get_or_insert(n);
