@@ -99,6 +99,170 @@ macro_rules! store_impl {
                 Ok(expired.into_iter().map(|(_, code)| code).collect())
             }
 
+            async fn create_reservation_once(
+                &self,
+                new: &NewReservation,
+                limits: HoldLimits,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let mut w = self.write().await?;
+                Self::lock_unit(&mut w.tx, new.unit_id).await?;
+                // The constraint cannot look at the clock: stale holds must stop being active first.
+                Self::expire_in_tx(&mut w.tx, Some(new.unit_id), now).await?;
+                if let (ReservationStatus::PreReserved, Some(max)) = (new.status, limits.max_holds_per_contact) {
+                    if !new.guest_phone.is_empty() {
+                        Self::lock_contact(&mut w.tx, &new.guest_phone).await?;
+                        let (holds,): (i64,) = sqlx::query_as(
+                            "SELECT COUNT(*) FROM reservations WHERE guest_phone = $1 \
+                             AND status = 'pre_reserved' AND (hold_expires_at IS NULL OR hold_expires_at > $2)",
+                        )
+                        .bind(&new.guest_phone)
+                        .bind(now)
+                        .fetch_one(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                        if holds >= max as i64 {
+                            return Err(StoreError::TooManyHolds(max));
+                        }
+                    }
+                }
+                let code = loop {
+                    let code = ReservationCode::generate(&mut rand::thread_rng()).to_string();
+                    let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM reservations WHERE code = $1")
+                        .bind(&code)
+                        .fetch_optional(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                    if taken.is_none() {
+                        break code;
+                    }
+                };
+                let confirmed_at = (new.status == ReservationStatus::Confirmed).then_some(now);
+                let sql = format!(
+                    "INSERT INTO reservations (code, unit_id, check_in, check_out, guests, status, channel, \
+                     guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, \
+                     created_at, updated_at, confirmed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15, $15, $16) \
+                     RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(&code)
+                    .bind(new.unit_id)
+                    .bind(new.stay.check_in)
+                    .bind(new.stay.check_out)
+                    .bind(new.guests as i64)
+                    .bind(new.status.as_str())
+                    .bind(&new.channel)
+                    .bind(&new.guest_name)
+                    .bind(&new.guest_phone)
+                    .bind(&new.guest_email)
+                    .bind(new.total.0)
+                    .bind(new.deposit.0)
+                    .bind(new.hold_expires_at)
+                    .bind(&new.notes)
+                    .bind(now)
+                    .bind(confirmed_at)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let created: Reservation = row.try_into()?;
+                Self::audit(&mut w.tx, Some(created.id), &new.actor, "created", None, Some(audit_snapshot(&created)), &new.notes, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(created)
+            }
+
+            async fn transition_once(
+                &self,
+                code: &str,
+                to: ReservationStatus,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let mut w = self.write().await?;
+                let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                let mut from = current.status;
+                let time_up = from == ReservationStatus::PreReserved
+                    && current.hold_expires_at.is_some_and(|t| t <= now);
+                if time_up && to == ReservationStatus::Confirmed {
+                    // The hold ran out before the sweeper saw it: record that first.
+                    Self::expire_in_tx(&mut w.tx, Some(current.unit_id), now).await?;
+                    from = ReservationStatus::Expired;
+                    if !change.allow_expired {
+                        w.tx.commit().await.map_err(Self::map_err)?;
+                        return Err(StoreError::HoldExpired);
+                    }
+                }
+                if from == ReservationStatus::Expired && to == ReservationStatus::Confirmed && !change.allow_expired {
+                    return Err(StoreError::HoldExpired);
+                }
+                from.transition(to)?;
+                let notes = append_note(&current.notes, &change.note, &change.actor, now);
+                let sql = format!(
+                    "UPDATE reservations SET status = $2, updated_at = $3, notes = $4, \
+                     confirmed_at = CASE WHEN $2 = 'confirmed' THEN $3 ELSE confirmed_at END, \
+                     cancelled_at = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancelled_at END \
+                     WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(current.id)
+                    .bind(to.as_str())
+                    .bind(now)
+                    .bind(&notes)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let updated: Reservation = row.try_into()?;
+                let mut before = audit_snapshot(&current);
+                before["status"] = serde_json::json!(from.as_str());
+                Self::audit(&mut w.tx, Some(updated.id), &change.actor, to.as_str(), Some(before), Some(audit_snapshot(&updated)), &change.note, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(updated)
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn change_stay_once(
+                &self,
+                code: &str,
+                unit_id: i64,
+                stay: Stay,
+                total: Money,
+                deposit: Money,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let mut w = self.write().await?;
+                let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                if !current.occupies_at(now) {
+                    return Err(StoreError::NotActive(current.status));
+                }
+                Self::lock_unit(&mut w.tx, unit_id).await?;
+                Self::expire_in_tx(&mut w.tx, Some(unit_id), now).await?;
+                let notes = append_note(&current.notes, &change.note, &change.actor, now);
+                let sql = format!(
+                    "UPDATE reservations SET unit_id = $2, check_in = $3, check_out = $4, total = $5, deposit = $6, \
+                     notes = $7, updated_at = $8 WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(current.id)
+                    .bind(unit_id)
+                    .bind(stay.check_in)
+                    .bind(stay.check_out)
+                    .bind(total.0)
+                    .bind(deposit.0)
+                    .bind(&notes)
+                    .bind(now)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let updated: Reservation = row.try_into()?;
+                Self::audit(&mut w.tx, Some(updated.id), &change.actor, "stay_changed", Some(audit_snapshot(&current)), Some(audit_snapshot(&updated)), &change.note, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(updated)
+            }
+
             #[allow(clippy::too_many_arguments)]
             async fn audit(
                 conn: &mut Conn,
@@ -132,6 +296,24 @@ macro_rules! store_impl {
                 let row: Option<RuleRow> =
                     sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
                 row.ok_or(StoreError::NotFound)?.try_into()
+            }
+        }
+
+        /// Runs a write transaction again when PostgreSQL broke a deadlock by aborting it.
+        async fn retry_on_deadlock<T, F, Fut>(mut attempt: F) -> Result<T>
+        where
+            F: FnMut() -> Fut,
+            Fut: std::future::Future<Output = Result<T>>,
+        {
+            let mut tries = 0;
+            loop {
+                match attempt().await {
+                    Err(StoreError::Retry(_)) if tries < 8 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % (5 * tries))).await;
+                    }
+                    other => return other,
+                }
             }
         }
 
@@ -325,71 +507,7 @@ macro_rules! store_impl {
                 limits: HoldLimits,
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
-                let mut w = self.write().await?;
-                Self::lock_unit(&mut w.tx, new.unit_id).await?;
-                // The constraint cannot look at the clock: stale holds must stop being active first.
-                Self::expire_in_tx(&mut w.tx, Some(new.unit_id), now).await?;
-                if let (ReservationStatus::PreReserved, Some(max)) = (new.status, limits.max_holds_per_contact) {
-                    if !new.guest_phone.is_empty() {
-                        Self::lock_contact(&mut w.tx, &new.guest_phone).await?;
-                        let (holds,): (i64,) = sqlx::query_as(
-                            "SELECT COUNT(*) FROM reservations WHERE guest_phone = $1 \
-                             AND status = 'pre_reserved' AND (hold_expires_at IS NULL OR hold_expires_at > $2)",
-                        )
-                        .bind(&new.guest_phone)
-                        .bind(now)
-                        .fetch_one(&mut *w.tx)
-                        .await
-                        .map_err(Self::map_err)?;
-                        if holds >= max as i64 {
-                            return Err(StoreError::TooManyHolds(max));
-                        }
-                    }
-                }
-                let code = loop {
-                    let code = ReservationCode::generate(&mut rand::thread_rng()).to_string();
-                    let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM reservations WHERE code = $1")
-                        .bind(&code)
-                        .fetch_optional(&mut *w.tx)
-                        .await
-                        .map_err(Self::map_err)?;
-                    if taken.is_none() {
-                        break code;
-                    }
-                };
-                let confirmed_at = (new.status == ReservationStatus::Confirmed).then_some(now);
-                let sql = format!(
-                    "INSERT INTO reservations (code, unit_id, check_in, check_out, guests, status, channel, \
-                     guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, \
-                     created_at, updated_at, confirmed_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15, $15, $16) \
-                     RETURNING {RESERVATION_COLUMNS}"
-                );
-                let row: ReservationRow = sqlx::query_as(&sql)
-                    .bind(&code)
-                    .bind(new.unit_id)
-                    .bind(new.stay.check_in)
-                    .bind(new.stay.check_out)
-                    .bind(new.guests as i64)
-                    .bind(new.status.as_str())
-                    .bind(&new.channel)
-                    .bind(&new.guest_name)
-                    .bind(&new.guest_phone)
-                    .bind(&new.guest_email)
-                    .bind(new.total.0)
-                    .bind(new.deposit.0)
-                    .bind(new.hold_expires_at)
-                    .bind(&new.notes)
-                    .bind(now)
-                    .bind(confirmed_at)
-                    .fetch_one(&mut *w.tx)
-                    .await
-                    .map_err(Self::map_err)?;
-                let created: Reservation = row.try_into()?;
-                Self::audit(&mut w.tx, Some(created.id), &new.actor, "created", None, Some(audit_snapshot(&created)), &new.notes, now)
-                    .await?;
-                w.tx.commit().await.map_err(Self::map_err)?;
-                Ok(created)
+                retry_on_deadlock(|| self.create_reservation_once(new, limits, now)).await
             }
 
             async fn get_reservation(&self, code: &str) -> Result<Reservation> {
@@ -486,46 +604,7 @@ macro_rules! store_impl {
                 change: &Change,
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
-                let mut w = self.write().await?;
-                let current = Self::reservation_for_update(&mut w.tx, code).await?;
-                let mut from = current.status;
-                let time_up = from == ReservationStatus::PreReserved
-                    && current.hold_expires_at.is_some_and(|t| t <= now);
-                if time_up && to == ReservationStatus::Confirmed {
-                    // The hold ran out before the sweeper saw it: record that first.
-                    Self::expire_in_tx(&mut w.tx, Some(current.unit_id), now).await?;
-                    from = ReservationStatus::Expired;
-                    if !change.allow_expired {
-                        w.tx.commit().await.map_err(Self::map_err)?;
-                        return Err(StoreError::HoldExpired);
-                    }
-                }
-                if from == ReservationStatus::Expired && to == ReservationStatus::Confirmed && !change.allow_expired {
-                    return Err(StoreError::HoldExpired);
-                }
-                from.transition(to)?;
-                let notes = append_note(&current.notes, &change.note, &change.actor, now);
-                let sql = format!(
-                    "UPDATE reservations SET status = $2, updated_at = $3, notes = $4, \
-                     confirmed_at = CASE WHEN $2 = 'confirmed' THEN $3 ELSE confirmed_at END, \
-                     cancelled_at = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancelled_at END \
-                     WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
-                );
-                let row: ReservationRow = sqlx::query_as(&sql)
-                    .bind(current.id)
-                    .bind(to.as_str())
-                    .bind(now)
-                    .bind(&notes)
-                    .fetch_one(&mut *w.tx)
-                    .await
-                    .map_err(Self::map_err)?;
-                let updated: Reservation = row.try_into()?;
-                let mut before = audit_snapshot(&current);
-                before["status"] = serde_json::json!(from.as_str());
-                Self::audit(&mut w.tx, Some(updated.id), &change.actor, to.as_str(), Some(before), Some(audit_snapshot(&updated)), &change.note, now)
-                    .await?;
-                w.tx.commit().await.map_err(Self::map_err)?;
-                Ok(updated)
+                retry_on_deadlock(|| self.transition_once(code, to, change, now)).await
             }
 
             async fn change_stay(
@@ -538,35 +617,7 @@ macro_rules! store_impl {
                 change: &Change,
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
-                let mut w = self.write().await?;
-                let current = Self::reservation_for_update(&mut w.tx, code).await?;
-                if !current.occupies_at(now) {
-                    return Err(StoreError::NotActive(current.status));
-                }
-                Self::lock_unit(&mut w.tx, unit_id).await?;
-                Self::expire_in_tx(&mut w.tx, Some(unit_id), now).await?;
-                let notes = append_note(&current.notes, &change.note, &change.actor, now);
-                let sql = format!(
-                    "UPDATE reservations SET unit_id = $2, check_in = $3, check_out = $4, total = $5, deposit = $6, \
-                     notes = $7, updated_at = $8 WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
-                );
-                let row: ReservationRow = sqlx::query_as(&sql)
-                    .bind(current.id)
-                    .bind(unit_id)
-                    .bind(stay.check_in)
-                    .bind(stay.check_out)
-                    .bind(total.0)
-                    .bind(deposit.0)
-                    .bind(&notes)
-                    .bind(now)
-                    .fetch_one(&mut *w.tx)
-                    .await
-                    .map_err(Self::map_err)?;
-                let updated: Reservation = row.try_into()?;
-                Self::audit(&mut w.tx, Some(updated.id), &change.actor, "stay_changed", Some(audit_snapshot(&current)), Some(audit_snapshot(&updated)), &change.note, now)
-                    .await?;
-                w.tx.commit().await.map_err(Self::map_err)?;
-                Ok(updated)
+                retry_on_deadlock(|| self.change_stay_once(code, unit_id, stay, total, deposit, change, now)).await
             }
 
             async fn set_flag(

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// The stored row breaks an invariant of ours (a bug or a hand edit).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// PostgreSQL aborted the transaction to break a deadlock (two concurrent inserts can wait
+    /// on each other while checking the exclusion constraint). Safe to run again.
+    #[error("transaction aborted by a deadlock; retry")]
+    Retry(#[source] sqlx::Error),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]

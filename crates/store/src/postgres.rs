@@ -58,9 +58,12 @@ impl PgStore {
 
     fn map_err(e: sqlx::Error) -> crate::StoreError {
         if let sqlx::Error::Database(db) = &e {
-            // 23P01 exclusion_violation: the no-overlap constraint.
-            if db.code().as_deref() == Some("23P01") {
-                return crate::StoreError::Overlap;
+            match db.code().as_deref() {
+                // exclusion_violation: the no-overlap constraint.
+                Some("23P01") => return crate::StoreError::Overlap,
+                // deadlock_detected, serialization_failure: the whole transaction may run again.
+                Some("40P01") | Some("40001") => return crate::StoreError::Retry(e),
+                _ => {}
             }
         }
         crate::StoreError::Database(e)
