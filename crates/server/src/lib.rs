@@ -1,1 +1,16 @@
+//! The `posada` service: configuration, HTTP API, background jobs and the CLI, wiring the pure
+//! crates (`domain`, `nlu`) to the store.
 
+pub mod app;
+pub mod auth;
+pub mod booking;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod metrics;
+pub mod state;
+pub mod telemetry;

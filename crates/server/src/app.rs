@@ -1,0 +1,213 @@
+//! Start-up and shutdown: connect and migrate, make sure the owner account exists, bind, serve
+//! HTTP and run the job worker until a signal; then stop accepting, finish in-flight requests
+//! and the current job, release leases and close the pool.
+
+use crate::booking::Booking;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http;
+use crate::http::ratelimit::RateLimiter;
+use crate::jobs::Worker;
+use crate::state::AppState;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub struct Application {
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    state: AppState,
+    run_worker: bool,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Application::build_with_clock(config, Clock::system()).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Application> {
+        let config = Arc::new(config);
+        let store = store::connect(&config.database_url, config.db_max_connections)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database ({})",
+                    redact_url(&config.database_url)
+                )
+            })?;
+        let state = AppState {
+            booking: Booking::new(store.clone(), config.clone(), clock.clone()),
+            limiter: Arc::new(RateLimiter::new(
+                config.rate_limit_per_min,
+                config.rate_limit_burst,
+            )),
+            metrics: crate::metrics::install(),
+            config: config.clone(),
+            store,
+            clock,
+        };
+        ensure_owner(&state).await?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot bind {}", config.bind))?;
+        let metrics_listener = match config.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot bind {addr}"))?,
+            ),
+            None => None,
+        };
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+            run_worker: true,
+        })
+    }
+
+    /// Tests drive the queue by hand.
+    pub fn without_worker(mut self) -> Application {
+        self.run_worker = false;
+        self
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = self.run_worker.then(|| {
+            let w = Worker::new(self.state.clone());
+            tokio::spawn(w.run(stop_rx.clone()))
+        });
+        if let Some(l) = self.metrics_listener {
+            let state = self.state.clone();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let app = axum::Router::new()
+                    .route("/metrics", axum::routing::get(http::health::metrics))
+                    .with_state(state);
+                let _ = axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .await;
+            });
+        }
+        let app = http::router(self.state.clone());
+        tracing::info!(addr = %self.listener.local_addr()?, backend = self.state.store.backend().as_str(), "listening");
+        let signal_stop = stop_tx.clone();
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = signal_stop.send(true);
+        })
+        .await?;
+        let _ = stop_tx.send(true);
+        if let Some(w) = worker {
+            let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_s);
+            if tokio::time::timeout(grace, w).await.is_err() {
+                tracing::warn!("worker did not stop within the grace period");
+            }
+        }
+        self.state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// `POSADA_ADMIN_EMAIL` with a password (or a ready hash) makes sure that owner exists.
+async fn ensure_owner(state: &AppState) -> anyhow::Result<()> {
+    let c = &state.config;
+    let Some(email) = &c.admin_email else {
+        return Ok(());
+    };
+    let hash = match (&c.admin_password_hash, &c.admin_password) {
+        (Some(h), _) => h.expose_secret().to_string(),
+        (None, Some(p)) => {
+            if let Ok(existing) = state.store.get_admin_user(email).await {
+                // Keep the stored hash when the password did not change (no re-hash on every start).
+                if crate::auth::verify_password(p.clone(), existing.password_hash.clone()).await {
+                    return Ok(());
+                }
+            }
+            crate::auth::hash_password(p.clone()).await?
+        }
+        (None, None) => return Ok(()),
+    };
+    state
+        .store
+        .upsert_admin_user(email, &hash, store::Role::Owner, state.clock.now())
+        .await?;
+    tracing::info!("owner account ensured");
+    Ok(())
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://posada.db"),
+            "sqlite://posada.db"
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! The one availability / hold / confirm service. The HTTP API, the bot, payments and the
+//! dashboard all go through it, so every rule (validation, pricing, no-overlap, holds per
+//! contact, audit) applies the same way everywhere.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics as m;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::pricing::{self, Quote};
+use domain::{Money, ReservationStatus, Stay, StayError};
+use std::sync::Arc;
+use store::{Change, HoldLimits, NewReservation, Reservation, Store, StoreError, Unit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("unit not found or inactive")]
+    UnitNotFound,
+    #[error(transparent)]
+    Stay(#[from] StayError),
+    #[error("invalid contact: {0}")]
+    InvalidContact(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type BookingResult<T> = Result<T, BookingError>;
+
+/// A guest's request for a hold.
+#[derive(Debug, Clone)]
+pub struct HoldRequest {
+    pub unit_id: i64,
+    pub check_in: NaiveDate,
+    pub check_out: NaiveDate,
+    pub guests: u32,
+    pub channel: String,
+    pub guest_name: String,
+    pub guest_phone: String,
+    pub guest_email: Option<String>,
+    pub actor: String,
+}
+
+/// Why a unit cannot take a stay, or its quote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnitAvailability {
+    pub unit: Unit,
+    pub available: bool,
+    /// `dates_unavailable`, `too_many_guests` or `min_nights`.
+    pub reason: Option<&'static str>,
+    pub quote: Quote,
+}
+
+/// Owner actions that create a reservation directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManualKind {
+    Block,
+    Confirmed,
+}
+
+#[derive(Clone)]
+pub struct Booking {
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    clock: Clock,
+}
+
+impl Booking {
+    pub fn new(store: Arc<dyn Store>, config: Arc<Config>, clock: Clock) -> Booking {
+        Booking {
+            store,
+            config,
+            clock,
+        }
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.clock.today_in(self.config.timezone)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn quote(&self, unit: &Unit, stay: Stay) -> BookingResult<Quote> {
+        let rules = self.store.list_rate_rules().await?;
+        Ok(pricing::quote(
+            &unit.pricing(),
+            &rules,
+            &self.config.pricing_policy(),
+            stay,
+        ))
+    }
+
+    async fn active_unit(&self, id: i64) -> BookingResult<Unit> {
+        match self.store.get_unit(id).await {
+            Ok(u) if u.active => Ok(u),
+            Ok(_) | Err(StoreError::NotFound) => Err(BookingError::UnitNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every active unit for these nights: free or why not, with its quote.
+    pub async fn availability(
+        &self,
+        stay: Stay,
+        guests: u32,
+    ) -> BookingResult<Vec<UnitAvailability>> {
+        if stay.check_in < self.today() {
+            return Err(StayError::CheckInPast.into());
+        }
+        if guests == 0 {
+            return Err(StayError::Guests { capacity: 0 }.into());
+        }
+        let now = self.now();
+        let units = self.store.list_units(false).await?;
+        let rules = self.store.list_rate_rules().await?;
+        let taken = self
+            .store
+            .active_stays(None, stay.check_in, stay.check_out)
+            .await?;
+        let policy = self.config.pricing_policy();
+        Ok(units
+            .into_iter()
+            .map(|unit| {
+                let quote = pricing::quote(&unit.pricing(), &rules, &policy, stay);
+                let reason = if taken
+                    .iter()
+                    .any(|t| t.unit_id == unit.id && t.occupies_at(now))
+                {
+                    Some("dates_unavailable")
+                } else if guests > unit.capacity {
+                    Some("too_many_guests")
+                } else if stay.nights() < quote.min_nights {
+                    Some("min_nights")
+                } else {
+                    None
+                };
+                UnitAvailability {
+                    unit,
+                    available: reason.is_none(),
+                    reason,
+                    quote,
+                }
+            })
+            .collect())
+    }
+
+    /// Validates, prices and places a hold that expires after `POSADA_HOLD_MINUTES`.
+    pub async fn place_hold(&self, req: &HoldRequest) -> BookingResult<(Reservation, Unit, Quote)> {
+        let channel = m::channel_label(&req.channel);
+        let result = self.place_hold_inner(req).await;
+        match &result {
+            Ok(_) => metrics::counter!(m::RESERVATIONS_CREATED, "channel" => channel, "status" => "pre_reserved").increment(1),
+            Err(BookingError::Store(StoreError::Overlap)) => {
+                metrics::counter!(m::RESERVATION_CONFLICTS, "channel" => channel).increment(1)
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn place_hold_inner(
+        &self,
+        req: &HoldRequest,
+    ) -> BookingResult<(Reservation, Unit, Quote)> {
+        let unit = self.active_unit(req.unit_id).await?;
+        let stay = Stay::new(req.check_in, req.check_out)?;
+        let quote = self.quote(&unit, stay).await?;
+        stay.validate_request(self.today(), req.guests, unit.capacity, quote.min_nights)?;
+        let name = req.guest_name.trim();
+        let phone = req.guest_phone.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(BookingError::InvalidContact("contact_name"));
+        }
+        if phone.is_empty() || phone.len() > 40 {
+            return Err(BookingError::InvalidContact("contact_phone"));
+        }
+        if req
+            .guest_email
+            .as_deref()
+            .is_some_and(|e| e.len() > 254 || !e.contains('@'))
+        {
+            return Err(BookingError::InvalidContact("contact_email"));
+        }
+        let now = self.now();
+        let new = NewReservation {
+            unit_id: unit.id,
+            stay,
+            guests: req.guests,
+            status: ReservationStatus::PreReserved,
+            channel: req.channel.clone(),
+            guest_name: name.to_string(),
+            guest_phone: phone.to_string(),
+            guest_email: req.guest_email.clone(),
+            total: quote.total,
+            deposit: quote.deposit,
+            hold_expires_at: Some(now + chrono::Duration::minutes(self.config.hold_minutes as i64)),
+            notes: String::new(),
+            actor: req.actor.clone(),
+        };
+        let limits = HoldLimits {
+            max_holds_per_contact: (self.config.max_holds_per_contact > 0)
+                .then_some(self.config.max_holds_per_contact),
+        };
+        let reservation = self.store.create_reservation(&new, limits, now).await?;
+        Ok((reservation, unit, quote))
+    }
+
+    /// An owner's block or a booking taken outside the bot (phone, cash).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_manual(
+        &self,
+        kind: ManualKind,
+        unit_id: i64,
+        stay: Stay,
+        guests: u32,
+        guest_name: &str,
+        guest_phone: &str,
+        guest_email: Option<String>,
+        note: &str,
+        actor: &str,
+    ) -> BookingResult<Reservation> {
+        let unit = self.active_unit(unit_id).await?;
+        let (status, total, deposit) = match kind {
+            ManualKind::Block => (ReservationStatus::Blocked, Money::ZERO, Money::ZERO),
+            ManualKind::Confirmed => {
+                if guests == 0 || guests > unit.capacity {
+                    return Err(StayError::Guests {
+                        capacity: unit.capacity,
+                    }
+                    .into());
+                }
+                let q = self.quote(&unit, stay).await?;
+                (ReservationStatus::Confirmed, q.total, q.deposit)
+            }
+        };
+        let new = NewReservation {
+            unit_id,
+            stay,
+            guests,
+            status,
+            channel: "admin".into(),
+            guest_name: guest_name.trim().to_string(),
+            guest_phone: guest_phone.trim().to_string(),
+            guest_email,
+            total,
+            deposit,
+            hold_expires_at: None,
+            notes: note.trim().to_string(),
+            actor: actor.to_string(),
+        };
+        let r = self
+            .store
+            .create_reservation(&new, HoldLimits::default(), self.now())
+            .await?;
+        metrics::counter!(m::RESERVATIONS_CREATED, "channel" => "admin", "status" => status.as_str()).increment(1);
+        Ok(r)
+    }
+
+    pub async fn confirm(
+        &self,
+        code: &str,
+        actor: &str,
+        note: &str,
+        late_payment: bool,
+    ) -> BookingResult<Reservation> {
+        let change = Change {
+            actor: actor.into(),
+            note: note.into(),
+            allow_expired: late_payment,
+        };
+        let r = self
+            .store
+            .transition(code, ReservationStatus::Confirmed, &change, self.now())
+            .await?;
+        metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&r.channel))
+            .increment(1);
+        Ok(r)
+    }
+
+    pub async fn cancel(
+        &self,
+        code: &str,
+        actor: &str,
+        reason: &str,
+    ) -> BookingResult<Reservation> {
+        let change = Change {
+            actor: actor.into(),
+            note: reason.into(),
+            allow_expired: false,
+        };
+        let r = self
+            .store
+            .transition(code, ReservationStatus::Cancelled, &change, self.now())
+            .await?;
+        metrics::counter!(m::RESERVATIONS_CANCELLED, "channel" => m::channel_label(&r.channel))
+            .increment(1);
+        Ok(r)
+    }
+
+    /// Moves a reservation; holds and bookings are re-priced, blocks stay free of charge.
+    pub async fn change_stay(
+        &self,
+        code: &str,
+        unit_id: i64,
+        stay: Stay,
+        actor: &str,
+        note: &str,
+    ) -> BookingResult<Reservation> {
+        let current = self.store.get_reservation(code).await?;
+        let unit = self.active_unit(unit_id).await?;
+        let (total, deposit) = if current.status == ReservationStatus::Blocked {
+            (Money::ZERO, Money::ZERO)
+        } else {
+            if current.guests > unit.capacity {
+                return Err(StayError::Guests {
+                    capacity: unit.capacity,
+                }
+                .into());
+            }
+            let q = self.quote(&unit, stay).await?;
+            (q.total, q.deposit)
+        };
+        let change = Change {
+            actor: actor.into(),
+            note: note.into(),
+            allow_expired: false,
+        };
+        Ok(self
+            .store
+            .change_stay(code, unit_id, stay, total, deposit, &change, self.now())
+            .await?)
+    }
+
+    /// The sweeper's work: expire holds whose time is up.
+    pub async fn expire_stale_holds(&self) -> BookingResult<Vec<String>> {
+        let codes = self.store.expire_stale_holds(self.now()).await?;
+        if !codes.is_empty() {
+            metrics::counter!(m::RESERVATIONS_EXPIRED).increment(codes.len() as u64);
+        }
+        Ok(codes)
+    }
+}

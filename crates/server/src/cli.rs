@@ -1,0 +1,214 @@
+//! The `posada` command line. Machine output goes to stdout, logs to stderr.
+
+use crate::app::{Application, shutdown_signal};
+use crate::config::{Config, Mode, Source};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use std::io::BufRead;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "posada",
+    version,
+    about = "Cabin bookings from WhatsApp and e-mail conversations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (configuration from POSADA_* variables).
+    Serve,
+    /// Run with an embedded SQLite file, demo cabins and sandbox channels.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage admin users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print what the bot understands of a message (or of each stdin line) as JSON.
+    Nlu {
+        /// "Today" for relative dates, YYYY-MM-DD (default: today in POSADA_TIMEZONE).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        /// A cabin name to recognise (repeatable).
+        #[arg(long = "unit")]
+        units: Vec<String>,
+        /// The message; without it, one message per stdin line.
+        text: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user or reset its password; the password is read from the first stdin line.
+    AddUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "owner")]
+        role: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("posada: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "posada failed");
+            eprintln!("posada: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(mode: Mode) -> anyhow::Result<(Source, Config)> {
+    let source = Source::from_env()?;
+    let config = Config::load(&source, mode)?;
+    crate::telemetry::init(&config.log, config.log_format);
+    Ok((source, config))
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let (_, config) = load(Mode::Serve)?;
+            let app = Application::build(config).await?;
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Demo => demo().await,
+        Command::Migrate => {
+            let (_, config) = load(Mode::Lenient)?;
+            let store = store::connect(&config.database_url, 2).await?;
+            println!(
+                "{}",
+                serde_json::json!({"migrated": true, "backend": store.backend().as_str()})
+            );
+            store.close().await;
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::AddUser { email, role },
+        } => {
+            let (_, config) = load(Mode::Lenient)?;
+            let role = store::Role::parse(&role).context("--role must be owner or staff")?;
+            let email = email.trim().to_lowercase();
+            anyhow::ensure!(email.contains('@'), "--email must be an e-mail address");
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            anyhow::ensure!(
+                password.chars().count() >= 8,
+                "the password (first stdin line) needs at least 8 characters"
+            );
+            let store = store::connect(&config.database_url, 2).await?;
+            let hash = crate::auth::hash_password(SecretString::from(password)).await?;
+            let user = store
+                .upsert_admin_user(&email, &hash, role, chrono::Utc::now())
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({"email": user.email, "role": user.role.as_str()})
+            );
+            store.close().await;
+            Ok(())
+        }
+        Command::Nlu { today, units, text } => {
+            let source = Source::from_env()?;
+            let config = Config::load(&source, Mode::Lenient)?;
+            crate::telemetry::init(&config.log, config.log_format);
+            let today =
+                today.unwrap_or_else(|| crate::clock::Clock::system().today_in(config.timezone));
+            let units: Vec<nlu::UnitRef> = units
+                .iter()
+                .enumerate()
+                .map(|(i, name)| nlu::UnitRef {
+                    id: i as i64 + 1,
+                    name: name.clone(),
+                    slug: crate::http::admin::slugify(name),
+                })
+                .collect();
+            let analyse = |line: &str| serde_json::to_string(&nlu::analyze(line, today, &units));
+            match text {
+                Some(t) => println!("{}", analyse(&t)?),
+                None => {
+                    for line in std::io::stdin().lock().lines() {
+                        println!("{}", analyse(&line?)?);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn demo() -> anyhow::Result<()> {
+    let mut source = Source::from_env()?;
+    let dir = source
+        .get("POSADA_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(crate::demo::default_data_dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if source.get("POSADA_DATABASE_URL").is_none() {
+        source.set(
+            "POSADA_DATABASE_URL",
+            format!("sqlite://{}", dir.join("posada.db").display()),
+        );
+    }
+    if source.get("POSADA_JWT_SECRET").is_none() {
+        source.set(
+            "POSADA_JWT_SECRET",
+            crate::demo::kept_secret(&dir, "jwt_secret", 48)?,
+        );
+    }
+    let demo_login = source.get("POSADA_ADMIN_EMAIL").is_none();
+    if demo_login {
+        source.set("POSADA_ADMIN_EMAIL", "admin@posada.local");
+        source.set(
+            "POSADA_ADMIN_PASSWORD",
+            crate::demo::kept_secret(&dir, "admin_password", 16)?,
+        );
+    }
+    let config = Config::load(&source, Mode::Lenient)?;
+    crate::telemetry::init(&config.log, config.log_format);
+    let app = Application::build(config.clone()).await?;
+    let seeded = crate::demo::seed(app.state().store.as_ref(), chrono::Utc::now()).await?;
+    let url = match app.local_addr() {
+        Ok(addr) if config.public_url == format!("http://{}", config.bind) => {
+            format!("http://{addr}")
+        }
+        _ => config.public_url.clone(),
+    };
+    println!("Posada demo running at {url}");
+    println!("Data directory: {}", dir.display());
+    if seeded > 0 {
+        println!("Seeded {seeded} demo cabins.");
+    }
+    if demo_login {
+        let password = crate::demo::kept_secret(&dir, "admin_password", 16)?;
+        println!("Admin login: admin@posada.local / {password}");
+    } else {
+        println!(
+            "Admin login: {} (password from POSADA_ADMIN_PASSWORD)",
+            config.admin_email.as_deref().unwrap_or("")
+        );
+    }
+    println!("Try: curl '{url}/api/v1/accommodations'");
+    app.run_until_stopped(shutdown_signal()).await
+}

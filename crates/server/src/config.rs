@@ -1,0 +1,449 @@
+//! Configuration from `POSADA_*` environment variables, optionally layered over a TOML file
+//! (`POSADA_CONFIG_FILE`, keys are the variable names without the prefix, lower-case).
+//! Secrets are `SecretString`: they never show in `Debug` or logs.
+
+use chrono::Weekday;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Every variable the service reads. README.md and .env.example must list each (a test checks).
+pub const ENV_VARS: &[&str] = &[
+    "POSADA_CONFIG_FILE",
+    "POSADA_DATABASE_URL",
+    "POSADA_DB_MAX_CONNECTIONS",
+    "POSADA_DATA_DIR",
+    "POSADA_BIND",
+    "POSADA_PUBLIC_URL",
+    "POSADA_METRICS_BIND",
+    "POSADA_JWT_SECRET",
+    "POSADA_ADMIN_EMAIL",
+    "POSADA_ADMIN_PASSWORD",
+    "POSADA_ADMIN_PASSWORD_HASH",
+    "POSADA_HOLD_MINUTES",
+    "POSADA_DEPOSIT_PERCENT",
+    "POSADA_WEEKEND_NIGHTS",
+    "POSADA_MAX_HOLDS_PER_CONTACT",
+    "POSADA_TIMEZONE",
+    "POSADA_LOG",
+    "POSADA_LOG_FORMAT",
+    "POSADA_RATE_LIMIT_PER_MIN",
+    "POSADA_RATE_LIMIT_BURST",
+    "POSADA_TRUSTED_PROXIES",
+    "POSADA_CORS_ORIGINS",
+    "POSADA_HEALTH_DB_SLOW_MS",
+    "POSADA_HEALTH_JOBS_MAX_AGE_S",
+    "POSADA_SHUTDOWN_GRACE_S",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {message}")]
+    Invalid { var: &'static str, message: String },
+    #[error("cannot read {path}: {message}")]
+    File { path: String, message: String },
+}
+
+fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        message: message.into(),
+    }
+}
+
+/// A network or address that may set `X-Forwarded-For`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, p.parse::<u8>().ok()?),
+            None => {
+                let a = text.parse::<IpAddr>().ok()?;
+                (a, if a.is_ipv4() { 32 } else { 128 })
+            }
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub data_dir: Option<PathBuf>,
+    pub bind: SocketAddr,
+    pub public_url: String,
+    pub metrics_bind: Option<SocketAddr>,
+    pub jwt_secret: SecretString,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<SecretString>,
+    pub admin_password_hash: Option<SecretString>,
+    pub hold_minutes: u32,
+    pub deposit_percent: u32,
+    pub weekend_nights: Vec<Weekday>,
+    pub max_holds_per_contact: u32,
+    pub timezone: chrono_tz::Tz,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub rate_limit_per_min: u32,
+    pub rate_limit_burst: u32,
+    pub trusted_proxies: Vec<IpNet>,
+    pub cors_origins: Vec<String>,
+    pub health_db_slow_ms: u64,
+    pub health_jobs_max_age_s: u64,
+    pub shutdown_grace_s: u64,
+}
+
+/// Where values come from: the environment first, then the optional TOML file.
+pub struct Source {
+    values: HashMap<String, String>,
+}
+
+impl Source {
+    pub fn from_env() -> Result<Source, ConfigError> {
+        Source::from_pairs(std::env::vars())
+    }
+
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Source, ConfigError> {
+        let mut values: HashMap<String, String> = pairs
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("POSADA_"))
+            .collect();
+        if let Some(path) = values.get("POSADA_CONFIG_FILE").cloned() {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::File {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+            for (key, value) in table {
+                let var = format!("POSADA_{}", key.to_uppercase());
+                let text = match value {
+                    toml::Value::Array(items) => {
+                        items.iter().map(toml_scalar).collect::<Vec<_>>().join(",")
+                    }
+                    other => toml_scalar(&other),
+                };
+                values.entry(var).or_insert(text);
+            }
+        }
+        Ok(Source { values })
+    }
+
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.values
+            .get(var)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn set(&mut self, var: &str, value: impl Into<String>) {
+        self.values.insert(var.to_string(), value.into());
+    }
+
+    fn parse<T: std::str::FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(var) {
+            None => Ok(default),
+            Some(text) => text
+                .parse()
+                .map_err(|e| invalid(var, format!("{text:?}: {e}"))),
+        }
+    }
+
+    fn list(&self, var: &str) -> Vec<String> {
+        self.get(var)
+            .map(|s| {
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn toml_scalar(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(_) | toml::Value::Table(_) => String::new(),
+    }
+}
+
+/// How strict start-up is about the JWT secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `serve`: a real secret of at least 32 bytes is required.
+    Serve,
+    /// `demo` and tools: the caller supplies a generated secret when none is set.
+    Lenient,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+impl Config {
+    pub fn load(source: &Source, mode: Mode) -> Result<Config, ConfigError> {
+        let bind: SocketAddr =
+            source.parse("POSADA_BIND", DEFAULT_BIND.parse().expect("default bind"))?;
+        let public_url = source
+            .get("POSADA_PUBLIC_URL")
+            .map(|s| s.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{bind}"));
+        let jwt_secret = match source.get("POSADA_JWT_SECRET") {
+            Some(s) if s.len() >= 32 => SecretString::from(s.to_string()),
+            Some(_) => return Err(invalid("POSADA_JWT_SECRET", "must be at least 32 bytes")),
+            None if mode == Mode::Lenient => SecretString::from(String::new()),
+            None => {
+                return Err(invalid(
+                    "POSADA_JWT_SECRET",
+                    "is required by `posada serve` (at least 32 bytes)",
+                ));
+            }
+        };
+        let database_url = source
+            .get("POSADA_DATABASE_URL")
+            .unwrap_or("sqlite://posada.db")
+            .to_string();
+        if !store::is_supported_url(&database_url) {
+            return Err(invalid(
+                "POSADA_DATABASE_URL",
+                "must start with postgres:// or sqlite://",
+            ));
+        }
+        let timezone: chrono_tz::Tz = match source.get("POSADA_TIMEZONE") {
+            None => chrono_tz::America::Argentina::Buenos_Aires,
+            Some(name) => name
+                .parse()
+                .map_err(|_| invalid("POSADA_TIMEZONE", format!("unknown time zone {name:?}")))?,
+        };
+        let weekend_nights = match source.get("POSADA_WEEKEND_NIGHTS") {
+            None => vec![Weekday::Fri, Weekday::Sat],
+            Some(_) => source
+                .list("POSADA_WEEKEND_NIGHTS")
+                .iter()
+                .map(|d| {
+                    parse_weekday(d).ok_or_else(|| {
+                        invalid("POSADA_WEEKEND_NIGHTS", format!("unknown day {d:?}"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let trusted_proxies = source
+            .list("POSADA_TRUSTED_PROXIES")
+            .iter()
+            .map(|p| {
+                IpNet::parse(p)
+                    .ok_or_else(|| invalid("POSADA_TRUSTED_PROXIES", format!("bad address {p:?}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let log_format = match source.get("POSADA_LOG_FORMAT") {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(invalid(
+                    "POSADA_LOG_FORMAT",
+                    format!("{other:?} is not json or pretty"),
+                ));
+            }
+        };
+        let deposit_percent: u32 = source.parse("POSADA_DEPOSIT_PERCENT", 30)?;
+        if deposit_percent > 100 {
+            return Err(invalid(
+                "POSADA_DEPOSIT_PERCENT",
+                "must be between 0 and 100",
+            ));
+        }
+        let hold_minutes: u32 = source.parse("POSADA_HOLD_MINUTES", 60)?;
+        if hold_minutes == 0 {
+            return Err(invalid("POSADA_HOLD_MINUTES", "must be at least 1"));
+        }
+        Ok(Config {
+            database_url,
+            db_max_connections: source.parse("POSADA_DB_MAX_CONNECTIONS", 16)?,
+            data_dir: source.get("POSADA_DATA_DIR").map(PathBuf::from),
+            bind,
+            public_url,
+            metrics_bind: match source.get("POSADA_METRICS_BIND") {
+                None => None,
+                Some(s) => Some(
+                    s.parse()
+                        .map_err(|e| invalid("POSADA_METRICS_BIND", format!("{s:?}: {e}")))?,
+                ),
+            },
+            jwt_secret,
+            admin_email: source.get("POSADA_ADMIN_EMAIL").map(|s| s.to_lowercase()),
+            admin_password: source
+                .get("POSADA_ADMIN_PASSWORD")
+                .map(|s| SecretString::from(s.to_string())),
+            admin_password_hash: source
+                .get("POSADA_ADMIN_PASSWORD_HASH")
+                .map(|s| SecretString::from(s.to_string())),
+            hold_minutes,
+            deposit_percent,
+            weekend_nights,
+            max_holds_per_contact: source.parse("POSADA_MAX_HOLDS_PER_CONTACT", 2)?,
+            timezone,
+            log: source.get("POSADA_LOG").unwrap_or("info").to_string(),
+            log_format,
+            rate_limit_per_min: source.parse("POSADA_RATE_LIMIT_PER_MIN", 120)?,
+            rate_limit_burst: source.parse("POSADA_RATE_LIMIT_BURST", 250)?,
+            trusted_proxies,
+            cors_origins: source.list("POSADA_CORS_ORIGINS"),
+            health_db_slow_ms: source.parse("POSADA_HEALTH_DB_SLOW_MS", 500)?,
+            health_jobs_max_age_s: source.parse("POSADA_HEALTH_JOBS_MAX_AGE_S", 300)?,
+            shutdown_grace_s: source.parse("POSADA_SHUTDOWN_GRACE_S", 20)?,
+        })
+    }
+
+    pub fn has_jwt_secret(&self) -> bool {
+        !self.jwt_secret.expose_secret().is_empty()
+    }
+
+    pub fn pricing_policy(&self) -> domain::PricingPolicy {
+        domain::PricingPolicy {
+            weekend_nights: self.weekend_nights.clone(),
+            deposit_percent: self.deposit_percent,
+        }
+    }
+}
+
+fn parse_weekday(text: &str) -> Option<Weekday> {
+    let t = text.to_lowercase();
+    let t = t.as_str();
+    Some(match t {
+        "mon" | "monday" | "lun" | "lunes" => Weekday::Mon,
+        "tue" | "tuesday" | "mar" | "martes" => Weekday::Tue,
+        "wed" | "wednesday" | "mie" | "mié" | "miercoles" | "miércoles" => Weekday::Wed,
+        "thu" | "thursday" | "jue" | "jueves" => Weekday::Thu,
+        "fri" | "friday" | "vie" | "viernes" => Weekday::Fri,
+        "sat" | "saturday" | "sab" | "sáb" | "sabado" | "sábado" => Weekday::Sat,
+        "sun" | "sunday" | "dom" | "domingo" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(pairs: &[(&str, &str)]) -> Source {
+        Source::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn serve_needs_a_long_jwt_secret() {
+        assert!(Config::load(&src(&[]), Mode::Serve).is_err());
+        assert!(Config::load(&src(&[("POSADA_JWT_SECRET", "short")]), Mode::Serve).is_err());
+        let c = Config::load(&src(&[("POSADA_JWT_SECRET", &"x".repeat(32))]), Mode::Serve).unwrap();
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.db_max_connections, 16);
+        assert_eq!(c.weekend_nights, vec![Weekday::Fri, Weekday::Sat]);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let c = Config::load(
+            &src(&[
+                ("POSADA_JWT_SECRET", "sentinel-jwt-secret-0123456789abcdef"),
+                ("POSADA_ADMIN_PASSWORD", "sentinel-pw"),
+            ]),
+            Mode::Serve,
+        )
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("sentinel"), "{text}");
+    }
+
+    #[test]
+    fn reads_lists_networks_and_days() {
+        let c = Config::load(
+            &src(&[
+                ("POSADA_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+                ("POSADA_WEEKEND_NIGHTS", "sat,sun"),
+                ("POSADA_BIND", "0.0.0.0:9000"),
+                ("POSADA_PUBLIC_URL", "https://reservas.example.test/"),
+            ]),
+            Mode::Lenient,
+        )
+        .unwrap();
+        assert!(c.trusted_proxies[0].contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.trusted_proxies[0].contains("11.1.2.3".parse().unwrap()));
+        assert!(c.trusted_proxies[1].contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert_eq!(c.weekend_nights, vec![Weekday::Sat, Weekday::Sun]);
+        assert_eq!(c.public_url, "https://reservas.example.test");
+        assert!(Config::load(&src(&[("POSADA_TIMEZONE", "Mars/Olympus")]), Mode::Lenient).is_err());
+        assert!(
+            Config::load(&src(&[("POSADA_DATABASE_URL", "mysql://x")]), Mode::Lenient).is_err()
+        );
+    }
+
+    #[test]
+    fn a_toml_file_fills_what_the_environment_leaves_out() {
+        let path =
+            std::env::temp_dir().join(format!("posada-config-{}.toml", rand::random::<u32>()));
+        std::fs::write(&path, "hold_minutes = 45\ncors_origins = [\"https://a.test\", \"https://b.test\"]\nbind = \"127.0.0.1:9999\"\n").unwrap();
+        let c = Config::load(
+            &src(&[
+                ("POSADA_CONFIG_FILE", path.to_str().unwrap()),
+                ("POSADA_BIND", "127.0.0.1:7000"),
+            ]),
+            Mode::Lenient,
+        )
+        .unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(c.hold_minutes, 45);
+        assert_eq!(c.cors_origins, vec!["https://a.test", "https://b.test"]);
+        assert_eq!(c.bind.port(), 7000, "the environment wins");
+    }
+}

@@ -1,0 +1,149 @@
+//! The HTTP layer's one error type: every error leaves as `{"error":{"code","message"}}`.
+//! Database and internal details are logged, never returned.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra fields next to code and message (e.g. `min_nights`).
+    pub details: Option<serde_json::Value>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Ocurrió un error interno.",
+        )
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(serde_json::Value::Object(extra)) = &self.details {
+            for (k, v) in extra {
+                error[k] = v.clone();
+            }
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+/// Store errors that can reach a handler without a more specific meaning.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::not_found("No existe."),
+            StoreError::Overlap => ApiError::conflict(
+                "dates_unavailable",
+                "Esas fechas ya no están disponibles para esa cabaña.",
+            ),
+            StoreError::TooManyHolds(n) => ApiError::conflict(
+                "too_many_holds",
+                format!(
+                    "Ya tenés {n} pre-reservas activas; confirmá o cancelá alguna antes de pedir otra."
+                ),
+            ),
+            StoreError::Transition(t) => ApiError::conflict(
+                "invalid_transition",
+                format!(
+                    "Una reserva en estado {} no puede pasar a {}.",
+                    t.from, t.to
+                ),
+            )
+            .with_details(json!({"status": t.from.as_str()})),
+            StoreError::HoldExpired => ApiError::conflict(
+                "hold_expired",
+                "La pre-reserva venció; las fechas se liberaron.",
+            ),
+            StoreError::NotActive(s) => ApiError::conflict(
+                "invalid_transition",
+                format!("Una reserva en estado {s} no se puede modificar."),
+            )
+            .with_details(json!({"status": s.as_str()})),
+            StoreError::Duplicate(what) => {
+                ApiError::conflict("duplicate", format!("Ya existe ({what})."))
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<domain::StayError> for ApiError {
+    fn from(e: domain::StayError) -> ApiError {
+        let err = ApiError::unprocessable(e.code(), e.to_string());
+        match e {
+            domain::StayError::MinNights { min } => err.with_details(json!({"min_nights": min})),
+            domain::StayError::TooLong { max } => err.with_details(json!({"max_nights": max})),
+            domain::StayError::Guests { capacity } => {
+                err.with_details(json!({"capacity": capacity}))
+            }
+            _ => err,
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,102 @@
+//! Readiness (no I/O), deep health, and Prometheus metrics.
+
+use crate::metrics as m;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::time::Instant;
+
+pub async fn readyz(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({"status": "ready", "timestamp": s.clock.now().to_rfc3339()}))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Healthy => "healthy",
+            Level::Degraded => "degraded",
+            Level::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// 200 when healthy or degraded, 503 when unhealthy, so `curl -f` and proxies react.
+pub async fn healthz(State(s): State<AppState>) -> Response {
+    let now = s.clock.now();
+    let mut overall = Level::Healthy;
+    let started = Instant::now();
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(5), s.store.ping()).await;
+    let latency = started.elapsed();
+    metrics::histogram!(m::DB_PING).record(latency.as_secs_f64());
+    let latency_ms = (latency.as_secs_f64() * 100_000.0).round() / 100.0;
+    let database = match ping {
+        Ok(Ok(())) if latency.as_millis() as u64 > s.config.health_db_slow_ms => {
+            overall = overall.max(Level::Degraded);
+            json!({"status": "slow", "latency_ms": latency_ms, "backend": s.store.backend().as_str()})
+        }
+        Ok(Ok(())) => {
+            json!({"status": "ok", "latency_ms": latency_ms, "backend": s.store.backend().as_str()})
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: database error");
+            overall = Level::Unhealthy;
+            json!({"status": "error", "latency_ms": latency_ms, "error": "database unreachable"})
+        }
+        Err(_) => {
+            overall = Level::Unhealthy;
+            json!({"status": "error", "latency_ms": latency_ms, "error": "database timeout"})
+        }
+    };
+    let jobs = match s.store.job_stats(now).await {
+        Ok(stats) => {
+            let stale = stats.oldest_age_s > s.config.health_jobs_max_age_s as f64;
+            if stale {
+                overall = overall.max(Level::Degraded);
+            }
+            json!({
+                "status": if stale { "behind" } else { "ok" },
+                "backlog": stats.backlog,
+                "oldest_age_s": stats.oldest_age_s,
+                "failed": stats.failed,
+            })
+        }
+        Err(_) => {
+            overall = Level::Unhealthy;
+            json!({"status": "error"})
+        }
+    };
+    let body = json!({
+        "status": overall.as_str(),
+        "timestamp": now.to_rfc3339(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "checks": {"database": database, "jobs": jobs},
+    });
+    let code = if overall == Level::Unhealthy {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(body)).into_response()
+}
+
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    s.metrics.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}

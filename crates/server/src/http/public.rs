@@ -1,0 +1,259 @@
+//! Routes a guest-facing client uses: catalogue, availability, holds, reservation status.
+//! Confirm and cancel live here for path compatibility with the original, but need a token.
+
+use super::extract::{ApiQuery, parse_json};
+use super::idempotency::{self, RawBody};
+use super::json;
+use crate::auth::Admin;
+use crate::booking::{BookingError, HoldRequest};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::NaiveDate;
+use domain::Stay;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+impl From<BookingError> for ApiError {
+    fn from(e: BookingError) -> ApiError {
+        match e {
+            BookingError::UnitNotFound => ApiError::unprocessable(
+                "accommodation_not_found",
+                "La cabaña no existe o no está activa.",
+            ),
+            BookingError::Stay(s) => s.into(),
+            BookingError::InvalidContact(field) => ApiError::unprocessable(
+                "invalid_contact",
+                format!("Revisá el dato de contacto: {field}."),
+            )
+            .with_details(json!({"field": field})),
+            BookingError::Store(s) => s.into(),
+        }
+    }
+}
+
+pub async fn root() -> Json<Value> {
+    Json(json!({"message": "Posada", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "No existe esa ruta.",
+    )
+}
+
+pub async fn accommodations(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let units = s.store.list_units(false).await?;
+    Ok(Json(Value::Array(units.iter().map(json::unit).collect())))
+}
+
+#[derive(Deserialize)]
+pub struct AvailabilityQuery {
+    check_in: NaiveDate,
+    check_out: NaiveDate,
+    guests: Option<u32>,
+}
+
+pub async fn availability(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<AvailabilityQuery>,
+) -> ApiResult<Json<Value>> {
+    let stay = Stay::new(q.check_in, q.check_out)?;
+    let guests = q.guests.unwrap_or(1);
+    let list = s.booking.availability(stay, guests).await?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|a| {
+            let mut v = json::quote(&a.quote);
+            v["accommodation_id"] = json!(a.unit.id);
+            v["name"] = json!(a.unit.name);
+            v["slug"] = json!(a.unit.slug);
+            v["capacity"] = json!(a.unit.capacity);
+            v["available"] = json!(a.available);
+            v["reason"] = json!(a.reason);
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "check_in": stay.check_in,
+        "check_out": stay.check_out,
+        "nights": stay.nights(),
+        "guests": guests,
+        "accommodations": items,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreReserveBody {
+    accommodation_id: i64,
+    check_in: NaiveDate,
+    check_out: NaiveDate,
+    guests: u32,
+    #[serde(default = "default_channel")]
+    channel: String,
+    contact_name: String,
+    contact_phone: String,
+    #[serde(default)]
+    contact_email: Option<String>,
+}
+
+fn default_channel() -> String {
+    "whatsapp".into()
+}
+
+pub async fn pre_reserve(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
+    let (state, raw) = (s.clone(), body.clone());
+    idempotency::run(&s, &headers, "pre-reserve", "/api/v1/reservations/pre-reserve", &body, || async move {
+        let b: PreReserveBody = parse_json(&raw)?;
+        let channel = b.channel.trim().to_lowercase();
+        if channel.is_empty() || channel.len() > 32 {
+            return Err(ApiError::unprocessable("invalid_channel", "El canal debe tener entre 1 y 32 caracteres."));
+        }
+        let req = HoldRequest {
+            unit_id: b.accommodation_id,
+            check_in: b.check_in,
+            check_out: b.check_out,
+            guests: b.guests,
+            channel: channel.clone(),
+            guest_name: b.contact_name,
+            guest_phone: b.contact_phone,
+            guest_email: b.contact_email.filter(|e| !e.trim().is_empty()),
+            actor: format!("guest:{channel}"),
+        };
+        let (r, unit, _quote) = state.booking.place_hold(&req).await?;
+        tracing::info!(code = %r.code, unit = r.unit_id, nights = r.stay.nights(), "hold placed");
+        Ok((
+            StatusCode::CREATED,
+            json!({
+                "code": r.code,
+                "status": r.status.as_str(),
+                "accommodation_id": r.unit_id,
+                "accommodation_name": unit.name,
+                "check_in": r.stay.check_in,
+                "check_out": r.stay.check_out,
+                "guests": r.guests,
+                "nights": r.stay.nights(),
+                "total_price": r.total.to_string(),
+                "deposit_amount": r.deposit.to_string(),
+                "expires_at": r.hold_expires_at.map(|t| t.to_rfc3339()),
+                "error": Value::Null,
+            }),
+        ))
+    })
+    .await
+}
+
+pub async fn reservation(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let code = domain::ReservationCode::parse(&code)
+        .ok_or_else(|| ApiError::not_found("No hay ninguna reserva con ese código."))?;
+    let r = s
+        .store
+        .get_reservation(code.as_str())
+        .await
+        .map_err(|e| match e {
+            store::StoreError::NotFound => {
+                ApiError::not_found("No hay ninguna reserva con ese código.")
+            }
+            other => other.into(),
+        })?;
+    let unit = s.store.get_unit(r.unit_id).await.ok();
+    Ok(Json(json::public_reservation(
+        &r,
+        unit.as_ref().map(|u| u.name.as_str()),
+    )))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    #[serde(default, alias = "reason", alias = "notes")]
+    note: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    payment_id: Option<String>,
+}
+
+fn note_from(body: &[u8]) -> ApiResult<String> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(String::new());
+    }
+    let b: NoteBody = parse_json(body)?;
+    let note = b.note.unwrap_or_default();
+    if note.chars().count() > 2000 {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "La nota es demasiado larga (máximo 2000 caracteres).",
+        ));
+    }
+    Ok(note)
+}
+
+fn known_code(code: &str) -> ApiResult<String> {
+    domain::ReservationCode::parse(code)
+        .map(|c| c.to_string())
+        .ok_or_else(|| ApiError::not_found("No hay ninguna reserva con ese código."))
+}
+
+pub async fn confirm(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
+    let (state, raw) = (s.clone(), body.clone());
+    let path = format!("/api/v1/reservations/{code}/confirm");
+    idempotency::run(&s, &headers, "confirm", &path, &body, || async move {
+        let code = known_code(&code)?;
+        let note = note_from(&raw)?;
+        let r = state.booking.confirm(&code, &admin.email, &note, false).await.map_err(not_found_code)?;
+        Ok((
+            StatusCode::OK,
+            json!({"code": r.code, "status": r.status.as_str(), "confirmed_at": r.confirmed_at.map(|t| t.to_rfc3339())}),
+        ))
+    })
+    .await
+}
+
+pub async fn cancel(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
+    let (state, raw) = (s.clone(), body.clone());
+    let path = format!("/api/v1/reservations/{code}/cancel");
+    idempotency::run(&s, &headers, "cancel", &path, &body, || async move {
+        let code = known_code(&code)?;
+        let note = note_from(&raw)?;
+        let r = state.booking.cancel(&code, &admin.email, &note).await.map_err(not_found_code)?;
+        Ok((
+            StatusCode::OK,
+            json!({"code": r.code, "status": r.status.as_str(), "cancelled_at": r.cancelled_at.map(|t| t.to_rfc3339())}),
+        ))
+    })
+    .await
+}
+
+pub fn not_found_code(e: BookingError) -> ApiError {
+    match e {
+        BookingError::Store(store::StoreError::NotFound) => {
+            ApiError::not_found("No hay ninguna reserva con ese código.")
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,252 @@
+//! The worker for the one durable job queue (`jobs` table). Every later capability — outbox
+//! sends, feed polls, payment links, reminders — registers a handler here instead of building
+//! its own queue. Jobs are claimed with a lease (so several instances can run workers), run
+//! outside the claiming transaction, retried with exponential backoff and jitter, and recorded
+//! as failed for good when they run out of attempts.
+
+use crate::metrics as m;
+use crate::state::AppState;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use store::{Job, NewJob};
+use tokio::sync::watch;
+
+/// What a handler says about a job it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// A recurring job: run again at this time.
+    Again(DateTime<Utc>),
+    /// A transient failure: retry with backoff while attempts remain.
+    Retry(String),
+    /// A permanent failure: record it and stop.
+    Fail(String),
+}
+
+#[async_trait]
+pub trait Handler: Send + Sync {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome;
+}
+
+pub const HOLD_SWEEPER: &str = "hold_sweeper";
+pub const MAINTENANCE: &str = "maintenance";
+const SWEEP_EVERY_S: i64 = 30;
+const MAINTENANCE_EVERY_S: i64 = 3600;
+const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+const BATCH: u32 = 8;
+
+/// Delay before retry `attempt` (1-based): 2 s doubling, capped at 10 min, ±20 % jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let base_ms = 2_000f64 * 2f64.powi(attempt.saturating_sub(1).min(20) as i32);
+    let capped = base_ms.min(600_000.0);
+    let jitter = 0.8 + rand::random::<f64>() * 0.4;
+    Duration::milliseconds((capped * jitter) as i64)
+}
+
+pub struct Worker {
+    id: String,
+    handlers: HashMap<&'static str, Arc<dyn Handler>>,
+    state: AppState,
+}
+
+impl Worker {
+    pub fn new(state: AppState) -> Worker {
+        let id = format!("{}-{:08x}", hostname(), rand::random::<u32>());
+        let mut w = Worker {
+            id,
+            handlers: HashMap::new(),
+            state,
+        };
+        w.register(HOLD_SWEEPER, Arc::new(HoldSweeper));
+        w.register(MAINTENANCE, Arc::new(Maintenance));
+        w
+    }
+
+    pub fn register(&mut self, kind: &'static str, handler: Arc<dyn Handler>) {
+        self.handlers.insert(kind, handler);
+    }
+
+    /// Makes sure the recurring jobs exist (one row each, whatever the number of instances).
+    pub async fn ensure_recurring(&self) -> anyhow::Result<()> {
+        let now = self.state.clock.now();
+        for kind in [HOLD_SWEEPER, MAINTENANCE] {
+            let job = NewJob {
+                kind: kind.into(),
+                payload: serde_json::json!({}),
+                dedupe_key: Some(format!("recurring:{kind}")),
+                run_at: now,
+                max_attempts: 1_000_000,
+            };
+            self.state.store.enqueue_job(&job, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims and runs due jobs once; returns how many ran.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let store = &self.state.store;
+        let jobs = store
+            .claim_jobs(&self.id, self.state.clock.now(), LEASE, BATCH)
+            .await?;
+        for job in &jobs {
+            self.run_job(job).await;
+        }
+        Ok(jobs.len())
+    }
+
+    async fn run_job(&self, job: &Job) {
+        let started = std::time::Instant::now();
+        let outcome = match self.handlers.get(job.kind.as_str()) {
+            Some(h) => h.run(job, &self.state).await,
+            None => Outcome::Fail(format!("no handler for job kind {:?}", job.kind)),
+        };
+        metrics::histogram!(m::JOB_DURATION, "kind" => job.kind.clone())
+            .record(started.elapsed().as_secs_f64());
+        let now = self.state.clock.now();
+        let store = &self.state.store;
+        let (result, recorded) = match &outcome {
+            Outcome::Done => ("done", store.complete_job(job.id, &self.id, now).await),
+            Outcome::Again(at) => (
+                "done",
+                store.reschedule_job(job.id, &self.id, *at, now).await,
+            ),
+            Outcome::Retry(e) => {
+                let retry_at =
+                    (job.attempts < job.max_attempts).then(|| now + backoff(job.attempts));
+                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed, will retry");
+                let result = if retry_at.is_some() {
+                    "retried"
+                } else {
+                    "failed"
+                };
+                (
+                    result,
+                    store.fail_job(job.id, &self.id, e, retry_at, now).await,
+                )
+            }
+            Outcome::Fail(e) => {
+                tracing::error!(job = job.id, kind = %job.kind, error = %e, "job failed for good");
+                (
+                    "failed",
+                    store.fail_job(job.id, &self.id, e, None, now).await,
+                )
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(job = job.id, error = %e, "could not record job outcome (lease lost?)");
+        }
+        metrics::counter!(m::JOBS_PROCESSED, "kind" => job.kind.clone(), "result" => result)
+            .increment(1);
+    }
+
+    async fn update_gauges(&self) {
+        if let Ok(stats) = self.state.store.job_stats(self.state.clock.now()).await {
+            metrics::gauge!(m::JOBS_BACKLOG).set(stats.backlog as f64);
+            metrics::gauge!(m::JOBS_OLDEST_AGE).set(stats.oldest_age_s);
+            metrics::gauge!(m::JOBS_FAILED).set(stats.failed as f64);
+        }
+    }
+
+    /// Polls until `shutdown` turns true; the job in hand is finished, then leases are released.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        if let Err(e) = self.ensure_recurring().await {
+            tracing::error!(error = %e, "could not enqueue recurring jobs");
+        }
+        let mut ticks: u64 = 0;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let ran = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "job claim failed");
+                    0
+                }
+            };
+            ticks += 1;
+            if ticks % 10 == 1 {
+                self.update_gauges().await;
+            }
+            if ran as u32 >= BATCH {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        match self
+            .state
+            .store
+            .release_leases(&self.id, self.state.clock.now())
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(released = n, "released job leases"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not release job leases"),
+        }
+        tracing::info!("worker stopped");
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "posada".into())
+}
+
+/// Expires holds whose time is up, every 30 s. Safe in several instances: one row, one lease.
+struct HoldSweeper;
+
+#[async_trait]
+impl Handler for HoldSweeper {
+    async fn run(&self, _job: &Job, state: &AppState) -> Outcome {
+        match state.booking.expire_stale_holds().await {
+            Ok(codes) if !codes.is_empty() => {
+                tracing::info!(count = codes.len(), "expired stale holds")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "hold sweep failed"),
+        }
+        Outcome::Again(state.clock.now() + Duration::seconds(SWEEP_EVERY_S))
+    }
+}
+
+/// Hourly housekeeping: forget idempotency keys older than 48 h.
+struct Maintenance;
+
+#[async_trait]
+impl Handler for Maintenance {
+    async fn run(&self, _job: &Job, state: &AppState) -> Outcome {
+        let cutoff = state.clock.now() - Duration::hours(crate::http::idempotency::KEEP_HOURS);
+        if let Err(e) = state.store.purge_idempotency(cutoff).await {
+            tracing::warn!(error = %e, "idempotency purge failed");
+        }
+        Outcome::Again(state.clock.now() + Duration::seconds(MAINTENANCE_EVERY_S))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps_with_jitter() {
+        for (attempt, base) in [
+            (1u32, 2_000i64),
+            (2, 4_000),
+            (3, 8_000),
+            (12, 600_000),
+            (40, 600_000),
+        ] {
+            let d = backoff(attempt).num_milliseconds();
+            assert!(
+                d >= base * 8 / 10 && d <= base * 12 / 10,
+                "attempt {attempt}: {d}"
+            );
+        }
+    }
+}

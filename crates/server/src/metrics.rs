@@ -1,0 +1,105 @@
+//! Prometheus metrics. Every name here is listed in docs/metrics.md (a test checks).
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+pub const RESERVATIONS_CREATED: &str = "reservations_created_total";
+pub const RESERVATION_CONFLICTS: &str = "reservations_conflicts_total";
+pub const RESERVATIONS_CONFIRMED: &str = "reservations_confirmed_total";
+pub const RESERVATIONS_CANCELLED: &str = "reservations_cancelled_total";
+pub const RESERVATIONS_EXPIRED: &str = "reservations_expired_total";
+pub const JOBS_PROCESSED: &str = "jobs_processed_total";
+pub const JOB_DURATION: &str = "job_duration_seconds";
+pub const JOBS_BACKLOG: &str = "jobs_backlog";
+pub const JOBS_OLDEST_AGE: &str = "jobs_oldest_age_seconds";
+pub const JOBS_FAILED: &str = "jobs_failed";
+pub const RATE_LIMITED: &str = "http_rate_limited_total";
+pub const IDEMPOTENT_REPLAYS: &str = "idempotency_replays_total";
+pub const DB_PING: &str = "db_ping_seconds";
+
+pub const ALL: &[&str] = &[
+    HTTP_REQUESTS,
+    HTTP_DURATION,
+    RESERVATIONS_CREATED,
+    RESERVATION_CONFLICTS,
+    RESERVATIONS_CONFIRMED,
+    RESERVATIONS_CANCELLED,
+    RESERVATIONS_EXPIRED,
+    JOBS_PROCESSED,
+    JOB_DURATION,
+    JOBS_BACKLOG,
+    JOBS_OLDEST_AGE,
+    JOBS_FAILED,
+    RATE_LIMITED,
+    IDEMPOTENT_REPLAYS,
+    DB_PING,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder once (tests start many apps in one process).
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                        10.0,
+                    ],
+                )
+                .expect("valid buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed by an embedding program; keep ours for render.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests by method, route and status");
+    metrics::describe_histogram!(HTTP_DURATION, "HTTP request latency by method and route");
+    metrics::describe_counter!(
+        RESERVATIONS_CREATED,
+        "Reservations created, by channel and status"
+    );
+    metrics::describe_counter!(
+        RESERVATION_CONFLICTS,
+        "Holds refused because the nights were taken, by channel"
+    );
+    metrics::describe_counter!(RESERVATIONS_CONFIRMED, "Reservations confirmed, by channel");
+    metrics::describe_counter!(RESERVATIONS_CANCELLED, "Reservations cancelled, by channel");
+    metrics::describe_counter!(RESERVATIONS_EXPIRED, "Holds expired by the sweeper");
+    metrics::describe_counter!(JOBS_PROCESSED, "Background jobs run, by kind and result");
+    metrics::describe_histogram!(JOB_DURATION, "Background job run time by kind");
+    metrics::describe_gauge!(JOBS_BACKLOG, "Jobs due or running");
+    metrics::describe_gauge!(JOBS_OLDEST_AGE, "Age of the oldest due job");
+    metrics::describe_gauge!(JOBS_FAILED, "Jobs that failed for good");
+    metrics::describe_counter!(RATE_LIMITED, "Requests refused by the per-IP rate limit");
+    metrics::describe_counter!(
+        IDEMPOTENT_REPLAYS,
+        "Responses replayed for a repeated Idempotency-Key"
+    );
+    metrics::describe_histogram!(DB_PING, "Database round trip measured by the health check");
+}
+
+/// Channel labels stay a small fixed set, whatever clients send.
+pub fn channel_label(channel: &str) -> &'static str {
+    match channel {
+        "whatsapp" => "whatsapp",
+        "email" => "email",
+        "api" => "api",
+        "admin" => "admin",
+        "sandbox" => "sandbox",
+        "web" => "web",
+        "airbnb" => "airbnb",
+        "booking" => "booking",
+        _ => "other",
+    }
+}

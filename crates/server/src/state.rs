@@ -1,0 +1,18 @@
+use crate::booking::Booking;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::ratelimit::RateLimiter;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use store::Store;
+
+/// Shared by every handler and worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub booking: Booking,
+    pub clock: Clock,
+    pub metrics: PrometheusHandle,
+    pub limiter: Arc<RateLimiter>,
+}
