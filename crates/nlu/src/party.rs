@@ -195,7 +195,7 @@ pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> Option<u32> {
                     && let Some(n) = count_at(t, consumed, j)
                 {
                     let word_num = t[j].kind == Kind::Word;
-                    let blocked = w(t, j + 1).is_some_and(|x| crate::dates::is_count_noun(x));
+                    let blocked = w(t, j + 1).is_some_and(crate::dates::is_count_noun);
                     if !blocked && (1..=40).contains(&n) && !(word_num && n == 1) {
                         used[j] = true;
                         total.get_or_insert(n);

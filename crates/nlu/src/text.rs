@@ -173,7 +173,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Tok> {
     post_process(toks)
 }
 
-fn post_process(toks: Vec<Tok>) -> Vec<Tok> {
+fn post_process(mut toks: Vec<Tok>) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     let mut i = 0;
     while i < toks.len() {
@@ -216,7 +216,15 @@ fn post_process(toks: Vec<Tok>) -> Vec<Tok> {
             i += 1;
             continue;
         }
-        out.push(t.clone());
+        let empty = Tok {
+            kind: Kind::Sym,
+            text: String::new(),
+            val: 0,
+            digits: 0,
+            space_before: false,
+            money: false,
+        };
+        out.push(std::mem::replace(&mut toks[i], empty));
         i += 1;
     }
     // Money marks.
@@ -248,28 +256,32 @@ pub(crate) fn edit_distance(a: &str, b: &str, max: usize) -> usize {
         return if a == b { 0 } else { max + 1 };
     }
     let n = b.len();
-    let mut prev2 = vec![0usize; n + 1];
-    let mut prev: Vec<usize> = (0..=n).collect();
-    let mut cur = vec![0usize; n + 1];
+    // Three rolling rows on the stack (both words are at most 40 bytes here).
+    let mut rows = [[0usize; 41]; 3];
+    let (mut p2, mut p1, mut cu) = (0usize, 1usize, 2usize);
+    for (j, v) in rows[p1].iter_mut().enumerate().take(n + 1) {
+        *v = j;
+    }
     for i in 1..=a.len() {
-        cur[0] = i;
-        let mut row_min = cur[0];
+        rows[cu][0] = i;
+        let mut row_min = i;
         for j in 1..=n {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let mut v = (rows[p1][j] + 1)
+                .min(rows[cu][j - 1] + 1)
+                .min(rows[p1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(prev2[j - 2] + 1);
+                v = v.min(rows[p2][j - 2] + 1);
             }
-            cur[j] = v;
+            rows[cu][j] = v;
             row_min = row_min.min(v);
         }
         if row_min > max {
             return max + 1;
         }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
+        (p2, p1, cu) = (p1, cu, p2);
     }
-    prev[n]
+    rows[p1][n]
 }
 
 /// Is `w` the keyword `k`, allowing one typo for keywords of 6+ letters?
