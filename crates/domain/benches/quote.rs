@@ -19,11 +19,7 @@ fn bench(c: &mut Criterion) {
             name: format!("regla {i}"),
             start: Some(d("2026-01-01") + chrono::Duration::days(i * 20)),
             end: Some(d("2026-01-01") + chrono::Duration::days(i * 20 + 40)),
-            scope: if i == 9 {
-                RuleScope::HolidayEves
-            } else {
-                RuleScope::AllNights
-            },
+            scope: if i == 9 { RuleScope::HolidayEves } else { RuleScope::AllNights },
             effect: RuleEffect::Multiplier(Multiplier(11_000 + i as u32 * 500)),
             min_nights: Some(2),
         })
@@ -31,14 +27,7 @@ fn bench(c: &mut Criterion) {
     let policy = PricingPolicy::default();
     let week = Stay::new(d("2026-02-10"), d("2026-02-17")).unwrap();
     c.bench_function("quote 7 nights, 10 rules", |b| {
-        b.iter(|| {
-            pricing::quote(
-                black_box(&unit),
-                black_box(&rules),
-                &policy,
-                black_box(week),
-            )
-        })
+        b.iter(|| pricing::quote(black_box(&unit), black_box(&rules), &policy, black_box(week)))
     });
 }
 

@@ -12,14 +12,8 @@ pub const FIRST_YEAR: i32 = 2025;
 pub const LAST_YEAR: i32 = 2030;
 
 /// Bridge days decreed for tourism, by year (decrees for later years are not out yet).
-const TOURIST_DAYS: &[(i32, u32, u32)] = &[
-    (2025, 5, 2),
-    (2025, 8, 15),
-    (2025, 11, 21),
-    (2026, 3, 23),
-    (2026, 7, 10),
-    (2026, 12, 7),
-];
+const TOURIST_DAYS: &[(i32, u32, u32)] =
+    &[(2025, 5, 2), (2025, 8, 15), (2025, 11, 21), (2026, 3, 23), (2026, 7, 10), (2026, 12, 7)];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holiday {
@@ -68,79 +62,28 @@ pub fn holidays(year: i32) -> Vec<Holiday> {
     }
     let e = easter(year);
     let mut list = vec![
-        Holiday {
-            date: ymd(year, 1, 1),
-            name: "Año Nuevo",
-        },
-        Holiday {
-            date: e - Days::new(48),
-            name: "Carnaval",
-        },
-        Holiday {
-            date: e - Days::new(47),
-            name: "Carnaval",
-        },
-        Holiday {
-            date: ymd(year, 3, 24),
-            name: "Día de la Memoria",
-        },
-        Holiday {
-            date: ymd(year, 4, 2),
-            name: "Malvinas",
-        },
-        Holiday {
-            date: e - Days::new(2),
-            name: "Viernes Santo",
-        },
-        Holiday {
-            date: ymd(year, 5, 1),
-            name: "Día del Trabajador",
-        },
-        Holiday {
-            date: ymd(year, 5, 25),
-            name: "Revolución de Mayo",
-        },
-        Holiday {
-            date: moved(ymd(year, 6, 17)),
-            name: "Paso a la Inmortalidad de Güemes",
-        },
-        Holiday {
-            date: ymd(year, 6, 20),
-            name: "Día de la Bandera",
-        },
-        Holiday {
-            date: ymd(year, 7, 9),
-            name: "Día de la Independencia",
-        },
-        Holiday {
-            date: moved(ymd(year, 8, 17)),
-            name: "Paso a la Inmortalidad de San Martín",
-        },
-        Holiday {
-            date: moved(ymd(year, 10, 12)),
-            name: "Día de la Diversidad Cultural",
-        },
-        Holiday {
-            date: moved(ymd(year, 11, 20)),
-            name: "Día de la Soberanía Nacional",
-        },
-        Holiday {
-            date: ymd(year, 12, 8),
-            name: "Inmaculada Concepción",
-        },
-        Holiday {
-            date: ymd(year, 12, 25),
-            name: "Navidad",
-        },
+        Holiday { date: ymd(year, 1, 1), name: "Año Nuevo" },
+        Holiday { date: e - Days::new(48), name: "Carnaval" },
+        Holiday { date: e - Days::new(47), name: "Carnaval" },
+        Holiday { date: ymd(year, 3, 24), name: "Día de la Memoria" },
+        Holiday { date: ymd(year, 4, 2), name: "Malvinas" },
+        Holiday { date: e - Days::new(2), name: "Viernes Santo" },
+        Holiday { date: ymd(year, 5, 1), name: "Día del Trabajador" },
+        Holiday { date: ymd(year, 5, 25), name: "Revolución de Mayo" },
+        Holiday { date: moved(ymd(year, 6, 17)), name: "Paso a la Inmortalidad de Güemes" },
+        Holiday { date: ymd(year, 6, 20), name: "Día de la Bandera" },
+        Holiday { date: ymd(year, 7, 9), name: "Día de la Independencia" },
+        Holiday { date: moved(ymd(year, 8, 17)), name: "Paso a la Inmortalidad de San Martín" },
+        Holiday { date: moved(ymd(year, 10, 12)), name: "Día de la Diversidad Cultural" },
+        Holiday { date: moved(ymd(year, 11, 20)), name: "Día de la Soberanía Nacional" },
+        Holiday { date: ymd(year, 12, 8), name: "Inmaculada Concepción" },
+        Holiday { date: ymd(year, 12, 25), name: "Navidad" },
     ];
     list.extend(
         TOURIST_DAYS
             .iter()
             .filter(|(y, _, _)| *y == year)
-            .map(|&(y, m, d)| Holiday {
-                date: ymd(y, m, d),
-                name: "Feriado con fines turísticos",
-            }),
+            .map(|&(y, m, d)| Holiday { date: ymd(y, m, d), name: "Feriado con fines turísticos" }),
     );
     list.sort_by_key(|h| h.date);
     list.dedup_by_key(|h| h.date);
@@ -185,10 +128,7 @@ mod tests {
         ] {
             assert!(is_holiday(date), "{date} should be a holiday");
         }
-        assert!(
-            !is_holiday(ymd(2026, 11, 20)),
-            "20/11/2026 is a Friday, moved to Monday"
-        );
+        assert!(!is_holiday(ymd(2026, 11, 20)), "20/11/2026 is a Friday, moved to Monday");
         assert!(!is_holiday(ymd(2031, 1, 1)), "beyond the table");
     }
 

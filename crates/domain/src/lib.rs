@@ -13,8 +13,6 @@ pub mod reservation;
 pub mod stay;
 
 pub use money::Money;
-pub use pricing::{
-    Multiplier, NightPrice, PricingPolicy, Quote, RateRule, RuleEffect, RuleScope, UnitPricing,
-};
+pub use pricing::{Multiplier, NightPrice, PricingPolicy, Quote, RateRule, RuleEffect, RuleScope, UnitPricing};
 pub use reservation::{AttentionFlag, ReservationCode, ReservationStatus, TransitionError};
 pub use stay::{MAX_NIGHTS, Stay, StayError};

@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An amount in centavos (1 peso = 100 centavos).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 
@@ -61,11 +59,7 @@ impl Money {
 fn round_half_up(num: i128, den: i128) -> i128 {
     let q = num / den;
     let r = num % den;
-    if 2 * r.abs() >= den.abs() {
-        q + num.signum() * den.signum()
-    } else {
-        q
-    }
+    if 2 * r.abs() >= den.abs() { q + num.signum() * den.signum() } else { q }
 }
 
 impl std::ops::Add for Money {
@@ -121,14 +115,8 @@ mod tests {
     #[test]
     fn rounds_half_up_to_pesos() {
         // 30 % of 48 001 pesos = 14 400.3 → 14 400
-        assert_eq!(
-            Money::from_pesos(48_001).percent(30),
-            Money::from_pesos(14_400)
-        );
+        assert_eq!(Money::from_pesos(48_001).percent(30), Money::from_pesos(14_400));
         // 30 % of 48 005 pesos = 14 401.5 → 14 402
-        assert_eq!(
-            Money::from_pesos(48_005).percent(30),
-            Money::from_pesos(14_402)
-        );
+        assert_eq!(Money::from_pesos(48_005).percent(30), Money::from_pesos(14_402));
     }
 }

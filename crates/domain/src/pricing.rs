@@ -89,20 +89,13 @@ impl RateRule {
             (Some(s), Some(e)) => (e - s).num_days(),
             _ => i64::MAX,
         };
-        (
-            self.scope == RuleScope::HolidayEves,
-            self.unit_id.is_some(),
-            -span,
-            self.id,
-        )
+        (self.scope == RuleScope::HolidayEves, self.unit_id.is_some(), -span, self.id)
     }
 }
 
 /// The night before a public holiday.
 pub fn is_holiday_eve(night: NaiveDate) -> bool {
-    night
-        .checked_add_days(Days::new(1))
-        .is_some_and(holidays::is_holiday)
+    night.checked_add_days(Days::new(1)).is_some_and(holidays::is_holiday)
 }
 
 /// What pricing needs to know about a unit.
@@ -124,10 +117,7 @@ pub struct PricingPolicy {
 
 impl Default for PricingPolicy {
     fn default() -> Self {
-        PricingPolicy {
-            weekend_nights: vec![Weekday::Fri, Weekday::Sat],
-            deposit_percent: 30,
-        }
+        PricingPolicy { weekend_nights: vec![Weekday::Fri, Weekday::Sat], deposit_percent: 30 }
     }
 }
 
@@ -153,45 +143,22 @@ pub struct Quote {
 }
 
 /// Prices one night.
-pub fn night_price(
-    unit: &UnitPricing,
-    rules: &[RateRule],
-    policy: &PricingPolicy,
-    night: NaiveDate,
-) -> NightPrice {
-    let rule = rules
-        .iter()
-        .filter(|r| r.covers(unit.unit_id, night))
-        .max_by_key(|r| r.specificity());
+pub fn night_price(unit: &UnitPricing, rules: &[RateRule], policy: &PricingPolicy, night: NaiveDate) -> NightPrice {
+    let rule = rules.iter().filter(|r| r.covers(unit.unit_id, night)).max_by_key(|r| r.specificity());
     let weekend = policy.weekend_nights.contains(&night.weekday());
-    let weekend_bp = if weekend {
-        unit.weekend_multiplier.0 as i128
-    } else {
-        10_000
-    };
+    let weekend_bp = if weekend { unit.weekend_multiplier.0 as i128 } else { 10_000 };
     // One rounding per night, from exact integer arithmetic.
     let price = match rule.map(|r| r.effect) {
         Some(RuleEffect::NightlyPrice(p)) => p.scale_to_pesos(weekend_bp, 10_000),
-        Some(RuleEffect::Multiplier(m)) => unit
-            .base_price
-            .scale_to_pesos(m.0 as i128 * weekend_bp, 100_000_000),
+        Some(RuleEffect::Multiplier(m)) => unit.base_price.scale_to_pesos(m.0 as i128 * weekend_bp, 100_000_000),
         None => unit.base_price.scale_to_pesos(weekend_bp, 10_000),
     };
-    NightPrice {
-        date: night,
-        price,
-        weekend,
-        holiday_eve: is_holiday_eve(night),
-        rule: rule.map(|r| r.name.clone()),
-    }
+    NightPrice { date: night, price, weekend, holiday_eve: is_holiday_eve(night), rule: rule.map(|r| r.name.clone()) }
 }
 
 /// Quotes a stay: per-night breakdown, total, deposit, and the minimum nights that apply.
 pub fn quote(unit: &UnitPricing, rules: &[RateRule], policy: &PricingPolicy, stay: Stay) -> Quote {
-    let nights: Vec<NightPrice> = stay
-        .night_dates()
-        .map(|n| night_price(unit, rules, policy, n))
-        .collect();
+    let nights: Vec<NightPrice> = stay.night_dates().map(|n| night_price(unit, rules, policy, n)).collect();
     let total: Money = nights.iter().map(|n| n.price).sum();
     let min_nights = stay
         .night_dates()
@@ -238,12 +205,7 @@ mod tests {
     #[test]
     fn friday_and_saturday_nights_are_weekend_by_default() {
         // Fri 2025-01-03 → Mon 2025-01-06: Fri and Sat nights ×1.5, Sun night base.
-        let q = quote(
-            &unit(),
-            &[],
-            &PricingPolicy::default(),
-            stay("2025-01-03", "2025-01-06"),
-        );
+        let q = quote(&unit(), &[], &PricingPolicy::default(), stay("2025-01-03", "2025-01-06"));
         let prices: Vec<i64> = q.nights.iter().map(|n| n.price.0 / 100).collect();
         assert_eq!(prices, vec![18_000, 18_000, 12_000]);
         assert_eq!(q.total, Money::from_pesos(48_000));
@@ -252,10 +214,7 @@ mod tests {
 
     #[test]
     fn the_original_saturday_sunday_setting_still_works() {
-        let policy = PricingPolicy {
-            weekend_nights: vec![Weekday::Sat, Weekday::Sun],
-            deposit_percent: 30,
-        };
+        let policy = PricingPolicy { weekend_nights: vec![Weekday::Sat, Weekday::Sun], deposit_percent: 30 };
         let q = quote(&unit(), &[], &policy, stay("2025-01-03", "2025-01-06"));
         assert_eq!(q.total, Money::from_pesos(12_000 + 2 * 18_000));
     }
@@ -295,63 +254,32 @@ mod tests {
         let rules = [season, own, carnival];
         let p = PricingPolicy::default();
         // Tue 2026-01-13: unit's own January price.
-        assert_eq!(
-            night_price(&unit(), &rules, &p, d("2026-01-13")).price,
-            Money::from_pesos(30_000)
-        );
+        assert_eq!(night_price(&unit(), &rules, &p, d("2026-01-13")).price, Money::from_pesos(30_000));
         // Tue 2026-02-10: the all-units season, ×2.
-        assert_eq!(
-            night_price(&unit(), &rules, &p, d("2026-02-10")).price,
-            Money::from_pesos(24_000)
-        );
+        assert_eq!(night_price(&unit(), &rules, &p, d("2026-02-10")).price, Money::from_pesos(24_000));
         // Sun 2026-02-15, eve of Carnival Monday: holiday rule ×2.5.
         let eve = night_price(&unit(), &rules, &p, d("2026-02-15"));
         assert!(eve.holiday_eve);
         assert_eq!(eve.price, Money::from_pesos(30_000));
         // Sat 2026-02-14: season ×2 then weekend ×1.5.
-        assert_eq!(
-            night_price(&unit(), &rules, &p, d("2026-02-14")).price,
-            Money::from_pesos(36_000)
-        );
+        assert_eq!(night_price(&unit(), &rules, &p, d("2026-02-14")).price, Money::from_pesos(36_000));
         // A stay touching the season needs its minimum.
-        assert_eq!(
-            quote(&unit(), &rules, &p, stay("2026-02-10", "2026-02-11")).min_nights,
-            3
-        );
-        assert_eq!(
-            quote(&unit(), &rules, &p, stay("2026-03-10", "2026-03-11")).min_nights,
-            1
-        );
+        assert_eq!(quote(&unit(), &rules, &p, stay("2026-02-10", "2026-02-11")).min_nights, 3);
+        assert_eq!(quote(&unit(), &rules, &p, stay("2026-03-10", "2026-03-11")).min_nights, 1);
     }
 
     #[test]
     fn nights_round_half_up_to_whole_pesos() {
-        let u = UnitPricing {
-            base_price: Money(1_000_050),
-            weekend_multiplier: Multiplier(12_500),
-            ..unit()
-        };
+        let u = UnitPricing { base_price: Money(1_000_050), weekend_multiplier: Multiplier(12_500), ..unit() };
         // Weekday: 10 000.50 → 10 001. Friday: 12 500.625 → 12 501.
-        let q = quote(
-            &u,
-            &[],
-            &PricingPolicy::default(),
-            stay("2025-01-02", "2025-01-04"),
-        );
+        let q = quote(&u, &[], &PricingPolicy::default(), stay("2025-01-02", "2025-01-04"));
         assert_eq!(q.nights[0].price, Money::from_pesos(10_001));
         assert_eq!(q.nights[1].price, Money::from_pesos(12_501));
     }
 
     fn any_rules() -> impl Strategy<Value = Vec<RateRule>> {
         prop::collection::vec(
-            (
-                0i64..400,
-                1i64..120,
-                any::<bool>(),
-                any::<bool>(),
-                5_000u32..30_000,
-                prop::option::of(1u32..5),
-            ),
+            (0i64..400, 1i64..120, any::<bool>(), any::<bool>(), 5_000u32..30_000, prop::option::of(1u32..5)),
             0..5,
         )
         .prop_map(|specs| {
@@ -366,11 +294,7 @@ mod tests {
                         name: format!("r{i}"),
                         start: Some(s),
                         end: Some(s + chrono::Duration::days(len)),
-                        scope: if eve {
-                            RuleScope::HolidayEves
-                        } else {
-                            RuleScope::AllNights
-                        },
+                        scope: if eve { RuleScope::HolidayEves } else { RuleScope::AllNights },
                         effect: if i % 2 == 0 {
                             RuleEffect::Multiplier(Multiplier(value))
                         } else {

@@ -41,12 +41,7 @@ impl ReservationStatus {
 
     /// Active stays occupy their nights; the database forbids two active overlapping stays.
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            ReservationStatus::PreReserved
-                | ReservationStatus::Confirmed
-                | ReservationStatus::Blocked
-        )
+        matches!(self, ReservationStatus::PreReserved | ReservationStatus::Confirmed | ReservationStatus::Blocked)
     }
 
     /// Whether `self → to` is allowed. `expired → confirmed` exists only for a late payment
@@ -63,11 +58,7 @@ impl ReservationStatus {
     }
 
     pub fn transition(self, to: ReservationStatus) -> Result<ReservationStatus, TransitionError> {
-        if self.can_become(to) {
-            Ok(to)
-        } else {
-            Err(TransitionError { from: self, to })
-        }
+        if self.can_become(to) { Ok(to) } else { Err(TransitionError { from: self, to }) }
     }
 
     /// Dates or unit may change only while the stay is active.
@@ -100,12 +91,8 @@ pub enum AttentionFlag {
 }
 
 impl AttentionFlag {
-    pub const ALL: [AttentionFlag; 4] = [
-        AttentionFlag::NeedsRefund,
-        AttentionFlag::AmountMismatch,
-        AttentionFlag::Conflict,
-        AttentionFlag::StaleSync,
-    ];
+    pub const ALL: [AttentionFlag; 4] =
+        [AttentionFlag::NeedsRefund, AttentionFlag::AmountMismatch, AttentionFlag::Conflict, AttentionFlag::StaleSync];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -131,17 +118,14 @@ pub struct ReservationCode(String);
 
 impl ReservationCode {
     pub fn generate(rng: &mut impl Rng) -> ReservationCode {
-        let code = (0..CODE_LEN)
-            .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
-            .collect();
+        let code = (0..CODE_LEN).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect();
         ReservationCode(code)
     }
 
     /// Accepts what a guest types: any case, surrounding spaces.
     pub fn parse(text: &str) -> Option<ReservationCode> {
         let code = text.trim().to_ascii_uppercase();
-        (code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b)))
-            .then_some(ReservationCode(code))
+        (code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(ReservationCode(code))
     }
 
     pub fn as_str(&self) -> &str {
@@ -172,20 +156,10 @@ mod tests {
         ];
         for from in ReservationStatus::ALL {
             for to in ReservationStatus::ALL {
-                assert_eq!(
-                    from.can_become(to),
-                    allowed.contains(&(from, to)),
-                    "{from} → {to}"
-                );
+                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} → {to}");
             }
         }
-        assert_eq!(
-            Cancelled.transition(Confirmed),
-            Err(TransitionError {
-                from: Cancelled,
-                to: Confirmed
-            })
-        );
+        assert_eq!(Cancelled.transition(Confirmed), Err(TransitionError { from: Cancelled, to: Confirmed }));
     }
 
     #[test]
@@ -205,10 +179,7 @@ mod tests {
             let code = ReservationCode::generate(&mut rng);
             assert_eq!(code.as_str().len(), 6);
             assert!(!code.as_str().contains(['0', 'O', '1', 'I', 'L']));
-            assert_eq!(
-                ReservationCode::parse(&code.as_str().to_lowercase()),
-                Some(code)
-            );
+            assert_eq!(ReservationCode::parse(&code.as_str().to_lowercase()), Some(code));
         }
         assert_eq!(ReservationCode::parse("R0K2Q9"), None);
         assert_eq!(ReservationCode::parse("R7K2Q"), None);

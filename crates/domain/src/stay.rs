@@ -46,10 +46,7 @@ impl Stay {
         if check_out <= check_in {
             return Err(StayError::CheckOutNotAfterCheckIn);
         }
-        let stay = Stay {
-            check_in,
-            check_out,
-        };
+        let stay = Stay { check_in, check_out };
         if stay.nights() > MAX_NIGHTS {
             return Err(StayError::TooLong { max: MAX_NIGHTS });
         }
@@ -62,9 +59,7 @@ impl Stay {
 
     /// The dates whose nights the stay covers (check_in .. check_out - 1).
     pub fn night_dates(&self) -> impl Iterator<Item = NaiveDate> + '_ {
-        self.check_in
-            .iter_days()
-            .take_while(move |d| *d < self.check_out)
+        self.check_in.iter_days().take_while(move |d| *d < self.check_out)
     }
 
     pub fn overlaps(&self, other: &Stay) -> bool {
@@ -84,10 +79,7 @@ impl Stay {
                 d.checked_sub_days(Days::new(days.unsigned_abs()))
             }
         };
-        Some(Stay {
-            check_in: move_by(self.check_in)?,
-            check_out: move_by(self.check_out)?,
-        })
+        Some(Stay { check_in: move_by(self.check_in)?, check_out: move_by(self.check_out)? })
     }
 
     /// Checks a guest's request against today, the unit's capacity and the minimum nights.
@@ -122,21 +114,10 @@ mod tests {
 
     #[test]
     fn rejects_empty_inverted_and_long_stays() {
-        assert_eq!(
-            Stay::new(d("2026-01-10"), d("2026-01-10")),
-            Err(StayError::CheckOutNotAfterCheckIn)
-        );
-        assert_eq!(
-            Stay::new(d("2026-01-10"), d("2026-01-09")),
-            Err(StayError::CheckOutNotAfterCheckIn)
-        );
+        assert_eq!(Stay::new(d("2026-01-10"), d("2026-01-10")), Err(StayError::CheckOutNotAfterCheckIn));
+        assert_eq!(Stay::new(d("2026-01-10"), d("2026-01-09")), Err(StayError::CheckOutNotAfterCheckIn));
         // 2026-01-01 → 2026-03-02 is 60 nights, one more is too long.
-        assert_eq!(
-            Stay::new(d("2026-01-01"), d("2026-03-02"))
-                .unwrap()
-                .nights(),
-            60
-        );
+        assert_eq!(Stay::new(d("2026-01-01"), d("2026-03-02")).unwrap().nights(), 60);
         let too_long = Stay::new(d("2026-01-01"), d("2026-03-03")).unwrap_err();
         assert_eq!(too_long, StayError::TooLong { max: 60 });
         assert_eq!(too_long.code(), "stay_too_long");
@@ -155,22 +136,10 @@ mod tests {
     fn validates_requests_in_order() {
         let s = Stay::new(d("2026-01-10"), d("2026-01-11")).unwrap();
         let today = d("2026-01-05");
-        assert_eq!(
-            s.validate_request(d("2026-01-11"), 2, 4, 1),
-            Err(StayError::CheckInPast)
-        );
-        assert_eq!(
-            s.validate_request(today, 0, 4, 1),
-            Err(StayError::Guests { capacity: 4 })
-        );
-        assert_eq!(
-            s.validate_request(today, 5, 4, 1),
-            Err(StayError::Guests { capacity: 4 })
-        );
-        assert_eq!(
-            s.validate_request(today, 4, 4, 2),
-            Err(StayError::MinNights { min: 2 })
-        );
+        assert_eq!(s.validate_request(d("2026-01-11"), 2, 4, 1), Err(StayError::CheckInPast));
+        assert_eq!(s.validate_request(today, 0, 4, 1), Err(StayError::Guests { capacity: 4 }));
+        assert_eq!(s.validate_request(today, 5, 4, 1), Err(StayError::Guests { capacity: 4 }));
+        assert_eq!(s.validate_request(today, 4, 4, 2), Err(StayError::MinNights { min: 2 }));
         assert_eq!(s.validate_request(today, 4, 4, 1), Ok(()));
         assert_eq!(s.validate_request(d("2026-01-10"), 1, 4, 1), Ok(()));
     }

@@ -17,14 +17,8 @@ fn big_feed(min_bytes: usize) -> (String, usize) {
     let base = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
     let mut i = 0u64;
     while s.len() < min_bytes {
-        let start = base
-            .checked_add_days(Days::new(i * 3))
-            .unwrap()
-            .format("%Y%m%d");
-        let end = base
-            .checked_add_days(Days::new(i * 3 + 2))
-            .unwrap()
-            .format("%Y%m%d");
+        let start = base.checked_add_days(Days::new(i * 3)).unwrap().format("%Y%m%d");
+        let end = base.checked_add_days(Days::new(i * 3 + 2)).unwrap().format("%Y%m%d");
         s.push_str("BEGIN:VEVENT\r\nDTSTAMP:20251023T012751Z\r\n");
         match i % 4 {
             0 | 1 => {
@@ -79,15 +73,10 @@ fn benches(c: &mut Criterion) {
 
     let events = export_events(500);
     let now = Utc.with_ymd_and_hms(2026, 2, 1, 12, 0, 0).unwrap();
-    let cal = ExportCalendar {
-        name: "Cabaña Los Álamos",
-        events: &events,
-    };
+    let cal = ExportCalendar { name: "Cabaña Los Álamos", events: &events };
     let out_len = write_calendar(&cal, now).len();
     g.throughput(Throughput::Bytes(out_len as u64));
-    g.bench_function("write_calendar 500 events", |b| {
-        b.iter(|| write_calendar(black_box(&cal), now))
-    });
+    g.bench_function("write_calendar 500 events", |b| b.iter(|| write_calendar(black_box(&cal), now)));
     g.finish();
 }
 

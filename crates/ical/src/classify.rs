@@ -189,29 +189,18 @@ pub fn classify(source: Source, summary: &str, reference: Option<&str>) -> Event
     if BLOCK_WORDS.iter().any(|w| contains_word(&s, w)) {
         return EventKind::Block;
     }
-    let starts_with_booking_word = BOOKING_PREFIXES.iter().any(|p| {
-        s.strip_prefix(p)
-            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric()))
-    });
-    if starts_with_booking_word || reference.is_some() {
-        EventKind::Booking
-    } else {
-        EventKind::Block
-    }
+    let starts_with_booking_word = BOOKING_PREFIXES
+        .iter()
+        .any(|p| s.strip_prefix(p).is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric())));
+    if starts_with_booking_word || reference.is_some() { EventKind::Booking } else { EventKind::Block }
 }
 
 /// `needle` occurs in `hay` delimited by non-alphanumerics (so `block` does not
 /// match `blockbuster`, while `blocked` is its own word).
 fn contains_word(hay: &str, needle: &str) -> bool {
     hay.match_indices(needle).any(|(i, _)| {
-        let before_ok = hay[..i]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after_ok = hay[i + needle.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
+        let before_ok = hay[..i].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let after_ok = hay[i + needle.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
         before_ok && after_ok
     })
 }
@@ -226,10 +215,7 @@ pub fn extract_airbnb_code(text: &str) -> Option<String> {
     let mut i = 0;
     while i + 1 < b.len() {
         if b[i] == b'H' && b[i + 1] == b'M' && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-            let end = b[i + 2..]
-                .iter()
-                .position(|&c| !is_code_char(c))
-                .map_or(b.len(), |p| i + 2 + p);
+            let end = b[i + 2..].iter().position(|&c| !is_code_char(c)).map_or(b.len(), |p| i + 2 + p);
             let tail_ok = b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric());
             if end - i == 10 && tail_ok {
                 return Some(text[i..end].to_owned());
@@ -250,12 +236,7 @@ mod tests {
         let cases = [
             (Source::Airbnb, "Reserved", None, Booking),
             (Source::Airbnb, "Airbnb (Not available)", None, Block),
-            (
-                Source::Airbnb,
-                "Ana (HMABCD1234)",
-                Some("HMABCD1234"),
-                Booking,
-            ),
+            (Source::Airbnb, "Ana (HMABCD1234)", Some("HMABCD1234"), Booking),
             (Source::Booking, "CLOSED - Not available", None, Block),
             (Source::Booking, "Reserved", None, Block),
             (Source::Vrbo, "Reserved - GUESTNAME", None, Booking),
@@ -271,11 +252,7 @@ mod tests {
             (Source::Other, "Reservasion", None, Block),
         ];
         for (src, summary, reference, want) in cases {
-            assert_eq!(
-                classify(src, summary, reference),
-                want,
-                "{src:?} {summary:?}"
-            );
+            assert_eq!(classify(src, summary, reference), want, "{src:?} {summary:?}");
         }
     }
 
@@ -288,10 +265,7 @@ mod tests {
             .as_deref(),
             Some("HMCH8MD3BQ")
         );
-        assert_eq!(
-            extract_airbnb_code("itinerary?code=HMNXXX8J99").as_deref(),
-            Some("HMNXXX8J99")
-        );
+        assert_eq!(extract_airbnb_code("itinerary?code=HMNXXX8J99").as_deref(), Some("HMNXXX8J99"));
         assert_eq!(extract_airbnb_code("XHMCH8MD3BQ"), None);
         assert_eq!(extract_airbnb_code("HMCH8MD3BQZ"), None);
         assert_eq!(extract_airbnb_code("HMshort"), None);
@@ -300,27 +274,13 @@ mod tests {
 
     #[test]
     fn detects_sources() {
-        assert_eq!(
-            detect_source("-//Airbnb Inc//Hosting Calendar 1.0//EN"),
-            Some(Source::Airbnb)
-        );
-        assert_eq!(
-            detect_source("-//admin.booking.com\\\\\\, b.v.//NONSGML v1.0//EN"),
-            Some(Source::Booking)
-        );
-        assert_eq!(
-            detect_source("-//HomeAway.com, Inc.//EN"),
-            Some(Source::Vrbo)
-        );
-        assert_eq!(
-            detect_source("-//Posada//Posada Calendar//ES"),
-            Some(Source::Other)
-        );
+        assert_eq!(detect_source("-//Airbnb Inc//Hosting Calendar 1.0//EN"), Some(Source::Airbnb));
+        assert_eq!(detect_source("-//admin.booking.com\\\\\\, b.v.//NONSGML v1.0//EN"), Some(Source::Booking));
+        assert_eq!(detect_source("-//HomeAway.com, Inc.//EN"), Some(Source::Vrbo));
+        assert_eq!(detect_source("-//Posada//Posada Calendar//ES"), Some(Source::Other));
         assert_eq!(detect_source("  "), None);
         assert_eq!(
-            detect_source(
-                "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x@airbnb.com\nEND:VEVENT\nEND:VCALENDAR"
-            ),
+            detect_source("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x@airbnb.com\nEND:VEVENT\nEND:VCALENDAR"),
             Some(Source::Airbnb)
         );
     }

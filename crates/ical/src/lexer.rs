@@ -14,10 +14,7 @@ pub(crate) struct LogicalLines<'a> {
 
 impl<'a> LogicalLines<'a> {
     pub(crate) fn new(body: &'a str) -> Self {
-        Self {
-            rest: body,
-            buf: String::new(),
-        }
+        Self { rest: body, buf: String::new() }
     }
 
     /// The next physical line, without its line break.
@@ -34,11 +31,7 @@ impl<'a> LogicalLines<'a> {
             }
             Some(i) => {
                 let line = &self.rest[..i];
-                let skip = if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
+                let skip = if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
                 self.rest = &self.rest[i + skip..];
                 Some(line)
             }
@@ -82,15 +75,10 @@ impl<'a> ContentLine<'a> {
     /// The value of parameter `name` (case-insensitive), surrounding double
     /// quotes removed.
     pub(crate) fn param(&self, name: &str) -> Option<&'a str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| {
-                let v = v.trim();
-                v.strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(v)
-            })
+        self.params.iter().find(|(n, _)| n.trim().eq_ignore_ascii_case(name)).map(|(_, v)| {
+            let v = v.trim();
+            v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
+        })
     }
 }
 
@@ -125,11 +113,7 @@ pub(crate) fn parse_content_line(line: &str) -> Option<ContentLine<'_>> {
         params.push((pname, pvalue));
         i = j;
     }
-    Some(ContentLine {
-        name,
-        params,
-        value: &line[i + 1..],
-    })
+    Some(ContentLine { name, params, value: &line[i + 1..] })
 }
 
 /// Undoes TEXT escaping: `\n`/`\N` → newline, `\\` → `\`, `\,` → `,`, `\;` → `;`.
@@ -228,20 +212,14 @@ mod tests {
 
     #[test]
     fn unfolds_crlf_lf_cr_and_tabs() {
-        assert_eq!(
-            lines("A:1\r\n  b\r\nC:2\n\tx\rD:3\r\n\r\n"),
-            vec!["A:1 b", "C:2x", "D:3"]
-        );
+        assert_eq!(lines("A:1\r\n  b\r\nC:2\n\tx\rD:3\r\n\r\n"), vec!["A:1 b", "C:2x", "D:3"]);
         assert_eq!(lines(""), Vec::<String>::new());
         assert_eq!(lines(" lonely continuation"), vec![" lonely continuation"]);
     }
 
     #[test]
     fn content_line_with_quoted_params() {
-        let l = parse_content_line(
-            r#"DTSTART;X-A="a;b:c";TZID="America/Argentina/Cordoba":20260110T140000"#,
-        )
-        .unwrap();
+        let l = parse_content_line(r#"DTSTART;X-A="a;b:c";TZID="America/Argentina/Cordoba":20260110T140000"#).unwrap();
         assert_eq!(l.name, "DTSTART");
         assert_eq!(l.param("tzid"), Some("America/Argentina/Cordoba"));
         assert_eq!(l.param("x-a"), Some("a;b:c"));

@@ -43,9 +43,7 @@ mod write;
 
 pub use classify::{EventKind, Source, classify, detect_source, extract_airbnb_code};
 pub use lexer::MAX_LINE_OCTETS;
-pub use read::{
-    Calendar, FeedEvent, ParseError, SkipReason, SkippedEvent, parse_calendar, parse_feed,
-};
+pub use read::{Calendar, FeedEvent, ParseError, SkipReason, SkippedEvent, parse_calendar, parse_feed};
 pub use write::{ExportCalendar, ExportEvent, PRODID, write_calendar};
 
 /// Unfolds an iCalendar body into its logical lines (for tests and

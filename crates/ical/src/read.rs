@@ -1,8 +1,6 @@
 //! The tolerant feed reader.
 
-use chrono::{
-    DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
-};
+use chrono::{DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -129,9 +127,8 @@ pub fn parse_calendar(body: &str, tz: Tz) -> Result<Calendar, ParseError> {
             None => return Err(ParseError::Empty),
         }
     };
-    let opens = parse_content_line(&first).is_some_and(|c| {
-        c.name.eq_ignore_ascii_case("BEGIN") && c.value.trim().eq_ignore_ascii_case("VCALENDAR")
-    });
+    let opens = parse_content_line(&first)
+        .is_some_and(|c| c.name.eq_ignore_ascii_case("BEGIN") && c.value.trim().eq_ignore_ascii_case("VCALENDAR"));
     if !opens {
         return Err(ParseError::NotICalendar(snippet(body)));
     }
@@ -251,35 +248,22 @@ const MAX_DEPTH: usize = 16;
 struct Skip(SkipReason, Option<String>);
 
 fn snippet(body: &str) -> String {
-    body.trim_start()
-        .chars()
-        .take(60)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    body.trim_start().chars().take(60).map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// Sorts by `(check_in, check_out, uid)`, drops exact duplicates and makes
 /// UIDs unique.
 fn dedupe(events: &mut Vec<FeedEvent>) {
     events.sort_by(|a, b| {
-        (a.check_in, a.check_out, &a.uid, &a.summary).cmp(&(
-            b.check_in,
-            b.check_out,
-            &b.uid,
-            &b.summary,
-        ))
+        (a.check_in, a.check_out, &a.uid, &a.summary).cmp(&(b.check_in, b.check_out, &b.uid, &b.summary))
     });
-    events
-        .dedup_by(|b, a| a.uid == b.uid && a.check_in == b.check_in && a.check_out == b.check_out);
+    events.dedup_by(|b, a| a.uid == b.uid && a.check_in == b.check_in && a.check_out == b.check_out);
     let mut counts = std::collections::HashMap::<&str, usize>::new();
     for e in events.iter() {
         *counts.entry(e.uid.as_str()).or_default() += 1;
     }
-    let repeated: std::collections::HashSet<String> = counts
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(u, _)| u.to_owned())
-        .collect();
+    let repeated: std::collections::HashSet<String> =
+        counts.into_iter().filter(|(_, n)| *n > 1).map(|(u, _)| u.to_owned()).collect();
     if repeated.is_empty() {
         return;
     }
@@ -329,13 +313,11 @@ impl RawEvent {
         } else if is("DTEND") {
             self.end.get_or_insert_with(|| parse_when(cl));
         } else if is("DURATION") {
-            self.duration
-                .get_or_insert_with(|| cl.value.trim().to_owned());
+            self.duration.get_or_insert_with(|| cl.value.trim().to_owned());
         } else if is("SUMMARY") {
             self.summary.get_or_insert_with(|| unescape_text(cl.value));
         } else if is("DESCRIPTION") {
-            self.description
-                .get_or_insert_with(|| unescape_text(cl.value));
+            self.description.get_or_insert_with(|| unescape_text(cl.value));
         } else if is("URL") {
             self.url.get_or_insert_with(|| cl.value.trim().to_owned());
         } else if is("STATUS") {
@@ -366,15 +348,9 @@ impl RawEvent {
             // An unreadable DTEND: fall back to one night rather than dropping
             // nights that are certainly taken.
             Some(Err(())) => None,
-            None => self
-                .duration
-                .as_deref()
-                .and_then(parse_duration)
-                .and_then(|d| end_from_duration(&start, d, tz)),
+            None => self.duration.as_deref().and_then(parse_duration).and_then(|d| end_from_duration(&start, d, tz)),
         };
-        let one_night = check_in
-            .checked_add_days(Days::new(1))
-            .ok_or_else(|| skip(SkipReason::BadDate))?;
+        let one_night = check_in.checked_add_days(Days::new(1)).ok_or_else(|| skip(SkipReason::BadDate))?;
         let check_out = end_date.filter(|e| *e > check_in).unwrap_or(one_night);
 
         let summary = self.summary.clone().unwrap_or_default();
@@ -383,27 +359,14 @@ impl RawEvent {
             .flatten()
             .find_map(|t| extract_airbnb_code(t));
         let kind = classify(source, &summary, reference.as_deref());
-        let uid = self
-            .uid
-            .clone()
-            .unwrap_or_else(|| format!("no-uid-{check_in}-{check_out}"));
-        Ok(FeedEvent {
-            uid,
-            check_in,
-            check_out,
-            kind,
-            summary,
-            reference,
-            description: self.description.clone(),
-        })
+        let uid = self.uid.clone().unwrap_or_else(|| format!("no-uid-{check_in}-{check_out}"));
+        Ok(FeedEvent { uid, check_in, check_out, kind, summary, reference, description: self.description.clone() })
     }
 }
 
 fn parse_when(cl: &ContentLine<'_>) -> Result<When, ()> {
     let v = cl.value.trim();
-    let value_is_date = cl
-        .param("VALUE")
-        .is_some_and(|p| p.eq_ignore_ascii_case("DATE"));
+    let value_is_date = cl.param("VALUE").is_some_and(|p| p.eq_ignore_ascii_case("DATE"));
     let (date_part, time_part) = match v.find(['T', 't']) {
         Some(i) => (&v[..i], Some(&v[i + 1..])),
         None => (v, None),
@@ -448,11 +411,7 @@ fn parse_time(s: &str) -> Option<NaiveTime> {
     }
     let h = digits[0..2].parse().ok()?;
     let m = digits[2..4].parse().ok()?;
-    let sec: u32 = if digits.len() == 6 {
-        digits[4..6].parse().ok()?
-    } else {
-        0
-    };
+    let sec: u32 = if digits.len() == 6 { digits[4..6].parse().ok()? } else { 0 };
     NaiveTime::from_hms_opt(h, m, sec.min(59))
 }
 
@@ -580,10 +539,7 @@ mod tests {
         assert_eq!(parse_duration("P4D"), Some(Duration::days(4)));
         assert_eq!(parse_duration("P1W"), Some(Duration::weeks(1)));
         assert_eq!(parse_duration("PT36H"), Some(Duration::hours(36)));
-        assert_eq!(
-            parse_duration("P1DT12H30M"),
-            Some(Duration::minutes(36 * 60 + 30))
-        );
+        assert_eq!(parse_duration("P1DT12H30M"), Some(Duration::minutes(36 * 60 + 30)));
         assert_eq!(parse_duration("-P1D"), None);
         assert_eq!(parse_duration("P"), None);
         assert_eq!(parse_duration("P0D"), None);
@@ -592,28 +548,19 @@ mod tests {
 
     #[test]
     fn tzids() {
-        assert_eq!(
-            resolve_tzid("America/Argentina/Cordoba"),
-            Some(chrono_tz::America::Argentina::Cordoba)
-        );
+        assert_eq!(resolve_tzid("America/Argentina/Cordoba"), Some(chrono_tz::America::Argentina::Cordoba));
         assert_eq!(
             resolve_tzid("/mozilla.org/20050126_1/America/Argentina/Buenos_Aires"),
             Some(chrono_tz::America::Argentina::Buenos_Aires)
         );
-        assert_eq!(
-            resolve_tzid("Argentina Standard Time"),
-            Some(chrono_tz::America::Argentina::Buenos_Aires)
-        );
+        assert_eq!(resolve_tzid("Argentina Standard Time"), Some(chrono_tz::America::Argentina::Buenos_Aires));
         assert_eq!(resolve_tzid("Mars/Olympus"), None);
     }
 
     #[test]
     fn dates_and_times() {
         assert_eq!(parse_date("20260110"), NaiveDate::from_ymd_opt(2026, 1, 10));
-        assert_eq!(
-            parse_date("2026-01-10"),
-            NaiveDate::from_ymd_opt(2026, 1, 10)
-        );
+        assert_eq!(parse_date("2026-01-10"), NaiveDate::from_ymd_opt(2026, 1, 10));
         assert_eq!(parse_date("20261310"), None);
         assert_eq!(parse_date("2026011"), None);
         assert_eq!(parse_time("235960"), NaiveTime::from_hms_opt(23, 59, 59));

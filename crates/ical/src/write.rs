@@ -83,9 +83,7 @@ pub fn write_calendar(cal: &ExportCalendar<'_>, dtstamp: DateTime<Utc>) -> Strin
         let end = if ev.check_out > ev.check_in {
             ev.check_out
         } else {
-            ev.check_in
-                .checked_add_days(Days::new(1))
-                .unwrap_or(ev.check_in)
+            ev.check_in.checked_add_days(Days::new(1)).unwrap_or(ev.check_in)
         };
         out.push_str("\r\nDTEND;VALUE=DATE:");
         push_date(&mut out, end);

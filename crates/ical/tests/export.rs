@@ -4,8 +4,7 @@ mod common;
 
 use common::*;
 use ical::{
-    EventKind, ExportCalendar, ExportEvent, MAX_LINE_OCTETS, PRODID, parse_calendar, parse_feed,
-    write_calendar,
+    EventKind, ExportCalendar, ExportEvent, MAX_LINE_OCTETS, PRODID, parse_calendar, parse_feed, write_calendar,
 };
 
 const BA: chrono_tz::Tz = chrono_tz::America::Argentina::Buenos_Aires;
@@ -34,13 +33,7 @@ fn export_snapshot() {
 
 #[test]
 fn empty_export_snapshot() {
-    let out = write_calendar(
-        &ExportCalendar {
-            name: "Cabaña 2",
-            events: &[],
-        },
-        dtstamp(),
-    );
+    let out = write_calendar(&ExportCalendar { name: "Cabaña 2", events: &[] }, dtstamp());
     assert_snapshot("export_empty.ics", &out);
     // An export with no stays is still a valid, empty calendar for our reader.
     assert_eq!(parse_feed(&out, BA), Ok(vec![]));
@@ -53,11 +46,7 @@ fn export_is_rfc5545_shaped() {
     assert!(!out.replace("\r\n", "").contains('\n'), "bare LF");
     assert!(!out.replace("\r\n", "").contains('\r'), "bare CR");
     for line in out.split_terminator("\r\n") {
-        assert!(
-            line.len() <= MAX_LINE_OCTETS,
-            "{} octets: {line:?}",
-            line.len()
-        );
+        assert!(line.len() <= MAX_LINE_OCTETS, "{} octets: {line:?}", line.len());
     }
     let lines = ical::unfold(&out);
     let head: Vec<&str> = lines.iter().take(6).map(String::as_str).collect();
@@ -79,24 +68,16 @@ fn export_is_rfc5545_shaped() {
     assert_eq!(events.len(), 3);
     for ev in events {
         let ev = &ev[..ev.find("END:VEVENT").unwrap()];
-        for prop in [
-            "UID:",
-            "DTSTAMP:20260201T123000Z",
-            "DTSTART;VALUE=DATE:",
-            "DTEND;VALUE=DATE:",
-            "SUMMARY:",
-            "X-SOURCE:",
-        ] {
+        for prop in
+            ["UID:", "DTSTAMP:20260201T123000Z", "DTSTART;VALUE=DATE:", "DTEND;VALUE=DATE:", "SUMMARY:", "X-SOURCE:"]
+        {
             assert_eq!(
                 ev.matches(&format!("\r\n{prop}")).count() + usize::from(ev.starts_with(prop)),
                 1,
                 "{prop} in {ev}"
             );
         }
-        assert!(
-            !ev.contains("DTSTART:") && !ev.contains("DTEND:"),
-            "dates must carry VALUE=DATE"
-        );
+        assert!(!ev.contains("DTSTART:") && !ev.contains("DTEND:"), "dates must carry VALUE=DATE");
     }
     // Sorted by check-in, whatever the input order.
     let starts: Vec<usize> = ["20260110", "20260214", "20260301"]
@@ -110,29 +91,11 @@ fn export_is_rfc5545_shaped() {
 #[test]
 fn export_is_deterministic_whatever_the_input_order() {
     let mut events = snapshot_events();
-    let a = write_calendar(
-        &ExportCalendar {
-            name: UNIT_NAME,
-            events: &events,
-        },
-        dtstamp(),
-    );
+    let a = write_calendar(&ExportCalendar { name: UNIT_NAME, events: &events }, dtstamp());
     events.reverse();
-    let b = write_calendar(
-        &ExportCalendar {
-            name: UNIT_NAME,
-            events: &events,
-        },
-        dtstamp(),
-    );
+    let b = write_calendar(&ExportCalendar { name: UNIT_NAME, events: &events }, dtstamp());
     events.swap(0, 1);
-    let c = write_calendar(
-        &ExportCalendar {
-            name: UNIT_NAME,
-            events: &events,
-        },
-        dtstamp(),
-    );
+    let c = write_calendar(&ExportCalendar { name: UNIT_NAME, events: &events }, dtstamp());
     assert_eq!(a, b);
     assert_eq!(a, c);
 }
@@ -148,16 +111,9 @@ fn round_trip_through_our_reader() {
     assert_eq!(cal.events.len(), want.len());
     for (got, want) in cal.events.iter().zip(&want) {
         assert_eq!(got.uid, want.uid);
-        assert_eq!(
-            (got.check_in, got.check_out),
-            (want.check_in, want.check_out)
-        );
+        assert_eq!((got.check_in, got.check_out), (want.check_in, want.check_out));
         assert_eq!(got.summary, want.summary);
-        let kind = if want.summary == "Reservado" {
-            EventKind::Booking
-        } else {
-            EventKind::Block
-        };
+        let kind = if want.summary == "Reservado" { EventKind::Booking } else { EventKind::Block };
         assert_eq!(got.kind, kind);
     }
 }
@@ -165,15 +121,11 @@ fn round_trip_through_our_reader() {
 #[test]
 fn booking_echo_lies_exactly_on_our_exported_stays() {
     let ours = snapshot_events();
-    let echo = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/booking_echo.ics",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let echo =
+        std::fs::read_to_string(format!("{}/tests/fixtures/booking_echo.ics", env!("CARGO_MANIFEST_DIR"))).unwrap();
     for ev in parse_feed(&echo, BA).unwrap() {
         assert!(
-            ours.iter()
-                .any(|o| o.check_in <= ev.check_in && ev.check_out <= o.check_out),
+            ours.iter().any(|o| o.check_in <= ev.check_in && ev.check_out <= o.check_out),
             "{ev:?} is not inside one of our stays"
         );
     }
@@ -190,13 +142,7 @@ fn bad_ranges_are_written_as_one_night() {
         created: None,
         last_modified: None,
     };
-    let out = write_calendar(
-        &ExportCalendar {
-            name: "x",
-            events: &[ev],
-        },
-        dtstamp(),
-    );
+    let out = write_calendar(&ExportCalendar { name: "x", events: &[ev] }, dtstamp());
     assert!(out.contains("DTSTART;VALUE=DATE:20260510\r\nDTEND;VALUE=DATE:20260511\r\n"));
 }
 
@@ -211,13 +157,7 @@ fn text_is_escaped_and_control_characters_dropped() {
         created: None,
         last_modified: None,
     };
-    let out = write_calendar(
-        &ExportCalendar {
-            name: "x",
-            events: std::slice::from_ref(&ev),
-        },
-        dtstamp(),
-    );
+    let out = write_calendar(&ExportCalendar { name: "x", events: std::slice::from_ref(&ev) }, dtstamp());
     assert!(out.contains("UID:a\\,b\\;c\\\\d@posada\r\n"), "{out}");
     assert!(out.contains("SUMMARY:Línea 1\\nLínea 2\r\n"), "{out}");
     let back = &parse_feed(&out, BA).unwrap()[0];

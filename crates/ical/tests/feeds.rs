@@ -20,10 +20,7 @@ fn span(e: &FeedEvent) -> (String, String) {
 }
 
 fn find<'a>(events: &'a [FeedEvent], uid: &str) -> &'a FeedEvent {
-    events
-        .iter()
-        .find(|e| e.uid == uid)
-        .unwrap_or_else(|| panic!("no event {uid} in {events:#?}"))
+    events.iter().find(|e| e.uid == uid).unwrap_or_else(|| panic!("no event {uid} in {events:#?}"))
 }
 
 #[test]
@@ -35,14 +32,8 @@ fn airbnb_real_sample() {
     assert_eq!(cal.events.len(), 2);
 
     let reserved = &cal.events[0];
-    assert_eq!(
-        reserved.uid,
-        "1418fb94e984-90cc2a3bcdbdba6de239f64ae4ea2fe7@airbnb.com"
-    );
-    assert_eq!(
-        (reserved.check_in, reserved.check_out),
-        (d("2025-10-19"), d("2025-10-22"))
-    );
+    assert_eq!(reserved.uid, "1418fb94e984-90cc2a3bcdbdba6de239f64ae4ea2fe7@airbnb.com");
+    assert_eq!((reserved.check_in, reserved.check_out), (d("2025-10-19"), d("2025-10-22")));
     assert_eq!(reserved.kind, EventKind::Booking);
     assert_eq!(reserved.summary, "Reserved");
     // The code sits behind a fold in the middle of the URL.
@@ -56,10 +47,7 @@ fn airbnb_real_sample() {
     );
 
     let block = &cal.events[1];
-    assert_eq!(
-        (block.check_in, block.check_out),
-        (d("2025-10-25"), d("2025-10-28"))
-    );
+    assert_eq!((block.check_in, block.check_out), (d("2025-10-25"), d("2025-10-28")));
     assert_eq!(block.kind, EventKind::Block);
     assert_eq!(block.summary, "Airbnb (Not available)");
     assert_eq!(block.reference, None);
@@ -83,24 +71,11 @@ fn airbnb_with_lf_cr_and_tab_folds_reads_the_same() {
 fn booking_real_sample_broken_prodid_method_publish_and_16_month_closure() {
     let cal = parse_calendar(&fixture("booking.ics"), BA).unwrap();
     assert_eq!(cal.source, Source::Booking);
-    assert_eq!(
-        cal.prodid.as_deref(),
-        Some(r"-//admin.booking.com\\\, b.v.//NONSGML v1.0//EN")
-    );
+    assert_eq!(cal.prodid.as_deref(), Some(r"-//admin.booking.com\\\, b.v.//NONSGML v1.0//EN"));
     let spans: Vec<_> = cal.events.iter().map(span).collect();
-    assert_eq!(
-        spans,
-        [
-            ("2025-11-22".into(), "2025-11-23".into()),
-            ("2026-01-02".into(), "2027-05-18".into())
-        ]
-    );
+    assert_eq!(spans, [("2025-11-22".into(), "2025-11-23".into()), ("2026-01-02".into(), "2027-05-18".into())]);
     assert!(cal.events.iter().all(|e| e.kind == EventKind::Block));
-    assert!(
-        cal.events
-            .iter()
-            .all(|e| e.summary == "CLOSED - Not available")
-    );
+    assert!(cal.events.iter().all(|e| e.summary == "CLOSED - Not available"));
     let long = &cal.events[1];
     assert_eq!((long.check_out - long.check_in).num_days(), 501);
     assert_eq!(long.uid, "0b8da746ee83c531e8f78c1836014996@booking.com");
@@ -122,11 +97,7 @@ fn vrbo_like_feed() {
     assert_eq!(ana.reference, None);
 
     let dur = find(ev, "0d1c9a44-5a1e-4c27-9d0e-8b2b7f0f6c11");
-    assert_eq!(
-        span(dur),
-        ("2026-02-03".into(), "2026-02-07".into()),
-        "DURATION:P4D"
-    );
+    assert_eq!(span(dur), ("2026-02-03".into(), "2026-02-07".into()), "DURATION:P4D");
     assert_eq!(dur.kind, EventKind::Booking);
 
     let blocked = find(ev, "d585fe79-8607-4b73-a4ab-47c6d4188aee");
@@ -150,40 +121,22 @@ fn booking_echo_of_our_export_is_all_blocks_on_our_dates() {
             ("2026-03-01".into(), "2026-03-02".into())
         ]
     );
-    assert!(
-        events
-            .iter()
-            .all(|e| e.kind == EventKind::Block && e.uid.ends_with("@booking.com"))
-    );
+    assert!(events.iter().all(|e| e.kind == EventKind::Block && e.uid.ends_with("@booking.com")));
 }
 
 #[test]
 fn html_error_page_is_an_error_not_an_empty_calendar() {
     let err = parse_feed(&fixture("html_error.html"), BA).unwrap_err();
-    assert!(
-        matches!(&err, ParseError::NotICalendar(s) if s.starts_with("<!DOCTYPE html>")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, ParseError::NotICalendar(s) if s.starts_with("<!DOCTYPE html>")), "{err:?}");
     assert!(err.to_string().contains("not an iCalendar"));
-    for body in [
-        "{\"error\":\"rate limited\"}",
-        "OK",
-        "\u{feff}<html>",
-        "PRODID:x\nBEGIN:VCALENDAR\nEND:VCALENDAR",
-    ] {
-        assert!(
-            matches!(parse_feed(body, BA), Err(ParseError::NotICalendar(_))),
-            "{body:?}"
-        );
+    for body in ["{\"error\":\"rate limited\"}", "OK", "\u{feff}<html>", "PRODID:x\nBEGIN:VCALENDAR\nEND:VCALENDAR"] {
+        assert!(matches!(parse_feed(body, BA), Err(ParseError::NotICalendar(_))), "{body:?}");
     }
 }
 
 #[test]
 fn empty_bodies_are_errors() {
-    assert_eq!(
-        parse_feed(&fixture("empty.ics"), BA),
-        Err(ParseError::Empty)
-    );
+    assert_eq!(parse_feed(&fixture("empty.ics"), BA), Err(ParseError::Empty));
     for body in ["", "   ", "\r\n\r\n", "\u{feff}", "\u{feff}\n \t\n"] {
         assert_eq!(parse_feed(body, BA), Err(ParseError::Empty), "{body:?}");
     }
@@ -191,10 +144,7 @@ fn empty_bodies_are_errors() {
 
 #[test]
 fn truncated_download_is_an_error() {
-    assert_eq!(
-        parse_feed(&fixture("truncated.ics"), BA),
-        Err(ParseError::Truncated("VEVENT"))
-    );
+    assert_eq!(parse_feed(&fixture("truncated.ics"), BA), Err(ParseError::Truncated("VEVENT")));
     let airbnb = fixture("airbnb.ics");
     let cut = airbnb.trim_end().trim_end_matches("END:VCALENDAR");
     assert_eq!(parse_feed(cut, BA), Err(ParseError::Truncated("VCALENDAR")));
@@ -239,10 +189,7 @@ fn quirks_feed() {
     // a quoted parameter with ':' and ',' and an RRULE (ignored).
     let esc = find(ev, "escaped-1");
     assert_eq!(span(esc), p("2026-04-10", "2026-04-12"));
-    assert_eq!(
-        esc.summary,
-        "Familia Pérez, 4 personas; late check-in \\ ok"
-    );
+    assert_eq!(esc.summary, "Familia Pérez, 4 personas; late check-in \\ ok");
     assert_eq!(
         esc.description.as_deref(),
         Some(
@@ -253,30 +200,17 @@ fn quirks_feed() {
     // Zero-length all-day event = one night.
     assert_eq!(s("zero-1"), p("2026-04-25", "2026-04-26"));
     // Missing UID: a stable stand-in.
-    assert_eq!(
-        s("no-uid-2026-05-01-2026-05-03"),
-        p("2026-05-01", "2026-05-03")
-    );
+    assert_eq!(s("no-uid-2026-05-01-2026-05-03"), p("2026-05-01", "2026-05-03"));
     // Exact duplicates collapse; a reused UID is made unique.
-    assert_eq!(
-        s("dup-1#2026-05-10/2026-05-12"),
-        p("2026-05-10", "2026-05-12")
-    );
-    assert_eq!(
-        s("dup-1#2026-05-20/2026-05-21"),
-        p("2026-05-20", "2026-05-21")
-    );
+    assert_eq!(s("dup-1#2026-05-10/2026-05-12"), p("2026-05-10", "2026-05-12"));
+    assert_eq!(s("dup-1#2026-05-20/2026-05-21"), p("2026-05-20", "2026-05-21"));
     assert!(!ev.iter().any(|e| e.uid == "dup-1"));
 
     // Cancelled, transparent and unreadable events are left out and reported.
     for uid in ["cancelled-1", "transparent-1", "nostart-1", "baddate-1"] {
         assert!(!ev.iter().any(|e| e.uid == uid), "{uid} must be skipped");
     }
-    let skipped: Vec<_> = cal
-        .skipped
-        .iter()
-        .map(|s| (s.uid.as_deref().unwrap(), s.reason))
-        .collect();
+    let skipped: Vec<_> = cal.skipped.iter().map(|s| (s.uid.as_deref().unwrap(), s.reason)).collect();
     assert_eq!(
         skipped,
         [
@@ -290,10 +224,7 @@ fn quirks_feed() {
     // The RRULE is not expanded, and said so.
     assert_eq!(cal.recurring, ["escaped-1"]);
     // Output is sorted and UIDs are unique.
-    assert!(
-        ev.windows(2)
-            .all(|w| (w[0].check_in, w[0].check_out) <= (w[1].check_in, w[1].check_out))
-    );
+    assert!(ev.windows(2).all(|w| (w[0].check_in, w[0].check_out) <= (w[1].check_in, w[1].check_out)));
     let mut uids: Vec<_> = ev.iter().map(|e| &e.uid).collect();
     uids.sort();
     uids.dedup();
@@ -304,20 +235,11 @@ fn quirks_feed() {
 fn local_dates_depend_on_the_property_zone() {
     let body = fixture("quirks.ics");
     let utc = parse_feed(&body, chrono_tz::UTC).unwrap();
-    assert_eq!(
-        span(find(&utc, "utc-1")),
-        ("2026-02-01".into(), "2026-02-03".into())
-    );
+    assert_eq!(span(find(&utc, "utc-1")), ("2026-02-01".into(), "2026-02-03".into()));
     // DATE values never move.
     let tokyo = parse_feed(&body, chrono_tz::Asia::Tokyo).unwrap();
-    assert_eq!(
-        span(find(&tokyo, "zero-1")),
-        ("2026-04-25".into(), "2026-04-26".into())
-    );
-    assert_eq!(
-        span(find(&tokyo, "utc-1")),
-        ("2026-02-01".into(), "2026-02-04".into())
-    );
+    assert_eq!(span(find(&tokyo, "zero-1")), ("2026-04-25".into(), "2026-04-26".into()));
+    assert_eq!(span(find(&tokyo, "utc-1")), ("2026-02-01".into(), "2026-02-04".into()));
 }
 
 #[test]
@@ -327,17 +249,10 @@ fn events_in_any_order_give_the_same_result() {
     // Reverse the VEVENT blocks.
     let head_end = body.find("BEGIN:VEVENT").unwrap();
     let tail_start = body.rfind("END:VCALENDAR").unwrap();
-    let mut blocks: Vec<String> = body[head_end..tail_start]
-        .split_inclusive("END:VEVENT\r\n")
-        .map(str::to_owned)
-        .collect();
+    let mut blocks: Vec<String> =
+        body[head_end..tail_start].split_inclusive("END:VEVENT\r\n").map(str::to_owned).collect();
     blocks.reverse();
-    let reversed = format!(
-        "{}{}{}",
-        &body[..head_end],
-        blocks.concat(),
-        &body[tail_start..]
-    );
+    let reversed = format!("{}{}{}", &body[..head_end], blocks.concat(), &body[tail_start..]);
     assert_ne!(reversed, body);
     assert_eq!(parse_feed(&reversed, BA).unwrap(), want);
 }
@@ -358,8 +273,7 @@ fn serde_spelling() {
 #[test]
 fn hostile_nesting_stays_linear() {
     // ~1.2 MB of nested BEGINs followed by unmatched ENDs.
-    let mut body =
-        String::from("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART;VALUE=DATE:20260101\r\n");
+    let mut body = String::from("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART;VALUE=DATE:20260101\r\n");
     body.push_str(&"BEGIN:VALARM\r\n".repeat(40_000));
     body.push_str(&"END:VTODO\r\n".repeat(40_000));
     body.push_str(&"END:VALARM\r\n".repeat(40_000));
@@ -367,9 +281,5 @@ fn hostile_nesting_stays_linear() {
     let started = std::time::Instant::now();
     let events = parse_feed(&body, BA).unwrap();
     assert_eq!(events.len(), 1);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
 }

@@ -3,9 +3,7 @@
 
 use chrono::{Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use ical::{
-    ExportCalendar, ExportEvent, MAX_LINE_OCTETS, parse_calendar, parse_feed, write_calendar,
-};
+use ical::{ExportCalendar, ExportEvent, MAX_LINE_OCTETS, parse_calendar, parse_feed, write_calendar};
 use proptest::prelude::*;
 
 const ZONES: [Tz; 5] = [
@@ -17,25 +15,14 @@ const ZONES: [Tz; 5] = [
 ];
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn feeds() -> Vec<String> {
-    [
-        "airbnb.ics",
-        "booking.ics",
-        "vrbo.ics",
-        "quirks.ics",
-        "booking_echo.ics",
-        "export_snapshot.ics",
-    ]
-    .iter()
-    .map(|f| fixture(f))
-    .collect()
+    ["airbnb.ics", "booking.ics", "vrbo.ics", "quirks.ics", "booking_echo.ics", "export_snapshot.ics"]
+        .iter()
+        .map(|f| fixture(f))
+        .collect()
 }
 
 /// Invariants of any successful parse.
@@ -46,11 +33,7 @@ fn check_ok(body: &str, tz: Tz) {
             assert!(e.check_out > e.check_in, "{e:?}");
             assert!(uids.insert(e.uid.clone()), "duplicate uid {}", e.uid);
         }
-        assert!(
-            cal.events
-                .windows(2)
-                .all(|w| (w[0].check_in, w[0].check_out) <= (w[1].check_in, w[1].check_out))
-        );
+        assert!(cal.events.windows(2).all(|w| (w[0].check_in, w[0].check_out) <= (w[1].check_in, w[1].check_out)));
     }
 }
 
@@ -74,13 +57,7 @@ fn ical_line() -> impl Strategy<Value = String> {
 }
 
 fn line_end() -> impl Strategy<Value = &'static str> {
-    prop_oneof![
-        Just("\r\n"),
-        Just("\n"),
-        Just("\r"),
-        Just("\r\n "),
-        Just("\n\t")
-    ]
+    prop_oneof![Just("\r\n"), Just("\n"), Just("\r"), Just("\r\n "), Just("\n\t")]
 }
 
 #[derive(Debug, Clone)]
@@ -112,10 +89,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ];
     prop_oneof![
         (any::<usize>(), 1..40usize).prop_map(|(p, n)| Mutation::Delete(p, n)),
-        (
-            any::<usize>(),
-            proptest::collection::vec(interesting.clone(), 1..6)
-        )
+        (any::<usize>(), proptest::collection::vec(interesting.clone(), 1..6))
             .prop_map(|(p, b)| Mutation::Insert(p, b)),
         (any::<usize>(), interesting).prop_map(|(p, b)| Mutation::Replace(p, b)),
         any::<usize>().prop_map(Mutation::Truncate),
@@ -188,12 +162,7 @@ proptest! {
 
 fn date() -> impl Strategy<Value = NaiveDate> {
     // 1900-01-01 .. ~2199
-    (0u64..109_000).prop_map(|n| {
-        NaiveDate::from_ymd_opt(1900, 1, 1)
-            .unwrap()
-            .checked_add_days(Days::new(n))
-            .unwrap()
-    })
+    (0u64..109_000).prop_map(|n| NaiveDate::from_ymd_opt(1900, 1, 1).unwrap().checked_add_days(Days::new(n)).unwrap())
 }
 
 fn export_event() -> impl Strategy<Value = ExportEvent> {
@@ -206,17 +175,15 @@ fn export_event() -> impl Strategy<Value = ExportEvent> {
         proptest::option::of(0i64..4_000_000_000),
         proptest::option::of(0i64..4_000_000_000),
     )
-        .prop_map(
-            |(uid, check_in, nights, summary, source, created, modified)| ExportEvent {
-                uid,
-                check_in,
-                check_out: check_in.checked_add_days(Days::new(nights)).unwrap(),
-                summary,
-                source,
-                created: created.map(|s| Utc.timestamp_opt(s, 0).unwrap()),
-                last_modified: modified.map(|s| Utc.timestamp_opt(s, 0).unwrap()),
-            },
-        )
+        .prop_map(|(uid, check_in, nights, summary, source, created, modified)| ExportEvent {
+            uid,
+            check_in,
+            check_out: check_in.checked_add_days(Days::new(nights)).unwrap(),
+            summary,
+            source,
+            created: created.map(|s| Utc.timestamp_opt(s, 0).unwrap()),
+            last_modified: modified.map(|s| Utc.timestamp_opt(s, 0).unwrap()),
+        })
 }
 
 /// What the writer keeps of a TEXT value: line breaks become `\n`, other

@@ -38,27 +38,14 @@ fn read_with_python(py: &str, name: &str, ics: &str) -> Value {
         .arg(&path)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
-    assert!(
-        out.status.success(),
-        "python_check.py failed on {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "python_check.py failed on {path}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("python_check.py prints JSON")
 }
 
 fn check(py: &str, name: &str, cal_name: &str, events: &[ExportEvent]) {
-    let ics = write_calendar(
-        &ExportCalendar {
-            name: cal_name,
-            events,
-        },
-        dtstamp(),
-    );
+    let ics = write_calendar(&ExportCalendar { name: cal_name, events }, dtstamp());
     let got = read_with_python(py, name, &ics);
-    eprintln!(
-        "{name}: read by Python icalendar {}",
-        got["icalendar_version"]
-    );
+    eprintln!("{name}: read by Python icalendar {}", got["icalendar_version"]);
     assert_eq!(got["prodid"], PRODID);
     assert_eq!(got["version"], "2.0");
     assert_eq!(got["calscale"], "GREGORIAN");
@@ -103,11 +90,7 @@ fn python_icalendar_reads_our_export() {
             uid: format!("{}-{i}@posada", "Z".repeat(i as usize * 3)),
             check_in,
             check_out: check_in.checked_add_days(Days::new(1 + i % 5)).unwrap(),
-            summary: format!(
-                "{}{}",
-                &long[..long.char_indices().nth(i as usize * 3).unwrap().0],
-                "\nfin"
-            ),
+            summary: format!("{}{}", &long[..long.char_indices().nth(i as usize * 3).unwrap().0], "\nfin"),
             source: format!("fuente, número {i}; \\ ok"),
             created: (i % 2 == 0).then(|| t(2025, 12, 1 + (i % 28) as u32, 10, 0)),
             last_modified: (i % 3 == 0).then(|| t(2025, 12, 31, 23, 59)),

@@ -27,11 +27,7 @@ fn bench(c: &mut Criterion) {
         (4, "El Mirador", "el-mirador"),
     ]
     .into_iter()
-    .map(|(id, name, slug)| UnitRef {
-        id,
-        name: name.into(),
-        slug: slug.into(),
-    })
+    .map(|(id, name, slug)| UnitRef { id, name: name.into(), slug: slug.into() })
     .collect();
     let msgs = corpus();
     let mut g = c.benchmark_group("nlu");
@@ -46,13 +42,7 @@ fn bench(c: &mut Criterion) {
     let long = "hola buenas tardes queria saber si tienen disponible para el finde largo somos 4 adultos y dos chicos y si aceptan mascotas, tambien si tienen parrilla y pileta, gracias!! ";
     g.throughput(Throughput::Elements(1));
     g.bench_function("analyze_long_runon", |b| {
-        b.iter(|| {
-            analyze(
-                black_box(long),
-                NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-                &units,
-            )
-        })
+        b.iter(|| analyze(black_box(long), NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), &units))
     });
     g.finish();
 }

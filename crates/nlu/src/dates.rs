@@ -126,10 +126,7 @@ pub(crate) fn weekday_word(w: &str) -> Option<Weekday> {
         ("sabado", Weekday::Sat),
         ("domingo", Weekday::Sun),
     ];
-    let base = w
-        .strip_suffix('s')
-        .filter(|b| b.ends_with('o'))
-        .unwrap_or(w);
+    let base = w.strip_suffix('s').filter(|b| b.ends_with('o')).unwrap_or(w);
     for &(name, wd) in DAYS {
         if base == name || w == name {
             return Some(wd);
@@ -209,8 +206,7 @@ pub(crate) fn is_count_noun(w: &str) -> bool {
         "mts",
         "lugar",
     ];
-    matches!(w, "h" | "am" | "pm" | "k" | "m" | "x" | "p")
-        || PREFIXES.iter().any(|p| w.starts_with(p))
+    matches!(w, "h" | "am" | "pm" | "k" | "m" | "x" | "p") || PREFIXES.iter().any(|p| w.starts_with(p))
 }
 
 fn word_at(t: &[Tok], i: usize) -> Option<&str> {
@@ -334,12 +330,7 @@ fn calendar_at(t: &[Tok], i: usize, after_connector: bool) -> Option<(Cal, usize
                 y = Some(if t[e + 1].digits == 2 { 2000 + v } else { v });
                 e += 2;
             }
-            let cal = Cal {
-                d,
-                m: Some(m),
-                y,
-                wd: None,
-            };
+            let cal = Cal { d, m: Some(m), y, wd: None };
             return Some((cal, e));
         }
     }
@@ -361,12 +352,7 @@ fn calendar_at(t: &[Tok], i: usize, after_connector: bool) -> Option<(Cal, usize
             y = Some(yy);
             e = ee;
         }
-        let cal = Cal {
-            d,
-            m: Some(m),
-            y,
-            wd: None,
-        };
+        let cal = Cal { d, m: Some(m), y, wd: None };
         return Some((cal, e));
     }
     // Bare day.
@@ -375,12 +361,7 @@ fn calendar_at(t: &[Tok], i: usize, after_connector: bool) -> Option<(Cal, usize
     }
     let intro = i > 0 && t[i - 1].word().is_some_and(|w| DAY_INTRO.contains(&w));
     if intro || after_connector || connector_then_day(t, i + 1) {
-        let cal = Cal {
-            d,
-            m: None,
-            y: None,
-            wd: None,
-        };
+        let cal = Cal { d, m: None, y: None, wd: None };
         return Some((cal, i + 1));
     }
     None
@@ -444,77 +425,28 @@ fn word_atom_at(t: &[Tok], i: usize) -> Option<(Ak, usize)> {
                 j += 1;
             }
             if word_at(t, j).is_some_and(|x| x.starts_with("noche")) {
-                return Some((
-                    Ak::Rel {
-                        off: 0,
-                        tonight: true,
-                    },
-                    j + 1,
-                ));
+                return Some((Ak::Rel { off: 0, tonight: true }, j + 1));
             }
-            Some((
-                Ak::Rel {
-                    off: 0,
-                    tonight: false,
-                },
-                i + 1,
-            ))
+            Some((Ak::Rel { off: 0, tonight: false }, i + 1))
         }
-        "esta" | "este" if word_at(t, i + 1).is_some_and(|x| x.starts_with("noche")) => Some((
-            Ak::Rel {
-                off: 0,
-                tonight: true,
-            },
-            i + 2,
-        )),
-        "pasado" if is_w(t, i + 1, "manana") => Some((
-            Ak::Rel {
-                off: 2,
-                tonight: false,
-            },
-            i + 2,
-        )),
-        "pasadomanana" => Some((
-            Ak::Rel {
-                off: 2,
-                tonight: false,
-            },
-            i + 1,
-        )),
+        "esta" | "este" if word_at(t, i + 1).is_some_and(|x| x.starts_with("noche")) => {
+            Some((Ak::Rel { off: 0, tonight: true }, i + 2))
+        }
+        "pasado" if is_w(t, i + 1, "manana") => Some((Ak::Rel { off: 2, tonight: false }, i + 2)),
+        "pasadomanana" => Some((Ak::Rel { off: 2, tonight: false }, i + 1)),
         "manana" => {
             // "a la mañana", "por la mañana", "esta mañana": the morning, not tomorrow.
             let prev = if i > 0 { word_at(t, i - 1) } else { None };
             if matches!(prev, Some("la" | "esta" | "las")) {
                 return None;
             }
-            Some((
-                Ak::Rel {
-                    off: 1,
-                    tonight: false,
-                },
-                i + 1,
-            ))
+            Some((Ak::Rel { off: 1, tonight: false }, i + 1))
         }
-        "ayer" => Some((
-            Ak::Rel {
-                off: -1,
-                tonight: false,
-            },
-            i + 1,
-        )),
-        "anteayer" => Some((
-            Ak::Rel {
-                off: -2,
-                tonight: false,
-            },
-            i + 1,
-        )),
-        "finde" | "findes" | "fds" | "findesemana" | "finsemana" | "fiinde" | "fnde" => {
-            Some((Ak::Weekend, i + 1))
-        }
+        "ayer" => Some((Ak::Rel { off: -1, tonight: false }, i + 1)),
+        "anteayer" => Some((Ak::Rel { off: -2, tonight: false }, i + 1)),
+        "finde" | "findes" | "fds" | "findesemana" | "finsemana" | "fiinde" | "fnde" => Some((Ak::Weekend, i + 1)),
         "fin" | "fines"
-            if (is_w(t, i + 1, "de") || is_w(t, i + 1, "d"))
-                && word_at(t, i + 2).is_some_and(is_semana) =>
+            if (is_w(t, i + 1, "de") || is_w(t, i + 1, "d")) && word_at(t, i + 2).is_some_and(is_semana) =>
         {
             Some((Ak::Weekend, i + 3))
         }
@@ -589,9 +521,8 @@ fn scan(t: &[Tok]) -> (Vec<Atom>, Option<u32>) {
         let after_connector = atoms.last().is_some_and(|a| {
             !matches!(a.k, Ak::Len(_)) && {
                 let mut k = a.e;
-                let conn = t.get(k).is_some_and(|x| {
-                    matches!(x.word(), Some("al" | "a" | "hasta" | "y")) || x.is_sym('-')
-                });
+                let conn =
+                    t.get(k).is_some_and(|x| matches!(x.word(), Some("al" | "a" | "hasta" | "y")) || x.is_sym('-'));
                 if conn {
                     k += 1;
                     if t.get(k).is_some_and(|x| x.is_sym('>')) {
@@ -609,19 +540,13 @@ fn scan(t: &[Tok]) -> (Vec<Atom>, Option<u32>) {
                 .map(|(n, e)| (Ak::Len(n), e))
                 .or_else(|| calendar_at(t, i, after_connector).map(|(c, e)| (Ak::Cal(c), e)))
         } else if t[i].kind == Kind::Word {
-            length_at(t, i)
-                .map(|(n, e)| (Ak::Len(n), e))
-                .or_else(|| word_atom_at(t, i))
+            length_at(t, i).map(|(n, e)| (Ak::Len(n), e)).or_else(|| word_atom_at(t, i))
         } else {
             None
         };
         if let Some((k, e)) = found {
             let lo = prev_end.max(i.saturating_sub(4));
-            let role = if matches!(k, Ak::Len(_) | Ak::Weekend) {
-                Role::None
-            } else {
-                role_before(t, lo, i)
-            };
+            let role = if matches!(k, Ak::Len(_) | Ak::Weekend) { Role::None } else { role_before(t, lo, i) };
             atoms.push(Atom { k, s: i, e, role });
             prev_end = e;
             i = e.max(i + 1);
@@ -649,11 +574,7 @@ fn ymd(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
 }
 
 fn add_days(d: NaiveDate, n: i64) -> Option<NaiveDate> {
-    if n >= 0 {
-        d.checked_add_days(Days::new(n as u64))
-    } else {
-        d.checked_sub_days(Days::new(n.unsigned_abs()))
-    }
+    if n >= 0 { d.checked_add_days(Days::new(n as u64)) } else { d.checked_sub_days(Days::new(n.unsigned_abs())) }
 }
 
 /// Earliest `d/m` on or after `from`.
@@ -678,22 +599,16 @@ fn next_day(d: u32, wd: Option<Weekday>, from: NaiveDate) -> Option<NaiveDate> {
             y += 1;
         }
     }
-    if wd.is_some() {
-        next_day(d, None, from)
-    } else {
-        None
-    }
+    if wd.is_some() { next_day(d, None, from) } else { None }
 }
 
 fn next_weekday(wd: Weekday, after: NaiveDate) -> Option<NaiveDate> {
-    let delta =
-        (7 + wd.num_days_from_monday() as i64 - after.weekday().num_days_from_monday() as i64) % 7;
+    let delta = (7 + wd.num_days_from_monday() as i64 - after.weekday().num_days_from_monday() as i64) % 7;
     add_days(after, if delta == 0 { 7 } else { delta })
 }
 
 fn prev_weekday(wd: Weekday, before: NaiveDate) -> Option<NaiveDate> {
-    let delta =
-        (7 + before.weekday().num_days_from_monday() as i64 - wd.num_days_from_monday() as i64) % 7;
+    let delta = (7 + before.weekday().num_days_from_monday() as i64 - wd.num_days_from_monday() as i64) % 7;
     add_days(before, -(if delta == 0 { 7 } else { delta }))
 }
 
@@ -740,10 +655,7 @@ fn resolve_end(k: &Ak, start: NaiveDate, today: NaiveDate) -> Option<NaiveDate> 
 
 pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
     let (atoms, ctx_month) = scan(t);
-    let mut out = Dates {
-        consumed: vec![false; t.len()],
-        ..Dates::default()
-    };
+    let mut out = Dates { consumed: vec![false; t.len()], ..Dates::default() };
     for a in &atoms {
         for c in &mut out.consumed[a.s..a.e.min(t.len())] {
             *c = true;
@@ -755,11 +667,8 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
     });
     out.any_length = length.is_some();
     let weekend = atoms.iter().any(|a| matches!(a.k, Ak::Weekend));
-    let mut dated: Vec<Atom> = atoms
-        .iter()
-        .copied()
-        .filter(|a| matches!(a.k, Ak::Cal(_) | Ak::Wd { .. } | Ak::Rel { .. }))
-        .collect();
+    let mut dated: Vec<Atom> =
+        atoms.iter().copied().filter(|a| matches!(a.k, Ak::Cal(_) | Ak::Wd { .. } | Ak::Rel { .. })).collect();
     let cals = dated.iter().filter(|a| matches!(a.k, Ak::Cal(_))).count();
     if cals >= 2 {
         dated.retain(|a| !matches!(a.k, Ak::Rel { .. }) || a.role != Role::None);
@@ -834,13 +743,9 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
     if let (Some(a), Some(b), Some(e)) = (ci_atom, co_atom, co)
         && b.role == Role::None
         && b.s > a.e
-        && t[a.e..b.s]
-            .iter()
-            .all(|x| x.is_word("y") || x.is_word("el") || x.is_sym(','))
+        && t[a.e..b.s].iter().all(|x| x.is_word("y") || x.is_word("el") || x.is_sym(','))
         && t[a.e..b.s].iter().any(|x| x.is_word("y"))
-        && !t[a.s.saturating_sub(2)..a.s]
-            .iter()
-            .any(|x| x.is_word("entre"))
+        && !t[a.s.saturating_sub(2)..a.s].iter().any(|x| x.is_word("entre"))
     {
         co = e.succ_opt();
     }
@@ -853,8 +758,7 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
             } else {
                 co = add_days(s, i64::from(n));
             }
-        } else if (weekend && ci_k.is_none()) || matches!(ci_k, Some(Ak::Rel { tonight: true, .. }))
-        {
+        } else if (weekend && ci_k.is_none()) || matches!(ci_k, Some(Ak::Rel { tonight: true, .. })) {
             co = s.succ_opt();
         }
     } else if let (Some(s), Some(e), Some(n)) = (ci, co, length)

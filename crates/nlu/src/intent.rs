@@ -63,22 +63,12 @@ const STAFF: &[&str] = &[
 ];
 
 pub(crate) fn cues(t: &[Tok]) -> Cues {
-    let words: Vec<&str> = t
-        .iter()
-        .filter(|x| x.kind == Kind::Word)
-        .map(|x| x.text.as_str())
-        .collect();
+    let words: Vec<&str> = t.iter().filter(|x| x.kind == Kind::Word).map(|x| x.text.as_str()).collect();
     let mut c = Cues::default();
     if t.iter().any(|x| x.is_sym('$')) {
         c.price = true;
     }
-    let at = |i: isize| -> &str {
-        if i < 0 {
-            ""
-        } else {
-            words.get(i as usize).copied().unwrap_or("")
-        }
-    };
+    let at = |i: isize| -> &str { if i < 0 { "" } else { words.get(i as usize).copied().unwrap_or("") } };
     let set_topic = |c: &mut Cues, tp: Topic| {
         if c.topic.is_none() {
             c.topic = Some(tp);
@@ -88,13 +78,10 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
         let i = idx as isize;
         let (p1, p2, p3) = (at(i - 1), at(i - 2), at(i - 3));
         let (n1, n2) = (at(i + 1), at(i + 2));
-        let near_before =
-            |set: &[&str]| set.contains(&p1) || set.contains(&p2) || set.contains(&p3);
+        let near_before = |set: &[&str]| set.contains(&p1) || set.contains(&p2) || set.contains(&p3);
         // Greeting
-        if matches!(
-            w,
-            "hola" | "holis" | "ola" | "hello" | "hi" | "buenas" | "saludos"
-        ) || (w == "buen" && n1.starts_with("dia"))
+        if matches!(w, "hola" | "holis" | "ola" | "hello" | "hi" | "buenas" | "saludos")
+            || (w == "buen" && n1.starts_with("dia"))
             || (w == "buenos" && matches!(n1, "dias" | "dia" | "tardes" | "noches"))
             || (w == "tal" && matches!(p1, "que" | "q"))
             || (matches!(w, "andan" | "estan" | "va" | "anda" | "andas" | "estas") && p1 == "como")
@@ -119,8 +106,7 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
             }
             continue;
         }
-        if w == "baja" && p1 == "de" && matches!(p2, "dar" | "das" | "den" | "doy" | "des" | "dame")
-        {
+        if w == "baja" && p1 == "de" && matches!(p2, "dar" | "das" | "den" | "doy" | "des" | "dame") {
             c.cancel = true;
             continue;
         }
@@ -131,33 +117,12 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
             continue;
         }
         // Human
-        if matches!(
-            w,
-            "humano" | "operador" | "operadora" | "asesor" | "asesora" | "robot" | "bot"
-        ) || (w == "hablar"
-            && (STAFF.contains(&n1) || STAFF.contains(&n2) || STAFF.contains(&at(i + 3))))
-            || (STAFF.contains(&w)
-                && near_before(&[
-                    "con",
-                    "comunicas",
-                    "comunicar",
-                    "comunicame",
-                    "pasame",
-                    "pasas",
-                ]))
+        if matches!(w, "humano" | "operador" | "operadora" | "asesor" | "asesora" | "robot" | "bot")
+            || (w == "hablar" && (STAFF.contains(&n1) || STAFF.contains(&n2) || STAFF.contains(&at(i + 3))))
+            || (STAFF.contains(&w) && near_before(&["con", "comunicas", "comunicar", "comunicame", "pasame", "pasas"]))
             || (w == "real" && p1 == "persona")
             || (w == "persona" && near_before(&["quiero", "atienda", "atender", "necesito"]))
-            || matches!(
-                w,
-                "llamar"
-                    | "llamen"
-                    | "llame"
-                    | "llamada"
-                    | "llaman"
-                    | "llamame"
-                    | "llamenme"
-                    | "llamarme"
-            )
+            || matches!(w, "llamar" | "llamen" | "llame" | "llamada" | "llaman" | "llamame" | "llamenme" | "llamarme")
             || matches!(w, "atienda" | "atiendan" | "atenderme")
             || (w == "atencion" && matches!(n1, "personalizada" | "humana" | "personal"))
             || starts(w, &["comunicar", "comunicame", "comunicas", "comunican"])
@@ -186,31 +151,16 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
                     "paypal",
                 ],
             )
-            || matches!(
-                w,
-                "sena" | "senas" | "mp" | "cbu" | "cvu" | "alias" | "visa" | "mastercard" | "link"
-            )
+            || matches!(w, "sena" | "senas" | "mp" | "cbu" | "cvu" | "alias" | "visa" | "mastercard" | "link")
         {
             c.payment = true;
             continue;
         }
         // Reserve
         if w.starts_with("reserv") {
-            let noun = matches!(
-                w,
-                "reserva" | "reservas" | "reservacion" | "reservado" | "reservada"
-            );
-            let asking = near_before(&[
-                "puede",
-                "puedo",
-                "podemos",
-                "podria",
-                "podriamos",
-                "para",
-                "si",
-                "posible",
-                "pueda",
-            ]);
+            let noun = matches!(w, "reserva" | "reservas" | "reservacion" | "reservado" | "reservada");
+            let asking =
+                near_before(&["puede", "puedo", "podemos", "podria", "podriamos", "para", "si", "posible", "pueda"]);
             let doing = near_before(&[
                 "hacer",
                 "hago",
@@ -263,249 +213,156 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
             continue;
         }
         if (matches!(w, "tomo" | "tomamos" | "quedo" | "quedamos") && matches!(p1, "la" | "lo"))
-            || starts(
-                w,
-                &[
-                    "apartam",
-                    "apartal",
-                    "bloqueam",
-                    "alquilar",
-                    "alquilo",
-                    "alquilamos",
-                ],
-            )
+            || starts(w, &["apartam", "apartal", "bloqueam", "alquilar", "alquilo", "alquilamos"])
             || (matches!(w, "confirmo" | "confirmamos") && !matches!(n1, "si" | "que"))
         {
             c.reserve = true;
             continue;
         }
         // Price
-        if starts(
-            w,
-            &[
-                "precio",
-                "tarifa",
-                "valor",
-                "costo",
-                "cotiz",
-                "presupuest",
-                "descuento",
-                "promo",
-                "oferta",
-            ],
-        ) || matches!(
-            w,
-            "cuanto"
-                | "cuesta"
-                | "cuestan"
-                | "saldria"
-                | "costaria"
-                | "cobran"
-                | "cobras"
-                | "cobrarian"
-                | "cobrar"
-        ) || (matches!(w, "sale" | "salen" | "seria")
-            && matches!(p1, "cuanto" | "que" | "me" | "nos"))
+        if starts(w, &["precio", "tarifa", "valor", "costo", "cotiz", "presupuest", "descuento", "promo", "oferta"])
+            || matches!(
+                w,
+                "cuanto" | "cuesta" | "cuestan" | "saldria" | "costaria" | "cobran" | "cobras" | "cobrarian" | "cobrar"
+            )
+            || (matches!(w, "sale" | "salen" | "seria") && matches!(p1, "cuanto" | "que" | "me" | "nos"))
         {
             c.price = true;
             continue;
         }
         // Info topics
-        let topic = if starts(w, &["mascot", "perr", "gato", "animal", "petfriendly"])
-            || (w == "pet" && n1 == "friendly")
-        {
-            Some(Topic::Pets)
-        } else if starts(w, &["pileta", "piscina", "pile"]) {
-            Some(Topic::Pool)
-        } else if w == "wifi" || w == "internet" || (w == "wi" && n1 == "fi") || w == "senal" {
-            Some(Topic::Wifi)
-        } else if starts(
-            w,
-            &["estacionam", "estacionar", "cochera", "garage", "garaje"],
-        ) {
-            Some(Topic::Parking)
-        } else if starts(w, &["parrill", "asador", "quincho", "parri", "asado"]) {
-            Some(Topic::Grill)
-        } else if starts(
-            w,
-            &[
-                "ubicac",
-                "ubicad",
-                "direccion",
-                "maps",
-                "mapa",
-                "cuadra",
-                "lejos",
-                "cerca",
-                "coordenadas",
-            ],
-        ) || (w == "donde"
-            && matches!(
-                n1,
-                "queda" | "quedan" | "esta" | "estan" | "se" | "quedaria" | "estaria" | "son"
-            ))
-        {
-            Some(Topic::Location)
-        } else if (matches!(w, "llego" | "llegar" | "llega" | "llegamos" | "voy")
-            && near_before(&["como"]))
-            || starts(w, &["colectivo", "micro", "indicacion", "ruta"])
-        {
-            Some(Topic::Directions)
-        } else if starts(w, &["horario"])
-            || (w == "hora" && matches!(p1, "que" | "q"))
-            || (w == "hora" && matches!(n1, "de" | "del" | "es"))
-        {
-            Some(Topic::Schedule)
-        } else if starts(w, &["foto", "imagen", "video"]) {
-            Some(Topic::Photos)
-        } else if starts(
-            w,
-            &[
-                "desayun",
-                "toalla",
-                "sabana",
-                "calefac",
-                "estufa",
-                "cocina",
-                "heladera",
-                "microonda",
-                "televis",
-                "lavarropa",
-                "secador",
-                "jacuzzi",
-                "hidromasaje",
-                "amenities",
-                "servicio",
-                "incluye",
-                "incluid",
-                "vista",
-                "lago",
-                "capacidad",
-                "ambientes",
-                "camas",
-                "dormitorio",
-                "habitacion",
-                "sommier",
-                "limpieza",
-                "blanco",
-                "ropa",
-                "vajilla",
-                "hogar",
-                "salamandra",
-                "calefon",
-                "agua",
-                "luz",
-                "ventilador",
-                "caben",
-                "entran",
-                "playa",
-                "juegos",
-                "gimnasio",
-                "spa",
-                "sauna",
-                "bano",
-                "banos",
-                "balcon",
-                "terraza",
-                "patio",
-                "jardin",
-                "tv",
-                "smart",
-                "netflix",
-                "cable",
-                "directv",
-            ],
-        ) || (w == "aire" && n1.starts_with("acond"))
-        {
-            Some(Topic::Amenities)
-        } else if starts(
-            w,
-            &["politica", "norma", "regla", "fumar", "ruido", "deposito"],
-        ) {
-            Some(Topic::Policies)
-        } else {
-            None
-        };
+        let topic =
+            if starts(w, &["mascot", "perr", "gato", "animal", "petfriendly"]) || (w == "pet" && n1 == "friendly") {
+                Some(Topic::Pets)
+            } else if starts(w, &["pileta", "piscina", "pile"]) {
+                Some(Topic::Pool)
+            } else if w == "wifi" || w == "internet" || (w == "wi" && n1 == "fi") || w == "senal" {
+                Some(Topic::Wifi)
+            } else if starts(w, &["estacionam", "estacionar", "cochera", "garage", "garaje"]) {
+                Some(Topic::Parking)
+            } else if starts(w, &["parrill", "asador", "quincho", "parri", "asado"]) {
+                Some(Topic::Grill)
+            } else if starts(
+                w,
+                &["ubicac", "ubicad", "direccion", "maps", "mapa", "cuadra", "lejos", "cerca", "coordenadas"],
+            ) || (w == "donde"
+                && matches!(n1, "queda" | "quedan" | "esta" | "estan" | "se" | "quedaria" | "estaria" | "son"))
+            {
+                Some(Topic::Location)
+            } else if (matches!(w, "llego" | "llegar" | "llega" | "llegamos" | "voy") && near_before(&["como"]))
+                || starts(w, &["colectivo", "micro", "indicacion", "ruta"])
+            {
+                Some(Topic::Directions)
+            } else if starts(w, &["horario"])
+                || (w == "hora" && matches!(p1, "que" | "q"))
+                || (w == "hora" && matches!(n1, "de" | "del" | "es"))
+            {
+                Some(Topic::Schedule)
+            } else if starts(w, &["foto", "imagen", "video"]) {
+                Some(Topic::Photos)
+            } else if starts(
+                w,
+                &[
+                    "desayun",
+                    "toalla",
+                    "sabana",
+                    "calefac",
+                    "estufa",
+                    "cocina",
+                    "heladera",
+                    "microonda",
+                    "televis",
+                    "lavarropa",
+                    "secador",
+                    "jacuzzi",
+                    "hidromasaje",
+                    "amenities",
+                    "servicio",
+                    "incluye",
+                    "incluid",
+                    "vista",
+                    "lago",
+                    "capacidad",
+                    "ambientes",
+                    "camas",
+                    "dormitorio",
+                    "habitacion",
+                    "sommier",
+                    "limpieza",
+                    "blanco",
+                    "ropa",
+                    "vajilla",
+                    "hogar",
+                    "salamandra",
+                    "calefon",
+                    "agua",
+                    "luz",
+                    "ventilador",
+                    "caben",
+                    "entran",
+                    "playa",
+                    "juegos",
+                    "gimnasio",
+                    "spa",
+                    "sauna",
+                    "bano",
+                    "banos",
+                    "balcon",
+                    "terraza",
+                    "patio",
+                    "jardin",
+                    "tv",
+                    "smart",
+                    "netflix",
+                    "cable",
+                    "directv",
+                ],
+            ) || (w == "aire" && n1.starts_with("acond"))
+            {
+                Some(Topic::Amenities)
+            } else if starts(w, &["politica", "norma", "regla", "fumar", "ruido", "deposito"]) {
+                Some(Topic::Policies)
+            } else {
+                None
+            };
         if let Some(tp) = topic {
             set_topic(&mut c, tp);
             continue;
         }
         // Availability
-        if starts(
-            w,
-            &[
-                "disponib", "dispo", "libre", "vacant", "ocupad", "busco", "buscamos", "buscando",
-            ],
-        ) || (w == "lugar"
-            && (matches!(
-                p1,
-                "hay"
-                    | "tienen"
-                    | "tenes"
-                    | "tendrian"
-                    | "tendras"
-                    | "queda"
-                    | "quedan"
-                    | "habra"
-                    | "habria"
-                    | "tenian"
-                    | "algun"
-                    | "tendran"
-                    | "tiene"
-                    | "hubiera"
-            ) || matches!(
-                n1,
-                "para"
-                    | "libre"
-                    | "disponible"
-                    | "el"
-                    | "del"
-                    | "esta"
-                    | "este"
-                    | "en"
-                    | "hoy"
-                    | "manana"
-            )))
-            || (w == "algo"
-                && matches!(
+        if starts(w, &["disponib", "dispo", "libre", "vacant", "ocupad", "busco", "buscamos", "buscando"])
+            || (w == "lugar"
+                && (matches!(
                     p1,
-                    "tienen"
+                    "hay"
+                        | "tienen"
                         | "tenes"
-                        | "hay"
-                        | "queda"
                         | "tendrian"
                         | "tendras"
+                        | "queda"
+                        | "quedan"
+                        | "habra"
+                        | "habria"
+                        | "tenian"
+                        | "algun"
                         | "tendran"
                         | "tiene"
-                ))
-            || (matches!(w, "queda" | "quedan")
-                && matches!(
+                        | "hubiera"
+                ) || matches!(
                     n1,
-                    "algo"
-                        | "alguna"
-                        | "algun"
-                        | "lugar"
-                        | "cabanas"
-                        | "cabana"
-                        | "libre"
-                        | "libres"
-                ))
+                    "para" | "libre" | "disponible" | "el" | "del" | "esta" | "este" | "en" | "hoy" | "manana"
+                )))
+            || (w == "algo"
+                && matches!(p1, "tienen" | "tenes" | "hay" | "queda" | "tendrian" | "tendras" | "tendran" | "tiene"))
+            || (matches!(w, "queda" | "quedan")
+                && matches!(n1, "algo" | "alguna" | "algun" | "lugar" | "cabanas" | "cabana" | "libre" | "libres"))
             || (matches!(w, "consulto" | "consultar" | "consulta") && n1.starts_with("dispo"))
         {
             c.avail = true;
             continue;
         }
         if (w == "puede" && p1 == "se")
-            || matches!(
-                w,
-                "ir" | "viajar"
-                    | "quedarnos"
-                    | "hospedarnos"
-                    | "alojarnos"
-                    | "hay"
-                    | "tienen"
-                    | "tenes"
-            )
+            || matches!(w, "ir" | "viajar" | "quedarnos" | "hospedarnos" | "alojarnos" | "hay" | "tienen" | "tenes")
         {
             c.avail_weak = true;
             continue;
@@ -666,11 +523,7 @@ const FILLER: &[&str] = &[
 
 pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
     let strong_others = |skip: usize| -> usize {
-        [c.cancel, c.human, c.payment, c.reserve]
-            .iter()
-            .enumerate()
-            .filter(|(i, b)| *i != skip && **b)
-            .count()
+        [c.cancel, c.human, c.payment, c.reserve].iter().enumerate().filter(|(i, b)| *i != skip && **b).count()
     };
     let stay = f.check_in;
     let slots = f.any_date || f.guests || f.length;
@@ -687,19 +540,11 @@ pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
         return (Intent::Payment, conf, None);
     }
     if c.reserve {
-        let conf = if c.topic.is_some() || c.price {
-            0.8
-        } else {
-            0.92
-        };
+        let conf = if c.topic.is_some() || c.price { 0.8 } else { 0.92 };
         return (Intent::Reserve, conf, None);
     }
     if c.avail || c.reserve_question {
-        let conf = if slots || c.reserve_question {
-            0.95
-        } else {
-            0.88
-        };
+        let conf = if slots || c.reserve_question { 0.95 } else { 0.88 };
         return (Intent::Availability, conf, None);
     }
     if c.price {
@@ -713,25 +558,13 @@ pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
         if stay && tp != Topic::Schedule {
             return (Intent::Availability, 0.7, None);
         }
-        return (
-            Intent::Info,
-            if c.avail_weak && slots { 0.7 } else { 0.88 },
-            Some(tp),
-        );
+        return (Intent::Info, if c.avail_weak && slots { 0.7 } else { 0.88 }, Some(tp));
     }
     if f.any_date {
-        return (
-            Intent::Availability,
-            if c.words > 4 { 0.75 } else { 0.88 },
-            None,
-        );
+        return (Intent::Availability, if c.words > 4 { 0.75 } else { 0.88 }, None);
     }
     if f.guests || f.length {
-        return (
-            Intent::Availability,
-            if c.avail_weak { 0.8 } else { 0.7 },
-            None,
-        );
+        return (Intent::Availability, if c.avail_weak { 0.8 } else { 0.7 }, None);
     }
     if c.avail_weak {
         return (Intent::Availability, 0.55, None);
@@ -741,11 +574,7 @@ pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
     }
     if c.greeting {
         // "hola, soy de una agencia de marketing…": a greeting that goes somewhere else.
-        return if c.words > 3 {
-            (Intent::Unknown, 0.4, None)
-        } else {
-            (Intent::Greeting, 0.95, None)
-        };
+        return if c.words > 3 { (Intent::Unknown, 0.4, None) } else { (Intent::Greeting, 0.95, None) };
     }
     if f.unit {
         return (Intent::Availability, 0.5, None);

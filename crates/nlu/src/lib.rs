@@ -163,10 +163,7 @@ impl std::fmt::Display for Intent {
 impl std::str::FromStr for Intent {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Intent::ALL
-            .into_iter()
-            .find(|i| i.as_str() == s)
-            .ok_or_else(|| format!("unknown intent {s:?}"))
+        Intent::ALL.into_iter().find(|i| i.as_str() == s).ok_or_else(|| format!("unknown intent {s:?}"))
     }
 }
 

@@ -13,19 +13,11 @@ enum Noun {
 }
 
 fn noun(w: &str) -> Option<Noun> {
-    let total = [
-        "person",
-        "pax",
-        "huesped",
-        "integrante",
-        "pasajer",
-        "amig",
-        "adolescent",
-    ];
+    let total = ["person", "pax", "huesped", "integrante", "pasajer", "amig", "adolescent"];
     let adult = ["adult", "mayor", "grande", "jubilad", "abuel"];
     let kid = [
-        "nino", "nina", "chic", "nene", "nena", "menor", "hijo", "hija", "bebe", "chiquit",
-        "peque", "criatura", "chique", "nieto", "nieta", "sobrin", "pibe", "piba",
+        "nino", "nina", "chic", "nene", "nena", "menor", "hijo", "hija", "bebe", "chiquit", "peque", "criatura",
+        "chique", "nieto", "nieta", "sobrin", "pibe", "piba",
     ];
     if total.iter().any(|p| w.starts_with(p)) {
         Some(Noun::Total)
@@ -72,9 +64,7 @@ fn count_at(t: &[Tok], consumed: &[bool], i: usize) -> Option<u32> {
             if i > 0 && !x.space_before && t[i - 1].kind == Kind::Word {
                 return None; // booking code like R7K2
             }
-            if t.get(i + 1)
-                .is_some_and(|n| n.kind == Kind::Num && n.digits >= 3)
-            {
+            if t.get(i + 1).is_some_and(|n| n.kind == Kind::Num && n.digits >= 3) {
                 return None; // phone number
             }
             if i > 0 && t[i - 1].is_sym('$') {
@@ -163,16 +153,13 @@ pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> Option<u32> {
     for i in 0..t.len() {
         let Some(word) = w(t, i) else { continue };
         match word {
-            "somos" | "seremos" | "seriamos" | "vamos" | "viajamos" | "estaremos" | "iriamos"
-            | "viajariamos" | "seran" | "vendriamos" | "venimos" | "vendremos" => {
+            "somos" | "seremos" | "seriamos" | "vamos" | "viajamos" | "estaremos" | "iriamos" | "viajariamos"
+            | "seran" | "vendriamos" | "venimos" | "vendremos" => {
                 let mut j = i + 1;
                 if word == "vamos" && w(t, j) == Some("a") && w(t, j + 1) == Some("ser") {
                     j += 2;
                 }
-                while matches!(
-                    w(t, j),
-                    Some("unos" | "unas" | "como" | "aprox" | "aproximadamente" | "en" | "total")
-                ) {
+                while matches!(w(t, j), Some("unos" | "unas" | "como" | "aprox" | "aproximadamente" | "en" | "total")) {
                     j += 1;
                 }
                 if !used.get(j).copied().unwrap_or(true)
@@ -203,8 +190,7 @@ pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> Option<u32> {
                 }
             }
             "total" if i >= 2 => {
-                if let Some(n) = count_at(t, consumed, i - 2).filter(|_| w(t, i - 1) == Some("en"))
-                {
+                if let Some(n) = count_at(t, consumed, i - 2).filter(|_| w(t, i - 1) == Some("en")) {
                     total.get_or_insert(n);
                 }
             }
@@ -223,26 +209,16 @@ pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> Option<u32> {
                     solo = true;
                 }
             }
-            "con"
-                if w(t, i + 1) == Some("mi")
-                    && w(t, i + 2).is_some_and(|x| PARTNER.contains(&x)) =>
-            {
+            "con" if w(t, i + 1) == Some("mi") && w(t, i + 2).is_some_and(|x| PARTNER.contains(&x)) => {
                 couple = true;
             }
             "pareja" | "matrimonio"
-                if i > 0
-                    && matches!(w(t, i - 1), Some("somos" | "en" | "para"))
-                    && !couple
-                    && adults == 0 =>
+                if i > 0 && matches!(w(t, i - 1), Some("somos" | "en" | "para")) && !couple && adults == 0 =>
             {
                 couple = true;
             }
             "solo" | "sola" | "solito" | "solita"
-                if i > 0
-                    && matches!(
-                        w(t, i - 1),
-                        Some("voy" | "viajo" | "vengo" | "iria" | "soy")
-                    ) =>
+                if i > 0 && matches!(w(t, i - 1), Some("voy" | "viajo" | "vengo" | "iria" | "soy")) =>
             {
                 solo = true;
             }

@@ -100,10 +100,8 @@ fn squeeze(w: &str) -> String {
 }
 
 const ORDINAL_SUFFIXES: &[&str] = &["ro", "ero", "er", "do", "to", "vo", "mo"];
-const MONEY_AFTER: &[&str] = &[
-    "mil", "k", "pesos", "peso", "lucas", "luca", "usd", "dolares", "dolar", "ars", "mango",
-    "mangos",
-];
+const MONEY_AFTER: &[&str] =
+    &["mil", "k", "pesos", "peso", "lucas", "luca", "usd", "dolares", "dolar", "ars", "mango", "mangos"];
 
 pub(crate) fn tokenize(text: &str) -> Vec<Tok> {
     let mut toks: Vec<Tok> = Vec::new();
@@ -120,31 +118,10 @@ pub(crate) fn tokenize(text: &str) -> Vec<Tok> {
                 for b in cur.bytes() {
                     val = val.saturating_mul(10).saturating_add(u32::from(b - b'0'));
                 }
-                Tok {
-                    kind,
-                    text: std::mem::take(cur),
-                    val,
-                    digits: 0,
-                    space_before: space,
-                    money: false,
-                }
+                Tok { kind, text: std::mem::take(cur), val, digits: 0, space_before: space, money: false }
             }
-            Kind::Word => Tok {
-                kind,
-                text: squeeze(cur),
-                val: 0,
-                digits: 0,
-                space_before: space,
-                money: false,
-            },
-            Kind::Sym => Tok {
-                kind,
-                text: std::mem::take(cur),
-                val: 0,
-                digits: 0,
-                space_before: space,
-                money: false,
-            },
+            Kind::Word => Tok { kind, text: squeeze(cur), val: 0, digits: 0, space_before: space, money: false },
+            Kind::Sym => Tok { kind, text: std::mem::take(cur), val: 0, digits: 0, space_before: space, money: false },
         };
         cur.clear();
         toks.push(tok);
@@ -206,24 +183,13 @@ fn post_process(mut toks: Vec<Tok>) -> Vec<Tok> {
         // Ordinals: 1ro, 1er, 1°.
         if t.kind != Kind::Num
             && !t.space_before
-            && out
-                .last()
-                .is_some_and(|p| p.kind == Kind::Num && p.digits <= 2)
-            && (t.is_sym('°')
-                || t.is_sym('º')
-                || (t.kind == Kind::Word && ORDINAL_SUFFIXES.contains(&t.text.as_str())))
+            && out.last().is_some_and(|p| p.kind == Kind::Num && p.digits <= 2)
+            && (t.is_sym('°') || t.is_sym('º') || (t.kind == Kind::Word && ORDINAL_SUFFIXES.contains(&t.text.as_str())))
         {
             i += 1;
             continue;
         }
-        let empty = Tok {
-            kind: Kind::Sym,
-            text: String::new(),
-            val: 0,
-            digits: 0,
-            space_before: false,
-            money: false,
-        };
+        let empty = Tok { kind: Kind::Sym, text: String::new(), val: 0, digits: 0, space_before: false, money: false };
         out.push(std::mem::replace(&mut toks[i], empty));
         i += 1;
     }
@@ -233,10 +199,7 @@ fn post_process(mut toks: Vec<Tok>) -> Vec<Tok> {
             continue;
         }
         let dollar = k > 0 && out[k - 1].is_sym('$');
-        let after = out
-            .get(k + 1)
-            .and_then(|n| n.word())
-            .is_some_and(|w| MONEY_AFTER.contains(&w));
+        let after = out.get(k + 1).and_then(|n| n.word()).is_some_and(|w| MONEY_AFTER.contains(&w));
         if dollar || after {
             out[k].money = true;
         }
@@ -267,9 +230,7 @@ pub(crate) fn edit_distance(a: &str, b: &str, max: usize) -> usize {
         let mut row_min = i;
         for j in 1..=n {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (rows[p1][j] + 1)
-                .min(rows[cu][j - 1] + 1)
-                .min(rows[p1][j - 1] + cost);
+            let mut v = (rows[p1][j] + 1).min(rows[cu][j - 1] + 1).min(rows[p1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(rows[p2][j - 2] + 1);
             }
@@ -340,10 +301,7 @@ mod tests {
 
     #[test]
     fn normalises_and_splits() {
-        assert_eq!(
-            words("Holaaa, MAÑANA 15dic"),
-            ["hola", ",", "manana", "15", "dic"]
-        );
+        assert_eq!(words("Holaaa, MAÑANA 15dic"), ["hola", ",", "manana", "15", "dic"]);
         assert_eq!(words("del 1ro al 4"), ["del", "1", "al", "4"]);
         assert_eq!(words("$100.000 x noche"), ["$", "100000", "x", "noche"]);
         assert_eq!(words("buenass graciasss"), ["buenas", "gracias"]);

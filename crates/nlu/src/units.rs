@@ -87,11 +87,7 @@ const COMMON: &[&str] = &[
 ];
 
 fn words_of(s: &str) -> Vec<String> {
-    tokenize(s)
-        .into_iter()
-        .filter(|t| t.kind != Kind::Sym)
-        .map(|t| t.text)
-        .collect()
+    tokenize(s).into_iter().filter(|t| t.kind != Kind::Sym).map(|t| t.text).collect()
 }
 
 fn tok_eq(msg: &str, unit: &str) -> u8 {
@@ -103,11 +99,7 @@ fn tok_eq(msg: &str, unit: &str) -> u8 {
         return 0;
     }
     let max = if len >= 8 { 2 } else { 1 };
-    if edit_distance(msg, unit, max) <= max {
-        1
-    } else {
-        0
-    }
+    if edit_distance(msg, unit, max) <= max { 1 } else { 0 }
 }
 
 /// Match `pattern` at message position `i`; returns the score (sum of per-word scores).
@@ -139,27 +131,15 @@ fn patterns(units: &[UnitRef]) -> Vec<Pattern<'_>> {
             if all.is_empty() {
                 continue;
             }
-            let distinctive: Vec<String> = all
-                .iter()
-                .filter(|w| !GENERIC.contains(&w.as_str()))
-                .cloned()
-                .collect();
-            let ordinary = distinctive.is_empty()
-                || distinctive
-                    .iter()
-                    .all(|w| COMMON.contains(&w.as_str()) || w.len() < 3);
+            let distinctive: Vec<String> = all.iter().filter(|w| !GENERIC.contains(&w.as_str())).cloned().collect();
+            let ordinary =
+                distinctive.is_empty() || distinctive.iter().all(|w| COMMON.contains(&w.as_str()) || w.len() < 3);
             let words = if ordinary {
-                all.into_iter()
-                    .filter(|w| !matches!(w.as_str(), "la" | "el" | "los" | "las"))
-                    .collect()
+                all.into_iter().filter(|w| !matches!(w.as_str(), "la" | "el" | "los" | "las")).collect()
             } else {
                 distinctive
             };
-            if !words.is_empty()
-                && !out
-                    .iter()
-                    .any(|p: &Pattern| p.unit.id == u.id && p.words == words)
-            {
+            if !words.is_empty() && !out.iter().any(|p: &Pattern| p.unit.id == u.id && p.words == words) {
                 out.push(Pattern { unit: u, words });
             }
         }
@@ -172,20 +152,12 @@ pub(crate) fn find(t: &[Tok], units: &[UnitRef]) -> Option<String> {
     if units.is_empty() {
         return None;
     }
-    let msg: Vec<&str> = t
-        .iter()
-        .filter(|x| x.kind != Kind::Sym)
-        .map(|x| x.text.as_str())
-        .collect();
+    let msg: Vec<&str> = t.iter().filter(|x| x.kind != Kind::Sym).map(|x| x.text.as_str()).collect();
     let pats = patterns(units);
     let joined: Vec<(String, &UnitRef)> = units
         .iter()
         .map(|u| {
-            let j: String = u
-                .slug
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect();
+            let j: String = u.slug.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
             (j.to_ascii_lowercase(), u)
         })
         .filter(|(j, _)| j.len() >= 5)

@@ -33,23 +33,11 @@ pub fn catalogue() -> Vec<UnitRef> {
         (4, "El Mirador", "el-mirador"),
     ]
     .into_iter()
-    .map(|(id, name, slug)| UnitRef {
-        id,
-        name: name.into(),
-        slug: slug.into(),
-    })
+    .map(|(id, name, slug)| UnitRef { id, name: name.into(), slug: slug.into() })
     .collect()
 }
 
-const FIELDS: [&str; 7] = [
-    "intent",
-    "check_in",
-    "check_out",
-    "nights",
-    "guests",
-    "unit",
-    "past_date",
-];
+const FIELDS: [&str; 7] = ["intent", "check_in", "check_out", "nights", "guests", "unit", "past_date"];
 
 fn field_ok(c: &Case, a: &Analysis, f: &str) -> bool {
     match f {
@@ -85,8 +73,7 @@ fn run(name: &str) -> Report {
         if line.trim().is_empty() {
             continue;
         }
-        let c: Case =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", ln + 1));
+        let c: Case = serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", ln + 1));
         let a = analyze(&c.text, c.today, &units);
         total += 1;
         let mut all = true;
@@ -143,32 +130,19 @@ fn run(name: &str) -> Report {
         bands[band].1 += usize::from(a.intent == c.intent);
     }
     let pct = |n: usize, d: usize| {
-        if d == 0 {
-            100.0
-        } else {
-            100.0 * n as f64 / d as f64
-        }
+        if d == 0 { 100.0 } else { 100.0 * n as f64 / d as f64 }
     };
-    println!(
-        "== {name}: {total} messages, fully right {full} ({:.1}%)",
-        pct(full, total)
-    );
+    println!("== {name}: {total} messages, fully right {full} ({:.1}%)", pct(full, total));
     for (k, f) in FIELDS.iter().enumerate() {
         println!("   {f:<10} {:>6.1}%", pct(per_field[k], total));
     }
     let fmt = |m: &BTreeMap<String, (usize, usize)>| {
-        m.iter()
-            .map(|(k, (n, ok))| format!("{k} {ok}/{n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        m.iter().map(|(k, (n, ok))| format!("{k} {ok}/{n}")).collect::<Vec<_>>().join(", ")
     };
     println!("   by intent: {}", fmt(&per_intent));
     println!("   by tag:    {}", fmt(&per_tag));
     for (label, (n, ok)) in ["<0.45", "0.45-0.75", ">0.75"].iter().zip(bands) {
-        println!(
-            "   confidence {label:<9}: {n:>3} messages, intent right {:.1}%",
-            pct(ok, n)
-        );
+        println!("   confidence {label:<9}: {n:>3} messages, intent right {:.1}%", pct(ok, n));
     }
     Report { total, full }
 }
@@ -178,11 +152,7 @@ fn validation_split() {
     let r = run("validation");
     assert!(r.total >= 130);
     let acc = r.full as f64 / r.total as f64;
-    assert!(
-        acc >= 0.97,
-        "validation fully-right {:.1}% < 97%",
-        acc * 100.0
-    );
+    assert!(acc >= 0.97, "validation fully-right {:.1}% < 97%", acc * 100.0);
 }
 
 #[test]

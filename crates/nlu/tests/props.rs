@@ -7,18 +7,10 @@ use nlu::{MAX_TEXT_CHARS, UnitRef, analyze};
 use proptest::prelude::*;
 
 fn units() -> Vec<UnitRef> {
-    [
-        (1, "Coihue", "coihue"),
-        (2, "Arrayán", "arrayan"),
-        (3, "Cabaña Grande", "cabana-grande"),
-    ]
-    .into_iter()
-    .map(|(id, name, slug)| UnitRef {
-        id,
-        name: name.into(),
-        slug: slug.into(),
-    })
-    .collect()
+    [(1, "Coihue", "coihue"), (2, "Arrayán", "arrayan"), (3, "Cabaña Grande", "cabana-grande")]
+        .into_iter()
+        .map(|(id, name, slug)| UnitRef { id, name: name.into(), slug: slug.into() })
+        .collect()
 }
 
 fn today() -> impl Strategy<Value = NaiveDate> {
@@ -77,17 +69,11 @@ fn check(text: &str, today: NaiveDate) {
     let units = units();
     let start = Instant::now();
     let a = analyze(text, today, &units);
-    assert!(
-        start.elapsed() < Duration::from_millis(200),
-        "slow on {text:?}"
-    );
+    assert!(start.elapsed() < Duration::from_millis(200), "slow on {text:?}");
     assert!((0.0..=1.0).contains(&a.confidence));
     assert_eq!(a.confidence, (a.confidence * 100.0).round() / 100.0);
     if let (Some(ci), Some(co)) = (a.check_in, a.check_out) {
-        assert!(
-            co > ci,
-            "check_out {co} not after check_in {ci} for {text:?} (today {today})"
-        );
+        assert!(co > ci, "check_out {co} not after check_in {ci} for {text:?} (today {today})");
         assert_eq!(a.nights, Some((co - ci).num_days() as u32));
     }
     if !a.past_date {
@@ -159,10 +145,7 @@ fn long_inputs_are_bounded() {
     let _ = analyze(&"🙂".repeat(100_000), today, &units);
     assert!(start.elapsed() < Duration::from_secs(2));
     // Text past the limit is ignored.
-    let padded = format!(
-        "{}reservar del 15 al 20 de diciembre",
-        "x ".repeat(MAX_TEXT_CHARS)
-    );
+    let padded = format!("{}reservar del 15 al 20 de diciembre", "x ".repeat(MAX_TEXT_CHARS));
     let a = analyze(&padded, today, &units);
     assert_eq!(a.check_in, None);
 }

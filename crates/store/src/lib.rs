@@ -59,24 +59,14 @@ pub trait Store: Send + Sync + 'static {
     async fn list_units(&self, include_inactive: bool) -> Result<Vec<Unit>>;
     async fn get_unit(&self, id: i64) -> Result<Unit>;
     async fn get_unit_by_slug(&self, slug: &str) -> Result<Unit>;
-    async fn create_unit(
-        &self,
-        input: &UnitInput,
-        ical_token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Unit>;
+    async fn create_unit(&self, input: &UnitInput, ical_token: &str, now: DateTime<Utc>) -> Result<Unit>;
     async fn update_unit(&self, id: i64, input: &UnitInput, now: DateTime<Utc>) -> Result<Unit>;
     async fn set_unit_ical_token(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<()>;
 
     // Rate rules
     async fn list_rate_rules(&self) -> Result<Vec<RateRule>>;
     async fn create_rate_rule(&self, rule: &RateRuleInput, now: DateTime<Utc>) -> Result<RateRule>;
-    async fn update_rate_rule(
-        &self,
-        id: i64,
-        rule: &RateRuleInput,
-        now: DateTime<Utc>,
-    ) -> Result<RateRule>;
+    async fn update_rate_rule(&self, id: i64, rule: &RateRuleInput, now: DateTime<Utc>) -> Result<RateRule>;
     async fn delete_rate_rule(&self, id: i64) -> Result<()>;
 
     // Reservations
@@ -91,17 +81,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_reservation(&self, code: &str) -> Result<Reservation>;
     async fn get_reservation_by_id(&self, id: i64) -> Result<Reservation>;
     /// The page and the total count.
-    async fn list_reservations(
-        &self,
-        filter: &ReservationFilter,
-    ) -> Result<(Vec<Reservation>, i64)>;
+    async fn list_reservations(&self, filter: &ReservationFilter) -> Result<(Vec<Reservation>, i64)>;
     /// Active stays (any unit when `None`) with a night in `[from, to)`.
-    async fn active_stays(
-        &self,
-        unit_id: Option<i64>,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<StayRow>>;
+    async fn active_stays(&self, unit_id: Option<i64>, from: NaiveDate, to: NaiveDate) -> Result<Vec<StayRow>>;
     /// A state change checked against the domain's transitions. Confirming a hold whose time is
     /// up expires it first and then needs `change.allow_expired`.
     async fn transition(
@@ -154,13 +136,7 @@ pub trait Store: Send + Sync + 'static {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<IdempotencyClaim>;
-    async fn finish_idempotency(
-        &self,
-        scope: &str,
-        key: &str,
-        status: u16,
-        body: &str,
-    ) -> Result<()>;
+    async fn finish_idempotency(&self, scope: &str, key: &str, status: u16, body: &str) -> Result<()>;
     /// Forgets a claim whose request failed without a response worth replaying.
     async fn release_idempotency(&self, scope: &str, key: &str) -> Result<()>;
     async fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<u64>;
@@ -169,22 +145,10 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when a job with the same dedupe key already exists.
     async fn enqueue_job(&self, job: &NewJob, now: DateTime<Utc>) -> Result<Option<i64>>;
     /// Leases up to `limit` due jobs (or jobs whose lease ran out) to `worker`.
-    async fn claim_jobs(
-        &self,
-        worker: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<Job>>;
+    async fn claim_jobs(&self, worker: &str, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<Job>>;
     async fn complete_job(&self, id: i64, worker: &str, now: DateTime<Utc>) -> Result<()>;
     /// Puts a recurring job back in the queue for its next run.
-    async fn reschedule_job(
-        &self,
-        id: i64,
-        worker: &str,
-        run_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
+    async fn reschedule_job(&self, id: i64, worker: &str, run_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()>;
     /// Records a failure: retried at `retry_at`, or failed for good when `None` or out of attempts.
     async fn fail_job(
         &self,
@@ -214,7 +178,5 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> 
 
 /// Whether `url` names a backend we know.
 pub fn is_supported_url(url: &str) -> bool {
-    ["postgres://", "postgresql://", "sqlite:"]
-        .iter()
-        .any(|p| url.starts_with(p))
+    ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| url.starts_with(p))
 }

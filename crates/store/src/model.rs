@@ -123,8 +123,7 @@ impl Reservation {
     /// A hold whose time is up counts as free even before the sweeper marks it expired.
     pub fn occupies_at(&self, now: DateTime<Utc>) -> bool {
         self.status.is_active()
-            && !(self.status == ReservationStatus::PreReserved
-                && self.hold_expires_at.is_some_and(|t| t <= now))
+            && !(self.status == ReservationStatus::PreReserved && self.hold_expires_at.is_some_and(|t| t <= now))
     }
 }
 
@@ -171,8 +170,7 @@ pub struct StayRow {
 impl StayRow {
     pub fn occupies_at(&self, now: DateTime<Utc>) -> bool {
         self.status.is_active()
-            && !(self.status == ReservationStatus::PreReserved
-                && self.hold_expires_at.is_some_and(|t| t <= now))
+            && !(self.status == ReservationStatus::PreReserved && self.hold_expires_at.is_some_and(|t| t <= now))
     }
 }
 

@@ -41,9 +41,7 @@ impl PgStore {
          WHERE table_schema = current_schema()";
 
     async fn write(&self) -> crate::Result<WriteTx> {
-        Ok(WriteTx {
-            tx: self.pool.begin().await.map_err(Self::map_err)?,
-        })
+        Ok(WriteTx { tx: self.pool.begin().await.map_err(Self::map_err)? })
     }
 
     /// Serialises the hold count of one contact across connections.

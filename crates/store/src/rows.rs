@@ -3,9 +3,7 @@
 use crate::error::{Result, StoreError};
 use crate::model::*;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::{
-    AttentionFlag, Money, Multiplier, RateRule, ReservationStatus, RuleEffect, RuleScope, Stay,
-};
+use domain::{AttentionFlag, Money, Multiplier, RateRule, ReservationStatus, RuleEffect, RuleScope, Stay};
 use sqlx::types::Json;
 use std::collections::BTreeSet;
 
@@ -74,10 +72,7 @@ impl TryFrom<RuleRow> for RateRule {
             (Some(p), None) => RuleEffect::NightlyPrice(Money(p)),
             (None, Some(m)) => RuleEffect::Multiplier(Multiplier(m as u32)),
             _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "rate rule {} has no single effect",
-                    r.id
-                )));
+                return Err(StoreError::Corrupt(format!("rate rule {} has no single effect", r.id)));
             }
         };
         Ok(RateRule {
@@ -101,11 +96,7 @@ pub fn scope_str(scope: RuleScope) -> &'static str {
 }
 
 fn scope_parse(text: &str) -> RuleScope {
-    if text == "holiday_eves" {
-        RuleScope::HolidayEves
-    } else {
-        RuleScope::AllNights
-    }
+    if text == "holiday_eves" { RuleScope::HolidayEves } else { RuleScope::AllNights }
 }
 
 pub fn effect_columns(effect: RuleEffect) -> (Option<i64>, Option<i64>) {
@@ -144,8 +135,7 @@ pub struct ReservationRow {
 }
 
 pub fn status_parse(text: &str) -> Result<ReservationStatus> {
-    ReservationStatus::parse(text)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown status {text}")))
+    ReservationStatus::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown status {text}")))
 }
 
 pub fn flags_parse(text: &str) -> BTreeSet<AttentionFlag> {
@@ -153,11 +143,7 @@ pub fn flags_parse(text: &str) -> BTreeSet<AttentionFlag> {
 }
 
 pub fn flags_str(flags: &BTreeSet<AttentionFlag>) -> String {
-    flags
-        .iter()
-        .map(|f| f.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    flags.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
 }
 
 impl TryFrom<ReservationRow> for Reservation {
@@ -167,10 +153,7 @@ impl TryFrom<ReservationRow> for Reservation {
             id: r.id,
             code: r.code,
             unit_id: r.unit_id,
-            stay: Stay {
-                check_in: r.check_in,
-                check_out: r.check_out,
-            },
+            stay: Stay { check_in: r.check_in, check_out: r.check_out },
             guests: r.guests as u32,
             status: status_parse(&r.status)?,
             channel: r.channel,
@@ -208,10 +191,7 @@ impl TryFrom<StayRowRaw> for StayRow {
             reservation_id: r.id,
             code: r.code,
             unit_id: r.unit_id,
-            stay: Stay {
-                check_in: r.check_in,
-                check_out: r.check_out,
-            },
+            stay: Stay { check_in: r.check_in, check_out: r.check_out },
             status: status_parse(&r.status)?,
             hold_expires_at: r.hold_expires_at,
         })
@@ -261,15 +241,13 @@ impl TryFrom<AdminRow> for AdminUser {
             id: r.id,
             email: r.email,
             password_hash: r.password_hash,
-            role: Role::parse(&r.role)
-                .ok_or_else(|| StoreError::Corrupt(format!("role {}", r.role)))?,
+            role: Role::parse(&r.role).ok_or_else(|| StoreError::Corrupt(format!("role {}", r.role)))?,
             active: r.active,
         })
     }
 }
 
-pub const JOB_COLUMNS: &str =
-    "id, kind, payload, dedupe_key, attempts, max_attempts, run_at, last_error, status";
+pub const JOB_COLUMNS: &str = "id, kind, payload, dedupe_key, attempts, max_attempts, run_at, last_error, status";
 
 #[derive(sqlx::FromRow)]
 pub struct JobRow {

@@ -4,9 +4,7 @@
 //! guard overlaps, which is race-free because writers are serialised.
 
 use crate::common::store_impl;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -39,10 +37,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore {
-            pool,
-            gate: Arc::new(Mutex::new(())),
-        })
+        Ok(SqliteStore { pool, gate: Arc::new(Mutex::new(())) })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -58,11 +53,7 @@ impl SqliteStore {
 
     async fn write(&self) -> crate::Result<WriteTx> {
         let gate = self.gate.clone().lock_owned().await;
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(Self::map_err)?;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Self::map_err)?;
         Ok(WriteTx { tx, _gate: gate })
     }
 

@@ -33,11 +33,7 @@ impl TestDatabase {
         match engine {
             Engine::Sqlite => {
                 let path = std::env::temp_dir().join(format!("posada-test-{suffix:016x}.db"));
-                TestDatabase {
-                    url: format!("sqlite://{}", path.display()),
-                    engine,
-                    cleanup: Cleanup::File(path),
-                }
+                TestDatabase { url: format!("sqlite://{}", path.display()), engine, cleanup: Cleanup::File(path) }
             }
             Engine::Postgres => {
                 let admin_url = postgres_base_url();
@@ -47,11 +43,7 @@ impl TestDatabase {
                     .await
                     .expect("create test database");
                 let url = replace_db_name(&admin_url, &name);
-                TestDatabase {
-                    url,
-                    engine,
-                    cleanup: Cleanup::Postgres { admin_url, name },
-                }
+                TestDatabase { url, engine, cleanup: Cleanup::Postgres { admin_url, name } }
             }
         }
     }
@@ -96,10 +88,7 @@ impl Drop for TestDatabase {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside an async test: use a thread with its own runtime.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                     rt.block_on(async {
                         use sqlx::Connection;
                         let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
@@ -129,9 +118,6 @@ mod tests {
             super::replace_db_name("postgres://u@h/db?sslmode=disable", "x"),
             "postgres://u@h/x?sslmode=disable"
         );
-        assert_eq!(
-            super::replace_db_name("postgres://u@h", "x"),
-            "postgres://u@h/x"
-        );
+        assert_eq!(super::replace_db_name("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

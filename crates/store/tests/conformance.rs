@@ -51,9 +51,7 @@ fn now() -> DateTime<Utc> {
 
 async fn open(engine: Engine) -> (TestDatabase, Arc<dyn Store>) {
     let db = TestDatabase::new(engine).await;
-    let store = store::connect(&db.url, 32)
-        .await
-        .expect("connect and migrate");
+    let store = store::connect(&db.url, 32).await.expect("connect and migrate");
     (db, store)
 }
 
@@ -67,19 +65,13 @@ fn unit_input(slug: &str, capacity: u32) -> UnitInput {
         min_nights: 1,
         description: "Vista al lago".into(),
         amenities: vec!["wifi".into(), "parrilla".into()],
-        photos: vec![Photo {
-            url: "https://example.test/a.jpg".into(),
-            caption: "Frente".into(),
-        }],
+        photos: vec![Photo { url: "https://example.test/a.jpg".into(), caption: "Frente".into() }],
         active: true,
     }
 }
 
 async fn unit(store: &Arc<dyn Store>, slug: &str) -> Unit {
-    store
-        .create_unit(&unit_input(slug, 4), &format!("tok-{slug}"), now())
-        .await
-        .unwrap()
+    store.create_unit(&unit_input(slug, 4), &format!("tok-{slug}"), now()).await.unwrap()
 }
 
 fn hold(unit_id: i64, from: &str, to: &str, phone: &str) -> NewReservation {
@@ -101,11 +93,7 @@ fn hold(unit_id: i64, from: &str, to: &str, phone: &str) -> NewReservation {
 }
 
 fn by(actor: &str) -> Change {
-    Change {
-        actor: actor.into(),
-        note: String::new(),
-        allow_expired: false,
-    }
+    Change { actor: actor.into(), note: String::new(), allow_expired: false }
 }
 
 async fn both_schemas_have_the_same_tables_and_columns(_: Engine) {
@@ -113,10 +101,7 @@ async fn both_schemas_have_the_same_tables_and_columns(_: Engine) {
     let (_b, pg) = open(Engine::Postgres).await;
     let s = sqlite.schema().await.unwrap();
     let p = pg.schema().await.unwrap();
-    assert!(
-        s.contains_key("reservations") && s.contains_key("jobs"),
-        "{s:?}"
-    );
+    assert!(s.contains_key("reservations") && s.contains_key("jobs"), "{s:?}");
     assert_eq!(s, p, "SQLite and PostgreSQL schemas differ");
 }
 
@@ -125,11 +110,7 @@ async fn overlapping_holds_conflict_and_back_to_back_stays_do_not(engine: Engine
     let u = unit(&store, "coihue").await;
     let other = unit(&store, "arrayan").await;
     let first = store
-        .create_reservation(
-            &hold(u.id, "2027-01-10", "2027-01-15", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-01-10", "2027-01-15", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
     assert_eq!(first.status, ReservationStatus::PreReserved);
@@ -140,42 +121,17 @@ async fn overlapping_holds_conflict_and_back_to_back_stays_do_not(engine: Engine
         ("2027-01-11", "2027-01-12"),
         ("2027-01-01", "2027-02-01"),
     ] {
-        let err = store
-            .create_reservation(&hold(u.id, a, b, "2"), HoldLimits::default(), now())
-            .await
-            .unwrap_err();
+        let err = store.create_reservation(&hold(u.id, a, b, "2"), HoldLimits::default(), now()).await.unwrap_err();
         assert!(matches!(err, StoreError::Overlap), "{a}..{b}: {err:?}");
     }
+    store.create_reservation(&hold(u.id, "2027-01-15", "2027-01-18", "3"), HoldLimits::default(), now()).await.unwrap();
+    store.create_reservation(&hold(u.id, "2027-01-05", "2027-01-10", "4"), HoldLimits::default(), now()).await.unwrap();
     store
-        .create_reservation(
-            &hold(u.id, "2027-01-15", "2027-01-18", "3"),
-            HoldLimits::default(),
-            now(),
-        )
-        .await
-        .unwrap();
-    store
-        .create_reservation(
-            &hold(u.id, "2027-01-05", "2027-01-10", "4"),
-            HoldLimits::default(),
-            now(),
-        )
-        .await
-        .unwrap();
-    store
-        .create_reservation(
-            &hold(other.id, "2027-01-10", "2027-01-15", "5"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(other.id, "2027-01-10", "2027-01-15", "5"), HoldLimits::default(), now())
         .await
         .unwrap();
     let err = store
-        .create_reservation(
-            &hold(999, "2027-03-01", "2027-03-02", "6"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(999, "2027-03-01", "2027-03-02", "6"), HoldLimits::default(), now())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -192,10 +148,7 @@ async fn the_database_itself_rejects_an_overlapping_row(engine: Engine) {
     match engine {
         Engine::Sqlite => {
             let s = SqliteStore::connect(&db.url).await.unwrap();
-            u = s
-                .create_unit(&unit_input("a", 2), "t", now())
-                .await
-                .unwrap();
+            u = s.create_unit(&unit_input("a", 2), "t", now()).await.unwrap();
             let q = |code: &str, a: &str, b: &str, st: &str| {
                 sqlx::query(insert)
                     .bind(code.to_string())
@@ -205,33 +158,20 @@ async fn the_database_itself_rejects_an_overlapping_row(engine: Engine) {
                     .bind(st.to_string())
                     .bind(now())
             };
-            q("AAAAAA", "2027-01-10", "2027-01-12", "confirmed")
-                .execute(s.pool())
-                .await
-                .unwrap();
-            let e = q("BBBBBB", "2027-01-11", "2027-01-13", "blocked")
+            q("AAAAAA", "2027-01-10", "2027-01-12", "confirmed").execute(s.pool()).await.unwrap();
+            let e = q("BBBBBB", "2027-01-11", "2027-01-13", "blocked").execute(s.pool()).await.unwrap_err();
+            assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
+            q("CCCCCC", "2027-01-11", "2027-01-13", "cancelled").execute(s.pool()).await.unwrap();
+            // Re-activating the cancelled row would overlap: the update trigger refuses.
+            let e = sqlx::query("UPDATE reservations SET status = 'confirmed' WHERE code = 'CCCCCC'")
                 .execute(s.pool())
                 .await
                 .unwrap_err();
-            assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
-            q("CCCCCC", "2027-01-11", "2027-01-13", "cancelled")
-                .execute(s.pool())
-                .await
-                .unwrap();
-            // Re-activating the cancelled row would overlap: the update trigger refuses.
-            let e =
-                sqlx::query("UPDATE reservations SET status = 'confirmed' WHERE code = 'CCCCCC'")
-                    .execute(s.pool())
-                    .await
-                    .unwrap_err();
             assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
         }
         Engine::Postgres => {
             let s = PgStore::connect(&db.url, 4).await.unwrap();
-            u = s
-                .create_unit(&unit_input("a", 2), "t", now())
-                .await
-                .unwrap();
+            u = s.create_unit(&unit_input("a", 2), "t", now()).await.unwrap();
             let q = |code: &str, a: &str, b: &str, st: &str| {
                 sqlx::query(insert)
                     .bind(code.to_string())
@@ -241,24 +181,14 @@ async fn the_database_itself_rejects_an_overlapping_row(engine: Engine) {
                     .bind(st.to_string())
                     .bind(now())
             };
-            q("AAAAAA", "2027-01-10", "2027-01-12", "confirmed")
-                .execute(s.pool())
-                .await
-                .unwrap();
-            let e = q("BBBBBB", "2027-01-11", "2027-01-13", "blocked")
+            q("AAAAAA", "2027-01-10", "2027-01-12", "confirmed").execute(s.pool()).await.unwrap();
+            let e = q("BBBBBB", "2027-01-11", "2027-01-13", "blocked").execute(s.pool()).await.unwrap_err();
+            assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
+            q("CCCCCC", "2027-01-11", "2027-01-13", "cancelled").execute(s.pool()).await.unwrap();
+            let e = sqlx::query("UPDATE reservations SET status = 'confirmed' WHERE code = 'CCCCCC'")
                 .execute(s.pool())
                 .await
                 .unwrap_err();
-            assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
-            q("CCCCCC", "2027-01-11", "2027-01-13", "cancelled")
-                .execute(s.pool())
-                .await
-                .unwrap();
-            let e =
-                sqlx::query("UPDATE reservations SET status = 'confirmed' WHERE code = 'CCCCCC'")
-                    .execute(s.pool())
-                    .await
-                    .unwrap_err();
             assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
         }
     }
@@ -268,41 +198,17 @@ async fn cancelled_and_expired_stays_free_their_nights(engine: Engine) {
     let (_db, store) = open(engine).await;
     let u = unit(&store, "a").await;
     let r = store
-        .create_reservation(
-            &hold(u.id, "2027-02-01", "2027-02-05", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-02-01", "2027-02-05", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
-    store
-        .transition(&r.code, ReservationStatus::Cancelled, &by("owner"), now())
-        .await
-        .unwrap();
+    store.transition(&r.code, ReservationStatus::Cancelled, &by("owner"), now()).await.unwrap();
     let r2 = store
-        .create_reservation(
-            &hold(u.id, "2027-02-01", "2027-02-05", "2"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-02-01", "2027-02-05", "2"), HoldLimits::default(), now())
         .await
         .unwrap();
-    store
-        .transition(&r2.code, ReservationStatus::Expired, &by("system"), now())
-        .await
-        .unwrap();
-    store
-        .create_reservation(
-            &hold(u.id, "2027-02-02", "2027-02-03", "3"),
-            HoldLimits::default(),
-            now(),
-        )
-        .await
-        .unwrap();
-    let stays = store
-        .active_stays(Some(u.id), d("2027-01-01"), d("2027-03-01"))
-        .await
-        .unwrap();
+    store.transition(&r2.code, ReservationStatus::Expired, &by("system"), now()).await.unwrap();
+    store.create_reservation(&hold(u.id, "2027-02-02", "2027-02-03", "3"), HoldLimits::default(), now()).await.unwrap();
+    let stays = store.active_stays(Some(u.id), d("2027-01-01"), d("2027-03-01")).await.unwrap();
     assert_eq!(stays.len(), 1);
 }
 
@@ -311,109 +217,47 @@ async fn a_stale_hold_is_expired_inside_the_next_hold(engine: Engine) {
     let u = unit(&store, "a").await;
     let mut old = hold(u.id, "2027-02-01", "2027-02-05", "1");
     old.hold_expires_at = Some(now() - Duration::minutes(1));
-    let old = store
-        .create_reservation(&old, HoldLimits::default(), now() - Duration::minutes(61))
-        .await
-        .unwrap();
+    let old = store.create_reservation(&old, HoldLimits::default(), now() - Duration::minutes(61)).await.unwrap();
     // No sweeper ran: the next hold on those nights expires it and wins.
-    store
-        .create_reservation(
-            &hold(u.id, "2027-02-03", "2027-02-06", "2"),
-            HoldLimits::default(),
-            now(),
-        )
-        .await
-        .unwrap();
+    store.create_reservation(&hold(u.id, "2027-02-03", "2027-02-06", "2"), HoldLimits::default(), now()).await.unwrap();
     let old = store.get_reservation(&old.code).await.unwrap();
     assert_eq!(old.status, ReservationStatus::Expired);
-    let actions: Vec<String> = store
-        .audit_for(old.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.action)
-        .collect();
+    let actions: Vec<String> = store.audit_for(old.id).await.unwrap().into_iter().map(|a| a.action).collect();
     assert_eq!(actions, vec!["created", "expired"]);
     // The sweeper finds nothing else to do, then finds the next one when its time is up.
     assert!(store.expire_stale_holds(now()).await.unwrap().is_empty());
-    assert_eq!(
-        store
-            .expire_stale_holds(now() + Duration::minutes(61))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.expire_stale_holds(now() + Duration::minutes(61)).await.unwrap().len(), 1);
 }
 
 async fn a_contact_may_hold_only_so_many(engine: Engine) {
     let (_db, store) = open(engine).await;
     let u = unit(&store, "a").await;
-    let limits = HoldLimits {
-        max_holds_per_contact: Some(2),
-    };
-    store
-        .create_reservation(
-            &hold(u.id, "2027-03-01", "2027-03-02", "+5491111"),
-            limits,
-            now(),
-        )
-        .await
-        .unwrap();
-    store
-        .create_reservation(
-            &hold(u.id, "2027-03-02", "2027-03-03", "+5491111"),
-            limits,
-            now(),
-        )
-        .await
-        .unwrap();
-    let err = store
-        .create_reservation(
-            &hold(u.id, "2027-03-03", "2027-03-04", "+5491111"),
-            limits,
-            now(),
-        )
-        .await
-        .unwrap_err();
+    let limits = HoldLimits { max_holds_per_contact: Some(2) };
+    store.create_reservation(&hold(u.id, "2027-03-01", "2027-03-02", "+5491111"), limits, now()).await.unwrap();
+    store.create_reservation(&hold(u.id, "2027-03-02", "2027-03-03", "+5491111"), limits, now()).await.unwrap();
+    let err =
+        store.create_reservation(&hold(u.id, "2027-03-03", "2027-03-04", "+5491111"), limits, now()).await.unwrap_err();
     assert!(matches!(err, StoreError::TooManyHolds(2)), "{err:?}");
-    store
-        .create_reservation(
-            &hold(u.id, "2027-03-03", "2027-03-04", "+5492222"),
-            limits,
-            now(),
-        )
-        .await
-        .unwrap();
+    store.create_reservation(&hold(u.id, "2027-03-03", "2027-03-04", "+5492222"), limits, now()).await.unwrap();
     // An owner block is not a hold.
     let mut block = hold(u.id, "2027-03-10", "2027-03-12", "+5491111");
     block.status = ReservationStatus::Blocked;
     block.hold_expires_at = None;
-    store
-        .create_reservation(&block, limits, now())
-        .await
-        .unwrap();
+    store.create_reservation(&block, limits, now()).await.unwrap();
 }
 
 async fn transitions_follow_the_domain_rules(engine: Engine) {
     let (_db, store) = open(engine).await;
     let u = unit(&store, "a").await;
     let r = store
-        .create_reservation(
-            &hold(u.id, "2027-04-01", "2027-04-03", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-04-01", "2027-04-03", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
     let c = store
         .transition(
             &r.code,
             ReservationStatus::Confirmed,
-            &Change {
-                note: "pagó en efectivo".into(),
-                ..by("owner@x")
-            },
+            &Change { note: "pagó en efectivo".into(), ..by("owner@x") },
             now(),
         )
         .await
@@ -421,25 +265,13 @@ async fn transitions_follow_the_domain_rules(engine: Engine) {
     assert_eq!(c.status, ReservationStatus::Confirmed);
     assert_eq!(c.confirmed_at, Some(now()));
     assert!(c.notes.contains("pagó en efectivo"));
-    let err = store
-        .transition(&r.code, ReservationStatus::Expired, &by("x"), now())
-        .await
-        .unwrap_err();
+    let err = store.transition(&r.code, ReservationStatus::Expired, &by("x"), now()).await.unwrap_err();
     assert!(matches!(err, StoreError::Transition(_)), "{err:?}");
-    let x = store
-        .transition(&r.code, ReservationStatus::Cancelled, &by("owner@x"), now())
-        .await
-        .unwrap();
+    let x = store.transition(&r.code, ReservationStatus::Cancelled, &by("owner@x"), now()).await.unwrap();
     assert_eq!(x.cancelled_at, Some(now()));
-    let err = store
-        .transition(&r.code, ReservationStatus::Confirmed, &by("x"), now())
-        .await
-        .unwrap_err();
+    let err = store.transition(&r.code, ReservationStatus::Confirmed, &by("x"), now()).await.unwrap_err();
     assert!(matches!(err, StoreError::Transition(_)), "{err:?}");
-    let err = store
-        .transition("ZZZZZZ", ReservationStatus::Confirmed, &by("x"), now())
-        .await
-        .unwrap_err();
+    let err = store.transition("ZZZZZZ", ReservationStatus::Confirmed, &by("x"), now()).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound));
     let audit = store.audit_for(r.id).await.unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
@@ -449,72 +281,35 @@ async fn transitions_follow_the_domain_rules(engine: Engine) {
     assert_eq!(audit[1].after.as_ref().unwrap()["status"], "confirmed");
     // A hold whose time ran out cannot be confirmed by an admin...
     let r = store
-        .create_reservation(
-            &hold(u.id, "2027-05-01", "2027-05-03", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-05-01", "2027-05-03", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
     let later = now() + Duration::minutes(61);
-    let err = store
-        .transition(&r.code, ReservationStatus::Confirmed, &by("owner"), later)
-        .await
-        .unwrap_err();
+    let err = store.transition(&r.code, ReservationStatus::Confirmed, &by("owner"), later).await.unwrap_err();
     assert!(matches!(err, StoreError::HoldExpired), "{err:?}");
-    assert_eq!(
-        store.get_reservation(&r.code).await.unwrap().status,
-        ReservationStatus::Expired
-    );
+    assert_eq!(store.get_reservation(&r.code).await.unwrap().status, ReservationStatus::Expired);
 }
 
 async fn a_late_payment_confirms_only_free_nights(engine: Engine) {
     let (_db, store) = open(engine).await;
     let u = unit(&store, "a").await;
-    let late = Change {
-        allow_expired: true,
-        ..by("payment")
-    };
+    let late = Change { allow_expired: true, ..by("payment") };
     let later = now() + Duration::minutes(90);
     let a = store
-        .create_reservation(
-            &hold(u.id, "2027-05-01", "2027-05-03", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-05-01", "2027-05-03", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
-    let ok = store
-        .transition(&a.code, ReservationStatus::Confirmed, &late, later)
-        .await
-        .unwrap();
+    let ok = store.transition(&a.code, ReservationStatus::Confirmed, &late, later).await.unwrap();
     assert_eq!(ok.status, ReservationStatus::Confirmed);
     let b = store
-        .create_reservation(
-            &hold(u.id, "2027-06-01", "2027-06-03", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-06-01", "2027-06-03", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
     store.expire_stale_holds(later).await.unwrap();
-    store
-        .create_reservation(
-            &hold(u.id, "2027-06-02", "2027-06-04", "2"),
-            HoldLimits::default(),
-            later,
-        )
-        .await
-        .unwrap();
-    let err = store
-        .transition(&b.code, ReservationStatus::Confirmed, &late, later)
-        .await
-        .unwrap_err();
+    store.create_reservation(&hold(u.id, "2027-06-02", "2027-06-04", "2"), HoldLimits::default(), later).await.unwrap();
+    let err = store.transition(&b.code, ReservationStatus::Confirmed, &late, later).await.unwrap_err();
     assert!(matches!(err, StoreError::Overlap), "{err:?}");
-    assert_eq!(
-        store.get_reservation(&b.code).await.unwrap().status,
-        ReservationStatus::Expired
-    );
+    assert_eq!(store.get_reservation(&b.code).await.unwrap().status, ReservationStatus::Expired);
 }
 
 async fn changing_dates_keeps_the_no_overlap_rule(engine: Engine) {
@@ -522,140 +317,56 @@ async fn changing_dates_keeps_the_no_overlap_rule(engine: Engine) {
     let u = unit(&store, "a").await;
     let v = unit(&store, "b").await;
     let a = store
-        .create_reservation(
-            &hold(u.id, "2027-07-01", "2027-07-05", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-07-01", "2027-07-05", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
-    store
-        .create_reservation(
-            &hold(u.id, "2027-07-10", "2027-07-12", "2"),
-            HoldLimits::default(),
-            now(),
-        )
-        .await
-        .unwrap();
+    store.create_reservation(&hold(u.id, "2027-07-10", "2027-07-12", "2"), HoldLimits::default(), now()).await.unwrap();
     let s = |a: &str, b: &str| Stay::new(d(a), d(b)).unwrap();
     let err = store
-        .change_stay(
-            &a.code,
-            u.id,
-            s("2027-07-08", "2027-07-11"),
-            Money(1),
-            Money(1),
-            &by("o"),
-            now(),
-        )
+        .change_stay(&a.code, u.id, s("2027-07-08", "2027-07-11"), Money(1), Money(1), &by("o"), now())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Overlap), "{err:?}");
     let moved = store
-        .change_stay(
-            &a.code,
-            u.id,
-            s("2027-07-03", "2027-07-10"),
-            Money(700),
-            Money(210),
-            &by("o"),
-            now(),
-        )
+        .change_stay(&a.code, u.id, s("2027-07-03", "2027-07-10"), Money(700), Money(210), &by("o"), now())
         .await
         .unwrap();
     assert_eq!(moved.stay, s("2027-07-03", "2027-07-10"));
     let moved = store
-        .change_stay(
-            &a.code,
-            v.id,
-            s("2027-07-10", "2027-07-12"),
-            Money(200),
-            Money(60),
-            &by("o"),
-            now(),
-        )
+        .change_stay(&a.code, v.id, s("2027-07-10", "2027-07-12"), Money(200), Money(60), &by("o"), now())
         .await
         .unwrap();
     assert_eq!(moved.unit_id, v.id);
-    store
-        .transition(&a.code, ReservationStatus::Cancelled, &by("o"), now())
-        .await
-        .unwrap();
+    store.transition(&a.code, ReservationStatus::Cancelled, &by("o"), now()).await.unwrap();
     let err = store
-        .change_stay(
-            &a.code,
-            v.id,
-            s("2027-08-01", "2027-08-02"),
-            Money(1),
-            Money(1),
-            &by("o"),
-            now(),
-        )
+        .change_stay(&a.code, v.id, s("2027-08-01", "2027-08-02"), Money(1), Money(1), &by("o"), now())
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotActive(ReservationStatus::Cancelled)),
-        "{err:?}"
-    );
+    assert!(matches!(err, StoreError::NotActive(ReservationStatus::Cancelled)), "{err:?}");
 }
 
 async fn flags_are_set_and_cleared_with_audit(engine: Engine) {
     let (_db, store) = open(engine).await;
     let u = unit(&store, "a").await;
     let r = store
-        .create_reservation(
-            &hold(u.id, "2027-07-01", "2027-07-05", "1"),
-            HoldLimits::default(),
-            now(),
-        )
+        .create_reservation(&hold(u.id, "2027-07-01", "2027-07-05", "1"), HoldLimits::default(), now())
         .await
         .unwrap();
-    let f = store
-        .set_flag(&r.code, AttentionFlag::Conflict, true, &by("ical"), now())
-        .await
-        .unwrap();
-    let f = store
-        .set_flag(&f.code, AttentionFlag::StaleSync, true, &by("ical"), now())
-        .await
-        .unwrap();
+    let f = store.set_flag(&r.code, AttentionFlag::Conflict, true, &by("ical"), now()).await.unwrap();
+    let f = store.set_flag(&f.code, AttentionFlag::StaleSync, true, &by("ical"), now()).await.unwrap();
     assert_eq!(f.flags.len(), 2);
     let (found, n) = store
-        .list_reservations(&ReservationFilter {
-            flag: Some(AttentionFlag::Conflict),
-            limit: 10,
-            ..Default::default()
-        })
+        .list_reservations(&ReservationFilter { flag: Some(AttentionFlag::Conflict), limit: 10, ..Default::default() })
         .await
         .unwrap();
     assert_eq!((found.len(), n), (1, 1));
     let f = store
-        .set_flag(
-            &r.code,
-            AttentionFlag::Conflict,
-            false,
-            &Change {
-                note: "revisado".into(),
-                ..by("owner")
-            },
-            now(),
-        )
+        .set_flag(&r.code, AttentionFlag::Conflict, false, &Change { note: "revisado".into(), ..by("owner") }, now())
         .await
         .unwrap();
-    assert_eq!(
-        f.flags.into_iter().collect::<Vec<_>>(),
-        vec![AttentionFlag::StaleSync]
-    );
-    let actions: Vec<String> = store
-        .audit_for(r.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.action)
-        .collect();
-    assert_eq!(
-        actions,
-        vec!["created", "flag_set", "flag_set", "flag_cleared"]
-    );
+    assert_eq!(f.flags.into_iter().collect::<Vec<_>>(), vec![AttentionFlag::StaleSync]);
+    let actions: Vec<String> = store.audit_for(r.id).await.unwrap().into_iter().map(|a| a.action).collect();
+    assert_eq!(actions, vec!["created", "flag_set", "flag_set", "flag_cleared"]);
 }
 
 async fn reservations_filter_and_search(engine: Engine) {
@@ -664,117 +375,31 @@ async fn reservations_filter_and_search(engine: Engine) {
     let v = unit(&store, "b").await;
     let mut n = hold(u.id, "2027-01-01", "2027-01-03", "+5492944111111");
     n.guest_name = "María Gómez".into();
-    let a = store
-        .create_reservation(&n, HoldLimits::default(), now())
-        .await
-        .unwrap();
+    let a = store.create_reservation(&n, HoldLimits::default(), now()).await.unwrap();
     let mut n = hold(v.id, "2027-02-01", "2027-02-03", "+5492944222222");
     n.channel = "whatsapp".into();
     n.guest_name = "Juan_100%".into();
-    store
-        .create_reservation(&n, HoldLimits::default(), now() + Duration::seconds(1))
-        .await
-        .unwrap();
+    store.create_reservation(&n, HoldLimits::default(), now() + Duration::seconds(1)).await.unwrap();
     let list = |f: ReservationFilter| {
         let store = store.clone();
-        async move {
-            store
-                .list_reservations(&ReservationFilter { limit: 50, ..f })
-                .await
-                .unwrap()
-        }
+        async move { store.list_reservations(&ReservationFilter { limit: 50, ..f }).await.unwrap() }
     };
     assert_eq!(list(Default::default()).await.1, 2);
+    assert_eq!(list(ReservationFilter { unit_id: Some(u.id), ..Default::default() }).await.0[0].code, a.code);
+    assert_eq!(list(ReservationFilter { channel: Some("whatsapp".into()), ..Default::default() }).await.1, 1);
+    assert_eq!(list(ReservationFilter { text: Some("maría".into()), ..Default::default() }).await.1, 1);
+    assert_eq!(list(ReservationFilter { text: Some(a.code.to_lowercase()), ..Default::default() }).await.1, 1);
+    assert_eq!(list(ReservationFilter { text: Some("222222".into()), ..Default::default() }).await.1, 1);
+    assert_eq!(list(ReservationFilter { text: Some("100%".into()), ..Default::default() }).await.1, 1);
+    assert_eq!(list(ReservationFilter { text: Some("%".into()), ..Default::default() }).await.1, 1, "% is literal");
     assert_eq!(
-        list(ReservationFilter {
-            unit_id: Some(u.id),
-            ..Default::default()
-        })
-        .await
-        .0[0]
-            .code,
-        a.code
-    );
-    assert_eq!(
-        list(ReservationFilter {
-            channel: Some("whatsapp".into()),
-            ..Default::default()
-        })
-        .await
-        .1,
+        list(ReservationFilter { from: Some(d("2027-01-02")), to: Some(d("2027-01-31")), ..Default::default() })
+            .await
+            .1,
         1
     );
-    assert_eq!(
-        list(ReservationFilter {
-            text: Some("maría".into()),
-            ..Default::default()
-        })
-        .await
-        .1,
-        1
-    );
-    assert_eq!(
-        list(ReservationFilter {
-            text: Some(a.code.to_lowercase()),
-            ..Default::default()
-        })
-        .await
-        .1,
-        1
-    );
-    assert_eq!(
-        list(ReservationFilter {
-            text: Some("222222".into()),
-            ..Default::default()
-        })
-        .await
-        .1,
-        1
-    );
-    assert_eq!(
-        list(ReservationFilter {
-            text: Some("100%".into()),
-            ..Default::default()
-        })
-        .await
-        .1,
-        1
-    );
-    assert_eq!(
-        list(ReservationFilter {
-            text: Some("%".into()),
-            ..Default::default()
-        })
-        .await
-        .1,
-        1,
-        "% is literal"
-    );
-    assert_eq!(
-        list(ReservationFilter {
-            from: Some(d("2027-01-02")),
-            to: Some(d("2027-01-31")),
-            ..Default::default()
-        })
-        .await
-        .1,
-        1
-    );
-    assert_eq!(
-        list(ReservationFilter {
-            status: Some(ReservationStatus::Confirmed),
-            ..Default::default()
-        })
-        .await
-        .1,
-        0
-    );
-    let (page, total) = list(ReservationFilter {
-        limit: 1,
-        offset: 1,
-        ..Default::default()
-    })
-    .await;
+    assert_eq!(list(ReservationFilter { status: Some(ReservationStatus::Confirmed), ..Default::default() }).await.1, 0);
+    let (page, total) = list(ReservationFilter { limit: 1, offset: 1, ..Default::default() }).await;
     assert_eq!((page.len(), total), (1, 2));
     assert_eq!(page[0].code, a.code, "newest first");
 }
@@ -785,10 +410,7 @@ async fn units_and_rate_rules_round_trip(engine: Engine) {
     assert_eq!(u.amenities, vec!["wifi", "parrilla"]);
     assert_eq!(u.photos[0].caption, "Frente");
     assert_eq!(store.get_unit_by_slug("coihue").await.unwrap().id, u.id);
-    let err = store
-        .create_unit(&unit_input("coihue", 2), "t2", now())
-        .await
-        .unwrap_err();
+    let err = store.create_unit(&unit_input("coihue", 2), "t2", now()).await.unwrap_err();
     assert!(matches!(err, StoreError::Duplicate("slug")), "{err:?}");
     let mut input = unit_input("coihue", 6);
     input.active = false;
@@ -821,120 +443,47 @@ async fn units_and_rate_rules_round_trip(engine: Engine) {
     let r2 = store.update_rate_rule(r.id, &holiday, now()).await.unwrap();
     assert_eq!(
         (r2.unit_id, r2.scope, r2.effect),
-        (
-            None,
-            RuleScope::HolidayEves,
-            RuleEffect::NightlyPrice(Money::from_pesos(90_000))
-        )
+        (None, RuleScope::HolidayEves, RuleEffect::NightlyPrice(Money::from_pesos(90_000)))
     );
     assert_eq!(store.list_rate_rules().await.unwrap().len(), 1);
     store.delete_rate_rule(r.id).await.unwrap();
-    assert!(matches!(
-        store.delete_rate_rule(r.id).await.unwrap_err(),
-        StoreError::NotFound
-    ));
+    assert!(matches!(store.delete_rate_rule(r.id).await.unwrap_err(), StoreError::NotFound));
 }
 
 async fn admin_users_upsert(engine: Engine) {
     let (_db, store) = open(engine).await;
-    let a = store
-        .upsert_admin_user("Owner@Example.test ", "hash1", Role::Owner, now())
-        .await
-        .unwrap();
+    let a = store.upsert_admin_user("Owner@Example.test ", "hash1", Role::Owner, now()).await.unwrap();
     assert_eq!(a.email, "owner@example.test");
-    let b = store
-        .upsert_admin_user("owner@example.test", "hash2", Role::Staff, now())
-        .await
-        .unwrap();
-    assert_eq!(
-        (a.id, b.password_hash.as_str(), b.role),
-        (b.id, "hash2", Role::Staff)
-    );
-    assert!(
-        !format!("{b:?}").contains("hash2"),
-        "Debug must not print the hash"
-    );
-    assert!(matches!(
-        store.get_admin_user("nobody@x").await.unwrap_err(),
-        StoreError::NotFound
-    ));
+    let b = store.upsert_admin_user("owner@example.test", "hash2", Role::Staff, now()).await.unwrap();
+    assert_eq!((a.id, b.password_hash.as_str(), b.role), (b.id, "hash2", Role::Staff));
+    assert!(!format!("{b:?}").contains("hash2"), "Debug must not print the hash");
+    assert!(matches!(store.get_admin_user("nobody@x").await.unwrap_err(), StoreError::NotFound));
 }
 
 async fn idempotency_keys_replay_and_refuse_other_bodies(engine: Engine) {
     let (_db, store) = open(engine).await;
+    assert_eq!(store.claim_idempotency("pre", "k1", "h1", now()).await.unwrap(), IdempotencyClaim::New);
+    assert_eq!(store.claim_idempotency("pre", "k1", "h1", now()).await.unwrap(), IdempotencyClaim::InProgress);
+    assert_eq!(store.claim_idempotency("pre", "k1", "h2", now()).await.unwrap(), IdempotencyClaim::Mismatch);
+    store.finish_idempotency("pre", "k1", 201, "{\"ok\":1}").await.unwrap();
     assert_eq!(
-        store
-            .claim_idempotency("pre", "k1", "h1", now())
-            .await
-            .unwrap(),
-        IdempotencyClaim::New
+        store.claim_idempotency("pre", "k1", "h1", now()).await.unwrap(),
+        IdempotencyClaim::Replay { status: 201, body: "{\"ok\":1}".into() }
     );
     assert_eq!(
-        store
-            .claim_idempotency("pre", "k1", "h1", now())
-            .await
-            .unwrap(),
-        IdempotencyClaim::InProgress
-    );
-    assert_eq!(
-        store
-            .claim_idempotency("pre", "k1", "h2", now())
-            .await
-            .unwrap(),
-        IdempotencyClaim::Mismatch
-    );
-    store
-        .finish_idempotency("pre", "k1", 201, "{\"ok\":1}")
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .claim_idempotency("pre", "k1", "h1", now())
-            .await
-            .unwrap(),
-        IdempotencyClaim::Replay {
-            status: 201,
-            body: "{\"ok\":1}".into()
-        }
-    );
-    assert_eq!(
-        store
-            .claim_idempotency("cancel", "k1", "h9", now())
-            .await
-            .unwrap(),
+        store.claim_idempotency("cancel", "k1", "h9", now()).await.unwrap(),
         IdempotencyClaim::New,
         "keys are per scope"
     );
     // A claim abandoned by a dead process can be taken over after a minute.
+    assert_eq!(store.claim_idempotency("pre", "k2", "h1", now()).await.unwrap(), IdempotencyClaim::New);
     assert_eq!(
-        store
-            .claim_idempotency("pre", "k2", "h1", now())
-            .await
-            .unwrap(),
-        IdempotencyClaim::New
-    );
-    assert_eq!(
-        store
-            .claim_idempotency("pre", "k2", "h1", now() + Duration::seconds(61))
-            .await
-            .unwrap(),
+        store.claim_idempotency("pre", "k2", "h1", now() + Duration::seconds(61)).await.unwrap(),
         IdempotencyClaim::New
     );
     store.release_idempotency("pre", "k2").await.unwrap();
-    assert_eq!(
-        store
-            .claim_idempotency("pre", "k2", "h3", now())
-            .await
-            .unwrap(),
-        IdempotencyClaim::New
-    );
-    assert_eq!(
-        store
-            .purge_idempotency(now() + Duration::hours(49))
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(store.claim_idempotency("pre", "k2", "h3", now()).await.unwrap(), IdempotencyClaim::New);
+    assert_eq!(store.purge_idempotency(now() + Duration::hours(49)).await.unwrap(), 3);
 }
 
 async fn jobs_are_leased_retried_and_deduplicated(engine: Engine) {
@@ -946,128 +495,42 @@ async fn jobs_are_leased_retried_and_deduplicated(engine: Engine) {
         run_at: at,
         max_attempts: 2,
     };
-    let id = store
-        .enqueue_job(&job(Some("once"), now()), now())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        store
-            .enqueue_job(&job(Some("once"), now()), now())
-            .await
-            .unwrap(),
-        None,
-        "deduplicated"
-    );
-    store
-        .enqueue_job(&job(None, now() + Duration::hours(1)), now())
-        .await
-        .unwrap()
-        .unwrap();
+    let id = store.enqueue_job(&job(Some("once"), now()), now()).await.unwrap().unwrap();
+    assert_eq!(store.enqueue_job(&job(Some("once"), now()), now()).await.unwrap(), None, "deduplicated");
+    store.enqueue_job(&job(None, now() + Duration::hours(1)), now()).await.unwrap().unwrap();
     let lease = std::time::Duration::from_secs(30);
     let got = store.claim_jobs("w1", now(), lease, 10).await.unwrap();
-    assert_eq!(
-        got.iter().map(|j| j.id).collect::<Vec<_>>(),
-        vec![id],
-        "only due jobs"
-    );
+    assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id], "only due jobs");
     assert_eq!(got[0].attempts, 1);
     assert_eq!(got[0].payload["n"], 1);
-    assert!(
-        store
-            .claim_jobs("w2", now(), lease, 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "leased"
-    );
+    assert!(store.claim_jobs("w2", now(), lease, 10).await.unwrap().is_empty(), "leased");
     let stats = store.job_stats(now() + Duration::seconds(5)).await.unwrap();
     assert_eq!(stats.backlog, 1);
     // w1 fails with a retry; w2 cannot report on w1's lease.
-    assert!(matches!(
-        store
-            .fail_job(id, "w2", "nope", None, now())
-            .await
-            .unwrap_err(),
-        StoreError::NotFound
-    ));
-    store
-        .fail_job(
-            id,
-            "w1",
-            "timeout",
-            Some(now() + Duration::seconds(2)),
-            now(),
-        )
-        .await
-        .unwrap();
-    assert!(
-        store
-            .claim_jobs("w2", now(), lease, 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "not due yet"
-    );
-    let got = store
-        .claim_jobs("w2", now() + Duration::seconds(2), lease, 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        (got[0].attempts, got[0].last_error.as_deref()),
-        (2, Some("timeout"))
-    );
+    assert!(matches!(store.fail_job(id, "w2", "nope", None, now()).await.unwrap_err(), StoreError::NotFound));
+    store.fail_job(id, "w1", "timeout", Some(now() + Duration::seconds(2)), now()).await.unwrap();
+    assert!(store.claim_jobs("w2", now(), lease, 10).await.unwrap().is_empty(), "not due yet");
+    let got = store.claim_jobs("w2", now() + Duration::seconds(2), lease, 10).await.unwrap();
+    assert_eq!((got[0].attempts, got[0].last_error.as_deref()), (2, Some("timeout")));
     // Out of attempts: failed for good.
-    store
-        .fail_job(
-            id,
-            "w2",
-            "timeout again",
-            Some(now() + Duration::seconds(10)),
-            now(),
-        )
-        .await
-        .unwrap();
+    store.fail_job(id, "w2", "timeout again", Some(now() + Duration::seconds(10)), now()).await.unwrap();
     assert_eq!(store.get_job(id).await.unwrap().1, "failed");
     assert_eq!(store.job_stats(now()).await.unwrap().failed, 1);
     // A worker that dies leaves a lease that runs out; another worker takes the job.
-    let r = store
-        .enqueue_job(&job(Some("recurring"), now()), now())
-        .await
-        .unwrap()
-        .unwrap();
+    let r = store.enqueue_job(&job(Some("recurring"), now()), now()).await.unwrap().unwrap();
     store.claim_jobs("dead", now(), lease, 10).await.unwrap();
-    let got = store
-        .claim_jobs("w3", now() + Duration::seconds(31), lease, 10)
-        .await
-        .unwrap();
+    let got = store.claim_jobs("w3", now() + Duration::seconds(31), lease, 10).await.unwrap();
     assert_eq!(got[0].id, r);
-    store
-        .reschedule_job(r, "w3", now() + Duration::seconds(60), now())
-        .await
-        .unwrap();
+    store.reschedule_job(r, "w3", now() + Duration::seconds(60), now()).await.unwrap();
     assert_eq!(store.get_job(r).await.unwrap().1, "pending");
-    let got = store
-        .claim_jobs("w4", now() + Duration::seconds(60), lease, 10)
-        .await
-        .unwrap();
+    let got = store.claim_jobs("w4", now() + Duration::seconds(60), lease, 10).await.unwrap();
     assert_eq!(got[0].attempts, 1, "a reschedule starts the count again");
     assert_eq!(store.release_leases("w4", now()).await.unwrap(), 1);
-    let got = store
-        .claim_jobs("w5", now() + Duration::seconds(60), lease, 10)
-        .await
-        .unwrap();
+    let got = store.claim_jobs("w5", now() + Duration::seconds(60), lease, 10).await.unwrap();
     assert_eq!(got[0].attempts, 1, "a released attempt does not count");
     store.complete_job(r, "w5", now()).await.unwrap();
     assert_eq!(store.get_job(r).await.unwrap().1, "done");
-    assert_eq!(
-        store
-            .job_stats(now() + Duration::hours(2))
-            .await
-            .unwrap()
-            .backlog,
-        1
-    );
+    assert_eq!(store.job_stats(now() + Duration::hours(2)).await.unwrap().backlog, 1);
 }
 
 async fn concurrent_workers_never_share_a_job(engine: Engine) {
@@ -1093,15 +556,8 @@ async fn concurrent_workers_never_share_a_job(engine: Engine) {
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let got = store
-                    .claim_jobs(
-                        &format!("w{w}"),
-                        now(),
-                        std::time::Duration::from_secs(60),
-                        3,
-                    )
-                    .await
-                    .unwrap();
+                let got =
+                    store.claim_jobs(&format!("w{w}"), now(), std::time::Duration::from_secs(60), 3).await.unwrap();
                 if got.is_empty() {
                     break mine;
                 }
@@ -1116,11 +572,7 @@ async fn concurrent_workers_never_share_a_job(engine: Engine) {
     all.sort();
     let before = all.len();
     all.dedup();
-    assert_eq!(
-        (before, all.len()),
-        (60, 60),
-        "every job claimed exactly once"
-    );
+    assert_eq!((before, all.len()), (60, 60), "every job claimed exactly once");
 }
 
 async fn many_concurrent_holds_on_the_same_nights_yield_one_winner(engine: Engine) {
@@ -1161,16 +613,9 @@ async fn random_concurrent_holds_never_overlap(engine: Engine) {
             let x = i.wrapping_mul(2_654_435_761) % 1_000_003;
             let start = d("2027-01-01") + Duration::days((x % 40) as i64);
             let len = 1 + (x / 40 % 4) as i64;
-            let mut n = hold(
-                units[(x % 2) as usize],
-                "2027-01-01",
-                "2027-01-02",
-                &i.to_string(),
-            );
+            let mut n = hold(units[(x % 2) as usize], "2027-01-01", "2027-01-02", &i.to_string());
             n.stay = Stay::new(start, start + Duration::days(len)).unwrap();
-            store
-                .create_reservation(&n, HoldLimits::default(), now())
-                .await
+            store.create_reservation(&n, HoldLimits::default(), now()).await
         }));
     }
     let mut won = 0;
@@ -1181,10 +626,7 @@ async fn random_concurrent_holds_never_overlap(engine: Engine) {
             Err(e) => panic!("unexpected error: {e:?}"),
         }
     }
-    let stays = store
-        .active_stays(None, d("2026-12-01"), d("2027-03-01"))
-        .await
-        .unwrap();
+    let stays = store.active_stays(None, d("2026-12-01"), d("2027-03-01")).await.unwrap();
     assert_eq!(stays.len(), won);
     for a in &stays {
         for b in &stays {
@@ -1194,9 +636,7 @@ async fn random_concurrent_holds_never_overlap(engine: Engine) {
         }
     }
     // Back-to-back stays were accepted: some stay starts the day another one ends.
-    assert!(stays.iter().any(|a| {
-        stays
-            .iter()
-            .any(|b| a.unit_id == b.unit_id && a.stay.check_out == b.stay.check_in)
-    }));
+    assert!(
+        stays.iter().any(|a| { stays.iter().any(|b| a.unit_id == b.unit_id && a.stay.check_out == b.stay.check_in) })
+    );
 }

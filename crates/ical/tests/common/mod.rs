@@ -18,8 +18,7 @@ pub fn dtstamp() -> DateTime<Utc> {
     t(2026, 2, 1, 12, 30)
 }
 
-pub const UNIT_NAME: &str =
-    "Cabaña Los Álamos — vista al lago, parrilla; hasta 6 personas \\ Villa La Angostura";
+pub const UNIT_NAME: &str = "Cabaña Los Álamos — vista al lago, parrilla; hasta 6 personas \\ Villa La Angostura";
 
 /// A confirmed stay, a hold and an owner block — given out of order on purpose.
 pub fn snapshot_events() -> Vec<ExportEvent> {
@@ -56,11 +55,5 @@ pub fn snapshot_events() -> Vec<ExportEvent> {
 
 pub fn write_snapshot() -> String {
     let events = snapshot_events();
-    ical::write_calendar(
-        &ExportCalendar {
-            name: UNIT_NAME,
-            events: &events,
-        },
-        dtstamp(),
-    )
+    ical::write_calendar(&ExportCalendar { name: UNIT_NAME, events: &events }, dtstamp())
 }
