@@ -33,41 +33,22 @@ impl Application {
         let config = Arc::new(config);
         let store = store::connect(&config.database_url, config.db_max_connections)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database ({})",
-                    redact_url(&config.database_url)
-                )
-            })?;
+            .with_context(|| format!("cannot open the database ({})", redact_url(&config.database_url)))?;
         let state = AppState {
             booking: Booking::new(store.clone(), config.clone(), clock.clone()),
-            limiter: Arc::new(RateLimiter::new(
-                config.rate_limit_per_min,
-                config.rate_limit_burst,
-            )),
+            limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),
             metrics: crate::metrics::install(),
             config: config.clone(),
             store,
             clock,
         };
         ensure_owner(&state).await?;
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("cannot bind {}", config.bind))?;
+        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot bind {}", config.bind))?;
         let metrics_listener = match config.metrics_bind {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot bind {addr}"))?,
-            ),
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("cannot bind {addr}"))?),
             None => None,
         };
-        Ok(Application {
-            listener,
-            metrics_listener,
-            state,
-            run_worker: true,
-        })
+        Ok(Application { listener, metrics_listener, state, run_worker: true })
     }
 
     /// Tests drive the queue by hand.
@@ -88,10 +69,7 @@ impl Application {
         self.state.clone()
     }
 
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = self.run_worker.then(|| {
             let w = Worker::new(self.state.clone());
@@ -101,9 +79,8 @@ impl Application {
             let state = self.state.clone();
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
-                let app = axum::Router::new()
-                    .route("/metrics", axum::routing::get(http::health::metrics))
-                    .with_state(state);
+                let app =
+                    axum::Router::new().route("/metrics", axum::routing::get(http::health::metrics)).with_state(state);
                 let _ = axum::serve(l, app)
                     .with_graceful_shutdown(async move {
                         let _ = stop.changed().await;
@@ -114,16 +91,13 @@ impl Application {
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.listener.local_addr()?, backend = self.state.store.backend().as_str(), "listening");
         let signal_stop = stop_tx.clone();
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing in-flight requests");
-            let _ = signal_stop.send(true);
-        })
-        .await?;
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, finishing in-flight requests");
+                let _ = signal_stop.send(true);
+            })
+            .await?;
         let _ = stop_tx.send(true);
         if let Some(w) = worker {
             let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_s);
@@ -175,10 +149,7 @@ async fn ensure_owner(state: &AppState) -> anyhow::Result<()> {
         }
         (None, None) => return Ok(()),
     };
-    state
-        .store
-        .upsert_admin_user(email, &hash, store::Role::Owner, state.clock.now())
-        .await?;
+    state.store.upsert_admin_user(email, &hash, store::Role::Owner, state.clock.now()).await?;
     tracing::info!("owner account ensured");
     Ok(())
 }
@@ -201,13 +172,7 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn database_passwords_are_redacted() {
-        assert_eq!(
-            super::redact_url("postgres://u:pw@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            super::redact_url("sqlite://posada.db"),
-            "sqlite://posada.db"
-        );
+        assert_eq!(super::redact_url("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(super::redact_url("sqlite://posada.db"), "sqlite://posada.db");
     }
 }

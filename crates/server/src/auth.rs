@@ -32,11 +32,7 @@ pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
 pub async fn verify_password(password: SecretString, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.expose_secret().as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
             .unwrap_or(false)
     })
     .await
@@ -46,10 +42,7 @@ pub async fn verify_password(password: SecretString, hash: String) -> bool {
 /// A hash to verify against when the user does not exist, so timing does not reveal e-mails.
 pub static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let salt = SaltString::encode_b64(b"posada-dummy-salt").expect("salt");
-    Argon2::default()
-        .hash_password(b"not-a-password", &salt)
-        .expect("hash")
-        .to_string()
+    Argon2::default().hash_password(b"not-a-password", &salt).expect("hash").to_string()
 });
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -64,16 +57,10 @@ type HmacSha256 = Hmac<Sha256>;
 
 pub fn issue_token(secret: &SecretString, email: &str, role: Role, now: i64) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = Claims {
-        sub: email.to_string(),
-        role,
-        iat: now,
-        exp: now + TOKEN_TTL_SECONDS,
-    };
+    let claims = Claims { sub: email.to_string(), role, iat: now, exp: now + TOKEN_TTL_SECONDS };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise"));
     let signing_input = format!("{header}.{payload}");
-    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes())
-        .expect("hmac accepts any key");
+    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("hmac accepts any key");
     mac.update(signing_input.as_bytes());
     let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("{signing_input}.{sig}")
@@ -88,33 +75,21 @@ pub enum TokenError {
 
 pub fn verify_token(secret: &SecretString, token: &str, now: i64) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
     };
-    let header: serde_json::Value = URL_SAFE_NO_PAD
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed)?;
+    let header: serde_json::Value =
+        URL_SAFE_NO_PAD.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     // Only HS256: never let the token choose "none" or another algorithm.
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(TokenError::Malformed);
     }
-    let sig = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| TokenError::Malformed)?;
-    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes())
-        .expect("hmac accepts any key");
+    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
+    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("hmac accepts any key");
     mac.update(format!("{h}.{p}").as_bytes());
-    mac.verify_slice(&sig)
-        .map_err(|_| TokenError::BadSignature)?;
-    let claims: Claims = URL_SAFE_NO_PAD
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed)?;
+    mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    let claims: Claims =
+        URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     if claims.exp <= now {
         return Err(TokenError::Expired);
     }
@@ -130,21 +105,14 @@ pub struct Admin {
 
 impl Admin {
     pub fn require_owner(&self) -> Result<(), ApiError> {
-        if self.role == Role::Owner {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("Esta acción es solo para el dueño."))
-        }
+        if self.role == Role::Owner { Ok(()) } else { Err(ApiError::forbidden("Esta acción es solo para el dueño.")) }
     }
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -154,18 +122,9 @@ impl FromRequestParts<AppState> for Admin {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("El token debe ir como 'Bearer <token>'."))?;
-        match verify_token(
-            &state.config.jwt_secret,
-            token.trim(),
-            state.clock.now().timestamp(),
-        ) {
-            Ok(claims) => Ok(Admin {
-                email: claims.sub,
-                role: claims.role,
-            }),
-            Err(TokenError::Expired) => Err(ApiError::unauthorized(
-                "El token venció; iniciá sesión de nuevo.",
-            )),
+        match verify_token(&state.config.jwt_secret, token.trim(), state.clock.now().timestamp()) {
+            Ok(claims) => Ok(Admin { email: claims.sub, role: claims.role }),
+            Err(TokenError::Expired) => Err(ApiError::unauthorized("El token venció; iniciá sesión de nuevo.")),
             Err(_) => Err(ApiError::unauthorized("Token inválido.")),
         }
     }
@@ -183,53 +142,28 @@ mod tests {
     fn tokens_round_trip_and_expire() {
         let t = issue_token(&secret(), "a@b.c", Role::Owner, 1_000);
         let c = verify_token(&secret(), &t, 1_001).unwrap();
-        assert_eq!(
-            (c.sub.as_str(), c.role, c.exp),
-            ("a@b.c", Role::Owner, 1_000 + TOKEN_TTL_SECONDS)
-        );
-        assert_eq!(
-            verify_token(&secret(), &t, 1_000 + TOKEN_TTL_SECONDS),
-            Err(TokenError::Expired)
-        );
+        assert_eq!((c.sub.as_str(), c.role, c.exp), ("a@b.c", Role::Owner, 1_000 + TOKEN_TTL_SECONDS));
+        assert_eq!(verify_token(&secret(), &t, 1_000 + TOKEN_TTL_SECONDS), Err(TokenError::Expired));
     }
 
     #[test]
     fn forged_tokens_are_refused() {
         let t = issue_token(&secret(), "a@b.c", Role::Staff, 1_000);
         let other = SecretString::from("another-secret-another-secret-xx".to_string());
-        assert_eq!(
-            verify_token(&other, &t, 1_001),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify_token(&other, &t, 1_001), Err(TokenError::BadSignature));
         // Same signature, payload changed to owner.
         let parts: Vec<&str> = t.split('.').collect();
-        let forged_payload = URL_SAFE_NO_PAD
-            .encode(br#"{"sub":"a@b.c","role":"owner","iat":1000,"exp":99999999999}"#);
+        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"a@b.c","role":"owner","iat":1000,"exp":99999999999}"#);
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(
-            verify_token(&secret(), &forged, 1_001),
-            Err(TokenError::BadSignature)
-        );
-        let none_alg = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
-            forged_payload
-        );
-        assert_eq!(
-            verify_token(&secret(), &none_alg, 1_001),
-            Err(TokenError::Malformed)
-        );
-        assert_eq!(
-            verify_token(&secret(), "garbage", 1_001),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(verify_token(&secret(), &forged, 1_001), Err(TokenError::BadSignature));
+        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), forged_payload);
+        assert_eq!(verify_token(&secret(), &none_alg, 1_001), Err(TokenError::Malformed));
+        assert_eq!(verify_token(&secret(), "garbage", 1_001), Err(TokenError::Malformed));
     }
 
     #[tokio::test]
     async fn passwords_hash_and_verify() {
-        let h = hash_password(SecretString::from("correct horse".to_string()))
-            .await
-            .unwrap();
+        let h = hash_password(SecretString::from("correct horse".to_string())).await.unwrap();
         assert!(h.starts_with("$argon2"));
         assert!(verify_password(SecretString::from("correct horse".to_string()), h.clone()).await);
         assert!(!verify_password(SecretString::from("wrong".to_string()), h).await);

@@ -65,11 +65,7 @@ pub struct Booking {
 
 impl Booking {
     pub fn new(store: Arc<dyn Store>, config: Arc<Config>, clock: Clock) -> Booking {
-        Booking {
-            store,
-            config,
-            clock,
-        }
+        Booking { store, config, clock }
     }
 
     pub fn today(&self) -> NaiveDate {
@@ -82,12 +78,7 @@ impl Booking {
 
     pub async fn quote(&self, unit: &Unit, stay: Stay) -> BookingResult<Quote> {
         let rules = self.store.list_rate_rules().await?;
-        Ok(pricing::quote(
-            &unit.pricing(),
-            &rules,
-            &self.config.pricing_policy(),
-            stay,
-        ))
+        Ok(pricing::quote(&unit.pricing(), &rules, &self.config.pricing_policy(), stay))
     }
 
     async fn active_unit(&self, id: i64) -> BookingResult<Unit> {
@@ -99,11 +90,7 @@ impl Booking {
     }
 
     /// Every active unit for these nights: free or why not, with its quote.
-    pub async fn availability(
-        &self,
-        stay: Stay,
-        guests: u32,
-    ) -> BookingResult<Vec<UnitAvailability>> {
+    pub async fn availability(&self, stay: Stay, guests: u32) -> BookingResult<Vec<UnitAvailability>> {
         if stay.check_in < self.today() {
             return Err(StayError::CheckInPast.into());
         }
@@ -113,19 +100,13 @@ impl Booking {
         let now = self.now();
         let units = self.store.list_units(false).await?;
         let rules = self.store.list_rate_rules().await?;
-        let taken = self
-            .store
-            .active_stays(None, stay.check_in, stay.check_out)
-            .await?;
+        let taken = self.store.active_stays(None, stay.check_in, stay.check_out).await?;
         let policy = self.config.pricing_policy();
         Ok(units
             .into_iter()
             .map(|unit| {
                 let quote = pricing::quote(&unit.pricing(), &rules, &policy, stay);
-                let reason = if taken
-                    .iter()
-                    .any(|t| t.unit_id == unit.id && t.occupies_at(now))
-                {
+                let reason = if taken.iter().any(|t| t.unit_id == unit.id && t.occupies_at(now)) {
                     Some("dates_unavailable")
                 } else if guests > unit.capacity {
                     Some("too_many_guests")
@@ -134,12 +115,7 @@ impl Booking {
                 } else {
                     None
                 };
-                UnitAvailability {
-                    unit,
-                    available: reason.is_none(),
-                    reason,
-                    quote,
-                }
+                UnitAvailability { unit, available: reason.is_none(), reason, quote }
             })
             .collect())
     }
@@ -149,7 +125,8 @@ impl Booking {
         let channel = m::channel_label(&req.channel);
         let result = self.place_hold_inner(req).await;
         match &result {
-            Ok(_) => metrics::counter!(m::RESERVATIONS_CREATED, "channel" => channel, "status" => "pre_reserved").increment(1),
+            Ok(_) => metrics::counter!(m::RESERVATIONS_CREATED, "channel" => channel, "status" => "pre_reserved")
+                .increment(1),
             Err(BookingError::Store(StoreError::Overlap)) => {
                 metrics::counter!(m::RESERVATION_CONFLICTS, "channel" => channel).increment(1)
             }
@@ -158,10 +135,7 @@ impl Booking {
         result
     }
 
-    async fn place_hold_inner(
-        &self,
-        req: &HoldRequest,
-    ) -> BookingResult<(Reservation, Unit, Quote)> {
+    async fn place_hold_inner(&self, req: &HoldRequest) -> BookingResult<(Reservation, Unit, Quote)> {
         let unit = self.active_unit(req.unit_id).await?;
         let stay = Stay::new(req.check_in, req.check_out)?;
         let quote = self.quote(&unit, stay).await?;
@@ -174,11 +148,7 @@ impl Booking {
         if phone.is_empty() || phone.len() > 40 {
             return Err(BookingError::InvalidContact("contact_phone"));
         }
-        if req
-            .guest_email
-            .as_deref()
-            .is_some_and(|e| e.len() > 254 || !e.contains('@'))
-        {
+        if req.guest_email.as_deref().is_some_and(|e| e.len() > 254 || !e.contains('@')) {
             return Err(BookingError::InvalidContact("contact_email"));
         }
         let now = self.now();
@@ -198,8 +168,7 @@ impl Booking {
             actor: req.actor.clone(),
         };
         let limits = HoldLimits {
-            max_holds_per_contact: (self.config.max_holds_per_contact > 0)
-                .then_some(self.config.max_holds_per_contact),
+            max_holds_per_contact: (self.config.max_holds_per_contact > 0).then_some(self.config.max_holds_per_contact),
         };
         let reservation = self.store.create_reservation(&new, limits, now).await?;
         Ok((reservation, unit, quote))
@@ -224,10 +193,7 @@ impl Booking {
             ManualKind::Block => (ReservationStatus::Blocked, Money::ZERO, Money::ZERO),
             ManualKind::Confirmed => {
                 if guests == 0 || guests > unit.capacity {
-                    return Err(StayError::Guests {
-                        capacity: unit.capacity,
-                    }
-                    .into());
+                    return Err(StayError::Guests { capacity: unit.capacity }.into());
                 }
                 let q = self.quote(&unit, stay).await?;
                 (ReservationStatus::Confirmed, q.total, q.deposit)
@@ -248,52 +214,22 @@ impl Booking {
             notes: note.trim().to_string(),
             actor: actor.to_string(),
         };
-        let r = self
-            .store
-            .create_reservation(&new, HoldLimits::default(), self.now())
-            .await?;
+        let r = self.store.create_reservation(&new, HoldLimits::default(), self.now()).await?;
         metrics::counter!(m::RESERVATIONS_CREATED, "channel" => "admin", "status" => status.as_str()).increment(1);
         Ok(r)
     }
 
-    pub async fn confirm(
-        &self,
-        code: &str,
-        actor: &str,
-        note: &str,
-        late_payment: bool,
-    ) -> BookingResult<Reservation> {
-        let change = Change {
-            actor: actor.into(),
-            note: note.into(),
-            allow_expired: late_payment,
-        };
-        let r = self
-            .store
-            .transition(code, ReservationStatus::Confirmed, &change, self.now())
-            .await?;
-        metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&r.channel))
-            .increment(1);
+    pub async fn confirm(&self, code: &str, actor: &str, note: &str, late_payment: bool) -> BookingResult<Reservation> {
+        let change = Change { actor: actor.into(), note: note.into(), allow_expired: late_payment };
+        let r = self.store.transition(code, ReservationStatus::Confirmed, &change, self.now()).await?;
+        metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&r.channel)).increment(1);
         Ok(r)
     }
 
-    pub async fn cancel(
-        &self,
-        code: &str,
-        actor: &str,
-        reason: &str,
-    ) -> BookingResult<Reservation> {
-        let change = Change {
-            actor: actor.into(),
-            note: reason.into(),
-            allow_expired: false,
-        };
-        let r = self
-            .store
-            .transition(code, ReservationStatus::Cancelled, &change, self.now())
-            .await?;
-        metrics::counter!(m::RESERVATIONS_CANCELLED, "channel" => m::channel_label(&r.channel))
-            .increment(1);
+    pub async fn cancel(&self, code: &str, actor: &str, reason: &str) -> BookingResult<Reservation> {
+        let change = Change { actor: actor.into(), note: reason.into(), allow_expired: false };
+        let r = self.store.transition(code, ReservationStatus::Cancelled, &change, self.now()).await?;
+        metrics::counter!(m::RESERVATIONS_CANCELLED, "channel" => m::channel_label(&r.channel)).increment(1);
         Ok(r)
     }
 
@@ -312,23 +248,13 @@ impl Booking {
             (Money::ZERO, Money::ZERO)
         } else {
             if current.guests > unit.capacity {
-                return Err(StayError::Guests {
-                    capacity: unit.capacity,
-                }
-                .into());
+                return Err(StayError::Guests { capacity: unit.capacity }.into());
             }
             let q = self.quote(&unit, stay).await?;
             (q.total, q.deposit)
         };
-        let change = Change {
-            actor: actor.into(),
-            note: note.into(),
-            allow_expired: false,
-        };
-        Ok(self
-            .store
-            .change_stay(code, unit_id, stay, total, deposit, &change, self.now())
-            .await?)
+        let change = Change { actor: actor.into(), note: note.into(), allow_expired: false };
+        Ok(self.store.change_stay(code, unit_id, stay, total, deposit, &change, self.now()).await?)
     }
 
     /// The sweeper's work: expire holds whose time is up.

@@ -9,11 +9,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "posada",
-    version,
-    about = "Cabin bookings from WhatsApp and e-mail conversations"
-)]
+#[command(name = "posada", version, about = "Cabin bookings from WhatsApp and e-mail conversations")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,10 +54,7 @@ enum AdminCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("posada: cannot start the runtime: {e}");
@@ -96,16 +89,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Migrate => {
             let (_, config) = load(Mode::Lenient)?;
             let store = store::connect(&config.database_url, 2).await?;
-            println!(
-                "{}",
-                serde_json::json!({"migrated": true, "backend": store.backend().as_str()})
-            );
+            println!("{}", serde_json::json!({"migrated": true, "backend": store.backend().as_str()}));
             store.close().await;
             Ok(())
         }
-        Command::Admin {
-            command: AdminCommand::AddUser { email, role },
-        } => {
+        Command::Admin { command: AdminCommand::AddUser { email, role } } => {
             let (_, config) = load(Mode::Lenient)?;
             let role = store::Role::parse(&role).context("--role must be owner or staff")?;
             let email = email.trim().to_lowercase();
@@ -119,13 +107,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             let store = store::connect(&config.database_url, 2).await?;
             let hash = crate::auth::hash_password(SecretString::from(password)).await?;
-            let user = store
-                .upsert_admin_user(&email, &hash, role, chrono::Utc::now())
-                .await?;
-            println!(
-                "{}",
-                serde_json::json!({"email": user.email, "role": user.role.as_str()})
-            );
+            let user = store.upsert_admin_user(&email, &hash, role, chrono::Utc::now()).await?;
+            println!("{}", serde_json::json!({"email": user.email, "role": user.role.as_str()}));
             store.close().await;
             Ok(())
         }
@@ -133,8 +116,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let source = Source::from_env()?;
             let config = Config::load(&source, Mode::Lenient)?;
             crate::telemetry::init(&config.log, config.log_format);
-            let today =
-                today.unwrap_or_else(|| crate::clock::Clock::system().today_in(config.timezone));
+            let today = today.unwrap_or_else(|| crate::clock::Clock::system().today_in(config.timezone));
             let units: Vec<nlu::UnitRef> = units
                 .iter()
                 .enumerate()
@@ -160,30 +142,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn demo() -> anyhow::Result<()> {
     let mut source = Source::from_env()?;
-    let dir = source
-        .get("POSADA_DATA_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(crate::demo::default_data_dir);
+    let dir = source.get("POSADA_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(crate::demo::default_data_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if source.get("POSADA_DATABASE_URL").is_none() {
-        source.set(
-            "POSADA_DATABASE_URL",
-            format!("sqlite://{}", dir.join("posada.db").display()),
-        );
+        source.set("POSADA_DATABASE_URL", format!("sqlite://{}", dir.join("posada.db").display()));
     }
     if source.get("POSADA_JWT_SECRET").is_none() {
-        source.set(
-            "POSADA_JWT_SECRET",
-            crate::demo::kept_secret(&dir, "jwt_secret", 48)?,
-        );
+        source.set("POSADA_JWT_SECRET", crate::demo::kept_secret(&dir, "jwt_secret", 48)?);
     }
     let demo_login = source.get("POSADA_ADMIN_EMAIL").is_none();
     if demo_login {
         source.set("POSADA_ADMIN_EMAIL", "admin@posada.local");
-        source.set(
-            "POSADA_ADMIN_PASSWORD",
-            crate::demo::kept_secret(&dir, "admin_password", 16)?,
-        );
+        source.set("POSADA_ADMIN_PASSWORD", crate::demo::kept_secret(&dir, "admin_password", 16)?);
     }
     let config = Config::load(&source, Mode::Lenient)?;
     crate::telemetry::init(&config.log, config.log_format);
@@ -204,10 +174,7 @@ async fn demo() -> anyhow::Result<()> {
         let password = crate::demo::kept_secret(&dir, "admin_password", 16)?;
         println!("Admin login: admin@posada.local / {password}");
     } else {
-        println!(
-            "Admin login: {} (password from POSADA_ADMIN_PASSWORD)",
-            config.admin_email.as_deref().unwrap_or("")
-        );
+        println!("Admin login: {} (password from POSADA_ADMIN_PASSWORD)", config.admin_email.as_deref().unwrap_or(""));
     }
     println!("Try: curl '{url}/api/v1/accommodations'");
     app.run_until_stopped(shutdown_signal()).await

@@ -16,8 +16,7 @@ impl Clock {
 
     /// Microsecond precision, so stored timestamps compare the same on both engines.
     pub fn now(&self) -> DateTime<Utc> {
-        let now =
-            Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        let now = Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
         DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
     }
 
@@ -27,7 +26,6 @@ impl Clock {
 
     /// Test support: jump forward (or back).
     pub fn advance(&self, by: chrono::Duration) {
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
     }
 }

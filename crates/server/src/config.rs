@@ -46,10 +46,7 @@ pub enum ConfigError {
 }
 
 fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        message: message.into(),
-    }
+    ConfigError::Invalid { var, message: message.into() }
 }
 
 /// A network or address that may set `X-Forwarded-For`.
@@ -79,19 +76,11 @@ impl IpNet {
         };
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - self.prefix)
-                };
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
                 u32::from(n) & mask == u32::from(i) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - self.prefix)
-                };
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
                 u128::from(n) & mask == u128::from(i) & mask
             }
             _ => false,
@@ -143,30 +132,18 @@ impl Source {
         Source::from_pairs(std::env::vars())
     }
 
-    pub fn from_pairs(
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Source, ConfigError> {
-        let mut values: HashMap<String, String> = pairs
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("POSADA_"))
-            .collect();
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Source, ConfigError> {
+        let mut values: HashMap<String, String> = pairs.into_iter().filter(|(k, _)| k.starts_with("POSADA_")).collect();
         if let Some(path) = values.get("POSADA_CONFIG_FILE").cloned() {
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            let table: toml::Table =
-                text.parse()
-                    .map_err(|e: toml::de::Error| ConfigError::File {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::File { path: path.clone(), message: e.to_string() })?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::File { path: path.clone(), message: e.to_string() })?;
             for (key, value) in table {
                 let var = format!("POSADA_{}", key.to_uppercase());
                 let text = match value {
-                    toml::Value::Array(items) => {
-                        items.iter().map(toml_scalar).collect::<Vec<_>>().join(",")
-                    }
+                    toml::Value::Array(items) => items.iter().map(toml_scalar).collect::<Vec<_>>().join(","),
                     other => toml_scalar(&other),
                 };
                 values.entry(var).or_insert(text);
@@ -176,10 +153,7 @@ impl Source {
     }
 
     pub fn get(&self, var: &str) -> Option<&str> {
-        self.values
-            .get(var)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
+        self.values.get(var).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
     pub fn set(&mut self, var: &str, value: impl Into<String>) {
@@ -192,20 +166,13 @@ impl Source {
     {
         match self.get(var) {
             None => Ok(default),
-            Some(text) => text
-                .parse()
-                .map_err(|e| invalid(var, format!("{text:?}: {e}"))),
+            Some(text) => text.parse().map_err(|e| invalid(var, format!("{text:?}: {e}"))),
         }
     }
 
     fn list(&self, var: &str) -> Vec<String> {
         self.get(var)
-            .map(|s| {
-                s.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
+            .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
             .unwrap_or_default()
     }
 }
@@ -234,8 +201,7 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
 impl Config {
     pub fn load(source: &Source, mode: Mode) -> Result<Config, ConfigError> {
-        let bind: SocketAddr =
-            source.parse("POSADA_BIND", DEFAULT_BIND.parse().expect("default bind"))?;
+        let bind: SocketAddr = source.parse("POSADA_BIND", DEFAULT_BIND.parse().expect("default bind"))?;
         let public_url = source
             .get("POSADA_PUBLIC_URL")
             .map(|s| s.trim_end_matches('/').to_string())
@@ -245,64 +211,42 @@ impl Config {
             Some(_) => return Err(invalid("POSADA_JWT_SECRET", "must be at least 32 bytes")),
             None if mode == Mode::Lenient => SecretString::from(String::new()),
             None => {
-                return Err(invalid(
-                    "POSADA_JWT_SECRET",
-                    "is required by `posada serve` (at least 32 bytes)",
-                ));
+                return Err(invalid("POSADA_JWT_SECRET", "is required by `posada serve` (at least 32 bytes)"));
             }
         };
-        let database_url = source
-            .get("POSADA_DATABASE_URL")
-            .unwrap_or("sqlite://posada.db")
-            .to_string();
+        let database_url = source.get("POSADA_DATABASE_URL").unwrap_or("sqlite://posada.db").to_string();
         if !store::is_supported_url(&database_url) {
-            return Err(invalid(
-                "POSADA_DATABASE_URL",
-                "must start with postgres:// or sqlite://",
-            ));
+            return Err(invalid("POSADA_DATABASE_URL", "must start with postgres:// or sqlite://"));
         }
         let timezone: chrono_tz::Tz = match source.get("POSADA_TIMEZONE") {
             None => chrono_tz::America::Argentina::Buenos_Aires,
-            Some(name) => name
-                .parse()
-                .map_err(|_| invalid("POSADA_TIMEZONE", format!("unknown time zone {name:?}")))?,
+            Some(name) => {
+                name.parse().map_err(|_| invalid("POSADA_TIMEZONE", format!("unknown time zone {name:?}")))?
+            }
         };
         let weekend_nights = match source.get("POSADA_WEEKEND_NIGHTS") {
             None => vec![Weekday::Fri, Weekday::Sat],
             Some(_) => source
                 .list("POSADA_WEEKEND_NIGHTS")
                 .iter()
-                .map(|d| {
-                    parse_weekday(d).ok_or_else(|| {
-                        invalid("POSADA_WEEKEND_NIGHTS", format!("unknown day {d:?}"))
-                    })
-                })
+                .map(|d| parse_weekday(d).ok_or_else(|| invalid("POSADA_WEEKEND_NIGHTS", format!("unknown day {d:?}"))))
                 .collect::<Result<_, _>>()?,
         };
         let trusted_proxies = source
             .list("POSADA_TRUSTED_PROXIES")
             .iter()
-            .map(|p| {
-                IpNet::parse(p)
-                    .ok_or_else(|| invalid("POSADA_TRUSTED_PROXIES", format!("bad address {p:?}")))
-            })
+            .map(|p| IpNet::parse(p).ok_or_else(|| invalid("POSADA_TRUSTED_PROXIES", format!("bad address {p:?}"))))
             .collect::<Result<_, _>>()?;
         let log_format = match source.get("POSADA_LOG_FORMAT") {
             None | Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
             Some(other) => {
-                return Err(invalid(
-                    "POSADA_LOG_FORMAT",
-                    format!("{other:?} is not json or pretty"),
-                ));
+                return Err(invalid("POSADA_LOG_FORMAT", format!("{other:?} is not json or pretty")));
             }
         };
         let deposit_percent: u32 = source.parse("POSADA_DEPOSIT_PERCENT", 30)?;
         if deposit_percent > 100 {
-            return Err(invalid(
-                "POSADA_DEPOSIT_PERCENT",
-                "must be between 0 and 100",
-            ));
+            return Err(invalid("POSADA_DEPOSIT_PERCENT", "must be between 0 and 100"));
         }
         let hold_minutes: u32 = source.parse("POSADA_HOLD_MINUTES", 60)?;
         if hold_minutes == 0 {
@@ -316,19 +260,12 @@ impl Config {
             public_url,
             metrics_bind: match source.get("POSADA_METRICS_BIND") {
                 None => None,
-                Some(s) => Some(
-                    s.parse()
-                        .map_err(|e| invalid("POSADA_METRICS_BIND", format!("{s:?}: {e}")))?,
-                ),
+                Some(s) => Some(s.parse().map_err(|e| invalid("POSADA_METRICS_BIND", format!("{s:?}: {e}")))?),
             },
             jwt_secret,
             admin_email: source.get("POSADA_ADMIN_EMAIL").map(|s| s.to_lowercase()),
-            admin_password: source
-                .get("POSADA_ADMIN_PASSWORD")
-                .map(|s| SecretString::from(s.to_string())),
-            admin_password_hash: source
-                .get("POSADA_ADMIN_PASSWORD_HASH")
-                .map(|s| SecretString::from(s.to_string())),
+            admin_password: source.get("POSADA_ADMIN_PASSWORD").map(|s| SecretString::from(s.to_string())),
+            admin_password_hash: source.get("POSADA_ADMIN_PASSWORD_HASH").map(|s| SecretString::from(s.to_string())),
             hold_minutes,
             deposit_percent,
             weekend_nights,
@@ -351,10 +288,7 @@ impl Config {
     }
 
     pub fn pricing_policy(&self) -> domain::PricingPolicy {
-        domain::PricingPolicy {
-            weekend_nights: self.weekend_nights.clone(),
-            deposit_percent: self.deposit_percent,
-        }
+        domain::PricingPolicy { weekend_nights: self.weekend_nights.clone(), deposit_percent: self.deposit_percent }
     }
 }
 
@@ -423,21 +357,19 @@ mod tests {
         assert_eq!(c.weekend_nights, vec![Weekday::Sat, Weekday::Sun]);
         assert_eq!(c.public_url, "https://reservas.example.test");
         assert!(Config::load(&src(&[("POSADA_TIMEZONE", "Mars/Olympus")]), Mode::Lenient).is_err());
-        assert!(
-            Config::load(&src(&[("POSADA_DATABASE_URL", "mysql://x")]), Mode::Lenient).is_err()
-        );
+        assert!(Config::load(&src(&[("POSADA_DATABASE_URL", "mysql://x")]), Mode::Lenient).is_err());
     }
 
     #[test]
     fn a_toml_file_fills_what_the_environment_leaves_out() {
-        let path =
-            std::env::temp_dir().join(format!("posada-config-{}.toml", rand::random::<u32>()));
-        std::fs::write(&path, "hold_minutes = 45\ncors_origins = [\"https://a.test\", \"https://b.test\"]\nbind = \"127.0.0.1:9999\"\n").unwrap();
+        let path = std::env::temp_dir().join(format!("posada-config-{}.toml", rand::random::<u32>()));
+        std::fs::write(
+            &path,
+            "hold_minutes = 45\ncors_origins = [\"https://a.test\", \"https://b.test\"]\nbind = \"127.0.0.1:9999\"\n",
+        )
+        .unwrap();
         let c = Config::load(
-            &src(&[
-                ("POSADA_CONFIG_FILE", path.to_str().unwrap()),
-                ("POSADA_BIND", "127.0.0.1:7000"),
-            ]),
+            &src(&[("POSADA_CONFIG_FILE", path.to_str().unwrap()), ("POSADA_BIND", "127.0.0.1:7000")]),
             Mode::Lenient,
         )
         .unwrap();

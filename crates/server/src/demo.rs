@@ -26,9 +26,7 @@ pub fn kept_secret(dir: &Path, name: &str, len: usize) -> anyhow::Result<String>
         }
     }
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let secret: String = (0..len)
-        .map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char)
-        .collect();
+    let secret: String = (0..len).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect();
     std::fs::write(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     {
@@ -61,10 +59,7 @@ fn cabin(
                 url: format!("https://picsum.photos/seed/posada-{slug}/1024/768"),
                 caption: format!("{name} por fuera"),
             },
-            Photo {
-                url: format!("https://picsum.photos/seed/posada-{slug}-in/1024/768"),
-                caption: "Living".into(),
-            },
+            Photo { url: format!("https://picsum.photos/seed/posada-{slug}-in/1024/768"), caption: "Living".into() },
         ],
         active: true,
     }
@@ -79,13 +74,7 @@ pub fn demo_cabins() -> Vec<UnitInput> {
             45_000,
             2,
             "Cabaña para dos frente al bosque, con hogar a leña y deck.",
-            &[
-                "wifi",
-                "hogar a leña",
-                "deck",
-                "cocina equipada",
-                "estacionamiento",
-            ],
+            &["wifi", "hogar a leña", "deck", "cocina equipada", "estacionamiento"],
         ),
         cabin(
             "arrayan",
@@ -94,13 +83,7 @@ pub fn demo_cabins() -> Vec<UnitInput> {
             65_000,
             2,
             "Dos ambientes con vista al lago, parrilla propia y cochera.",
-            &[
-                "wifi",
-                "parrilla",
-                "vista al lago",
-                "cochera",
-                "ropa de cama",
-            ],
+            &["wifi", "parrilla", "vista al lago", "cochera", "ropa de cama"],
         ),
         cabin(
             "cabana-grande",
@@ -109,14 +92,7 @@ pub fn demo_cabins() -> Vec<UnitInput> {
             95_000,
             1,
             "Tres dormitorios, quincho con parrilla y jardín; se aceptan mascotas.",
-            &[
-                "wifi",
-                "parrilla",
-                "quincho",
-                "jardín",
-                "mascotas",
-                "lavarropas",
-            ],
+            &["wifi", "parrilla", "quincho", "jardín", "mascotas", "lavarropas"],
         ),
     ]
 }
@@ -128,9 +104,7 @@ pub async fn seed(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> anyh
     }
     let cabins = demo_cabins();
     for c in &cabins {
-        store
-            .create_unit(c, &crate::http::admin::new_ical_token(), now)
-            .await?;
+        store.create_unit(c, &crate::http::admin::new_ical_token(), now).await?;
     }
     Ok(cabins.len())
 }

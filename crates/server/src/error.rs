@@ -18,13 +18,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: None,
-            retry_after: None,
-        }
+        ApiError { status, code, message: message.into(), details: None, retry_after: None }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
@@ -62,11 +56,7 @@ impl ApiError {
 
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Ocurrió un error interno.",
-        )
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Ocurrió un error interno.")
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -97,36 +87,26 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("No existe."),
-            StoreError::Overlap => ApiError::conflict(
-                "dates_unavailable",
-                "Esas fechas ya no están disponibles para esa cabaña.",
-            ),
+            StoreError::Overlap => {
+                ApiError::conflict("dates_unavailable", "Esas fechas ya no están disponibles para esa cabaña.")
+            }
             StoreError::TooManyHolds(n) => ApiError::conflict(
                 "too_many_holds",
-                format!(
-                    "Ya tenés {n} pre-reservas activas; confirmá o cancelá alguna antes de pedir otra."
-                ),
+                format!("Ya tenés {n} pre-reservas activas; confirmá o cancelá alguna antes de pedir otra."),
             ),
             StoreError::Transition(t) => ApiError::conflict(
                 "invalid_transition",
-                format!(
-                    "Una reserva en estado {} no puede pasar a {}.",
-                    t.from, t.to
-                ),
+                format!("Una reserva en estado {} no puede pasar a {}.", t.from, t.to),
             )
             .with_details(json!({"status": t.from.as_str()})),
-            StoreError::HoldExpired => ApiError::conflict(
-                "hold_expired",
-                "La pre-reserva venció; las fechas se liberaron.",
-            ),
-            StoreError::NotActive(s) => ApiError::conflict(
-                "invalid_transition",
-                format!("Una reserva en estado {s} no se puede modificar."),
-            )
-            .with_details(json!({"status": s.as_str()})),
-            StoreError::Duplicate(what) => {
-                ApiError::conflict("duplicate", format!("Ya existe ({what})."))
+            StoreError::HoldExpired => {
+                ApiError::conflict("hold_expired", "La pre-reserva venció; las fechas se liberaron.")
             }
+            StoreError::NotActive(s) => {
+                ApiError::conflict("invalid_transition", format!("Una reserva en estado {s} no se puede modificar."))
+                    .with_details(json!({"status": s.as_str()}))
+            }
+            StoreError::Duplicate(what) => ApiError::conflict("duplicate", format!("Ya existe ({what}).")),
             other => ApiError::internal(other),
         }
     }
@@ -138,9 +118,7 @@ impl From<domain::StayError> for ApiError {
         match e {
             domain::StayError::MinNights { min } => err.with_details(json!({"min_nights": min})),
             domain::StayError::TooLong { max } => err.with_details(json!({"max_nights": max})),
-            domain::StayError::Guests { capacity } => {
-                err.with_details(json!({"capacity": capacity}))
-            }
+            domain::StayError::Guests { capacity } => err.with_details(json!({"capacity": capacity})),
             _ => err,
         }
     }

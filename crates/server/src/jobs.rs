@@ -54,11 +54,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(state: AppState) -> Worker {
         let id = format!("{}-{:08x}", hostname(), rand::random::<u32>());
-        let mut w = Worker {
-            id,
-            handlers: HashMap::new(),
-            state,
-        };
+        let mut w = Worker { id, handlers: HashMap::new(), state };
         w.register(HOLD_SWEEPER, Arc::new(HoldSweeper));
         w.register(MAINTENANCE, Arc::new(Maintenance));
         w
@@ -87,9 +83,7 @@ impl Worker {
     /// Claims and runs due jobs once; returns how many ran.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let store = &self.state.store;
-        let jobs = store
-            .claim_jobs(&self.id, self.state.clock.now(), LEASE, BATCH)
-            .await?;
+        let jobs = store.claim_jobs(&self.id, self.state.clock.now(), LEASE, BATCH).await?;
         for job in &jobs {
             self.run_job(job).await;
         }
@@ -102,43 +96,27 @@ impl Worker {
             Some(h) => h.run(job, &self.state).await,
             None => Outcome::Fail(format!("no handler for job kind {:?}", job.kind)),
         };
-        metrics::histogram!(m::JOB_DURATION, "kind" => job.kind.clone())
-            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(m::JOB_DURATION, "kind" => job.kind.clone()).record(started.elapsed().as_secs_f64());
         let now = self.state.clock.now();
         let store = &self.state.store;
         let (result, recorded) = match &outcome {
             Outcome::Done => ("done", store.complete_job(job.id, &self.id, now).await),
-            Outcome::Again(at) => (
-                "done",
-                store.reschedule_job(job.id, &self.id, *at, now).await,
-            ),
+            Outcome::Again(at) => ("done", store.reschedule_job(job.id, &self.id, *at, now).await),
             Outcome::Retry(e) => {
-                let retry_at =
-                    (job.attempts < job.max_attempts).then(|| now + backoff(job.attempts));
+                let retry_at = (job.attempts < job.max_attempts).then(|| now + backoff(job.attempts));
                 tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed, will retry");
-                let result = if retry_at.is_some() {
-                    "retried"
-                } else {
-                    "failed"
-                };
-                (
-                    result,
-                    store.fail_job(job.id, &self.id, e, retry_at, now).await,
-                )
+                let result = if retry_at.is_some() { "retried" } else { "failed" };
+                (result, store.fail_job(job.id, &self.id, e, retry_at, now).await)
             }
             Outcome::Fail(e) => {
                 tracing::error!(job = job.id, kind = %job.kind, error = %e, "job failed for good");
-                (
-                    "failed",
-                    store.fail_job(job.id, &self.id, e, None, now).await,
-                )
+                ("failed", store.fail_job(job.id, &self.id, e, None, now).await)
             }
         };
         if let Err(e) = recorded {
             tracing::warn!(job = job.id, error = %e, "could not record job outcome (lease lost?)");
         }
-        metrics::counter!(m::JOBS_PROCESSED, "kind" => job.kind.clone(), "result" => result)
-            .increment(1);
+        metrics::counter!(m::JOBS_PROCESSED, "kind" => job.kind.clone(), "result" => result).increment(1);
     }
 
     async fn update_gauges(&self) {
@@ -178,12 +156,7 @@ impl Worker {
                 _ = shutdown.changed() => {}
             }
         }
-        match self
-            .state
-            .store
-            .release_leases(&self.id, self.state.clock.now())
-            .await
-        {
+        match self.state.store.release_leases(&self.id, self.state.clock.now()).await {
             Ok(n) if n > 0 => tracing::info!(released = n, "released job leases"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not release job leases"),
@@ -193,9 +166,7 @@ impl Worker {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "posada".into())
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "posada".into())
 }
 
 /// Expires holds whose time is up, every 30 s. Safe in several instances: one row, one lease.
@@ -235,18 +206,9 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps_with_jitter() {
-        for (attempt, base) in [
-            (1u32, 2_000i64),
-            (2, 4_000),
-            (3, 8_000),
-            (12, 600_000),
-            (40, 600_000),
-        ] {
+        for (attempt, base) in [(1u32, 2_000i64), (2, 4_000), (3, 8_000), (12, 600_000), (40, 600_000)] {
             let d = backoff(attempt).num_milliseconds();
-            assert!(
-                d >= base * 8 / 10 && d <= base * 12 / 10,
-                "attempt {attempt}: {d}"
-            );
+            assert!(d >= base * 8 / 10 && d <= base * 12 / 10, "attempt {attempt}: {d}");
         }
     }
 }

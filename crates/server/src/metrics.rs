@@ -46,10 +46,7 @@ pub fn install() -> PrometheusHandle {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Suffix("_seconds".into()),
-                    &[
-                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                        10.0,
-                    ],
+                    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
                 )
                 .expect("valid buckets")
                 .build_recorder();
@@ -65,14 +62,8 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests by method, route and status");
     metrics::describe_histogram!(HTTP_DURATION, "HTTP request latency by method and route");
-    metrics::describe_counter!(
-        RESERVATIONS_CREATED,
-        "Reservations created, by channel and status"
-    );
-    metrics::describe_counter!(
-        RESERVATION_CONFLICTS,
-        "Holds refused because the nights were taken, by channel"
-    );
+    metrics::describe_counter!(RESERVATIONS_CREATED, "Reservations created, by channel and status");
+    metrics::describe_counter!(RESERVATION_CONFLICTS, "Holds refused because the nights were taken, by channel");
     metrics::describe_counter!(RESERVATIONS_CONFIRMED, "Reservations confirmed, by channel");
     metrics::describe_counter!(RESERVATIONS_CANCELLED, "Reservations cancelled, by channel");
     metrics::describe_counter!(RESERVATIONS_EXPIRED, "Holds expired by the sweeper");
@@ -82,10 +73,7 @@ fn describe() {
     metrics::describe_gauge!(JOBS_OLDEST_AGE, "Age of the oldest due job");
     metrics::describe_gauge!(JOBS_FAILED, "Jobs that failed for good");
     metrics::describe_counter!(RATE_LIMITED, "Requests refused by the per-IP rate limit");
-    metrics::describe_counter!(
-        IDEMPOTENT_REPLAYS,
-        "Responses replayed for a repeated Idempotency-Key"
-    );
+    metrics::describe_counter!(IDEMPOTENT_REPLAYS, "Responses replayed for a repeated Idempotency-Key");
     metrics::describe_histogram!(DB_PING, "Database round trip measured by the health check");
 }
 

@@ -24,20 +24,14 @@ pub struct LoginBody {
     password: String,
 }
 
-pub async fn login(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<LoginBody>,
-) -> ApiResult<Json<Value>> {
+pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<Value>> {
     let refused = || ApiError::unauthorized("E-mail o contraseña incorrectos.");
     let user = match s.store.get_admin_user(&b.email).await {
         Ok(u) => Some(u),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| auth::DUMMY_HASH.clone());
+    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| auth::DUMMY_HASH.clone());
     let ok = auth::verify_password(SecretString::from(b.password), hash).await;
     let user = match user {
         Some(u) if ok && u.active => u,
@@ -46,12 +40,7 @@ pub async fn login(
             return Err(refused());
         }
     };
-    let token = auth::issue_token(
-        &s.config.jwt_secret,
-        &user.email,
-        user.role,
-        s.clock.now().timestamp(),
-    );
+    let token = auth::issue_token(&s.config.jwt_secret, &user.email, user.role, s.clock.now().timestamp());
     Ok(Json(json!({
         "access_token": token,
         "token_type": "bearer",
@@ -74,12 +63,7 @@ pub struct ListQuery {
 }
 
 async fn unit_names(s: &AppState) -> ApiResult<HashMap<i64, String>> {
-    Ok(s.store
-        .list_units(true)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.name))
-        .collect())
+    Ok(s.store.list_units(true).await?.into_iter().map(|u| (u.id, u.name)).collect())
 }
 
 pub async fn list_reservations(
@@ -89,15 +73,17 @@ pub async fn list_reservations(
 ) -> ApiResult<Json<Value>> {
     let status = match q.status.as_deref().filter(|t| !t.is_empty()) {
         None => None,
-        Some(t) => Some(ReservationStatus::parse(t).ok_or_else(|| {
-            ApiError::unprocessable("invalid_query", format!("Estado desconocido: {t}"))
-        })?),
+        Some(t) => Some(
+            ReservationStatus::parse(t)
+                .ok_or_else(|| ApiError::unprocessable("invalid_query", format!("Estado desconocido: {t}")))?,
+        ),
     };
     let flag = match q.flag.as_deref().filter(|t| !t.is_empty()) {
         None => None,
-        Some(t) => Some(AttentionFlag::parse(t).ok_or_else(|| {
-            ApiError::unprocessable("invalid_query", format!("Marca desconocida: {t}"))
-        })?),
+        Some(t) => Some(
+            AttentionFlag::parse(t)
+                .ok_or_else(|| ApiError::unprocessable("invalid_query", format!("Marca desconocida: {t}")))?,
+        ),
     };
     let per_page = q.per_page.unwrap_or(50).clamp(1, 200);
     let page = q.page.unwrap_or(1).max(1);
@@ -122,19 +108,11 @@ pub async fn list_reservations(
     })))
 }
 
-pub async fn reservation(
-    State(s): State<AppState>,
-    _admin: Admin,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let r = s
-        .store
-        .get_reservation(&code.to_uppercase())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("No hay ninguna reserva con ese código."),
-            other => other.into(),
-        })?;
+pub async fn reservation(State(s): State<AppState>, _admin: Admin, Path(code): Path<String>) -> ApiResult<Json<Value>> {
+    let r = s.store.get_reservation(&code.to_uppercase()).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("No hay ninguna reserva con ese código."),
+        other => other.into(),
+    })?;
     let unit = s.store.get_unit(r.unit_id).await.ok();
     let audit = s.store.audit_for(r.id).await?;
     let mut v = json::admin_reservation(&r, unit.as_ref().map(|u| u.name.as_str()));
@@ -183,9 +161,7 @@ pub async fn create_reservation(
         }
     };
     let stay = Stay::new(b.check_in, b.check_out)?;
-    let guests = b
-        .guests
-        .unwrap_or(if kind == ManualKind::Block { 0 } else { 1 });
+    let guests = b.guests.unwrap_or(if kind == ManualKind::Block { 0 } else { 1 });
     let r = s
         .booking
         .create_manual(
@@ -201,13 +177,7 @@ pub async fn create_reservation(
         )
         .await?;
     let names = unit_names(&s).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json::admin_reservation(
-            &r,
-            names.get(&r.unit_id).map(String::as_str),
-        )),
-    ))
+    Ok((StatusCode::CREATED, Json(json::admin_reservation(&r, names.get(&r.unit_id).map(String::as_str)))))
 }
 
 #[derive(Deserialize)]
@@ -228,29 +198,16 @@ pub async fn change_reservation(
     ApiJson(b): ApiJson<ChangeBody>,
 ) -> ApiResult<Json<Value>> {
     let code = code.to_uppercase();
-    let current = s
-        .store
-        .get_reservation(&code)
-        .await
-        .map_err(|e| not_found_code(e.into()))?;
+    let current = s.store.get_reservation(&code).await.map_err(|e| not_found_code(e.into()))?;
     let stay = Stay::new(b.check_in, b.check_out)?;
     let unit_id = b.accommodation_id.unwrap_or(current.unit_id);
     let r = s
         .booking
-        .change_stay(
-            &code,
-            unit_id,
-            stay,
-            &admin.email,
-            b.note.as_deref().unwrap_or(""),
-        )
+        .change_stay(&code, unit_id, stay, &admin.email, b.note.as_deref().unwrap_or(""))
         .await
         .map_err(not_found_code)?;
     let names = unit_names(&s).await?;
-    Ok(Json(json::admin_reservation(
-        &r,
-        names.get(&r.unit_id).map(String::as_str),
-    )))
+    Ok(Json(json::admin_reservation(&r, names.get(&r.unit_id).map(String::as_str))))
 }
 
 #[derive(Deserialize)]
@@ -268,14 +225,9 @@ pub async fn set_flag(
     Path(code): Path<String>,
     ApiJson(b): ApiJson<FlagBody>,
 ) -> ApiResult<Json<Value>> {
-    let flag = AttentionFlag::parse(&b.flag).ok_or_else(|| {
-        ApiError::unprocessable("invalid_flag", format!("Marca desconocida: {}", b.flag))
-    })?;
-    let change = Change {
-        actor: admin.email.clone(),
-        note: b.note.unwrap_or_default(),
-        allow_expired: false,
-    };
+    let flag = AttentionFlag::parse(&b.flag)
+        .ok_or_else(|| ApiError::unprocessable("invalid_flag", format!("Marca desconocida: {}", b.flag)))?;
+    let change = Change { actor: admin.email.clone(), note: b.note.unwrap_or_default(), allow_expired: false };
     let r = s
         .store
         .set_flag(&code.to_uppercase(), flag, b.on, &change, s.clock.now())
@@ -289,11 +241,7 @@ pub async fn list_units(State(s): State<AppState>, _admin: Admin) -> ApiResult<J
     Ok(Json(Value::Array(units.iter().map(json::unit).collect())))
 }
 
-pub async fn get_unit(
-    State(s): State<AppState>,
-    _admin: Admin,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn get_unit(State(s): State<AppState>, _admin: Admin, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let unit = s.store.get_unit(parse_id(&id)?).await?;
     Ok(Json(json::unit(&unit)))
 }
@@ -349,48 +297,26 @@ pub fn slugify(name: &str) -> String {
 fn unit_input(b: UnitBody) -> ApiResult<UnitInput> {
     let name = b.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::unprocessable(
-            "invalid_name",
-            "El nombre debe tener entre 1 y 100 caracteres.",
-        ));
+        return Err(ApiError::unprocessable("invalid_name", "El nombre debe tener entre 1 y 100 caracteres."));
     }
-    let slug = b
-        .slug
-        .map(|s| slugify(&s))
-        .unwrap_or_else(|| slugify(&name));
+    let slug = b.slug.map(|s| slugify(&s)).unwrap_or_else(|| slugify(&name));
     if slug.is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_slug",
-            "El identificador (slug) no puede quedar vacío.",
-        ));
+        return Err(ApiError::unprocessable("invalid_slug", "El identificador (slug) no puede quedar vacío."));
     }
     if b.capacity == 0 || b.capacity > 100 {
-        return Err(ApiError::unprocessable(
-            "invalid_capacity",
-            "La capacidad debe estar entre 1 y 100.",
-        ));
+        return Err(ApiError::unprocessable("invalid_capacity", "La capacidad debe estar entre 1 y 100."));
     }
-    let base_price = json::money_from(&b.base_price).ok_or_else(|| {
-        ApiError::unprocessable(
-            "invalid_price",
-            "El precio base debe ser un monto positivo.",
-        )
-    })?;
+    let base_price = json::money_from(&b.base_price)
+        .ok_or_else(|| ApiError::unprocessable("invalid_price", "El precio base debe ser un monto positivo."))?;
     let weekend_multiplier = match b.weekend_multiplier {
         None => Multiplier::ONE,
         Some(m) => Multiplier::from_f64(m).filter(|m| m.0 > 0).ok_or_else(|| {
-            ApiError::unprocessable(
-                "invalid_multiplier",
-                "El multiplicador debe estar entre 0 y 100.",
-            )
+            ApiError::unprocessable("invalid_multiplier", "El multiplicador debe estar entre 0 y 100.")
         })?,
     };
     let min_nights = b.min_nights.unwrap_or(1);
     if !(1..=domain::MAX_NIGHTS).contains(&min_nights) {
-        return Err(ApiError::unprocessable(
-            "invalid_min_nights",
-            "Las noches mínimas deben estar entre 1 y 60.",
-        ));
+        return Err(ApiError::unprocessable("invalid_min_nights", "Las noches mínimas deben estar entre 1 y 60."));
     }
     Ok(UnitInput {
         slug,
@@ -417,10 +343,7 @@ pub async fn create_unit(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     admin.require_owner()?;
     let input = unit_input(b)?;
-    let unit = s
-        .store
-        .create_unit(&input, &new_ical_token(), s.clock.now())
-        .await?;
+    let unit = s.store.create_unit(&input, &new_ical_token(), s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(json::unit(&unit))))
 }
 
@@ -432,10 +355,7 @@ pub async fn update_unit(
 ) -> ApiResult<Json<Value>> {
     admin.require_owner()?;
     let input = unit_input(b)?;
-    let unit = s
-        .store
-        .update_unit(parse_id(&id)?, &input, s.clock.now())
-        .await?;
+    let unit = s.store.update_unit(parse_id(&id)?, &input, s.clock.now()).await?;
     Ok(Json(json::unit(&unit)))
 }
 
@@ -506,39 +426,29 @@ pub struct RuleBody {
 async fn rule_input(s: &AppState, b: RuleBody) -> ApiResult<RateRuleInput> {
     let name = b.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::unprocessable(
-            "invalid_name",
-            "El nombre debe tener entre 1 y 100 caracteres.",
-        ));
+        return Err(ApiError::unprocessable("invalid_name", "El nombre debe tener entre 1 y 100 caracteres."));
     }
     if let (Some(a), Some(e)) = (b.start_date, b.end_date)
         && a >= e
     {
-        return Err(ApiError::unprocessable(
-            "invalid_dates",
-            "La fecha de fin debe ser posterior a la de inicio.",
-        ));
+        return Err(ApiError::unprocessable("invalid_dates", "La fecha de fin debe ser posterior a la de inicio."));
     }
     let scope = match b.scope.as_deref() {
         None | Some("all_nights") => RuleScope::AllNights,
         Some("holiday_eves") => RuleScope::HolidayEves,
         Some(other) => {
-            return Err(ApiError::unprocessable(
-                "invalid_scope",
-                format!("scope desconocido: {other}"),
-            ));
+            return Err(ApiError::unprocessable("invalid_scope", format!("scope desconocido: {other}")));
         }
     };
     let effect = match (b.nightly_price, b.multiplier) {
         (Some(p), None) => RuleEffect::NightlyPrice(
-            json::money_from(&p)
-                .ok_or_else(|| ApiError::unprocessable("invalid_price", "Precio inválido."))?,
+            json::money_from(&p).ok_or_else(|| ApiError::unprocessable("invalid_price", "Precio inválido."))?,
         ),
-        (None, Some(m)) => {
-            RuleEffect::Multiplier(Multiplier::from_f64(m).filter(|m| m.0 > 0).ok_or_else(
-                || ApiError::unprocessable("invalid_multiplier", "Multiplicador inválido."),
-            )?)
-        }
+        (None, Some(m)) => RuleEffect::Multiplier(
+            Multiplier::from_f64(m)
+                .filter(|m| m.0 > 0)
+                .ok_or_else(|| ApiError::unprocessable("invalid_multiplier", "Multiplicador inválido."))?,
+        ),
         _ => {
             return Err(ApiError::unprocessable(
                 "invalid_effect",
@@ -548,19 +458,12 @@ async fn rule_input(s: &AppState, b: RuleBody) -> ApiResult<RateRuleInput> {
     };
     if let Some(unit) = b.accommodation_id {
         s.store.get_unit(unit).await.map_err(|e| match e {
-            StoreError::NotFound => {
-                ApiError::unprocessable("accommodation_not_found", "La cabaña no existe.")
-            }
+            StoreError::NotFound => ApiError::unprocessable("accommodation_not_found", "La cabaña no existe."),
             other => other.into(),
         })?;
     }
-    if b.min_nights
-        .is_some_and(|m| !(1..=domain::MAX_NIGHTS).contains(&m))
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_min_nights",
-            "Las noches mínimas deben estar entre 1 y 60.",
-        ));
+    if b.min_nights.is_some_and(|m| !(1..=domain::MAX_NIGHTS).contains(&m)) {
+        return Err(ApiError::unprocessable("invalid_min_nights", "Las noches mínimas deben estar entre 1 y 60."));
     }
     Ok(RateRuleInput {
         unit_id: b.accommodation_id,
@@ -597,18 +500,11 @@ pub async fn update_rule(
 ) -> ApiResult<Json<Value>> {
     admin.require_owner()?;
     let input = rule_input(&s, b).await?;
-    let rule = s
-        .store
-        .update_rate_rule(parse_id(&id)?, &input, s.clock.now())
-        .await?;
+    let rule = s.store.update_rate_rule(parse_id(&id)?, &input, s.clock.now()).await?;
     Ok(Json(rule_json(&rule)))
 }
 
-pub async fn delete_rule(
-    State(s): State<AppState>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+pub async fn delete_rule(State(s): State<AppState>, admin: Admin, Path(id): Path<String>) -> ApiResult<StatusCode> {
     admin.require_owner()?;
     s.store.delete_rate_rule(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -648,19 +544,11 @@ pub async fn calendar(
     let (items, _) = s.store.list_reservations(&filter).await?;
     let items: Vec<_> = items.into_iter().filter(|r| r.status.is_active()).collect();
     let units = s.store.list_units(false).await?;
-    let unit_count = if q.accommodation_id.is_some() {
-        1
-    } else {
-        units.len().max(1)
-    } as i64;
+    let unit_count = if q.accommodation_id.is_some() { 1 } else { units.len().max(1) } as i64;
     let confirmed_nights: i64 = items
         .iter()
         .filter(|r| r.status == ReservationStatus::Confirmed)
-        .map(|r| {
-            (r.stay.check_out.min(next) - r.stay.check_in.max(first))
-                .num_days()
-                .max(0)
-        })
+        .map(|r| (r.stay.check_out.min(next) - r.stay.check_in.max(first)).num_days().max(0))
         .sum();
     let occupancy = (confirmed_nights as f64 * 1000.0 / (days * unit_count) as f64).round() / 10.0;
     Ok(Json(json!({
@@ -685,9 +573,6 @@ mod tests {
     #[test]
     fn slugs_are_plain_ascii() {
         assert_eq!(super::slugify("Cabaña Grande"), "cabana-grande");
-        assert_eq!(
-            super::slugify("  Arrayán (vista al lago) "),
-            "arrayan-vista-al-lago"
-        );
+        assert_eq!(super::slugify("  Arrayán (vista al lago) "), "arrayan-vista-al-lago");
     }
 }

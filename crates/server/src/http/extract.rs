@@ -27,24 +27,13 @@ where
 
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(e) => {
-            ApiError::unprocessable("invalid_body", body_text(&e.body_text()))
+        JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_body", body_text(&e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", body_text(&e.body_text())),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::bad_request("malformed_json", "Se esperaba un cuerpo JSON (Content-Type: application/json).")
         }
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request("malformed_json", body_text(&e.body_text()))
-        }
-        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
-            "malformed_json",
-            "Se esperaba un cuerpo JSON (Content-Type: application/json).",
-        ),
-        JsonRejection::BytesRejection(e)
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
-            ApiError::new(
-                e.status(),
-                "payload_too_large",
-                "El cuerpo supera el máximo de 1 MiB.",
-            )
+        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(e.status(), "payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
         }
         other => ApiError::bad_request("bad_request", other.body_text()),
     }
@@ -52,11 +41,8 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
 
 /// Serde's messages are clear enough, but drop the Rust type paths they sometimes carry.
 fn body_text(text: &str) -> String {
-    text.replace(
-        "Failed to deserialize the JSON body into the target type: ",
-        "",
-    )
-    .replace("Failed to parse the request body as JSON: ", "")
+    text.replace("Failed to deserialize the JSON body into the target type: ", "")
+        .replace("Failed to parse the request body as JSON: ", "")
 }
 
 /// `axum::Query` with 422 and a JSON error for bad parameters.
@@ -74,8 +60,7 @@ where
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::unprocessable(
                 "invalid_query",
-                e.body_text()
-                    .replace("Failed to deserialize query string: ", ""),
+                e.body_text().replace("Failed to deserialize query string: ", ""),
             )),
             Err(other) => Err(ApiError::unprocessable("invalid_query", other.body_text())),
         }
@@ -93,19 +78,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        e.status(),
-                        "payload_too_large",
-                        "El cuerpo supera el máximo de 1 MiB.",
-                    )
-                } else {
-                    ApiError::bad_request("bad_request", e.body_text())
-                }
-            })?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(e.status(), "payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
+            } else {
+                ApiError::bad_request("bad_request", e.body_text())
+            }
+        })?;
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(OptionalJson(None));
         }
@@ -118,9 +97,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error_free(de) {
         Ok(v) => Ok(v),
-        Err(e) if e.is_syntax() || e.is_eof() => {
-            Err(ApiError::bad_request("malformed_json", e.to_string()))
-        }
+        Err(e) if e.is_syntax() || e.is_eof() => Err(ApiError::bad_request("malformed_json", e.to_string())),
         Err(e) => Err(ApiError::unprocessable("invalid_body", e.to_string())),
     }
 }

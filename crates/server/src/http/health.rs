@@ -81,22 +81,11 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "checks": {"database": database, "jobs": jobs},
     });
-    let code = if overall == Level::Unhealthy {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
+    let code = if overall == Level::Unhealthy { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (code, Json(body)).into_response()
 }
 
 pub async fn metrics(State(s): State<AppState>) -> Response {
     s.metrics.run_upkeep();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        s.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
 }

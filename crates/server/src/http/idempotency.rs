@@ -25,20 +25,13 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state)
-            .await
-            .map(RawBody)
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        e.status(),
-                        "payload_too_large",
-                        "El cuerpo supera el máximo de 1 MiB.",
-                    )
-                } else {
-                    ApiError::bad_request("bad_request", e.body_text())
-                }
-            })
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(e.status(), "payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
+            } else {
+                ApiError::bad_request("bad_request", e.body_text())
+            }
+        })
     }
 }
 
@@ -80,18 +73,11 @@ where
     hasher.update([0]);
     hasher.update(body);
     let hash = format!("{:x}", hasher.finalize());
-    let claim = match state
-        .store
-        .claim_idempotency(scope, &key, &hash, state.clock.now())
-        .await
-    {
+    let claim = match state.store.claim_idempotency(scope, &key, &hash, state.clock.now()).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "idempotency store unavailable");
-            return ApiError::unavailable(
-                "No se pudo registrar la clave de idempotencia; reintentá.",
-            )
-            .into_response();
+            return ApiError::unavailable("No se pudo registrar la clave de idempotencia; reintentá.").into_response();
         }
     };
     match claim {
@@ -100,8 +86,7 @@ where
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             let mut r = respond(status, &value);
-            r.headers_mut()
-                .insert("idempotency-replayed", HeaderValue::from_static("true"));
+            r.headers_mut().insert("idempotency-replayed", HeaderValue::from_static("true"));
             r
         }
         IdempotencyClaim::InProgress => ApiError::conflict(
@@ -109,11 +94,10 @@ where
             "Una solicitud con esta Idempotency-Key todavía se está procesando.",
         )
         .into_response(),
-        IdempotencyClaim::Mismatch => ApiError::unprocessable(
-            "idempotency_key_reused",
-            "Esta Idempotency-Key ya se usó con otra solicitud.",
-        )
-        .into_response(),
+        IdempotencyClaim::Mismatch => {
+            ApiError::unprocessable("idempotency_key_reused", "Esta Idempotency-Key ya se usó con otra solicitud.")
+                .into_response()
+        }
         IdempotencyClaim::New => {
             let (status, value) = match handler().await {
                 Ok(ok) => ok,
@@ -124,10 +108,8 @@ where
                 if let Err(e) = state.store.release_idempotency(scope, &key).await {
                     tracing::warn!(error = %e, "could not release idempotency key");
                 }
-            } else if let Err(e) = state
-                .store
-                .finish_idempotency(scope, &key, status.as_u16(), &value.to_string())
-                .await
+            } else if let Err(e) =
+                state.store.finish_idempotency(scope, &key, status.as_u16(), &value.to_string()).await
             {
                 tracing::error!(error = %e, "could not store idempotent response");
             }

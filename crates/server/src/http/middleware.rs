@@ -19,9 +19,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct TraceId(pub String);
 
 fn valid_trace_id(v: &str) -> bool {
-    (1..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 fn trace_id(headers: &HeaderMap) -> String {
@@ -48,17 +46,9 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let status = response.status();
     let elapsed = started.elapsed();
     span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request done"
-        )
+        tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_secs_f64() * 1000.0, "request done")
     });
-    let labels = [
-        ("method", method.to_string()),
-        ("path", route),
-        ("status", status.as_u16().to_string()),
-    ];
+    let labels = [("method", method.to_string()), ("path", route), ("status", status.as_u16().to_string())];
     metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(m::HTTP_DURATION, &labels[..2]).record(elapsed.as_secs_f64());
 
@@ -70,20 +60,11 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         h.insert("x-request-id", v.clone());
         h.insert("x-trace-id", v);
     }
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        "referrer-policy",
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if !h.contains_key("content-security-policy") {
-        h.insert(
-            "content-security-policy",
-            HeaderValue::from_static("frame-ancestors 'none'"),
-        );
+        h.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'"));
     }
     response
 }
@@ -93,15 +74,9 @@ fn json_for_bare_error(response: Response) -> Response {
     let status = response.status();
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "No existe."),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("method_not_allowed", "Método no permitido para esta ruta.")
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ("payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
-        }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "Tipo de contenido no soportado.")
-        }
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Método no permitido para esta ruta."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "El cuerpo supera el máximo de 1 MiB."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Tipo de contenido no soportado."),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "La solicitud tardó demasiado."),
         s if s.is_server_error() => ("internal", "Ocurrió un error interno."),
         _ => ("bad_request", "Solicitud inválida."),
@@ -118,11 +93,8 @@ fn json_for_bare_error(response: Response) -> Response {
 /// Refuses a declared body over the limit before reading it, on every route. Bodies without a
 /// length are cut at the same limit by the extractors.
 pub async fn body_limit(req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -148,29 +120,19 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     // Walk back from the nearest hop; the first address that is not our proxy is the client.
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !is_trusted(*ip))
-        .unwrap_or(peer)
+    forwarded.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer)
 }
 
 fn exempt(path: &str) -> bool {
-    path == "/api/v1/healthz"
-        || path == "/api/v1/readyz"
-        || path == "/metrics"
-        || path.starts_with("/api/v1/webhooks/")
+    path == "/api/v1/healthz" || path == "/api/v1/readyz" || path == "/metrics" || path.starts_with("/api/v1/webhooks/")
 }
 
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !state.limiter.enabled() || exempt(req.uri().path()) {
         return next.run(req).await;
     }
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip(peer, req.headers(), &state.config.trusted_proxies);
     match state.limiter.check(ip, Instant::now()) {
         Ok(()) => next.run(req).await,
@@ -195,18 +157,9 @@ mod tests {
     fn forwarded_for_is_trusted_only_from_proxies() {
         let trusted = vec![IpNet::parse("10.0.0.0/8").unwrap()];
         let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("1.2.3.4, 10.0.0.7"),
-        );
-        assert_eq!(
-            client_ip("10.0.0.1".parse().unwrap(), &h, &trusted),
-            "1.2.3.4".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            client_ip("8.8.8.8".parse().unwrap(), &h, &trusted),
-            "8.8.8.8".parse::<IpAddr>().unwrap()
-        );
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 10.0.0.7"));
+        assert_eq!(client_ip("10.0.0.1".parse().unwrap(), &h, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip("8.8.8.8".parse().unwrap(), &h, &trusted), "8.8.8.8".parse::<IpAddr>().unwrap());
         assert_eq!(
             client_ip("10.0.0.1".parse().unwrap(), &HeaderMap::new(), &trusted),
             "10.0.0.1".parse::<IpAddr>().unwrap()

@@ -36,10 +36,7 @@ pub struct Api {
 
 impl Api {
     fn new() -> Api {
-        Api {
-            router: Router::new(),
-            docs: Vec::new(),
-        }
+        Api { router: Router::new(), docs: Vec::new() }
     }
 
     fn add(
@@ -52,13 +49,7 @@ impl Api {
         summary: &'static str,
     ) -> Api {
         self.router = self.router.route(path, route);
-        self.docs.push(RouteDoc {
-            method,
-            path,
-            summary,
-            tag,
-            auth,
-        });
+        self.docs.push(RouteDoc { method, path, summary, tag, auth });
         self
     }
 }
@@ -66,54 +57,12 @@ impl Api {
 /// Every route of the service.
 pub fn api() -> Api {
     Api::new()
-        .add(
-            "GET",
-            "/",
-            get(public::root),
-            "meta",
-            false,
-            "Service name and version",
-        )
-        .add(
-            "GET",
-            "/api/v1/readyz",
-            get(health::readyz),
-            "meta",
-            false,
-            "Readiness (no I/O)",
-        )
-        .add(
-            "GET",
-            "/api/v1/healthz",
-            get(health::healthz),
-            "meta",
-            false,
-            "Deep health: database, job queue",
-        )
-        .add(
-            "GET",
-            "/metrics",
-            get(health::metrics),
-            "meta",
-            false,
-            "Prometheus metrics",
-        )
-        .add(
-            "GET",
-            "/api/v1/openapi.json",
-            get(openapi::spec),
-            "meta",
-            false,
-            "This API description",
-        )
-        .add(
-            "GET",
-            "/api/v1/accommodations",
-            get(public::accommodations),
-            "public",
-            false,
-            "Active cabins",
-        )
+        .add("GET", "/", get(public::root), "meta", false, "Service name and version")
+        .add("GET", "/api/v1/readyz", get(health::readyz), "meta", false, "Readiness (no I/O)")
+        .add("GET", "/api/v1/healthz", get(health::healthz), "meta", false, "Deep health: database, job queue")
+        .add("GET", "/metrics", get(health::metrics), "meta", false, "Prometheus metrics")
+        .add("GET", "/api/v1/openapi.json", get(openapi::spec), "meta", false, "This API description")
+        .add("GET", "/api/v1/accommodations", get(public::accommodations), "public", false, "Active cabins")
         .add(
             "GET",
             "/api/v1/reservations/accommodations",
@@ -130,14 +79,7 @@ pub fn api() -> Api {
             false,
             "Availability and quotes for a stay",
         )
-        .add(
-            "POST",
-            "/api/v1/reservations/pre-reserve",
-            post(public::pre_reserve),
-            "public",
-            false,
-            "Place a hold",
-        )
+        .add("POST", "/api/v1/reservations/pre-reserve", post(public::pre_reserve), "public", false, "Place a hold")
         .add(
             "GET",
             "/api/v1/reservations/{code}",
@@ -146,38 +88,10 @@ pub fn api() -> Api {
             false,
             "A reservation, without guest data",
         )
-        .add(
-            "POST",
-            "/api/v1/reservations/{code}/confirm",
-            post(public::confirm),
-            "admin",
-            true,
-            "Confirm a hold",
-        )
-        .add(
-            "POST",
-            "/api/v1/reservations/{code}/cancel",
-            post(public::cancel),
-            "admin",
-            true,
-            "Cancel a reservation",
-        )
-        .add(
-            "POST",
-            "/api/v1/nlu/analyze",
-            post(nlu::analyze),
-            "public",
-            false,
-            "Understand one guest message",
-        )
-        .add(
-            "POST",
-            "/api/v1/admin/login",
-            post(admin::login),
-            "admin",
-            false,
-            "Log in: e-mail and password → token",
-        )
+        .add("POST", "/api/v1/reservations/{code}/confirm", post(public::confirm), "admin", true, "Confirm a hold")
+        .add("POST", "/api/v1/reservations/{code}/cancel", post(public::cancel), "admin", true, "Cancel a reservation")
+        .add("POST", "/api/v1/nlu/analyze", post(nlu::analyze), "public", false, "Understand one guest message")
+        .add("POST", "/api/v1/admin/login", post(admin::login), "admin", false, "Log in: e-mail and password → token")
         .add(
             "GET",
             "/api/v1/admin/reservations",
@@ -218,38 +132,10 @@ pub fn api() -> Api {
             true,
             "Set or clear an attention flag",
         )
-        .add(
-            "GET",
-            "/api/v1/admin/accommodations",
-            get(admin::list_units),
-            "admin",
-            true,
-            "All cabins, inactive too",
-        )
-        .add(
-            "POST",
-            "/api/v1/admin/accommodations",
-            post(admin::create_unit),
-            "admin",
-            true,
-            "Create a cabin",
-        )
-        .add(
-            "GET",
-            "/api/v1/admin/accommodations/{id}",
-            get(admin::get_unit),
-            "admin",
-            true,
-            "One cabin",
-        )
-        .add(
-            "PUT",
-            "/api/v1/admin/accommodations/{id}",
-            put(admin::update_unit),
-            "admin",
-            true,
-            "Update a cabin",
-        )
+        .add("GET", "/api/v1/admin/accommodations", get(admin::list_units), "admin", true, "All cabins, inactive too")
+        .add("POST", "/api/v1/admin/accommodations", post(admin::create_unit), "admin", true, "Create a cabin")
+        .add("GET", "/api/v1/admin/accommodations/{id}", get(admin::get_unit), "admin", true, "One cabin")
+        .add("PUT", "/api/v1/admin/accommodations/{id}", put(admin::update_unit), "admin", true, "Update a cabin")
         .add(
             "DELETE",
             "/api/v1/admin/accommodations/{id}",
@@ -258,38 +144,10 @@ pub fn api() -> Api {
             true,
             "Deactivate a cabin",
         )
-        .add(
-            "GET",
-            "/api/v1/admin/rate-rules",
-            get(admin::list_rules),
-            "admin",
-            true,
-            "Seasons and holiday prices",
-        )
-        .add(
-            "POST",
-            "/api/v1/admin/rate-rules",
-            post(admin::create_rule),
-            "admin",
-            true,
-            "Create a rate rule",
-        )
-        .add(
-            "PUT",
-            "/api/v1/admin/rate-rules/{id}",
-            put(admin::update_rule),
-            "admin",
-            true,
-            "Update a rate rule",
-        )
-        .add(
-            "DELETE",
-            "/api/v1/admin/rate-rules/{id}",
-            delete(admin::delete_rule),
-            "admin",
-            true,
-            "Delete a rate rule",
-        )
+        .add("GET", "/api/v1/admin/rate-rules", get(admin::list_rules), "admin", true, "Seasons and holiday prices")
+        .add("POST", "/api/v1/admin/rate-rules", post(admin::create_rule), "admin", true, "Create a rate rule")
+        .add("PUT", "/api/v1/admin/rate-rules/{id}", put(admin::update_rule), "admin", true, "Update a rate rule")
+        .add("DELETE", "/api/v1/admin/rate-rules/{id}", delete(admin::delete_rule), "admin", true, "Delete a rate rule")
         .add(
             "GET",
             "/api/v1/admin/calendar/availability",
@@ -305,10 +163,7 @@ pub fn router(state: AppState) -> Router {
     api()
         .router
         .fallback(public::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::rate_limit,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
         .layer(DefaultBodyLimit::max(middleware::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(middleware::body_limit))
         .layer(cors)
@@ -317,10 +172,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])

@@ -15,15 +15,9 @@ pub struct AnalyzeBody {
     today: Option<NaiveDate>,
 }
 
-pub async fn analyze(
-    State(s): State<AppState>,
-    ApiJson(body): ApiJson<AnalyzeBody>,
-) -> ApiResult<Json<nlu::Analysis>> {
+pub async fn analyze(State(s): State<AppState>, ApiJson(body): ApiJson<AnalyzeBody>) -> ApiResult<Json<nlu::Analysis>> {
     if body.text.trim().is_empty() {
-        return Err(ApiError::unprocessable(
-            "empty_text",
-            "El texto está vacío.",
-        ));
+        return Err(ApiError::unprocessable("empty_text", "El texto está vacío."));
     }
     if body.text.chars().count() > nlu::MAX_TEXT_CHARS {
         return Err(ApiError::unprocessable(
@@ -31,9 +25,7 @@ pub async fn analyze(
             format!("El texto supera los {} caracteres.", nlu::MAX_TEXT_CHARS),
         ));
     }
-    let today = body
-        .today
-        .unwrap_or_else(|| s.clock.today_in(s.config.timezone));
+    let today = body.today.unwrap_or_else(|| s.clock.today_in(s.config.timezone));
     let units = unit_refs(&s).await?;
     Ok(Json(nlu::analyze(&body.text, today, &units)))
 }
@@ -43,10 +35,6 @@ pub async fn unit_refs(s: &AppState) -> ApiResult<Vec<nlu::UnitRef>> {
         .list_units(false)
         .await?
         .into_iter()
-        .map(|u| nlu::UnitRef {
-            id: u.id,
-            name: u.name,
-            slug: u.slug,
-        })
+        .map(|u| nlu::UnitRef { id: u.id, name: u.name, slug: u.slug })
         .collect())
 }

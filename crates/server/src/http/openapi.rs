@@ -28,9 +28,7 @@ pub fn document() -> Value {
         if route.auth {
             op["security"] = json!([{"bearer": []}]);
         }
-        let entry = paths
-            .entry(route.path.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
         entry[route.method.to_lowercase()] = op;
     }
     json!({

@@ -20,16 +20,14 @@ use serde_json::{Value, json};
 impl From<BookingError> for ApiError {
     fn from(e: BookingError) -> ApiError {
         match e {
-            BookingError::UnitNotFound => ApiError::unprocessable(
-                "accommodation_not_found",
-                "La cabaña no existe o no está activa.",
-            ),
+            BookingError::UnitNotFound => {
+                ApiError::unprocessable("accommodation_not_found", "La cabaña no existe o no está activa.")
+            }
             BookingError::Stay(s) => s.into(),
-            BookingError::InvalidContact(field) => ApiError::unprocessable(
-                "invalid_contact",
-                format!("Revisá el dato de contacto: {field}."),
-            )
-            .with_details(json!({"field": field})),
+            BookingError::InvalidContact(field) => {
+                ApiError::unprocessable("invalid_contact", format!("Revisá el dato de contacto: {field}."))
+                    .with_details(json!({"field": field}))
+            }
             BookingError::Store(s) => s.into(),
         }
     }
@@ -40,11 +38,7 @@ pub async fn root() -> Json<Value> {
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-        "No existe esa ruta.",
-    )
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "No existe esa ruta.")
 }
 
 pub async fn accommodations(State(s): State<AppState>) -> ApiResult<Json<Value>> {
@@ -107,11 +101,7 @@ fn default_channel() -> String {
     "whatsapp".into()
 }
 
-pub async fn pre_reserve(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Response {
+pub async fn pre_reserve(State(s): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
     let (state, raw) = (s.clone(), body.clone());
     idempotency::run(&s, &headers, "pre-reserve", "/api/v1/reservations/pre-reserve", &body, || async move {
         let b: PreReserveBody = parse_json(&raw)?;
@@ -153,27 +143,15 @@ pub async fn pre_reserve(
     .await
 }
 
-pub async fn reservation(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn reservation(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<Value>> {
     let code = domain::ReservationCode::parse(&code)
         .ok_or_else(|| ApiError::not_found("No hay ninguna reserva con ese código."))?;
-    let r = s
-        .store
-        .get_reservation(code.as_str())
-        .await
-        .map_err(|e| match e {
-            store::StoreError::NotFound => {
-                ApiError::not_found("No hay ninguna reserva con ese código.")
-            }
-            other => other.into(),
-        })?;
+    let r = s.store.get_reservation(code.as_str()).await.map_err(|e| match e {
+        store::StoreError::NotFound => ApiError::not_found("No hay ninguna reserva con ese código."),
+        other => other.into(),
+    })?;
     let unit = s.store.get_unit(r.unit_id).await.ok();
-    Ok(Json(json::public_reservation(
-        &r,
-        unit.as_ref().map(|u| u.name.as_str()),
-    )))
+    Ok(Json(json::public_reservation(&r, unit.as_ref().map(|u| u.name.as_str()))))
 }
 
 #[derive(Deserialize, Default)]
@@ -193,10 +171,7 @@ fn note_from(body: &[u8]) -> ApiResult<String> {
     let b: NoteBody = parse_json(body)?;
     let note = b.note.unwrap_or_default();
     if note.chars().count() > 2000 {
-        return Err(ApiError::unprocessable(
-            "invalid_body",
-            "La nota es demasiado larga (máximo 2000 caracteres).",
-        ));
+        return Err(ApiError::unprocessable("invalid_body", "La nota es demasiado larga (máximo 2000 caracteres)."));
     }
     Ok(note)
 }

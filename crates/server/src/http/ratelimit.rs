@@ -19,11 +19,7 @@ struct Bucket {
 impl RateLimiter {
     /// `per_minute = 0` turns limiting off. `burst` is how many requests may arrive at once.
     pub fn new(per_minute: u32, burst: u32) -> RateLimiter {
-        RateLimiter {
-            per_minute,
-            burst: burst.max(1),
-            buckets: Mutex::new(HashMap::new()),
-        }
+        RateLimiter { per_minute, burst: burst.max(1), buckets: Mutex::new(HashMap::new()) }
     }
 
     pub fn enabled(&self) -> bool {
@@ -40,13 +36,9 @@ impl RateLimiter {
         if buckets.len() > 50_000 {
             // Forget addresses whose bucket has refilled: they would start full anyway.
             let burst = self.burst as f64;
-            buckets
-                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
         }
-        let bucket = buckets.entry(ip).or_insert(Bucket {
-            tokens: self.burst as f64,
-            last: now,
-        });
+        let bucket = buckets.entry(ip).or_insert(Bucket { tokens: self.burst as f64, last: now });
         let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(self.burst as f64);
         bucket.last = now;
@@ -73,10 +65,7 @@ mod tests {
         assert!(l.check(ip, t0).is_ok());
         assert!(l.check(ip, t0).is_ok());
         assert_eq!(l.check(ip, t0), Err(1));
-        assert!(
-            l.check("10.0.0.2".parse().unwrap(), t0).is_ok(),
-            "per address"
-        );
+        assert!(l.check("10.0.0.2".parse().unwrap(), t0).is_ok(), "per address");
         assert!(l.check(ip, t0 + Duration::from_millis(1100)).is_ok());
         assert!(l.check(ip, t0 + Duration::from_millis(1100)).is_err());
     }

@@ -1,0 +1,13 @@
+//! Black-box tests of the service over HTTP (one binary: faster to link). Each test runs on
+//! SQLite and on PostgreSQL (`POSADA_TEST_DATABASE_URL`, a fresh database per test).
+
+mod helpers;
+
+mod admin;
+mod binary;
+mod docs;
+mod errors;
+mod health;
+mod idempotency;
+mod nlu;
+mod reservations;
