@@ -71,6 +71,21 @@ macro_rules! store_impl {
                 found.map(|_| ()).ok_or(StoreError::NotFound)
             }
 
+            /// Whether an imported event (not an echo of ours) covers one of these nights.
+            async fn externally_taken(conn: &mut Conn, unit_id: i64, stay: Stay) -> Result<bool> {
+                let hit: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM external_blocks WHERE unit_id = $1 AND echo_of IS NULL \
+                     AND check_in < $3 AND check_out > $2 LIMIT 1",
+                )
+                .bind(unit_id)
+                .bind(stay.check_in)
+                .bind(stay.check_out)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(hit.is_some())
+            }
+
             /// Expires the holds whose time is up (of one unit, or all), with audit rows.
             async fn expire_in_tx(conn: &mut Conn, unit_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<String>> {
                 let expired: Vec<(i64, String)> = sqlx::query_as(
@@ -109,6 +124,10 @@ macro_rules! store_impl {
                 Self::lock_unit(&mut w.tx, new.unit_id).await?;
                 // The constraint cannot look at the clock: stale holds must stop being active first.
                 Self::expire_in_tx(&mut w.tx, Some(new.unit_id), now).await?;
+                // Nights an OTA has taken are not ours to sell (an owner may still block them).
+                if new.status != ReservationStatus::Blocked && Self::externally_taken(&mut w.tx, new.unit_id, new.stay).await? {
+                    return Err(StoreError::Overlap);
+                }
                 if let (ReservationStatus::PreReserved, Some(max)) = (new.status, limits.max_holds_per_contact) {
                     if !new.guest_phone.is_empty() {
                         Self::lock_contact(&mut w.tx, &new.guest_phone).await?;
@@ -197,6 +216,10 @@ macro_rules! store_impl {
                     return Err(StoreError::HoldExpired);
                 }
                 from.transition(to)?;
+                // Reviving a lapsed hold: the nights must still be free of OTA bookings too.
+                if from == ReservationStatus::Expired && Self::externally_taken(&mut w.tx, current.unit_id, current.stay).await? {
+                    return Err(StoreError::Overlap);
+                }
                 let notes = append_note(&current.notes, &change.note, &change.actor, now);
                 let sql = format!(
                     "UPDATE reservations SET status = $2, updated_at = $3, notes = $4, \
@@ -239,6 +262,9 @@ macro_rules! store_impl {
                 }
                 Self::lock_unit(&mut w.tx, unit_id).await?;
                 Self::expire_in_tx(&mut w.tx, Some(unit_id), now).await?;
+                if current.status != ReservationStatus::Blocked && Self::externally_taken(&mut w.tx, unit_id, stay).await? {
+                    return Err(StoreError::Overlap);
+                }
                 let notes = append_note(&current.notes, &change.note, &change.actor, now);
                 let sql = format!(
                     "UPDATE reservations SET unit_id = $2, check_in = $3, check_out = $4, total = $5, deposit = $6, \
@@ -261,6 +287,224 @@ macro_rules! store_impl {
                     .await?;
                 w.tx.commit().await.map_err(Self::map_err)?;
                 Ok(updated)
+            }
+
+            async fn apply_feed_once(
+                &self,
+                id: i64,
+                events: &[IncomingEvent],
+                etag: Option<&str>,
+                last_modified: Option<&str>,
+                rules: ApplyRules,
+                now: DateTime<Utc>,
+            ) -> Result<FeedChanges> {
+                let mut w = self.write().await?;
+                let sql = format!("SELECT {FEED_COLUMNS} FROM ical_feeds WHERE id = $1");
+                let feed: Feed = sqlx::query_as::<_, FeedRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?
+                    .ok_or(StoreError::NotFound)?
+                    .into();
+                // Holds on this unit wait for us, and we for them: no hold slips in between.
+                let lock = format!("SELECT id FROM units WHERE id = $1{}", Self::FOR_UPDATE);
+                sqlx::query(&lock).bind(feed.unit_id).execute(&mut *w.tx).await.map_err(Self::map_err)?;
+                let sql = format!("SELECT {BLOCK_COLUMNS} FROM external_blocks WHERE feed_id = $1");
+                let existing: Vec<ExternalBlock> = sqlx::query_as::<_, BlockRow>(&sql)
+                    .bind(id)
+                    .fetch_all(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?
+                    .into_iter()
+                    .map(ExternalBlock::from)
+                    .collect();
+                let ours: Vec<StayRow> = sqlx::query_as::<_, StayRowRaw>(
+                    "SELECT id, code, unit_id, check_in, check_out, status, hold_expires_at, created_at, updated_at \
+                     FROM reservations WHERE unit_id = $1 AND status IN ('pre_reserved', 'confirmed', 'blocked')",
+                )
+                .bind(feed.unit_id)
+                .fetch_all(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?
+                .into_iter()
+                .map(StayRow::try_from)
+                .collect::<Result<_>>()?;
+                // An anonymous block inside one of our exported stays, first seen after that stay
+                // existed, is the OTA sending our own stay back. OTA bookings are never echoes.
+                let echo_of = |kind: &str, stay: Stay, first_seen: DateTime<Utc>| {
+                    (kind == "block")
+                        .then(|| {
+                            ours.iter().find(|r| {
+                                r.occupies_at(now)
+                                    && r.stay.check_in <= stay.check_in
+                                    && stay.check_out <= r.stay.check_out
+                                    && r.created_at < first_seen
+                            })
+                        })
+                        .flatten()
+                        .map(|r| r.reservation_id)
+                };
+                let mut changes = FeedChanges::default();
+                let mut seen: BTreeSet<&str> = BTreeSet::new();
+                for e in events {
+                    if !seen.insert(e.uid.as_str()) {
+                        continue;
+                    }
+                    match existing.iter().find(|b| b.uid == e.uid) {
+                        None => {
+                            let echo = echo_of(&e.kind, e.stay, now);
+                            sqlx::query(
+                                "INSERT INTO external_blocks (feed_id, unit_id, uid, check_in, check_out, kind, summary, \
+                                 reference, echo_of, first_seen_at, last_seen_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                            )
+                            .bind(id)
+                            .bind(feed.unit_id)
+                            .bind(&e.uid)
+                            .bind(e.stay.check_in)
+                            .bind(e.stay.check_out)
+                            .bind(&e.kind)
+                            .bind(&e.summary)
+                            .bind(&e.reference)
+                            .bind(echo)
+                            .bind(now)
+                            .execute(&mut *w.tx)
+                            .await
+                            .map_err(Self::map_err)?;
+                            changes.added += 1;
+                            changes.echoes += echo.is_some() as u32;
+                        }
+                        Some(b) => {
+                            let changed = b.stay != e.stay || b.kind != e.kind || b.summary != e.summary || b.reference != e.reference;
+                            let echo = if changed { echo_of(&e.kind, e.stay, b.first_seen_at) } else { b.echo_of };
+                            sqlx::query(
+                                "UPDATE external_blocks SET check_in = $2, check_out = $3, kind = $4, summary = $5, \
+                                 reference = $6, echo_of = $7, last_seen_at = $8, missing_since = NULL, missing_count = 0 \
+                                 WHERE id = $1",
+                            )
+                            .bind(b.id)
+                            .bind(e.stay.check_in)
+                            .bind(e.stay.check_out)
+                            .bind(&e.kind)
+                            .bind(&e.summary)
+                            .bind(&e.reference)
+                            .bind(echo)
+                            .bind(now)
+                            .execute(&mut *w.tx)
+                            .await
+                            .map_err(Self::map_err)?;
+                            changes.updated += changed as u32;
+                        }
+                    }
+                }
+                for b in existing.iter().filter(|b| !seen.contains(b.uid.as_str())) {
+                    let missing_count = b.missing_count + 1;
+                    let missing_since = b.missing_since.unwrap_or(now);
+                    let gone = (rules.replace_blocks_wholesale && b.kind == "block")
+                        || (missing_count >= 2 && now - missing_since >= rules.missing_grace);
+                    if gone {
+                        sqlx::query("DELETE FROM external_blocks WHERE id = $1")
+                            .bind(b.id)
+                            .execute(&mut *w.tx)
+                            .await
+                            .map_err(Self::map_err)?;
+                        changes.removed += 1;
+                    } else {
+                        // Vrbo deletes instead of cancelling and rotates UIDs: keep blocking a while.
+                        sqlx::query("UPDATE external_blocks SET missing_count = $2, missing_since = $3 WHERE id = $1")
+                            .bind(b.id)
+                            .bind(missing_count as i64)
+                            .bind(missing_since)
+                            .execute(&mut *w.tx)
+                            .await
+                            .map_err(Self::map_err)?;
+                        changes.missing += 1;
+                    }
+                }
+                // Conflicts: what this feed still blocks, over our held or confirmed stays.
+                let sql = format!("SELECT {BLOCK_COLUMNS} FROM external_blocks WHERE feed_id = $1 AND echo_of IS NULL");
+                let current: Vec<ExternalBlock> = sqlx::query_as::<_, BlockRow>(&sql)
+                    .bind(id)
+                    .fetch_all(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?
+                    .into_iter()
+                    .map(ExternalBlock::from)
+                    .collect();
+                for b in &current {
+                    for r in ours.iter().filter(|r| {
+                        r.status != ReservationStatus::Blocked && r.occupies_at(now) && r.stay.overlaps(&b.stay)
+                    }) {
+                        let inserted: Option<(i64,)> = sqlx::query_as(
+                            "INSERT INTO conflicts (reservation_id, feed_id, uid, source, summary, check_in, check_out, detected_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+                        )
+                        .bind(r.reservation_id)
+                        .bind(id)
+                        .bind(&b.uid)
+                        .bind(&feed.source)
+                        .bind(&b.summary)
+                        .bind(b.stay.check_in)
+                        .bind(b.stay.check_out)
+                        .bind(now)
+                        .fetch_optional(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                        let Some((conflict_id,)) = inserted else { continue };
+                        let current = Self::reservation_for_update(&mut w.tx, &r.code).await?;
+                        if !current.flags.contains(&AttentionFlag::Conflict) {
+                            let mut flags = current.flags.clone();
+                            flags.insert(AttentionFlag::Conflict);
+                            sqlx::query("UPDATE reservations SET flags = $2, updated_at = $3 WHERE id = $1")
+                                .bind(current.id)
+                                .bind(flags_str(&flags))
+                                .bind(now)
+                                .execute(&mut *w.tx)
+                                .await
+                                .map_err(Self::map_err)?;
+                            let mut after = audit_snapshot(&current);
+                            after["flags"] = serde_json::json!(flags_str(&flags));
+                            let note = format!(
+                                "{} ({}) ocupa {} → {}",
+                                feed.source, b.summary, b.stay.check_in, b.stay.check_out
+                            );
+                            Self::audit(&mut w.tx, Some(current.id), "ical", "flag_set", Some(audit_snapshot(&current)), Some(after), &note, now)
+                                .await?;
+                        }
+                        changes.new_conflicts.push(Conflict {
+                            id: conflict_id,
+                            reservation_id: r.reservation_id,
+                            reservation_code: r.code.clone(),
+                            unit_id: feed.unit_id,
+                            feed_id: id,
+                            uid: b.uid.clone(),
+                            source: feed.source.clone(),
+                            summary: b.summary.clone(),
+                            stay: b.stay,
+                            detected_at: now,
+                        });
+                    }
+                }
+                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM external_blocks WHERE feed_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                sqlx::query(
+                    "UPDATE ical_feeds SET etag = $2, last_modified = $3, last_attempt_at = $4, last_success_at = $4, \
+                     last_error = NULL, consecutive_failures = 0, events_count = $5 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(etag)
+                .bind(last_modified)
+                .bind(now)
+                .bind(count)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(changes)
             }
 
             #[allow(clippy::too_many_arguments)]
@@ -584,7 +828,7 @@ macro_rules! store_impl {
 
             async fn active_stays(&self, unit_id: Option<i64>, from: NaiveDate, to: NaiveDate) -> Result<Vec<StayRow>> {
                 let rows: Vec<StayRowRaw> = sqlx::query_as(
-                    "SELECT id, code, unit_id, check_in, check_out, status, hold_expires_at FROM reservations \
+                    "SELECT id, code, unit_id, check_in, check_out, status, hold_expires_at, created_at, updated_at FROM reservations \
                      WHERE status IN ('pre_reserved', 'confirmed', 'blocked') AND check_in < $2 AND check_out > $1 \
                        AND ($3 IS NULL OR unit_id = $3) ORDER BY unit_id, check_in",
                 )
@@ -954,6 +1198,116 @@ macro_rules! store_impl {
                 let row = row.ok_or(StoreError::NotFound)?;
                 let status = row.status.clone();
                 Ok((row.into(), status))
+            }
+
+            async fn list_feeds(&self, unit_id: Option<i64>) -> Result<Vec<Feed>> {
+                let sql = format!("SELECT {FEED_COLUMNS} FROM ical_feeds WHERE ($1 IS NULL OR unit_id = $1) ORDER BY id");
+                let rows: Vec<FeedRow> =
+                    sqlx::query_as(&sql).bind(unit_id).fetch_all(&self.pool).await.map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(Feed::from).collect())
+            }
+
+            async fn get_feed(&self, id: i64) -> Result<Feed> {
+                let sql = format!("SELECT {FEED_COLUMNS} FROM ical_feeds WHERE id = $1");
+                let row: Option<FeedRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn add_feed(&self, unit_id: i64, url: &str, source: &str, now: DateTime<Utc>) -> Result<Feed> {
+                let sql = format!(
+                    "INSERT INTO ical_feeds (unit_id, url, source, created_at) VALUES ($1, $2, $3, $4) RETURNING {FEED_COLUMNS}"
+                );
+                let mut w = self.write().await?;
+                Self::lock_unit(&mut w.tx, unit_id).await?;
+                let row: FeedRow = sqlx::query_as(&sql)
+                    .bind(unit_id)
+                    .bind(url)
+                    .bind(source)
+                    .bind(now)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(|e| Self::map_unique(e, "feed"))?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(row.into())
+            }
+
+            async fn delete_feed(&self, id: i64) -> Result<()> {
+                let mut w = self.write().await?;
+                sqlx::query("DELETE FROM external_blocks WHERE feed_id = $1").bind(id).execute(&mut *w.tx).await.map_err(Self::map_err)?;
+                let done =
+                    sqlx::query("DELETE FROM ical_feeds WHERE id = $1").bind(id).execute(&mut *w.tx).await.map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn record_feed_attempt(
+                &self,
+                id: i64,
+                outcome: std::result::Result<(), String>,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let mut w = self.write().await?;
+                match outcome {
+                    Ok(()) => sqlx::query(
+                        "UPDATE ical_feeds SET last_attempt_at = $2, last_success_at = $2, last_error = NULL, \
+                         consecutive_failures = 0 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?,
+                    Err(message) => sqlx::query(
+                        "UPDATE ical_feeds SET last_attempt_at = $2, last_error = $3, \
+                         consecutive_failures = consecutive_failures + 1 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(message)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?,
+                };
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn apply_feed(
+                &self,
+                id: i64,
+                events: &[IncomingEvent],
+                etag: Option<&str>,
+                last_modified: Option<&str>,
+                rules: ApplyRules,
+                now: DateTime<Utc>,
+            ) -> Result<FeedChanges> {
+                retry_on_deadlock(|| self.apply_feed_once(id, events, etag, last_modified, rules, now)).await
+            }
+
+            async fn external_blocks(&self, unit_id: Option<i64>, from: NaiveDate, to: NaiveDate) -> Result<Vec<ExternalBlock>> {
+                let sql = format!(
+                    "SELECT {BLOCK_COLUMNS} FROM external_blocks WHERE ($1 IS NULL OR unit_id = $1) \
+                     AND check_in < $3 AND check_out > $2 ORDER BY unit_id, check_in"
+                );
+                let rows: Vec<BlockRow> = sqlx::query_as(&sql)
+                    .bind(unit_id)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(ExternalBlock::from).collect())
+            }
+
+            async fn list_conflicts(&self, unit_id: Option<i64>) -> Result<Vec<Conflict>> {
+                let sql = format!(
+                    "SELECT {CONFLICT_COLUMNS} FROM conflicts c JOIN reservations r ON r.id = c.reservation_id \
+                     WHERE ($1 IS NULL OR r.unit_id = $1) ORDER BY c.id DESC"
+                );
+                let rows: Vec<ConflictRow> =
+                    sqlx::query_as(&sql).bind(unit_id).fetch_all(&self.pool).await.map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(Conflict::from).collect())
             }
 
             async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>> {

@@ -163,6 +163,37 @@ pub trait Store: Send + Sync + 'static {
     async fn job_stats(&self, now: DateTime<Utc>) -> Result<JobStats>;
     async fn get_job(&self, id: i64) -> Result<(Job, String)>;
 
+    // iCal feeds
+    async fn list_feeds(&self, unit_id: Option<i64>) -> Result<Vec<Feed>>;
+    async fn get_feed(&self, id: i64) -> Result<Feed>;
+    /// [`StoreError::Duplicate`] when the unit already imports this URL.
+    async fn add_feed(&self, unit_id: i64, url: &str, source: &str, now: DateTime<Utc>) -> Result<Feed>;
+    async fn delete_feed(&self, id: i64) -> Result<()>;
+    /// A fetch that changed nothing: `Ok` for 304 Not Modified, `Err(message)` for a failure.
+    /// A failure never touches the feed's events.
+    async fn record_feed_attempt(
+        &self,
+        id: i64,
+        outcome: std::result::Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Applies a successful fetch in one short transaction that takes the unit `FOR UPDATE`:
+    /// upserts events, ages out missing ones, recognises echoes of our own stays, records
+    /// conflicts (and flags the reservations).
+    async fn apply_feed(
+        &self,
+        id: i64,
+        events: &[IncomingEvent],
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+        rules: ApplyRules,
+        now: DateTime<Utc>,
+    ) -> Result<FeedChanges>;
+    /// Imported events with a night in `[from, to)` (echoes included; they block nothing).
+    async fn external_blocks(&self, unit_id: Option<i64>, from: NaiveDate, to: NaiveDate)
+    -> Result<Vec<ExternalBlock>>;
+    async fn list_conflicts(&self, unit_id: Option<i64>) -> Result<Vec<Conflict>>;
+
     /// Table → columns, to check that both schemas stay equal.
     async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>>;
 }

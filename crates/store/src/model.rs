@@ -165,6 +165,8 @@ pub struct StayRow {
     pub stay: Stay,
     pub status: ReservationStatus,
     pub hold_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl StayRow {
@@ -297,4 +299,87 @@ pub struct JobStats {
     /// Age of the oldest due job, in seconds.
     pub oldest_age_s: f64,
     pub failed: i64,
+}
+
+/// An imported calendar (Airbnb, Booking, Vrbo…) of one unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Feed {
+    pub id: i64,
+    pub unit_id: i64,
+    pub url: String,
+    /// `airbnb`, `booking`, `vrbo` or `other`.
+    pub source: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub events_count: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One event of a fetched feed, as the importer hands it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingEvent {
+    pub uid: String,
+    pub stay: Stay,
+    /// `booking` (an OTA reservation) or `block`.
+    pub kind: String,
+    pub summary: String,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalBlock {
+    pub id: i64,
+    pub feed_id: i64,
+    pub unit_id: i64,
+    pub uid: String,
+    pub stay: Stay,
+    pub kind: String,
+    pub summary: String,
+    pub reference: Option<String>,
+    /// Our own reservation echoed back by the OTA: not a conflict, blocks nothing.
+    pub echo_of: Option<i64>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub missing_since: Option<DateTime<Utc>>,
+    pub missing_count: u32,
+}
+
+/// How a successful fetch is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyRules {
+    /// Airbnb's "Not available" blocks move every day: replace them wholesale.
+    pub replace_blocks_wholesale: bool,
+    /// Other events disappear only after 2 consecutive fetches without them and this long.
+    pub missing_grace: chrono::Duration,
+}
+
+/// A double booking that happened elsewhere: an imported event over one of our stays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    pub id: i64,
+    pub reservation_id: i64,
+    pub reservation_code: String,
+    pub unit_id: i64,
+    pub feed_id: i64,
+    pub uid: String,
+    pub source: String,
+    pub summary: String,
+    pub stay: Stay,
+    pub detected_at: DateTime<Utc>,
+}
+
+/// What one applied fetch changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FeedChanges {
+    pub added: u32,
+    pub updated: u32,
+    /// Marked missing this time (kept until the grace rule lets them go).
+    pub missing: u32,
+    pub removed: u32,
+    pub echoes: u32,
+    pub new_conflicts: Vec<Conflict>,
 }

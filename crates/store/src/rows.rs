@@ -182,6 +182,8 @@ pub struct StayRowRaw {
     check_out: NaiveDate,
     status: String,
     hold_expires_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<StayRowRaw> for StayRow {
@@ -194,7 +196,123 @@ impl TryFrom<StayRowRaw> for StayRow {
             stay: Stay { check_in: r.check_in, check_out: r.check_out },
             status: status_parse(&r.status)?,
             hold_expires_at: r.hold_expires_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         })
+    }
+}
+
+pub const FEED_COLUMNS: &str = "id, unit_id, url, source, etag, last_modified, last_attempt_at, last_success_at, \
+     last_error, consecutive_failures, events_count, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct FeedRow {
+    id: i64,
+    unit_id: i64,
+    url: String,
+    source: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    last_attempt_at: Option<DateTime<Utc>>,
+    last_success_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    consecutive_failures: i64,
+    events_count: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<FeedRow> for Feed {
+    fn from(r: FeedRow) -> Feed {
+        Feed {
+            id: r.id,
+            unit_id: r.unit_id,
+            url: r.url,
+            source: r.source,
+            etag: r.etag,
+            last_modified: r.last_modified,
+            last_attempt_at: r.last_attempt_at,
+            last_success_at: r.last_success_at,
+            last_error: r.last_error,
+            consecutive_failures: r.consecutive_failures as u32,
+            events_count: r.events_count as u32,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub const BLOCK_COLUMNS: &str = "id, feed_id, unit_id, uid, check_in, check_out, kind, summary, reference, echo_of, \
+     first_seen_at, last_seen_at, missing_since, missing_count";
+
+#[derive(sqlx::FromRow)]
+pub struct BlockRow {
+    id: i64,
+    feed_id: i64,
+    unit_id: i64,
+    uid: String,
+    check_in: NaiveDate,
+    check_out: NaiveDate,
+    kind: String,
+    summary: String,
+    reference: Option<String>,
+    echo_of: Option<i64>,
+    first_seen_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    missing_since: Option<DateTime<Utc>>,
+    missing_count: i64,
+}
+
+impl From<BlockRow> for ExternalBlock {
+    fn from(r: BlockRow) -> ExternalBlock {
+        ExternalBlock {
+            id: r.id,
+            feed_id: r.feed_id,
+            unit_id: r.unit_id,
+            uid: r.uid,
+            stay: Stay { check_in: r.check_in, check_out: r.check_out },
+            kind: r.kind,
+            summary: r.summary,
+            reference: r.reference,
+            echo_of: r.echo_of,
+            first_seen_at: r.first_seen_at,
+            last_seen_at: r.last_seen_at,
+            missing_since: r.missing_since,
+            missing_count: r.missing_count as u32,
+        }
+    }
+}
+
+pub const CONFLICT_COLUMNS: &str = "c.id, c.reservation_id, r.code, r.unit_id, c.feed_id, c.uid, c.source, c.summary, \
+     c.check_in, c.check_out, c.detected_at";
+
+#[derive(sqlx::FromRow)]
+pub struct ConflictRow {
+    id: i64,
+    reservation_id: i64,
+    code: String,
+    unit_id: i64,
+    feed_id: i64,
+    uid: String,
+    source: String,
+    summary: String,
+    check_in: NaiveDate,
+    check_out: NaiveDate,
+    detected_at: DateTime<Utc>,
+}
+
+impl From<ConflictRow> for Conflict {
+    fn from(r: ConflictRow) -> Conflict {
+        Conflict {
+            id: r.id,
+            reservation_id: r.reservation_id,
+            reservation_code: r.code,
+            unit_id: r.unit_id,
+            feed_id: r.feed_id,
+            uid: r.uid,
+            source: r.source,
+            summary: r.summary,
+            stay: Stay { check_in: r.check_in, check_out: r.check_out },
+            detected_at: r.detected_at,
+        }
     }
 }
 

@@ -39,7 +39,152 @@ conformance!(
     concurrent_workers_never_share_a_job,
     many_concurrent_holds_on_the_same_nights_yield_one_winner,
     random_concurrent_holds_never_overlap,
+    a_feed_upserts_ages_out_and_replaces_airbnb_blocks,
+    imported_events_refuse_holds_but_echoes_do_not,
+    conflicts_are_recorded_once_and_flag_the_reservation,
 );
+
+fn ev(uid: &str, a: &str, b: &str, kind: &str) -> IncomingEvent {
+    IncomingEvent {
+        uid: uid.into(),
+        stay: Stay::new(d(a), d(b)).unwrap(),
+        kind: kind.into(),
+        summary: format!("s-{uid}"),
+        reference: None,
+    }
+}
+
+fn rules(wholesale: bool) -> ApplyRules {
+    ApplyRules { replace_blocks_wholesale: wholesale, missing_grace: Duration::hours(24) }
+}
+
+async fn a_feed_upserts_ages_out_and_replaces_airbnb_blocks(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    let airbnb = store.add_feed(u.id, "https://airbnb.test/a.ics", "airbnb", now()).await.unwrap();
+    let dup = store.add_feed(u.id, "https://airbnb.test/a.ics", "airbnb", now()).await.unwrap_err();
+    assert!(matches!(dup, StoreError::Duplicate(_)), "{dup:?}");
+    let first = vec![ev("r1", "2027-01-10", "2027-01-12", "booking"), ev("na1", "2027-03-01", "2027-04-01", "block")];
+    let c = store.apply_feed(airbnb.id, &first, Some("\"v1\""), None, rules(true), now()).await.unwrap();
+    assert_eq!((c.added, c.updated, c.removed), (2, 0, 0));
+    let feed = store.get_feed(airbnb.id).await.unwrap();
+    assert_eq!((feed.etag.as_deref(), feed.events_count, feed.last_success_at), (Some("\"v1\""), 2, Some(now())));
+    // The block moved (Airbnb's rolling window) and the booking vanished once.
+    let t1 = now() + Duration::minutes(10);
+    let second = vec![ev("na2", "2027-03-02", "2027-04-02", "block")];
+    let c = store.apply_feed(airbnb.id, &second, None, None, rules(true), t1).await.unwrap();
+    assert_eq!((c.added, c.removed, c.missing), (1, 1, 1), "old block replaced at once, booking kept");
+    let blocks = store.external_blocks(Some(u.id), d("2027-01-01"), d("2028-01-01")).await.unwrap();
+    assert_eq!(blocks.iter().map(|b| b.uid.as_str()).collect::<Vec<_>>(), vec!["r1", "na2"]);
+    // A failed fetch changes nothing.
+    store.record_feed_attempt(airbnb.id, Err("timeout".into()), t1).await.unwrap();
+    let feed = store.get_feed(airbnb.id).await.unwrap();
+    assert_eq!((feed.consecutive_failures, feed.last_error.as_deref()), (1, Some("timeout")));
+    assert_eq!(store.external_blocks(Some(u.id), d("2027-01-01"), d("2028-01-01")).await.unwrap().len(), 2);
+    // Missing twice but not yet 24 h: still there. Back again: reset. Gone twice over 24 h: removed.
+    let t2 = t1 + Duration::hours(1);
+    store.apply_feed(airbnb.id, &second, None, None, rules(true), t2).await.unwrap();
+    assert!(
+        store
+            .external_blocks(Some(u.id), d("2027-01-10"), d("2027-01-11"))
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.uid == "r1")
+    );
+    let back = vec![second[0].clone(), first[0].clone()];
+    store.apply_feed(airbnb.id, &back, None, None, rules(true), t2 + Duration::hours(1)).await.unwrap();
+    let r1 = store.external_blocks(Some(u.id), d("2027-01-10"), d("2027-01-11")).await.unwrap();
+    assert_eq!((r1[0].missing_count, r1[0].missing_since), (0, None));
+    let t3 = t2 + Duration::hours(2);
+    store.apply_feed(airbnb.id, &second, None, None, rules(true), t3).await.unwrap();
+    store.apply_feed(airbnb.id, &second, None, None, rules(true), t3 + Duration::hours(25)).await.unwrap();
+    assert!(store.external_blocks(Some(u.id), d("2027-01-10"), d("2027-01-11")).await.unwrap().is_empty());
+    // Booking's CLOSED blocks use the grace rule, not wholesale replacement.
+    let booking = store.add_feed(u.id, "https://booking.test/b.ics", "booking", now()).await.unwrap();
+    store
+        .apply_feed(booking.id, &[ev("c1", "2027-05-01", "2027-05-03", "block")], None, None, rules(false), now())
+        .await
+        .unwrap();
+    let c = store.apply_feed(booking.id, &[], None, None, rules(false), t1).await.unwrap();
+    assert_eq!((c.missing, c.removed), (1, 0));
+    store.delete_feed(booking.id).await.unwrap();
+    assert_eq!(store.list_feeds(Some(u.id)).await.unwrap().len(), 1);
+}
+
+async fn imported_events_refuse_holds_but_echoes_do_not(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    let ours = store
+        .create_reservation(&hold(u.id, "2027-02-10", "2027-02-14", "1"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    let feed = store.add_feed(u.id, "https://booking.test/b.ics", "booking", now()).await.unwrap();
+    let later = now() + Duration::minutes(30);
+    // Booking mirrors our stay back (inside it, first seen after it existed) plus a real closure.
+    let events = vec![ev("echo", "2027-02-10", "2027-02-14", "block"), ev("real", "2027-03-01", "2027-03-05", "block")];
+    let c = store.apply_feed(feed.id, &events, None, None, rules(false), later).await.unwrap();
+    assert_eq!((c.added, c.echoes), (2, 1));
+    assert!(c.new_conflicts.is_empty(), "an echo is not a conflict");
+    let blocks = store.external_blocks(Some(u.id), d("2027-01-01"), d("2028-01-01")).await.unwrap();
+    assert_eq!(blocks.iter().find(|b| b.uid == "echo").unwrap().echo_of, Some(ours.id));
+    // The real closure refuses holds; the echo never does (cancel ours and rebook those nights).
+    let err = store
+        .create_reservation(&hold(u.id, "2027-03-04", "2027-03-06", "2"), HoldLimits::default(), later)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Overlap), "{err:?}");
+    store.transition(&ours.code, ReservationStatus::Cancelled, &by("guest"), later).await.unwrap();
+    store.create_reservation(&hold(u.id, "2027-02-10", "2027-02-12", "3"), HoldLimits::default(), later).await.unwrap();
+    // Owner blocks may cover OTA-blocked nights.
+    let mut block = hold(u.id, "2027-03-01", "2027-03-03", "");
+    block.status = ReservationStatus::Blocked;
+    block.hold_expires_at = None;
+    store.create_reservation(&block, HoldLimits::default(), later).await.unwrap();
+    // Moving a stay onto OTA nights is refused too.
+    let r = store
+        .create_reservation(&hold(u.id, "2027-04-01", "2027-04-03", "4"), HoldLimits::default(), later)
+        .await
+        .unwrap();
+    let err = store
+        .change_stay(
+            &r.code,
+            u.id,
+            Stay::new(d("2027-03-03"), d("2027-03-05")).unwrap(),
+            Money(1),
+            Money(1),
+            &by("o"),
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Overlap), "{err:?}");
+}
+
+async fn conflicts_are_recorded_once_and_flag_the_reservation(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    let ours = store
+        .create_reservation(&hold(u.id, "2027-02-10", "2027-02-14", "1"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    store.transition(&ours.code, ReservationStatus::Confirmed, &by("owner"), now()).await.unwrap();
+    let feed = store.add_feed(u.id, "https://airbnb.test/a.ics", "airbnb", now()).await.unwrap();
+    // An Airbnb *booking* over our stay is never an echo: a double booking happened there.
+    let events = vec![ev("HM1", "2027-02-12", "2027-02-15", "booking")];
+    let later = now() + Duration::minutes(5);
+    let c = store.apply_feed(feed.id, &events, None, None, rules(true), later).await.unwrap();
+    assert_eq!(c.new_conflicts.len(), 1);
+    assert_eq!(c.new_conflicts[0].reservation_code, ours.code);
+    let r = store.get_reservation(&ours.code).await.unwrap();
+    assert!(r.flags.contains(&AttentionFlag::Conflict));
+    assert_eq!(r.status, ReservationStatus::Confirmed, "our reservation is never changed");
+    let c = store.apply_feed(feed.id, &events, None, None, rules(true), later + Duration::minutes(10)).await.unwrap();
+    assert!(c.new_conflicts.is_empty(), "recorded once");
+    assert_eq!(store.list_conflicts(Some(u.id)).await.unwrap().len(), 1);
+    let audit = store.audit_for(r.id).await.unwrap();
+    assert_eq!(audit.last().unwrap().actor, "ical");
+}
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
