@@ -1,0 +1,505 @@
+//! # conversation — the guest dialogue as a pure state machine
+//!
+//! `(state, event, facts) → (state, effects)`. No I/O, no clock: the server passes the
+//! [`Context`] (today, now, the property's time zone, the unit catalogue, the contact's
+//! reservations), the stored [`State`] of the contact and one [`Event`]; [`step`] returns the
+//! new state and a list of [`Effect`]s — data the server carries out (send a reply, check
+//! availability, place a hold, alert the owner…). Effects whose result the dialogue needs
+//! ([`Effect::CheckAvailability`], [`Effect::PlaceHold`], [`Effect::CancelHold`]) are answered by
+//! the server with a new event ([`Event::Availability`], [`Event::HoldPlaced`] /
+//! [`Event::HoldFailed`], [`Event::Cancelled`]) fed back into [`step`] in the same unit of work:
+//!
+//! ```text
+//! guest "¿tienen lugar del 15 al 20 de enero para 4?"
+//!   step(state, Message) → [CheckAvailability{stay, 4, None}]
+//!   server runs the availability query
+//!   step(state, Availability{…}) → [Reply(Photo), Reply(Choices "Reservar Arrayán" …), RecordQuote…]
+//! guest taps "Reservar Arrayán" (button id "reserve:2:2027-01-15:2027-01-20:4")
+//!   step(state, Message{Button}) → [PlaceHold{2, stay, 4, Some("Juana")}]
+//!   server places the hold
+//!   step(state, HoldPlaced{code, …}) → [Reply(Text summary)]
+//! ```
+//!
+//! ```
+//! use chrono::{NaiveDate, TimeZone, Utc};
+//! use conversation::{Context, Effect, Event, State, UnitInfo, step};
+//! use domain::Money;
+//!
+//! let mut ctx = Context::new(
+//!     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+//!     Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+//!     chrono_tz::America::Argentina::Buenos_Aires,
+//! );
+//! ctx.units.push(UnitInfo::new(2, "arrayan", "Arrayán", 4, Money::from_pesos(60_000)));
+//! let out = step(&State::default(), Event::text("¿tienen lugar del 15 al 20 de enero para 4?"), &ctx);
+//! assert!(matches!(out.effects[0], Effect::CheckAvailability { guests: 4, .. }));
+//! ```
+//!
+//! ## Stages
+//! [`Stage`]: `Idle` → (`AwaitingDates` | `AwaitingGuests` | `Confirming`) → `Checking` →
+//! `Offered` → `Reserving` → `Holding`; `ConfirmCancel` while a cancellation waits for an explicit
+//! "sí"; `HandedOff` while a person answers (the engine emits nothing until
+//! [`Event::HandOffReleased`]). The state also remembers the slots said so far (dates, party,
+//! cabin), the consecutive failures, the choices last offered (so "2" or the option's words pick
+//! one) and the last hold.
+//!
+//! ## Replies
+//! [`Reply`] is abstract: text, photo, or choices. Channels render choices as WhatsApp reply
+//! buttons (≤ 3 options) or a list (more), or as numbered text ([`render_numbered`]) where
+//! buttons do not exist. Every reply the engine produces fits WhatsApp's limits
+//! ([`Reply::check_limits`]).
+//!
+//! ## Inactivity
+//! The server stores [`State`] as JSON per contact. After 30 minutes without a guest message
+//! ([`State::expired`]) the conversation starts afresh ([`State::fresh_keeping_name`]); [`step`]
+//! also does this itself when a guest message arrives on an expired state.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{Money, PricingPolicy, Quote, RateRule, ReservationStatus, Stay};
+use serde::{Deserialize, Serialize};
+
+mod engine;
+mod render;
+mod say;
+
+pub use render::{LIMITS, Limits, render_numbered, reserve_title, select_choice};
+
+/// Minutes of guest silence after which a conversation starts afresh.
+pub const INACTIVITY_MINUTES: i64 = 30;
+
+/// Below this transcript confidence the reply first says what was heard.
+pub const VOICE_CONFIDENCE_FLOOR: f32 = 0.6;
+
+/// Consecutive messages not understood before a person is offered.
+pub const MAX_FAILURES: u32 = 3;
+
+// ---------------------------------------------------------------------------------------------
+// Facts
+// ---------------------------------------------------------------------------------------------
+
+/// What the server knows and the dialogue needs. Built per event; nothing here is stored.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The property's local date.
+    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+    /// The property's time zone (hold expiry times are said in it).
+    pub tz: chrono_tz::Tz,
+    /// The name the bot introduces (e.g. "Cabañas del Bosque").
+    pub property_name: String,
+    /// Where the property is, in words ("A 3 km del centro de San Martín de los Andes…").
+    pub location: String,
+    pub map_link: Option<String>,
+    /// Active units, in display order.
+    pub units: Vec<UnitInfo>,
+    /// Weekend nights and deposit percent.
+    pub pricing: PricingPolicy,
+    /// Seasons and long-weekend rules, to explain prices.
+    pub rate_rules: Vec<RateRule>,
+    /// Cancellation policy and house rules in the owner's words, if any.
+    pub policies: Option<String>,
+    /// The contact's WhatsApp profile name (or e-mail display name).
+    pub contact_name: Option<String>,
+    /// The contact's reservations the server knows about (holds and bookings), newest first.
+    pub reservations: Vec<BookingInfo>,
+    /// How long a hold lasts.
+    pub hold_minutes: u32,
+}
+
+impl Context {
+    /// A context with no units, default pricing policy and 60-minute holds.
+    pub fn new(today: NaiveDate, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Context {
+        Context {
+            today,
+            now,
+            tz,
+            property_name: "Posada".into(),
+            location: String::new(),
+            map_link: None,
+            units: Vec::new(),
+            pricing: PricingPolicy::default(),
+            rate_rules: Vec::new(),
+            policies: None,
+            contact_name: None,
+            reservations: Vec::new(),
+            hold_minutes: 60,
+        }
+    }
+
+    pub fn unit(&self, id: i64) -> Option<&UnitInfo> {
+        self.units.iter().find(|u| u.id == id)
+    }
+
+    /// The catalogue as the understanding crate wants it.
+    pub fn unit_refs(&self) -> Vec<nlu::UnitRef> {
+        self.units.iter().map(|u| nlu::UnitRef { id: u.id, name: u.name.clone(), slug: u.slug.clone() }).collect()
+    }
+}
+
+/// One cabin of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitInfo {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub capacity: u32,
+    pub min_nights: u32,
+    pub base_price: Money,
+    pub weekend_multiplier: domain::Multiplier,
+    pub description: String,
+    /// Owner's words: "Wi-Fi", "Parrilla", "Pileta climatizada"…
+    pub amenities: Vec<String>,
+    /// In display order; may be empty.
+    pub photos: Vec<Photo>,
+    /// "14:00"
+    pub check_in_from: String,
+    /// "10:00"
+    pub check_out_until: String,
+    pub pets_allowed: bool,
+}
+
+impl UnitInfo {
+    /// A unit with the usual defaults: 1 night minimum, no weekend surcharge, 14:00 / 10:00.
+    pub fn new(id: i64, slug: &str, name: &str, capacity: u32, base_price: Money) -> UnitInfo {
+        UnitInfo {
+            id,
+            slug: slug.into(),
+            name: name.into(),
+            capacity,
+            min_nights: 1,
+            base_price,
+            weekend_multiplier: domain::Multiplier::ONE,
+            description: String::new(),
+            amenities: Vec::new(),
+            photos: Vec::new(),
+            check_in_from: "14:00".into(),
+            check_out_until: "10:00".into(),
+            pets_allowed: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Photo {
+    pub url: String,
+    #[serde(default)]
+    pub caption: String,
+}
+
+/// A hold or booking of this contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingInfo {
+    pub code: String,
+    pub unit_id: i64,
+    pub stay: Stay,
+    pub guests: u32,
+    pub status: ReservationStatus,
+    pub total: Money,
+    pub deposit: Money,
+    /// When an unpaid hold lapses.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub payment_link: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+/// Something that happened: a guest message, or the result of an effect the server carried out,
+/// or a timer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A message from the guest. For a voice note `text` is the transcript (empty when nothing
+    /// could be transcribed).
+    Message { text: String, kind: MessageKind },
+    /// Answer to [`Effect::CheckAvailability`].
+    Availability(AvailabilityResult),
+    /// Answer to [`Effect::PlaceHold`]: the hold exists.
+    HoldPlaced(BookingInfo),
+    /// Answer to [`Effect::PlaceHold`]: no hold.
+    HoldFailed { reason: HoldFailure },
+    /// Answer to [`Effect::CancelHold`].
+    Cancelled { code: String },
+    /// Timer: 15 minutes before the hold lapses.
+    HoldReminder { code: String },
+    /// Timer: the hold lapsed unpaid.
+    HoldExpired { code: String },
+    /// The payment provider produced the link for a hold.
+    PaymentLink { code: String, url: String },
+    /// The deposit was paid; the booking is confirmed.
+    PaymentConfirmed { code: String },
+    /// The owner gave the conversation back to the bot.
+    HandOffReleased,
+}
+
+impl Event {
+    /// A typed text message.
+    pub fn text(text: &str) -> Event {
+        Event::Message { text: text.into(), kind: MessageKind::Text }
+    }
+
+    /// A tapped reply button.
+    pub fn button(id: &str, title: &str) -> Event {
+        Event::Message { text: title.into(), kind: MessageKind::Button { id: id.into() } }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    /// A reply button; `text` is its title.
+    Button {
+        id: String,
+    },
+    /// A list row; `text` is its title.
+    ListReply {
+        id: String,
+    },
+    /// A voice note; `text` is the transcript; confidence in [0, 1].
+    Voice {
+        confidence: f32,
+    },
+    /// Image, sticker, location, document…: nothing the dialogue can read.
+    Other,
+}
+
+/// The availability of every active unit for one stay and party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvailabilityResult {
+    pub stay: Stay,
+    pub guests: u32,
+    /// The unit asked about, echoed from the request.
+    pub unit: Option<i64>,
+    /// One row per active unit.
+    pub results: Vec<UnitOption>,
+    /// Nearest free windows of the same length: for the unit asked about, or (when none was
+    /// asked about and nothing fits) for any unit big enough. Nearest first.
+    pub alternatives: Vec<Alternative>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitOption {
+    pub unit_id: i64,
+    pub available: bool,
+    pub reason: Option<Unavailable>,
+    pub quote: Quote,
+}
+
+/// Why a unit cannot take the stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Unavailable {
+    /// Another stay occupies some night.
+    Taken,
+    TooManyGuests {
+        capacity: u32,
+    },
+    MinNights {
+        min: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alternative {
+    pub unit_id: i64,
+    pub stay: Stay,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum HoldFailure {
+    /// Someone else took the nights first (HTTP 409).
+    Taken,
+    /// The contact already has too many unpaid holds.
+    TooManyHolds,
+    /// Rejected by the booking rules; the text is a guest-readable Spanish sentence.
+    Invalid(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Effects
+// ---------------------------------------------------------------------------------------------
+
+/// What the server must do. Carried out in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// Send this to the guest.
+    Reply(Reply),
+    /// Query availability; answer with [`Event::Availability`].
+    CheckAvailability { stay: Stay, guests: u32, unit: Option<i64> },
+    /// Place a hold; answer with [`Event::HoldPlaced`] or [`Event::HoldFailed`].
+    PlaceHold { unit_id: i64, stay: Stay, guests: u32, guest_name: Option<String> },
+    /// Cancel an unpaid hold; answer with [`Event::Cancelled`].
+    CancelHold { code: String },
+    /// Message the owner (WhatsApp to the owner's phone).
+    AlertOwner { text: String },
+    /// Mark the conversation as handed off to a person.
+    HandOff,
+    /// A price was shown (for the funnel).
+    RecordQuote { unit_id: i64, stay: Stay, total: Money },
+}
+
+/// A channel-agnostic reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    Text(String),
+    Photo {
+        url: String,
+        caption: String,
+    },
+    /// Buttons when ≤ 3 options, else a list; numbered text where neither exists.
+    Choices {
+        body: String,
+        options: Vec<Choice>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Machine-readable; comes back as the button / list-reply id.
+    pub id: String,
+    /// ≤ 20 characters.
+    pub title: String,
+    /// Shown in lists and numbered text (≤ 72 characters); may be empty.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl Choice {
+    pub fn new(id: impl Into<String>, title: impl Into<String>) -> Choice {
+        Choice { id: id.into(), title: title.into(), description: String::new() }
+    }
+
+    pub fn with_description(mut self, description: impl Into<String>) -> Choice {
+        self.description = description.into();
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+/// Per-contact memory, stored as JSON by the server.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    pub stage: Stage,
+    /// What the guest has said so far about the stay.
+    pub slots: Slots,
+    /// Consecutive messages not understood.
+    pub failures: u32,
+    /// The choices last offered; a reply "2" or the option's words select one.
+    pub choices: Vec<Choice>,
+    /// The guest's name as first seen (kept across fresh starts).
+    pub name: Option<String>,
+    /// The last hold placed in this conversation (kept across fresh starts).
+    pub hold: Option<BookingInfo>,
+    /// The last guest message.
+    pub last_message_at: Option<DateTime<Utc>>,
+}
+
+/// The stay being talked about; every part optional until said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Slots {
+    pub check_in: Option<NaiveDate>,
+    pub check_out: Option<NaiveDate>,
+    /// A length said without an end date ("3 noches").
+    pub nights: Option<u32>,
+    pub guests: Option<u32>,
+    pub unit: Option<i64>,
+}
+
+/// Where the conversation is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    #[default]
+    Idle,
+    /// Asked for the dates (or the missing end / start).
+    AwaitingDates,
+    /// Asked how many they are.
+    AwaitingGuests,
+    /// Understood with medium confidence; asked "¿…, no?". `pending` is what was understood;
+    /// `reserve` whether the guest asked to book rather than to look.
+    Confirming { pending: Slots, reserve: bool },
+    /// Sent [`Effect::CheckAvailability`]; `reserve`: book at once if the wanted unit is free.
+    /// `after_taken`: the guest was already told the unit was just taken.
+    Checking {
+        #[serde(default)]
+        reserve: bool,
+        #[serde(default)]
+        after_taken: bool,
+    },
+    /// Showed these priced options.
+    Offered { offers: Vec<Offer> },
+    /// Sent [`Effect::PlaceHold`] for this offer.
+    Reserving { offer: Offer },
+    /// A hold is waiting for payment.
+    Holding { code: String },
+    /// Asked "¿la cancelo?" for this code.
+    ConfirmCancel { code: String },
+    /// A person is answering; the bot stays silent.
+    HandedOff,
+}
+
+/// One unit offered for one stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub unit_id: i64,
+    pub stay: Stay,
+    pub guests: u32,
+    pub total: Money,
+}
+
+impl State {
+    /// Whether the conversation has been idle too long and should start afresh. A handed-off
+    /// conversation never expires (a person owns it until released).
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        if self.stage == Stage::HandedOff {
+            return false;
+        }
+        self.last_message_at.is_some_and(|t| now - t > chrono::Duration::minutes(INACTIVITY_MINUTES))
+    }
+
+    /// A fresh conversation that still knows the guest's name and last hold.
+    pub fn fresh_keeping_name(&self) -> State {
+        State { name: self.name.clone(), hold: self.hold.clone(), ..State::default() }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("state serialises")
+    }
+
+    /// Reads a stored state; anything unreadable becomes a fresh state.
+    pub fn from_json(json: &str) -> State {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+}
+
+/// The outcome of one [`step`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub state: State,
+    pub effects: Vec<Effect>,
+}
+
+impl Step {
+    /// Just the replies, in order.
+    pub fn replies(&self) -> impl Iterator<Item = &Reply> {
+        self.effects.iter().filter_map(|e| match e {
+            Effect::Reply(r) => Some(r),
+            _ => None,
+        })
+    }
+}
+
+/// Advances the conversation by one event. Pure and total: never panics, whatever the input.
+pub fn step(state: &State, event: Event, ctx: &Context) -> Step {
+    engine::step(state, event, ctx)
+}

@@ -1,0 +1,237 @@
+//! How things are said: money, dates, counts, times, names — in rioplatense Spanish.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use domain::{Money, Stay};
+
+const MONTHS: [&str; 12] = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
+
+const MONTHS_SHORT: [&str; 12] = ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"];
+
+/// "$40.000", "$40.000,50": pesos with a dot every three digits, centavos only when present.
+pub fn money(m: Money) -> String {
+    let c = m.centavos();
+    let sign = if c < 0 { "-" } else { "" };
+    let abs = c.unsigned_abs();
+    let pesos = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in pesos.chars().enumerate() {
+        if i > 0 && (pesos.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(ch);
+    }
+    match abs % 100 {
+        0 => format!("{sign}${grouped}"),
+        cents => format!("{sign}${grouped},{cents:02}"),
+    }
+}
+
+pub fn month(d: NaiveDate) -> &'static str {
+    MONTHS[d.month0() as usize]
+}
+
+fn with_year(d: NaiveDate, today: NaiveDate) -> bool {
+    (d - today).num_days() > 300 || d < today
+}
+
+/// "15 de enero" (with the year when far away or past).
+pub fn date(d: NaiveDate, today: NaiveDate) -> String {
+    if with_year(d, today) {
+        format!("{} de {} de {}", d.day(), month(d), d.year())
+    } else {
+        format!("{} de {}", d.day(), month(d))
+    }
+}
+
+/// "del 15 al 20 de enero", "del 30 de noviembre al 3 de diciembre".
+pub fn range(stay: &Stay, today: NaiveDate) -> String {
+    let (a, b) = (stay.check_in, stay.check_out);
+    if a.month() == b.month() && a.year() == b.year() {
+        let year = if with_year(a, today) { format!(" de {}", a.year()) } else { String::new() };
+        format!("del {} al {} de {}{year}", a.day(), b.day(), month(b))
+    } else {
+        format!("del {} al {}", date(a, today), date(b, today))
+    }
+}
+
+/// "15 al 20 ene", "30 nov al 3 dic" — for button titles (≤ 20 characters).
+pub fn short_range(stay: &Stay) -> String {
+    let (a, b) = (stay.check_in, stay.check_out);
+    if a.month() == b.month() {
+        format!("{} al {} {}", a.day(), b.day(), MONTHS_SHORT[b.month0() as usize])
+    } else {
+        format!(
+            "{} {} al {} {}",
+            a.day(),
+            MONTHS_SHORT[a.month0() as usize],
+            b.day(),
+            MONTHS_SHORT[b.month0() as usize]
+        )
+    }
+}
+
+pub fn nights(n: u32) -> String {
+    if n == 1 { "1 noche".into() } else { format!("{n} noches") }
+}
+
+pub fn people(n: u32) -> String {
+    if n == 1 { "1 persona".into() } else { format!("{n} personas") }
+}
+
+/// "hasta las 18:40", "hasta mañana a las 10:40", "hasta el 16/12 a las 10:40".
+pub fn until(at: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let local = at.with_timezone(&tz);
+    let today = now.with_timezone(&tz).date_naive();
+    let time = local.format("%H:%M");
+    let day = local.date_naive();
+    if day == today {
+        format!("hasta las {time}")
+    } else if Some(day) == today.succ_opt() {
+        format!("hasta mañana a las {time}")
+    } else {
+        format!("hasta el {}/{} a las {time}", day.day(), day.month())
+    }
+}
+
+/// The first word of a profile name, if it looks like a name.
+pub fn first_name(name: &str) -> Option<String> {
+    let w = name.split_whitespace().next()?;
+    let w: String = w.chars().filter(|c| c.is_alphabetic() || *c == '\'' || *c == '-').collect();
+    (w.chars().count() >= 2 && w.chars().count() <= 20).then_some(w)
+}
+
+/// ", Juana" or "".
+pub fn comma_name(name: Option<&str>) -> String {
+    name.and_then(first_name).map(|n| format!(", {n}")).unwrap_or_default()
+}
+
+/// "la cabaña Arrayán", "la Cabaña Grande".
+pub fn the_unit(name: &str) -> String {
+    let lower = name.to_lowercase();
+    if ["cabaña", "cabana", "casa", "depto", "departamento", "suite", "loft", "domo"]
+        .iter()
+        .any(|w| lower.starts_with(w))
+    {
+        format!("la {name}")
+    } else if lower.starts_with("el ") || lower.starts_with("la ") {
+        name.to_string()
+    } else {
+        format!("la cabaña {name}")
+    }
+}
+
+/// "a, b y c".
+pub fn join(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} y {last}", init.join(", ")),
+    }
+}
+
+pub fn weekday_plural(w: Weekday) -> &'static str {
+    match w {
+        Weekday::Mon => "lunes",
+        Weekday::Tue => "martes",
+        Weekday::Wed => "miércoles",
+        Weekday::Thu => "jueves",
+        Weekday::Fri => "viernes",
+        Weekday::Sat => "sábados",
+        Weekday::Sun => "domingos",
+    }
+}
+
+/// Cuts to at most `max` characters, ending with "…" when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out = out.trim_end().to_string();
+    out.push('…');
+    out
+}
+
+/// Lower case, accents and punctuation gone, single spaces.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars().flat_map(char::to_lowercase) {
+        let c = match ch {
+            'á' | 'à' | 'ä' | 'â' => 'a',
+            'é' | 'è' | 'ë' | 'ê' => 'e',
+            'í' | 'ì' | 'ï' | 'î' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' => 'u',
+            'ñ' => 'n',
+            c if c.is_alphanumeric() => c,
+            _ => ' ',
+        };
+        if c == ' ' {
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn money_reads_like_a_price_tag() {
+        assert_eq!(money(Money::from_pesos(40_000)), "$40.000");
+        assert_eq!(money(Money::from_pesos(1_234_567)), "$1.234.567");
+        assert_eq!(money(Money(50)), "$0,50");
+        assert_eq!(money(Money::from_pesos(999)), "$999");
+    }
+
+    #[test]
+    fn ranges_name_the_month_once() {
+        let today = d("2026-11-23");
+        let s = Stay::new(d("2027-01-15"), d("2027-01-20")).unwrap();
+        assert_eq!(range(&s, today), "del 15 al 20 de enero");
+        let s = Stay::new(d("2026-11-30"), d("2026-12-03")).unwrap();
+        assert_eq!(range(&s, today), "del 30 de noviembre al 3 de diciembre");
+        assert_eq!(short_range(&s), "30 nov al 3 dic");
+        let far = Stay::new(d("2027-12-10"), d("2027-12-12")).unwrap();
+        assert_eq!(range(&far, today), "del 10 al 12 de diciembre de 2027");
+    }
+
+    #[test]
+    fn expiry_in_the_property_zone() {
+        let tz = chrono_tz::America::Argentina::Buenos_Aires;
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 20, 40, 0).unwrap();
+        assert_eq!(until(now + chrono::Duration::minutes(60), now, tz), "hasta las 18:40");
+        let late = Utc.with_ymd_and_hms(2026, 11, 24, 2, 30, 0).unwrap();
+        assert_eq!(until(late + chrono::Duration::minutes(60), late, tz), "hasta las 00:30");
+        let evening = Utc.with_ymd_and_hms(2026, 11, 24, 2, 30, 0).unwrap() - chrono::Duration::hours(1);
+        assert_eq!(until(late + chrono::Duration::minutes(60), evening, tz), "hasta mañana a las 00:30");
+    }
+
+    #[test]
+    fn normalizes_accents_and_punctuation() {
+        assert_eq!(normalize("  ¡Sí, DALE!! Cabaña "), "si dale cabana");
+    }
+}
