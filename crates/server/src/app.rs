@@ -29,7 +29,11 @@ impl Application {
         Application::build_with_clock(config, Clock::system()).await
     }
 
-    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Application> {
+    pub async fn build_with_clock(mut config: Config, clock: Clock) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot bind {}", config.bind))?;
+        if config.public_url_defaulted {
+            config.public_url = format!("http://{}", listener.local_addr()?);
+        }
         let config = Arc::new(config);
         let store = store::connect(&config.database_url, config.db_max_connections)
             .await
@@ -43,7 +47,6 @@ impl Application {
             clock,
         };
         ensure_owner(&state).await?;
-        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot bind {}", config.bind))?;
         let metrics_listener = match config.metrics_bind {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("cannot bind {addr}"))?),
             None => None,

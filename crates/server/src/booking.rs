@@ -4,6 +4,7 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::ical_sync::Importer;
 use crate::metrics as m;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::pricing::{self, Quote};
@@ -61,11 +62,20 @@ pub struct Booking {
     store: Arc<dyn Store>,
     config: Arc<Config>,
     clock: Clock,
+    importer: Importer,
 }
+
+/// How long the re-fetch of a cabin's feeds before a confirmation may take.
+const CONFIRM_REFETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Booking {
     pub fn new(store: Arc<dyn Store>, config: Arc<Config>, clock: Clock) -> Booking {
-        Booking { store, config, clock }
+        let importer = Importer::new(store.clone(), config.clone(), clock.clone());
+        Booking { store, config, clock, importer }
+    }
+
+    pub fn importer(&self) -> &Importer {
+        &self.importer
     }
 
     pub fn today(&self) -> NaiveDate {
@@ -101,12 +111,15 @@ impl Booking {
         let units = self.store.list_units(false).await?;
         let rules = self.store.list_rate_rules().await?;
         let taken = self.store.active_stays(None, stay.check_in, stay.check_out).await?;
+        let imported = self.store.external_blocks(None, stay.check_in, stay.check_out).await?;
         let policy = self.config.pricing_policy();
         Ok(units
             .into_iter()
             .map(|unit| {
                 let quote = pricing::quote(&unit.pricing(), &rules, &policy, stay);
-                let reason = if taken.iter().any(|t| t.unit_id == unit.id && t.occupies_at(now)) {
+                let reason = if taken.iter().any(|t| t.unit_id == unit.id && t.occupies_at(now))
+                    || imported.iter().any(|b| b.unit_id == unit.id && b.echo_of.is_none())
+                {
                     Some("dates_unavailable")
                 } else if guests > unit.capacity {
                     Some("too_many_guests")
@@ -219,10 +232,28 @@ impl Booking {
         Ok(r)
     }
 
+    /// Confirms a hold (or, for a late payment, an expired one). The cabin's OTA feeds are
+    /// fetched again first, outside any transaction: a booking made there in the meantime shows
+    /// up as a conflict (or, for an expired hold, refuses the nights). If a feed cannot be
+    /// fetched the confirmation goes ahead with the `stale_sync` flag.
     pub async fn confirm(&self, code: &str, actor: &str, note: &str, late_payment: bool) -> BookingResult<Reservation> {
+        let current = self.store.get_reservation(code).await?;
+        let mut stale = false;
+        if matches!(current.status, ReservationStatus::PreReserved | ReservationStatus::Expired) {
+            let reports = self.importer.sync_unit(current.unit_id, CONFIRM_REFETCH_TIMEOUT).await?;
+            stale = reports.iter().any(|r| r.result == "error");
+        }
         let change = Change { actor: actor.into(), note: note.into(), allow_expired: late_payment };
-        let r = self.store.transition(code, ReservationStatus::Confirmed, &change, self.now()).await?;
+        let mut r = self.store.transition(code, ReservationStatus::Confirmed, &change, self.now()).await?;
         metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&r.channel)).increment(1);
+        if stale {
+            let flag = Change {
+                actor: "ical".into(),
+                note: "No se pudo releer un calendario importado antes de confirmar.".into(),
+                allow_expired: false,
+            };
+            r = self.store.set_flag(code, domain::AttentionFlag::StaleSync, true, &flag, self.now()).await?;
+        }
         Ok(r)
     }
 

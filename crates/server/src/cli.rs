@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Calendar sync with Airbnb, Booking, Vrbo.
+    Ical {
+        #[command(subcommand)]
+        command: IcalCommand,
+    },
     /// Print what the bot understands of a message (or of each stdin line) as JSON.
     Nlu {
         /// "Today" for relative dates, YYYY-MM-DD (default: today in POSADA_TIMEZONE).
@@ -39,6 +44,16 @@ enum Command {
         /// The message; without it, one message per stdin line.
         text: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum IcalCommand {
+    /// Fetch every imported feed now and print what changed (JSON).
+    Sync,
+    /// Print a cabin's export feed (by id or slug).
+    Export { unit: String },
+    /// Give a cabin a new export URL; the old one stops working at once. Prints the new URL.
+    RotateToken { unit: String },
 }
 
 #[derive(Subcommand)]
@@ -112,6 +127,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Ical { command } => {
+            let (_, config) = load(Mode::Lenient)?;
+            let store = store::connect(&config.database_url, 2).await?;
+            let result = ical(command, store.clone(), config).await;
+            store.close().await;
+            result
+        }
         Command::Nlu { today, units, text } => {
             let source = Source::from_env()?;
             let config = Config::load(&source, Mode::Lenient)?;
@@ -138,6 +160,42 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn ical(command: IcalCommand, store: std::sync::Arc<dyn store::Store>, config: Config) -> anyhow::Result<()> {
+    let clock = crate::clock::Clock::system();
+    let find = |unit: String| {
+        let store = store.clone();
+        async move {
+            match unit.parse::<i64>() {
+                Ok(id) => store.get_unit(id).await,
+                Err(_) => store.get_unit_by_slug(&unit).await,
+            }
+            .with_context(|| format!("no cabin {unit:?}"))
+        }
+    };
+    match command {
+        IcalCommand::Sync => {
+            let importer = crate::ical_sync::Importer::new(store.clone(), std::sync::Arc::new(config), clock);
+            let reports = importer.sync_all().await?;
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "feeds": reports }))?);
+        }
+        IcalCommand::Export { unit } => {
+            let unit = find(unit).await?;
+            let body =
+                crate::ical_sync::export_calendar(store.as_ref(), &unit, clock.today_in(config.timezone), clock.now())
+                    .await?;
+            print!("{body}");
+        }
+        IcalCommand::RotateToken { unit } => {
+            let unit = find(unit).await?;
+            let token = crate::http::admin::new_ical_token();
+            store.set_unit_ical_token(unit.id, &token, clock.now()).await?;
+            let url = format!("{}/ical/{}/{}.ics", config.public_url, unit.slug, token);
+            println!("{}", serde_json::json!({ "accommodation_id": unit.id, "export_url": url }));
+        }
+    }
+    Ok(())
 }
 
 async fn demo() -> anyhow::Result<()> {

@@ -35,6 +35,12 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_HEALTH_DB_SLOW_MS",
     "POSADA_HEALTH_JOBS_MAX_AGE_S",
     "POSADA_SHUTDOWN_GRACE_S",
+    "POSADA_ICAL_POLL_MINUTES",
+    "POSADA_ICAL_FETCH_TIMEOUT_S",
+    "POSADA_ICAL_MAX_BYTES",
+    "POSADA_ICAL_MISSING_GRACE_HOURS",
+    "POSADA_ICAL_STALE_DEGRADED_MIN",
+    "POSADA_ICAL_STALE_UNHEALTHY_MIN",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +107,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub bind: SocketAddr,
     pub public_url: String,
+    /// `POSADA_PUBLIC_URL` was not set: follow the address actually bound (port 0 in tests).
+    pub public_url_defaulted: bool,
     pub metrics_bind: Option<SocketAddr>,
     pub jwt_secret: SecretString,
     pub admin_email: Option<String>,
@@ -120,6 +128,18 @@ pub struct Config {
     pub health_db_slow_ms: u64,
     pub health_jobs_max_age_s: u64,
     pub shutdown_grace_s: u64,
+    pub ical: IcalConfig,
+}
+
+/// How imported calendars are polled and judged.
+#[derive(Debug, Clone)]
+pub struct IcalConfig {
+    pub poll_minutes: u32,
+    pub fetch_timeout_s: u64,
+    pub max_bytes: usize,
+    pub missing_grace_hours: u32,
+    pub stale_degraded_min: u32,
+    pub stale_unhealthy_min: u32,
 }
 
 /// Where values come from: the environment first, then the optional TOML file.
@@ -257,6 +277,7 @@ impl Config {
             db_max_connections: source.parse("POSADA_DB_MAX_CONNECTIONS", 16)?,
             data_dir: source.get("POSADA_DATA_DIR").map(PathBuf::from),
             bind,
+            public_url_defaulted: source.get("POSADA_PUBLIC_URL").is_none(),
             public_url,
             metrics_bind: match source.get("POSADA_METRICS_BIND") {
                 None => None,
@@ -280,6 +301,14 @@ impl Config {
             health_db_slow_ms: source.parse("POSADA_HEALTH_DB_SLOW_MS", 500)?,
             health_jobs_max_age_s: source.parse("POSADA_HEALTH_JOBS_MAX_AGE_S", 300)?,
             shutdown_grace_s: source.parse("POSADA_SHUTDOWN_GRACE_S", 20)?,
+            ical: IcalConfig {
+                poll_minutes: source.parse::<u32>("POSADA_ICAL_POLL_MINUTES", 10)?.max(1),
+                fetch_timeout_s: source.parse::<u64>("POSADA_ICAL_FETCH_TIMEOUT_S", 20)?.max(1),
+                max_bytes: source.parse("POSADA_ICAL_MAX_BYTES", 5 * 1024 * 1024)?,
+                missing_grace_hours: source.parse("POSADA_ICAL_MISSING_GRACE_HOURS", 24)?,
+                stale_degraded_min: source.parse("POSADA_ICAL_STALE_DEGRADED_MIN", 30)?,
+                stale_unhealthy_min: source.parse("POSADA_ICAL_STALE_UNHEALTHY_MIN", 60)?,
+            },
         })
     }
 

@@ -57,6 +57,8 @@ impl Worker {
         let mut w = Worker { id, handlers: HashMap::new(), state };
         w.register(HOLD_SWEEPER, Arc::new(HoldSweeper));
         w.register(MAINTENANCE, Arc::new(Maintenance));
+        w.register(crate::ical_sync::import::POLL_JOB, Arc::new(FeedPoll));
+        w.register(crate::ical_sync::import::OWNER_ALERT_JOB, Arc::new(OwnerAlert));
         w
     }
 
@@ -77,6 +79,7 @@ impl Worker {
             };
             self.state.store.enqueue_job(&job, now).await?;
         }
+        self.state.booking.importer().ensure_poll_jobs().await?;
         Ok(())
     }
 
@@ -197,6 +200,40 @@ impl Handler for Maintenance {
             tracing::warn!(error = %e, "idempotency purge failed");
         }
         Outcome::Again(state.clock.now() + Duration::seconds(MAINTENANCE_EVERY_S))
+    }
+}
+
+/// Polls one imported calendar, then schedules its next poll (interval ± jitter). A feed that was
+/// removed ends its job.
+struct FeedPoll;
+
+#[async_trait]
+impl Handler for FeedPoll {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        let Some(feed_id) = job.payload.get("feed_id").and_then(|v| v.as_i64()) else {
+            return Outcome::Fail("payload without feed_id".into());
+        };
+        let feed = match state.store.get_feed(feed_id).await {
+            Ok(f) => f,
+            Err(store::StoreError::NotFound) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let importer = state.booking.importer();
+        importer.sync_feed(&feed, importer.fetch_timeout()).await;
+        Outcome::Again(importer.next_poll())
+    }
+}
+
+/// Tells the owner something needs a human. Until the outbox exists (WhatsApp / e-mail
+/// issues) the alert is written to the log at warn level; the job row keeps it durable.
+struct OwnerAlert;
+
+#[async_trait]
+impl Handler for OwnerAlert {
+    async fn run(&self, job: &Job, _state: &AppState) -> Outcome {
+        let text = job.payload.get("text").and_then(|v| v.as_str()).unwrap_or("");
+        tracing::warn!(alert = %text, "owner alert");
+        Outcome::Done
     }
 }
 

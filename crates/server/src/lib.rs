@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod ical_sync;
 pub mod jobs;
 pub mod metrics;
 pub mod state;

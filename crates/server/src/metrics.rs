@@ -18,6 +18,12 @@ pub const JOBS_FAILED: &str = "jobs_failed";
 pub const RATE_LIMITED: &str = "http_rate_limited_total";
 pub const IDEMPOTENT_REPLAYS: &str = "idempotency_replays_total";
 pub const DB_PING: &str = "db_ping_seconds";
+pub const ICAL_SYNC: &str = "ical_sync_total";
+pub const ICAL_SYNC_ERRORS: &str = "ical_sync_errors_total";
+pub const ICAL_LAST_SUCCESS_AGE: &str = "ical_last_success_age_seconds";
+pub const ICAL_EVENTS_IMPORTED: &str = "ical_events_imported";
+pub const ICAL_CONFLICTS: &str = "ical_conflicts_total";
+pub const ICAL_EXPORTS: &str = "ical_exports_total";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -35,6 +41,12 @@ pub const ALL: &[&str] = &[
     RATE_LIMITED,
     IDEMPOTENT_REPLAYS,
     DB_PING,
+    ICAL_SYNC,
+    ICAL_SYNC_ERRORS,
+    ICAL_LAST_SUCCESS_AGE,
+    ICAL_EVENTS_IMPORTED,
+    ICAL_CONFLICTS,
+    ICAL_EXPORTS,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -75,6 +87,12 @@ fn describe() {
     metrics::describe_counter!(RATE_LIMITED, "Requests refused by the per-IP rate limit");
     metrics::describe_counter!(IDEMPOTENT_REPLAYS, "Responses replayed for a repeated Idempotency-Key");
     metrics::describe_histogram!(DB_PING, "Database round trip measured by the health check");
+    metrics::describe_counter!(ICAL_SYNC, "Feed fetches by result (updated, not_modified, error)");
+    metrics::describe_counter!(ICAL_SYNC_ERRORS, "Failed feed fetches by error type");
+    metrics::describe_gauge!(ICAL_LAST_SUCCESS_AGE, "Seconds since each cabin's oldest feed last synced");
+    metrics::describe_counter!(ICAL_EVENTS_IMPORTED, "Imported calendar events first seen");
+    metrics::describe_counter!(ICAL_CONFLICTS, "Double bookings found in imported calendars");
+    metrics::describe_counter!(ICAL_EXPORTS, "Calendar exports served, by result (200, 304)");
 }
 
 /// Channel labels stay a small fixed set, whatever clients send.

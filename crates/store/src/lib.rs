@@ -13,7 +13,7 @@ mod rows;
 mod sqlite;
 pub mod testing;
 
-pub use error::{Result, StoreError};
+pub use error::{Result, Result as StoreResult, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -75,11 +75,46 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
             json!({"status": "error"})
         }
     };
+    let ical_sync = match s.store.list_feeds(None).await {
+        Ok(feeds) => {
+            let ic = &s.config.ical;
+            // A feed that never synced counts from when it was added.
+            let ages: Vec<(i64, f64)> = feeds
+                .iter()
+                .map(|f| (f.unit_id, (now - f.last_success_at.unwrap_or(f.created_at)).num_seconds().max(0) as f64))
+                .collect();
+            let mut per_unit: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+            for (unit, age) in &ages {
+                let e = per_unit.entry(*unit).or_insert(0.0);
+                *e = e.max(*age);
+            }
+            for (unit, age) in &per_unit {
+                metrics::gauge!(m::ICAL_LAST_SUCCESS_AGE, "unit" => unit.to_string()).set(*age);
+            }
+            let oldest = ages.iter().map(|a| a.1).fold(0.0, f64::max);
+            let status = if oldest > ic.stale_unhealthy_min as f64 * 60.0 {
+                overall = Level::Unhealthy;
+                "error"
+            } else if oldest > ic.stale_degraded_min as f64 * 60.0 {
+                overall = overall.max(Level::Degraded);
+                "stale"
+            } else {
+                "ok"
+            };
+            json!({
+                "status": status,
+                "feeds": feeds.len(),
+                "failing": feeds.iter().filter(|f| f.last_error.is_some()).count(),
+                "oldest_success_age_s": oldest,
+            })
+        }
+        Err(_) => json!({"status": "error"}),
+    };
     let body = json!({
         "status": overall.as_str(),
         "timestamp": now.to_rfc3339(),
         "version": env!("CARGO_PKG_VERSION"),
-        "checks": {"database": database, "jobs": jobs},
+        "checks": {"database": database, "jobs": jobs, "ical_sync": ical_sync},
     });
     let code = if overall == Level::Unhealthy { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (code, Json(body)).into_response()

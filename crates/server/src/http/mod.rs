@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod extract;
 pub mod health;
+pub mod ical;
 pub mod idempotency;
 pub mod json;
 pub mod middleware;
@@ -148,6 +149,63 @@ pub fn api() -> Api {
         .add("POST", "/api/v1/admin/rate-rules", post(admin::create_rule), "admin", true, "Create a rate rule")
         .add("PUT", "/api/v1/admin/rate-rules/{id}", put(admin::update_rule), "admin", true, "Update a rate rule")
         .add("DELETE", "/api/v1/admin/rate-rules/{id}", delete(admin::delete_rule), "admin", true, "Delete a rate rule")
+        .add(
+            "GET",
+            "/api/v1/ical/export/{id}/{token}",
+            get(ical::export_by_id),
+            "ical",
+            false,
+            "A cabin's calendar (iCal)",
+        )
+        .add(
+            "GET",
+            "/ical/{slug}/{file}",
+            get(ical::export_by_slug),
+            "ical",
+            false,
+            "A cabin's calendar: /ical/{slug}/{token}.ics",
+        )
+        .add(
+            "GET",
+            "/api/v1/admin/accommodations/{id}/ical",
+            get(ical::unit_ical),
+            "ical",
+            true,
+            "Export URL and imported feeds",
+        )
+        .add(
+            "POST",
+            "/api/v1/admin/accommodations/{id}/ical-feeds",
+            post(ical::add_feed),
+            "ical",
+            true,
+            "Import a feed",
+        )
+        .add(
+            "DELETE",
+            "/api/v1/admin/accommodations/{id}/ical-feeds/{feed_id}",
+            delete(ical::delete_feed),
+            "ical",
+            true,
+            "Stop importing a feed",
+        )
+        .add(
+            "POST",
+            "/api/v1/admin/accommodations/{id}/ical/rotate-token",
+            post(ical::rotate_token),
+            "ical",
+            true,
+            "New export URL (the old one stops working)",
+        )
+        .add("POST", "/api/v1/admin/ical/sync", post(ical::sync_now), "ical", true, "Fetch every feed now")
+        .add(
+            "GET",
+            "/api/v1/admin/ical/conflicts",
+            get(ical::conflicts),
+            "ical",
+            true,
+            "Double bookings found in feeds",
+        )
         .add(
             "GET",
             "/api/v1/admin/calendar/availability",

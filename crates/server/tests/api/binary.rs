@@ -69,7 +69,7 @@ async fn two_hundred_simultaneous_holds_have_one_winner_and_no_5xx(engine: Engin
     let db = seeded(engine).await;
     let bin = Binary::start(&["serve"], &env_for(&db, &[]));
     let bodies = (0..200).map(|i| hold(2, &in_days(60), &in_days(63), i)).collect();
-    let codes = burst(&[bin.address.clone()], bodies).await;
+    let codes = burst(std::slice::from_ref(&bin.address), bodies).await;
     assert_eq!((count(&codes, 201), count(&codes, 409)), (1, 199), "{codes:?}");
     assert!(codes.iter().all(|c| *c < 500 && *c != 0), "{codes:?}");
     let (status, _) = bin.terminate();
@@ -88,7 +88,7 @@ async fn random_overlapping_holds_never_double_book(engine: Engine) {
             hold(unit, &in_days(start), &in_days(start + len), i)
         })
         .collect();
-    let codes = burst(&[bin.address.clone()], bodies).await;
+    let codes = burst(std::slice::from_ref(&bin.address), bodies).await;
     assert!(codes.iter().all(|c| [201, 409, 422].contains(c)), "{codes:?}");
     let store = store::connect(&db.url, 2).await.unwrap();
     let today = chrono::Utc::now().date_naive();

@@ -47,15 +47,10 @@ pub struct TestApp {
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub env: Vec<(&'static str, String)>,
     pub worker: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { env: Vec::new(), worker: false }
-    }
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -231,6 +226,7 @@ impl Binary {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        #[allow(clippy::zombie_processes)] // Binary's Drop kills and waits.
         let child = cmd.spawn().expect("start posada");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
@@ -295,6 +291,8 @@ pub struct Canned {
     pub status: StatusCode,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Wait this long before answering (to provoke timeouts).
+    pub delay_ms: u64,
 }
 
 impl Canned {
@@ -303,6 +301,7 @@ impl Canned {
             status: StatusCode::from_u16(status).unwrap(),
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_string(),
+            delay_ms: 0,
         }
     }
     pub fn text(status: u16, content_type: &str, body: &str) -> Canned {
@@ -310,7 +309,16 @@ impl Canned {
             status: StatusCode::from_u16(status).unwrap(),
             headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
+            delay_ms: 0,
         }
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Canned {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    pub fn delayed(mut self, ms: u64) -> Canned {
+        self.delay_ms = ms;
+        self
     }
 }
 
@@ -346,6 +354,9 @@ impl FakeUpstream {
                     .pop_front()
                     .or_else(|| fake.fallback.lock().unwrap().clone())
                     .unwrap_or_else(|| Canned::json(200, json!({})));
+                if canned.delay_ms > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(canned.delay_ms)).await;
+                }
                 let mut response = axum::response::Response::builder().status(canned.status);
                 for (k, v) in &canned.headers {
                     response = response.header(k, v);

@@ -8,6 +8,7 @@ mod binary;
 mod docs;
 mod errors;
 mod health;
+mod ical;
 mod idempotency;
 mod nlu;
 mod reservations;
