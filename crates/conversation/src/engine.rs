@@ -270,7 +270,8 @@ impl Engine<'_> {
             && !matches!(a.intent, Intent::Cancel | Intent::Human | Intent::Payment)
             && !(has_stay_facts(&a) && self.st.stage == Stage::AwaitingGuests)
         {
-            if let Some(n) = chosen_number(text) {
+            let number = chosen_number(text).filter(|_| a.guests.is_none() && a.nights.is_none() && a.check_out.is_none());
+            if let Some(n) = number {
                 if let Some(c) = self.st.choices.get(n - 1).cloned() {
                     if self.on_choice(&c.id) {
                         return;
@@ -291,6 +292,15 @@ impl Engine<'_> {
                             if self.on_choice(&only.id.clone()) {
                                 return;
                             }
+                        }
+                        if !yes && self.st.choices.iter().any(|c| c.id == "other_dates") {
+                            self.st.slots.check_in = None;
+                            self.st.slots.check_out = None;
+                            self.st.slots.nights = None;
+                            self.st.stage = Stage::AwaitingDates;
+                            self.st.choices.clear();
+                            self.text("Dale, sin problema. Si querés probar con otras fechas, decime cuáles 🙂");
+                            return;
                         }
                         if yes && self.st.choices.iter().filter(|c| c.id.starts_with("reserve:")).count() == 1 {
                             let id = self.st.choices.iter().find(|c| c.id.starts_with("reserve:")).unwrap().id.clone();
@@ -315,6 +325,37 @@ impl Engine<'_> {
     }
 
     fn on_analysis(&mut self, a: &Analysis, text: &str) {
+        // The understanding reads "¿qué comodidades tienen?" as a request without facts.
+        if a.intent == Intent::Availability && !has_stay_facts(a) && a.unit.is_none() {
+            let norm = normalize(text);
+            if ["comodidades", "servicios", "que incluye", "equipamiento", "equipada", "como son las cabanas"]
+                .iter()
+                .any(|w| norm.contains(w))
+            {
+                let info = Analysis { intent: Intent::Info, topic: Some(Topic::Amenities), ..a.clone() };
+                self.st.failures = 0;
+                return self.info(&info);
+            }
+        }
+        // "reservala" / "reservo la coihue" right after an offer.
+        if a.intent == Intent::Reserve && !has_stay_facts(a) {
+            if let Stage::Offered { offers } = self.st.stage.clone() {
+                let unit = a.unit.as_deref().and_then(|s| self.unit_by_slug(s));
+                let pick = match unit {
+                    Some(u) => offers.iter().find(|o| o.unit_id == u).copied(),
+                    None if offers.len() == 1 => offers.first().copied(),
+                    None => None,
+                };
+                self.st.failures = 0;
+                if let Some(o) = pick {
+                    return self.place_hold(o);
+                }
+                if unit.is_none() && !offers.is_empty() {
+                    let options: Vec<Choice> = self.st.choices.clone();
+                    return self.choices("¿Cuál te reservo?", options);
+                }
+            }
+        }
         let answering = self.in_flow() && has_stay_facts(a);
         if a.intent == Intent::Unknown || (a.confidence < ACT && !answering) {
             return self.failure();
@@ -323,7 +364,7 @@ impl Engine<'_> {
         match a.intent {
             Intent::Greeting => self.greet(),
             Intent::Thanks => self.thanks(),
-            Intent::Human => self.hand_off(text),
+            Intent::Human => self.hand_off(Some(text)),
             Intent::Cancel => self.cancel(text),
             Intent::Payment => self.payment(text),
             Intent::Info => self.info(a),
@@ -377,12 +418,18 @@ impl Engine<'_> {
         }
     }
 
-    fn hand_off(&mut self, text: &str) {
+    /// `said`: the guest's own words asking for a person; `None` when picked from an offer.
+    fn hand_off(&mut self, said: Option<&str>) {
         let who = self.st.name.clone().unwrap_or_else(|| "Un huésped".into());
+        let text = match said {
+            Some(t) => format!("{who} quiere hablar con una persona. Último mensaje: “{}”", say::clip(t.trim(), 300)),
+            None if self.st.failures >= crate::MAX_FAILURES => {
+                format!("{who} quiere hablar con una persona (el bot no le estaba entendiendo).")
+            }
+            None => format!("{who} quiere hablar con una persona."),
+        };
         self.fx.push(Effect::HandOff);
-        self.fx.push(Effect::AlertOwner {
-            text: format!("{who} quiere hablar con una persona. Último mensaje: “{}”", say::clip(text.trim(), 300)),
-        });
+        self.fx.push(Effect::AlertOwner { text });
         self.text("Dale, ya le aviso a alguien del equipo y te responde por acá en cuanto pueda 🙂");
         self.st.stage = Stage::HandedOff;
         self.st.choices.clear();
@@ -453,6 +500,7 @@ impl Engine<'_> {
         if a.past_date {
             self.st.slots.check_in = None;
             self.st.slots.check_out = None;
+            self.st.slots.nights = None;
             self.st.stage = Stage::AwaitingDates;
             self.st.choices.clear();
             self.text("Esa fecha ya pasó 🙈 ¿Para qué fechas buscás?");
@@ -511,6 +559,7 @@ impl Engine<'_> {
             Err(domain::StayError::TooLong { max }) => {
                 self.st.slots.check_in = None;
                 self.st.slots.check_out = None;
+                self.st.slots.nights = None;
                 self.st.stage = Stage::AwaitingDates;
                 return self.text(format!(
                     "Por este medio tomo estadías de hasta {max} noches. ¿Qué fechas querés? Para algo más largo te paso con una persona."
@@ -597,25 +646,36 @@ impl Engine<'_> {
                 _ if after_taken => {}
                 _ => lines.push(format!("{} está ocupada {} 😕", capital(&name), self.range(&r.stay))),
             }
-            for alt in r.alternatives.iter().filter(|a| a.unit_id == w.unit_id).take(3) {
-                extra.push(self.alternative_choice(alt, r.guests, false));
-            }
+            let min_offered = !extra.is_empty();
+            let windows: Vec<Choice> = r
+                .alternatives
+                .iter()
+                .filter(|a| a.unit_id == w.unit_id)
+                .take(if min_offered { 2 } else { 3 })
+                .map(|alt| self.alternative_choice(alt, r.guests, false))
+                .collect();
+            let has_windows = !windows.is_empty();
+            extra.extend(windows);
             let others: Vec<&UnitOption> = free.iter().copied().filter(|o| o.unit_id != w.unit_id).collect();
             if !others.is_empty() {
-                lines.push(format!(
-                    "Para esas mismas fechas tengo libre{}:",
-                    if others.len() > 1 { "s estas" } else { "" }
-                ));
-                self.text(lines.join("\n"));
-                let body = if extra.is_empty() {
-                    "¿Te reservo alguna?".to_string()
+                lines.push(if others.len() > 1 {
+                    "Para esas mismas fechas tengo libres estas cabañas:".to_string()
                 } else {
-                    format!("¿Te reservo alguna, o preferís otras fechas para {name}?")
+                    "Para esas mismas fechas tengo libre esta otra:".to_string()
+                });
+                self.text(lines.join("\n"));
+                let which = if others.len() > 1 { "alguna" } else { "esta" };
+                let body = if extra.is_empty() {
+                    format!("¿Te reservo {which}?")
+                } else {
+                    format!("¿Te reservo {which}, o preferís otras fechas para {name}?")
                 };
                 return self.offer(&others, &r, body, extra);
             }
-            if !extra.is_empty() {
-                lines.push(format!("Te puedo ofrecer {name}:"));
+            if min_offered {
+                lines.push("¿Te la busco con el mínimo?".into());
+            } else if has_windows {
+                lines.push(format!("Lo más cerca que la tengo libre, {}:", say::nights(r.stay.nights())));
             } else {
                 lines.push("¿Probamos con otras fechas?".into());
             }
@@ -664,7 +724,7 @@ impl Engine<'_> {
                 );
             }
         } else if !after_taken {
-            lines.push(format!("Para {} no me queda ninguna cabaña libre 😕", self.range(&r.stay)));
+            lines.push(format!("{} no me queda ninguna cabaña libre para {} 😕", capital(&self.range(&r.stay)), r.guests));
         }
         let several_units = r.alternatives.iter().any(|a| a.unit_id != r.alternatives[0].unit_id);
         for alt in r.alternatives.iter().take(3) {
@@ -681,8 +741,13 @@ impl Engine<'_> {
 
     fn alternative_choice(&self, alt: &Alternative, guests: u32, with_unit: bool) -> Choice {
         let name = self.unit_name(alt.unit_id);
-        let title =
-            if with_unit { fit_title(&say::short_range(&alt.stay), &name) } else { say::short_range(&alt.stay) };
+        let title = if with_unit {
+            let dates = say::tight_range(&alt.stay);
+            let room = crate::LIMITS.button_title.saturating_sub(dates.chars().count() + 1);
+            format!("{} {dates}", abbreviate(&name, room))
+        } else {
+            say::short_range(&alt.stay)
+        };
         Choice::new(offer_id("check", Some(alt.unit_id), &alt.stay, guests), title)
             .with_description(format!("{name}, {}", self.range(&alt.stay)))
     }
@@ -726,7 +791,9 @@ impl Engine<'_> {
     /// Acts on an option id (button, list row, or an option picked by number / words).
     fn on_choice(&mut self, id: &str) -> bool {
         let parts: Vec<&str> = id.split(':').collect();
-        self.st.failures = 0;
+        if parts.as_slice() != ["yes", "human"] {
+            self.st.failures = 0;
+        }
         match parts.as_slice() {
             ["reserve", rest @ ..] => {
                 let Some((Some(unit), stay, guests)) = parse_offer(rest) else { return false };
@@ -795,7 +862,7 @@ impl Engine<'_> {
                 true
             }
             ["yes", "human"] => {
-                self.hand_off("(pidió hablar con una persona)");
+                self.hand_off(None);
                 true
             }
             ["no", "human"] => {
@@ -1097,7 +1164,7 @@ impl Engine<'_> {
                 ));
             }
             ReservationStatus::PreReserved => {
-                let until = b.expires_at.map(|at| format!(" Te la guardo {}.", self.until(at))).unwrap_or_default();
+                let until = b.expires_at.map(|at| format!("\nTe la guardo {}.", self.until(at))).unwrap_or_default();
                 let t = match (&b.payment_link, says_paid) {
                     (_, true) => format!(
                         "Todavía no me figura el pago de la reserva *{}*. A veces tarda unos minutos: apenas entre, te aviso por acá.{until}",
@@ -1160,14 +1227,13 @@ impl Engine<'_> {
         if b.status != ReservationStatus::PreReserved {
             return;
         }
-        let when = b.expires_at.map(|at| self.until(at)).unwrap_or_else(|| "en unos minutos".into());
+        let when = b.expires_at.map(|t| say::at(t, self.ctx.now, self.ctx.tz)).unwrap_or_else(|| "en unos minutos".into());
         let pay = match &b.payment_link {
             Some(link) => format!("pagá la seña de {} acá: {link}", say::money(b.deposit)),
             None => format!("pagá la seña de {}; el link te lo paso enseguida.", say::money(b.deposit)),
         };
-        let when = when.replacen("hasta", "vence", 1);
         self.text(format!(
-            "⏰ Tu reserva *{}* ({}, {}) {when}. Para no perderla, {pay}",
+            "⏰ Tu reserva *{}* ({}, {}) vence {when}. Para no perderla, {pay}",
             b.code,
             self.unit_name(b.unit_id),
             self.range(&b.stay)
@@ -1248,9 +1314,10 @@ impl Engine<'_> {
                         format!("Sí, todas las cabañas tienen {am} 🙂")
                     }
                     (None, _, true) => format!("Sí, todas las cabañas tienen {label} 🙂"),
+                    (None, [(n, am)], false) => format!("Sí, {} tiene {am} 🙂 Las demás no.", say::the_unit(n)),
                     (None, _, false) => {
                         let names: Vec<String> = with.iter().map(|(n, _)| n.clone()).collect();
-                        format!("Tienen {label} {}; {} no.", say::join(&names), say::join(&without))
+                        format!("{} tienen {label}; {} no.", say::join(&names), say::join(&without))
                     }
                 }
             }
@@ -1258,16 +1325,14 @@ impl Engine<'_> {
                 let mut t = if self.ctx.location.trim().is_empty() {
                     String::new()
                 } else {
-                    format!("Estamos en {}", self.ctx.location.trim().trim_end_matches('.'))
+                    format!("📍 {}", self.ctx.location.trim())
                 };
                 if let Some(link) = &self.ctx.map_link {
                     if t.is_empty() {
-                        t = format!("Acá tenés la ubicación en el mapa: {link}");
+                        t = format!("📍 Acá tenés la ubicación en el mapa: {link}");
                     } else {
-                        t.push_str(&format!(".\nAcá tenés el mapa: {link}"));
+                        t.push_str(&format!("\nMapa: {link}"));
                     }
-                } else if !t.is_empty() {
-                    t.push('.');
                 }
                 if t.is_empty() {
                     let body = "Ahora no tengo la dirección a mano 😕 ¿Querés que te pase con una persona?";
@@ -1468,6 +1533,21 @@ fn unit_card(u: &UnitInfo) -> String {
     t
 }
 
+/// A name in at most `room` characters: leading words become initials, then it is cut.
+fn abbreviate(name: &str, room: usize) -> String {
+    if name.chars().count() <= room {
+        return name.to_string();
+    }
+    let mut words: Vec<String> = name.split_whitespace().map(str::to_string).collect();
+    for i in 0..words.len().saturating_sub(1) {
+        words[i] = format!("{}.", words[i].chars().next().unwrap_or('.'));
+        if words.join(" ").chars().count() <= room {
+            return words.join(" ");
+        }
+    }
+    say::clip(&words.join(" "), room.max(2))
+}
+
 fn capital(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -1480,10 +1560,20 @@ fn capital(s: &str) -> String {
 /// check-in alone keeps a known length; a new length extends a known check-in.
 fn merge(slots: &mut Slots, new: &Slots) {
     if let Some(ci) = new.check_in {
+        let known_end = slots.check_out.filter(|co| *co > ci && slots.check_in.is_none());
+        // "¿y el 20?" after a full stay: same length from the new day.
+        if new.check_out.is_none() && new.nights.is_none() && slots.nights.is_none() {
+            if let (Some(a), Some(b)) = (slots.check_in, slots.check_out) {
+                slots.nights = u32::try_from((b - a).num_days()).ok().filter(|n| *n > 0);
+            }
+        }
         slots.check_in = Some(ci);
         slots.check_out = new.check_out;
         if new.nights.is_some() {
             slots.nights = new.nights;
+        }
+        if slots.check_out.is_none() && new.nights.is_none() && known_end.is_some() {
+            slots.check_out = known_end;
         }
         if slots.check_out.is_none() {
             if let Some(n) = slots.nights {

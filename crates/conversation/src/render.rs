@@ -133,7 +133,7 @@ pub(crate) fn fit_title(prefix: &str, name: &str) -> String {
 }
 
 const FILLER: &[&str] = &[
-    "la", "el", "los", "las", "de", "del", "y", "a", "en", "con", "por", "para", "un", "una", "quiero", "me", "te",
+    "la", "el", "los", "las", "de", "del", "y", "a", "en", "con", "un", "una", "quiero", "me", "te",
     "que", "lo", "opcion", "numero", "nro", "n", "elijo", "quedo", "va", "mejor", "esa", "ese", "esta", "este",
 ];
 
@@ -225,6 +225,7 @@ mod tests {
         assert_eq!(select_choice(&o, "11"), None);
         assert_eq!(select_choice(&o, "5"), None);
         assert_eq!(select_choice(&o, "somos 2 del 3 al 5"), None);
+        assert_eq!(select_choice(&o, "para 2"), None);
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub fn range(stay: &Stay, today: NaiveDate) -> String {
     }
 }
 
+/// "16–20 dic", "30 nov–3 dic" — the shortest form, next to a cabin name in a title.
+pub fn tight_range(stay: &Stay) -> String {
+    short_range(stay).replace(" al ", "–")
+}
+
 /// "15 al 20 ene", "30 nov al 3 dic" — for button titles (≤ 20 characters).
 pub fn short_range(stay: &Stay) -> String {
     let (a, b) = (stay.check_in, stay.check_out);
@@ -91,18 +96,27 @@ pub fn people(n: u32) -> String {
     if n == 1 { "1 persona".into() } else { format!("{n} personas") }
 }
 
-/// "hasta las 18:40", "hasta mañana a las 10:40", "hasta el 16/12 a las 10:40".
-pub fn until(at: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+/// "a las 18:40", "mañana a las 10:40", "el 16/12 a las 10:40" (in the property's zone).
+pub fn at(at: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     let local = at.with_timezone(&tz);
     let today = now.with_timezone(&tz).date_naive();
     let time = local.format("%H:%M");
     let day = local.date_naive();
     if day == today {
-        format!("hasta las {time}")
+        format!("a las {time}")
     } else if Some(day) == today.succ_opt() {
-        format!("hasta mañana a las {time}")
+        format!("mañana a las {time}")
     } else {
-        format!("hasta el {}/{} a las {time}", day.day(), day.month())
+        format!("el {}/{} a las {time}", day.day(), day.month())
+    }
+}
+
+/// "hasta las 18:40", "hasta mañana a las 10:40", "hasta el 16/12 a las 10:40".
+pub fn until(when: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let a = at(when, now, tz);
+    match a.strip_prefix("a las ") {
+        Some(time) => format!("hasta las {time}"),
+        None => format!("hasta {a}"),
     }
 }
 
@@ -224,10 +238,12 @@ mod tests {
         let tz = chrono_tz::America::Argentina::Buenos_Aires;
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 20, 40, 0).unwrap();
         assert_eq!(until(now + chrono::Duration::minutes(60), now, tz), "hasta las 18:40");
+        // 23:30 local → 00:30 the next day.
         let late = Utc.with_ymd_and_hms(2026, 11, 24, 2, 30, 0).unwrap();
-        assert_eq!(until(late + chrono::Duration::minutes(60), late, tz), "hasta las 00:30");
-        let evening = Utc.with_ymd_and_hms(2026, 11, 24, 2, 30, 0).unwrap() - chrono::Duration::hours(1);
-        assert_eq!(until(late + chrono::Duration::minutes(60), evening, tz), "hasta mañana a las 00:30");
+        assert_eq!(until(late + chrono::Duration::minutes(60), late, tz), "hasta mañana a las 00:30");
+        let after_midnight = late + chrono::Duration::hours(1);
+        assert_eq!(until(after_midnight + chrono::Duration::minutes(60), after_midnight, tz), "hasta las 01:30");
+        assert_eq!(until(now + chrono::Duration::days(3), now, tz), "hasta el 26/11 a las 17:40");
     }
 
     #[test]
