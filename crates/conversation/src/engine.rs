@@ -99,7 +99,7 @@ fn yes_no(text: &str) -> Option<(bool, String)> {
     let rest_text = if rest.is_empty() {
         String::new()
     } else {
-        let cut = text.find(|c: char| c == ',' || c == ' ' || c == '.' || c == '!').unwrap_or(text.len());
+        let cut = text.find([',', ' ', '.', '!']).unwrap_or(text.len());
         text[cut..].trim_start_matches([',', ' ', '.', '!']).to_string()
     };
     Some((answer, rest_text))
@@ -151,6 +151,10 @@ impl Engine<'_> {
             }
         }
         let body = say::clip(&body.into(), crate::LIMITS.interactive_body);
+        if seen.is_empty() {
+            self.st.choices.clear();
+            return self.text(body);
+        }
         self.st.choices = seen.clone();
         self.fx.push(Effect::Reply(Reply::Choices { body, options: seen }));
     }
@@ -212,7 +216,7 @@ impl Engine<'_> {
                     self.text("No pude escuchar el audio, ¿me lo escribís?");
                     return;
                 }
-                if !(confidence >= crate::VOICE_CONFIDENCE_FLOOR) {
+                if confidence.is_nan() || confidence < crate::VOICE_CONFIDENCE_FLOOR {
                     self.text(format!("Entendí: “{}”", say::clip(text.trim(), 300)));
                 }
             }
@@ -266,47 +270,48 @@ impl Engine<'_> {
         }
 
         // 2. A pick among the options last offered.
-        if !self.st.choices.is_empty()
+        let picking = !self.st.choices.is_empty()
             && !matches!(a.intent, Intent::Cancel | Intent::Human | Intent::Payment)
-            && !(has_stay_facts(&a) && self.st.stage == Stage::AwaitingGuests)
-        {
-            let number = chosen_number(text).filter(|_| a.guests.is_none() && a.nights.is_none() && a.check_out.is_none());
+            && (self.st.stage != Stage::AwaitingGuests || !has_stay_facts(&a));
+        if picking {
+            let number =
+                chosen_number(text).filter(|_| a.guests.is_none() && a.nights.is_none() && a.check_out.is_none());
             if let Some(n) = number {
-                if let Some(c) = self.st.choices.get(n - 1).cloned() {
-                    if self.on_choice(&c.id) {
-                        return;
-                    }
+                if let Some(c) = self.st.choices.get(n - 1).cloned()
+                    && self.on_choice(&c.id)
+                {
+                    return;
                 }
             } else if !has_stay_facts(&a) {
-                if let Some(c) = select_choice(&self.st.choices, text).cloned() {
-                    if self.on_choice(&c.id) {
+                if let Some(c) = select_choice(&self.st.choices, text).cloned()
+                    && self.on_choice(&c.id)
+                {
+                    return;
+                }
+                if let Some((yes, rest)) = yes_no(text)
+                    && rest.trim().is_empty()
+                {
+                    let prefix = if yes { "yes" } else { "no" };
+                    let picks: Vec<Choice> =
+                        self.st.choices.iter().filter(|c| c.id.starts_with(prefix)).cloned().collect();
+                    if let [only] = picks.as_slice()
+                        && self.on_choice(&only.id.clone())
+                    {
                         return;
                     }
-                }
-                if let Some((yes, rest)) = yes_no(text) {
-                    if rest.trim().is_empty() {
-                        let prefix = if yes { "yes" } else { "no" };
-                        let picks: Vec<Choice> =
-                            self.st.choices.iter().filter(|c| c.id.starts_with(prefix)).cloned().collect();
-                        if let [only] = picks.as_slice() {
-                            if self.on_choice(&only.id.clone()) {
-                                return;
-                            }
-                        }
-                        if !yes && self.st.choices.iter().any(|c| c.id == "other_dates") {
-                            self.st.slots.check_in = None;
-                            self.st.slots.check_out = None;
-                            self.st.slots.nights = None;
-                            self.st.stage = Stage::AwaitingDates;
-                            self.st.choices.clear();
-                            self.text("Dale, sin problema. Si querés probar con otras fechas, decime cuáles 🙂");
+                    if !yes && self.st.choices.iter().any(|c| c.id == "other_dates") {
+                        self.st.slots.check_in = None;
+                        self.st.slots.check_out = None;
+                        self.st.slots.nights = None;
+                        self.st.stage = Stage::AwaitingDates;
+                        self.st.choices.clear();
+                        self.text("Dale, sin problema. Si querés probar con otras fechas, decime cuáles 🙂");
+                        return;
+                    }
+                    if yes && self.st.choices.iter().filter(|c| c.id.starts_with("reserve:")).count() == 1 {
+                        let id = self.st.choices.iter().find(|c| c.id.starts_with("reserve:")).unwrap().id.clone();
+                        if self.on_choice(&id) {
                             return;
-                        }
-                        if yes && self.st.choices.iter().filter(|c| c.id.starts_with("reserve:")).count() == 1 {
-                            let id = self.st.choices.iter().find(|c| c.id.starts_with("reserve:")).unwrap().id.clone();
-                            if self.on_choice(&id) {
-                                return;
-                            }
                         }
                     }
                 }
@@ -338,22 +343,33 @@ impl Engine<'_> {
             }
         }
         // "reservala" / "reservo la coihue" right after an offer.
-        if a.intent == Intent::Reserve && !has_stay_facts(a) {
-            if let Stage::Offered { offers } = self.st.stage.clone() {
-                let unit = a.unit.as_deref().and_then(|s| self.unit_by_slug(s));
-                let pick = match unit {
-                    Some(u) => offers.iter().find(|o| o.unit_id == u).copied(),
-                    None if offers.len() == 1 => offers.first().copied(),
-                    None => None,
-                };
-                self.st.failures = 0;
-                if let Some(o) = pick {
-                    return self.place_hold(o);
-                }
-                if unit.is_none() && !offers.is_empty() {
-                    let options: Vec<Choice> = self.st.choices.clone();
-                    return self.choices("¿Cuál te reservo?", options);
-                }
+        if a.intent == Intent::Reserve
+            && !has_stay_facts(a)
+            && let Stage::Offered { offers } = self.st.stage.clone()
+        {
+            let unit = a.unit.as_deref().and_then(|s| self.unit_by_slug(s));
+            let pick = match unit {
+                Some(u) => offers.iter().find(|o| o.unit_id == u).copied(),
+                None if offers.len() == 1 => offers.first().copied(),
+                None => None,
+            };
+            self.st.failures = 0;
+            if let Some(o) = pick {
+                return self.place_hold(o);
+            }
+            if unit.is_none() && !offers.is_empty() {
+                let mut options: Vec<Choice> = offers
+                    .iter()
+                    .filter_map(|o| {
+                        let u = self.ctx.unit(o.unit_id)?;
+                        Some(
+                            Choice::new(offer_id("reserve", Some(u.id), &o.stay, o.guests), reserve_title(&u.name))
+                                .with_description(format!("{} en total", say::money(o.total))),
+                        )
+                    })
+                    .collect();
+                options.push(Choice::new("other_dates", "Otras fechas"));
+                return self.choices("¿Cuál te reservo?", options);
             }
         }
         let answering = self.in_flow() && has_stay_facts(a);
@@ -631,9 +647,7 @@ impl Engine<'_> {
                 }
                 Some(Unavailable::MinNights { min }) => {
                     lines.push(format!("Para esas fechas {name} pide un mínimo de {}.", say::nights(min)));
-                    if let Some(longer) =
-                        Stay::new(r.stay.check_in, r.stay.check_in + chrono::Days::new(min as u64)).ok()
-                    {
+                    if let Ok(longer) = Stay::new(r.stay.check_in, r.stay.check_in + chrono::Days::new(min as u64)) {
                         extra.push(
                             Choice::new(
                                 offer_id("check", Some(w.unit_id), &longer, r.guests),
@@ -724,7 +738,11 @@ impl Engine<'_> {
                 );
             }
         } else if !after_taken {
-            lines.push(format!("{} no me queda ninguna cabaña libre para {} 😕", capital(&self.range(&r.stay)), r.guests));
+            lines.push(format!(
+                "{} no me queda ninguna cabaña libre para {} 😕",
+                capital(&self.range(&r.stay)),
+                r.guests
+            ));
         }
         let several_units = r.alternatives.iter().any(|a| a.unit_id != r.alternatives[0].unit_id);
         for alt in r.alternatives.iter().take(3) {
@@ -1012,10 +1030,10 @@ impl Engine<'_> {
         self.st.choices.clear();
         let target = self.mentioned_code(text).or_else(|| {
             let open = self.open_bookings();
-            if let Stage::Holding { code } = &self.st.stage {
-                if let Some(b) = open.iter().find(|b| &b.code == code) {
-                    return Some(b.clone());
-                }
+            if let Stage::Holding { code } = &self.st.stage
+                && let Some(b) = open.iter().find(|b| &b.code == code)
+            {
+                return Some(b.clone());
             }
             (open.len() == 1).then(|| open[0].clone())
         });
@@ -1227,7 +1245,8 @@ impl Engine<'_> {
         if b.status != ReservationStatus::PreReserved {
             return;
         }
-        let when = b.expires_at.map(|t| say::at(t, self.ctx.now, self.ctx.tz)).unwrap_or_else(|| "en unos minutos".into());
+        let when =
+            b.expires_at.map(|t| say::at(t, self.ctx.now, self.ctx.tz)).unwrap_or_else(|| "en unos minutos".into());
         let pay = match &b.payment_link {
             Some(link) => format!("pagá la seña de {} acá: {link}", say::money(b.deposit)),
             None => format!("pagá la seña de {}; el link te lo paso enseguida.", say::money(b.deposit)),
@@ -1252,13 +1271,13 @@ impl Engine<'_> {
             self.st.stage = Stage::Idle;
         }
         let mut options = Vec::new();
-        if let Some(b) = &b {
-            if b.stay.check_in >= self.ctx.today {
-                options.push(
-                    Choice::new(offer_id("check", Some(b.unit_id), &b.stay, b.guests), "Buscar de nuevo")
-                        .with_description(format!("{}, {}", self.unit_name(b.unit_id), self.range(&b.stay))),
-                );
-            }
+        if let Some(b) = &b
+            && b.stay.check_in >= self.ctx.today
+        {
+            options.push(
+                Choice::new(offer_id("check", Some(b.unit_id), &b.stay, b.guests), "Buscar de nuevo")
+                    .with_description(format!("{}, {}", self.unit_name(b.unit_id), self.range(&b.stay))),
+            );
         }
         options.push(Choice::new("other_dates", "Otras fechas"));
         self.choices(
@@ -1305,7 +1324,8 @@ impl Engine<'_> {
                 }
                 let with: Vec<(String, String)> =
                     units.iter().filter_map(|u| find(u, words).map(|am| (u.name.clone(), am.to_lowercase()))).collect();
-                let without: Vec<String> = units.iter().filter(|u| find(u, words).is_none()).map(|u| u.name.clone()).collect();
+                let without: Vec<String> =
+                    units.iter().filter(|u| find(u, words).is_none()).map(|u| u.name.clone()).collect();
                 match (&unit, with.as_slice(), without.is_empty()) {
                     (Some(u), [(_, am)], _) => format!("Sí, {} tiene {am} 🙂", say::the_unit(&u.name)),
                     (Some(u), _, _) => format!("No, {} no tiene {label} 😕", say::the_unit(&u.name)),
@@ -1518,7 +1538,7 @@ fn change(bp: u32) -> String {
 }
 
 fn pct(bp: u32) -> String {
-    if bp % 100 == 0 { (bp / 100).to_string() } else { format!("{},{}", bp / 100, (bp % 100) / 10) }
+    if bp.is_multiple_of(100) { (bp / 100).to_string() } else { format!("{},{}", bp / 100, (bp % 100) / 10) }
 }
 
 fn unit_card(u: &UnitInfo) -> String {
@@ -1562,10 +1582,12 @@ fn merge(slots: &mut Slots, new: &Slots) {
     if let Some(ci) = new.check_in {
         let known_end = slots.check_out.filter(|co| *co > ci && slots.check_in.is_none());
         // "¿y el 20?" after a full stay: same length from the new day.
-        if new.check_out.is_none() && new.nights.is_none() && slots.nights.is_none() {
-            if let (Some(a), Some(b)) = (slots.check_in, slots.check_out) {
-                slots.nights = u32::try_from((b - a).num_days()).ok().filter(|n| *n > 0);
-            }
+        if new.check_out.is_none()
+            && new.nights.is_none()
+            && slots.nights.is_none()
+            && let (Some(a), Some(b)) = (slots.check_in, slots.check_out)
+        {
+            slots.nights = u32::try_from((b - a).num_days()).ok().filter(|n| *n > 0);
         }
         slots.check_in = Some(ci);
         slots.check_out = new.check_out;
@@ -1575,10 +1597,10 @@ fn merge(slots: &mut Slots, new: &Slots) {
         if slots.check_out.is_none() && new.nights.is_none() && known_end.is_some() {
             slots.check_out = known_end;
         }
-        if slots.check_out.is_none() {
-            if let Some(n) = slots.nights {
-                slots.check_out = ci.checked_add_days(chrono::Days::new(n as u64));
-            }
+        if slots.check_out.is_none()
+            && let Some(n) = slots.nights
+        {
+            slots.check_out = ci.checked_add_days(chrono::Days::new(n as u64));
         }
     } else if let Some(co) = new.check_out {
         slots.check_out = Some(co);

@@ -133,8 +133,8 @@ pub(crate) fn fit_title(prefix: &str, name: &str) -> String {
 }
 
 const FILLER: &[&str] = &[
-    "la", "el", "los", "las", "de", "del", "y", "a", "en", "con", "un", "una", "quiero", "me", "te",
-    "que", "lo", "opcion", "numero", "nro", "n", "elijo", "quedo", "va", "mejor", "esa", "ese", "esta", "este",
+    "la", "el", "los", "las", "de", "del", "y", "a", "en", "con", "un", "una", "quiero", "me", "te", "que", "lo",
+    "opcion", "numero", "nro", "n", "elijo", "quedo", "va", "mejor", "esa", "ese", "esta", "este",
 ];
 
 fn number_word(w: &str) -> Option<usize> {

@@ -28,7 +28,7 @@ pub fn money(m: Money) -> String {
     let pesos = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, ch) in pesos.chars().enumerate() {
-        if i > 0 && (pesos.len() - i) % 3 == 0 {
+        if i > 0 && (pesos.len() - i).is_multiple_of(3) {
             grouped.push('.');
         }
         grouped.push(ch);

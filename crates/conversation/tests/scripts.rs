@@ -223,10 +223,10 @@ fn run(path: &Path) -> (String, Vec<String>) {
 
         let effects = server.drive(&mut state, event);
         for e in &effects {
-            if let Effect::Reply(r) = e {
-                if let Err(why) = check_reply(r) {
-                    problems.push(format!("{name}:{lineno}: {why}"));
-                }
+            if let Effect::Reply(r) = e
+                && let Err(why) = check_reply(r)
+            {
+                problems.push(format!("{name}:{lineno}: {why}"));
             }
         }
         // The state always survives a trip through JSON.

@@ -23,8 +23,7 @@ pub fn catalogue() -> Vec<UnitInfo> {
     arrayan.weekend_multiplier = Multiplier(12_000);
     arrayan.min_nights = 2;
     arrayan.description = "Dos dormitorios, living con vista al lago y deck.".into();
-    arrayan.amenities =
-        vec!["Wi-Fi".into(), "Parrilla".into(), "Estacionamiento".into(), "Vista al lago".into()];
+    arrayan.amenities = vec!["Wi-Fi".into(), "Parrilla".into(), "Estacionamiento".into(), "Vista al lago".into()];
     arrayan.photos = vec![
         Photo { url: "https://fotos.example.com/arrayan-1.jpg".into(), caption: "Living con vista al lago".into() },
         Photo { url: "https://fotos.example.com/arrayan-2.jpg".into(), caption: "Dormitorio principal".into() },
@@ -191,7 +190,9 @@ impl Server {
                 };
             }
             Some(Unavailable::MinNights { min }) => {
-                return Event::HoldFailed { reason: HoldFailure::Invalid(format!("la estadía mínima es de {min} noches")) };
+                return Event::HoldFailed {
+                    reason: HoldFailure::Invalid(format!("la estadía mínima es de {min} noches")),
+                };
             }
             None => {}
         }
@@ -279,8 +280,28 @@ pub fn plus_days(date: NaiveDate, n: u64) -> NaiveDate {
 
 /// Words a guest must never see.
 pub const TECHNICAL: &[&str] = &[
-    "null", "none", "some(", "error", "exception", "database", "constraint", "json", "slug", "check_in", "check_out",
-    "unit_id", "reserve:", "other_dates", "yes:", "no:", "{", "}", "_", "tu nombre", "tu teléfono", "tu celular",
+    "null",
+    "none",
+    "some(",
+    "error",
+    "exception",
+    "database",
+    "constraint",
+    "json",
+    "slug",
+    "check_in",
+    "check_out",
+    "unit_id",
+    "reserve:",
+    "other_dates",
+    "yes:",
+    "no:",
+    "{",
+    "}",
+    "_",
+    "tu nombre",
+    "tu teléfono",
+    "tu celular",
 ];
 
 /// Checks one reply: WhatsApp limits, no technical words, few emojis.
