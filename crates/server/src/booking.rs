@@ -38,6 +38,8 @@ pub struct HoldRequest {
     pub guest_phone: String,
     pub guest_email: Option<String>,
     pub actor: String,
+    /// Makes the hold idempotent (e.g. `inbound:{event_id}` from the bot).
+    pub request_key: Option<String>,
 }
 
 /// Why a unit cannot take a stay, or its quote.
@@ -179,6 +181,7 @@ impl Booking {
             hold_expires_at: Some(now + chrono::Duration::minutes(self.config.hold_minutes as i64)),
             notes: String::new(),
             actor: req.actor.clone(),
+            request_key: req.request_key.clone(),
         };
         let limits = HoldLimits {
             max_holds_per_contact: (self.config.max_holds_per_contact > 0).then_some(self.config.max_holds_per_contact),
@@ -226,6 +229,7 @@ impl Booking {
             hold_expires_at: None,
             notes: note.trim().to_string(),
             actor: actor.to_string(),
+            request_key: None,
         };
         let r = self.store.create_reservation(&new, HoldLimits::default(), self.now()).await?;
         metrics::counter!(m::RESERVATIONS_CREATED, "channel" => "admin", "status" => status.as_str()).increment(1);

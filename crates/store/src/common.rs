@@ -2,7 +2,7 @@
 //!
 //! Placeholders are `$1, $2, …`, which PostgreSQL and SQLite both accept. What differs — how a
 //! write transaction starts, row locks, error codes, schema introspection — lives in each
-//! backend's module as inherent items with the same names (`write`, `FOR_SHARE`, `FOR_UPDATE`,
+//! backend's module as inherent items with the same names (`write`, `FOR_UPDATE`,
 //! `SKIP_LOCKED`, `LIKE`, `lock_contact`, `map_err`, `schema_query`).
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -61,8 +61,12 @@ macro_rules! store_impl {
                 row.ok_or(StoreError::NotFound)?.try_into()
             }
 
+            /// Serialises writers of one unit's stays. `FOR SHARE` would let the exclusion
+            /// constraint order our rows, but two conflicting inserts then wait on each other
+            /// inside PostgreSQL's exclusion check and one dies of a deadlock under load;
+            /// `FOR UPDATE` queues them instead (different units still run in parallel).
             async fn lock_unit(conn: &mut Conn, unit_id: i64) -> Result<()> {
-                let sql = format!("SELECT id FROM units WHERE id = $1{}", Self::FOR_SHARE);
+                let sql = format!("SELECT id FROM units WHERE id = $1{}", Self::FOR_UPDATE);
                 let found: Option<(i64,)> = sqlx::query_as(&sql)
                     .bind(unit_id)
                     .fetch_optional(&mut *conn)
@@ -121,6 +125,14 @@ macro_rules! store_impl {
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
                 let mut w = self.write().await?;
+                if let Some(key) = &new.request_key {
+                    let sql = format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE request_key = $1");
+                    let done: Option<ReservationRow> =
+                        sqlx::query_as(&sql).bind(key).fetch_optional(&mut *w.tx).await.map_err(Self::map_err)?;
+                    if let Some(row) = done {
+                        return row.try_into();
+                    }
+                }
                 Self::lock_unit(&mut w.tx, new.unit_id).await?;
                 // The constraint cannot look at the clock: stale holds must stop being active first.
                 Self::expire_in_tx(&mut w.tx, Some(new.unit_id), now).await?;
@@ -160,8 +172,8 @@ macro_rules! store_impl {
                 let sql = format!(
                     "INSERT INTO reservations (code, unit_id, check_in, check_out, guests, status, channel, \
                      guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, \
-                     created_at, updated_at, confirmed_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15, $15, $16) \
+                     created_at, updated_at, confirmed_at, request_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15, $15, $16, $17) \
                      RETURNING {RESERVATION_COLUMNS}"
                 );
                 let row: ReservationRow = sqlx::query_as(&sql)
@@ -181,6 +193,7 @@ macro_rules! store_impl {
                     .bind(&new.notes)
                     .bind(now)
                     .bind(confirmed_at)
+                    .bind(&new.request_key)
                     .fetch_one(&mut *w.tx)
                     .await
                     .map_err(Self::map_err)?;
@@ -507,6 +520,50 @@ macro_rules! store_impl {
                 Ok(changes)
             }
 
+            async fn upsert_contact_in(
+                conn: &mut Conn,
+                channel: &str,
+                address: &str,
+                name: &str,
+                inbound_at: Option<DateTime<Utc>>,
+                now: DateTime<Utc>,
+            ) -> Result<Contact> {
+                let sql = format!(
+                    "INSERT INTO contacts (channel, address, name, last_inbound_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (channel, address) DO UPDATE SET \
+                     name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contacts.name END, \
+                     last_inbound_at = COALESCE(excluded.last_inbound_at, contacts.last_inbound_at), \
+                     updated_at = excluded.updated_at RETURNING {CONTACT_COLUMNS}"
+                );
+                let row: ContactRow = sqlx::query_as(&sql)
+                    .bind(channel)
+                    .bind(address)
+                    .bind(name.trim())
+                    .bind(inbound_at)
+                    .bind(now)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(row.into())
+            }
+
+            async fn enqueue_in(conn: &mut Conn, job: &NewJob, now: DateTime<Utc>) -> Result<Option<i64>> {
+                let id: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO jobs (kind, payload, dedupe_key, status, attempts, max_attempts, run_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $6) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(&job.kind)
+                .bind(Json(&job.payload))
+                .bind(&job.dedupe_key)
+                .bind(job.max_attempts.max(1) as i64)
+                .bind(job.run_at)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(id.map(|(id,)| id))
+            }
+
             #[allow(clippy::too_many_arguments)]
             async fn audit(
                 conn: &mut Conn,
@@ -790,6 +847,9 @@ macro_rules! store_impl {
                 }
                 if let Some(c) = &f.channel {
                     add(&mut clauses, &mut args, "channel = {}", Arg::Text(c.clone()));
+                }
+                if let Some(c) = &f.contact {
+                    add(&mut clauses, &mut args, "(guest_phone = {} OR guest_email = {})", Arg::Text(c.clone()));
                 }
                 if let Some(flag) = f.flag {
                     add(&mut clauses, &mut args, "(',' || flags || ',') LIKE {}", Arg::Text(format!("%,{},%", flag.as_str())));
@@ -1308,6 +1368,295 @@ macro_rules! store_impl {
                 let rows: Vec<ConflictRow> =
                     sqlx::query_as(&sql).bind(unit_id).fetch_all(&self.pool).await.map_err(Self::map_err)?;
                 Ok(rows.into_iter().map(Conflict::from).collect())
+            }
+
+            async fn store_inbound(&self, event: &NewInbound, now: DateTime<Utc>) -> Result<Option<i64>> {
+                let mut w = self.write().await?;
+                let contact_id = match &event.contact {
+                    Some((channel, address, name)) => Some(Self::upsert_contact_in(&mut w.tx, channel, address, name, Some(now), now).await?.id),
+                    None => None,
+                };
+                let id: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO inbound_events (provider, provider_id, contact_id, kind, payload, received_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(&event.provider)
+                .bind(&event.provider_id)
+                .bind(contact_id)
+                .bind(&event.kind)
+                .bind(Json(&event.payload))
+                .bind(now)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let Some((id,)) = id else {
+                    // A redelivery: acknowledged, ignored.
+                    return Ok(None);
+                };
+                let job = NewJob {
+                    kind: event.job_kind.clone(),
+                    payload: serde_json::json!({"event_id": id}),
+                    dedupe_key: Some(format!("inbound:{id}")),
+                    run_at: now,
+                    max_attempts: 20,
+                };
+                Self::enqueue_in(&mut w.tx, &job, now).await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(Some(id))
+            }
+
+            async fn get_inbound(&self, id: i64) -> Result<InboundEvent> {
+                let sql = format!("SELECT {INBOUND_COLUMNS} FROM inbound_events WHERE id = $1");
+                let row: Option<InboundRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn has_earlier_unprocessed(&self, contact_id: i64, id: i64) -> Result<bool> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM inbound_events WHERE contact_id = $1 AND id < $2 AND processed_at IS NULL LIMIT 1",
+                )
+                .bind(contact_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(row.is_some())
+            }
+
+            async fn upsert_contact(&self, channel: &str, address: &str, name: &str, now: DateTime<Utc>) -> Result<Contact> {
+                let mut w = self.write().await?;
+                let c = Self::upsert_contact_in(&mut w.tx, channel, address, name, None, now).await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(c)
+            }
+
+            async fn get_contact(&self, id: i64) -> Result<Contact> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+                let row: Option<ContactRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn find_contact(&self, channel: &str, address: &str) -> Result<Contact> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE channel = $1 AND address = $2");
+                let row: Option<ContactRow> = sqlx::query_as(&sql)
+                    .bind(channel)
+                    .bind(address)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn list_contacts(&self, limit: i64) -> Result<Vec<Contact>> {
+                let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts ORDER BY handed_off DESC, updated_at DESC, id DESC LIMIT $1");
+                let rows: Vec<ContactRow> =
+                    sqlx::query_as(&sql).bind(limit.clamp(1, 1000)).fetch_all(&self.pool).await.map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(Contact::from).collect())
+            }
+
+            async fn conversation_state(&self, contact_id: i64) -> Result<Option<serde_json::Value>> {
+                let row: Option<(Json<serde_json::Value>,)> = sqlx::query_as("SELECT state FROM conversations WHERE contact_id = $1")
+                    .bind(contact_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(row.map(|(j,)| j.0))
+            }
+
+            async fn set_handed_off(&self, contact_id: i64, on: bool, now: DateTime<Utc>) -> Result<()> {
+                let mut w = self.write().await?;
+                let done = sqlx::query("UPDATE contacts SET handed_off = $2, updated_at = $3 WHERE id = $1")
+                    .bind(contact_id)
+                    .bind(on)
+                    .bind(now)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn commit_turn(&self, turn: &Turn, now: DateTime<Utc>) -> Result<Option<Vec<i64>>> {
+                let mut w = self.write().await?;
+                if let Some(event_id) = turn.event_id {
+                    let claimed = sqlx::query("UPDATE inbound_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
+                        .bind(event_id)
+                        .bind(now)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                    if claimed.rows_affected() == 0 {
+                        return Ok(None);
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO conversations (contact_id, state, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                )
+                .bind(turn.contact_id)
+                .bind(Json(&turn.state))
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                sqlx::query(
+                    "UPDATE contacts SET handed_off = COALESCE($2, handed_off), updated_at = $3 WHERE id = $1",
+                )
+                .bind(turn.contact_id)
+                .bind(turn.handed_off)
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let insert = "INSERT INTO messages (contact_id, direction, kind, body, payload, inbound_event_id, status, created_at, updated_at) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id";
+                if let Some(m) = &turn.inbound {
+                    sqlx::query(insert)
+                        .bind(turn.contact_id)
+                        .bind("in")
+                        .bind(&m.kind)
+                        .bind(&m.body)
+                        .bind(Json(&m.payload))
+                        .bind(turn.event_id)
+                        .bind("received")
+                        .bind(now)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                }
+                let mut ids = Vec::with_capacity(turn.outbound.len());
+                for m in &turn.outbound {
+                    let (id,): (i64,) = sqlx::query_as(insert)
+                        .bind(turn.contact_id)
+                        .bind("out")
+                        .bind(&m.kind)
+                        .bind(&m.body)
+                        .bind(Json(&m.payload))
+                        .bind(turn.event_id)
+                        .bind("queued")
+                        .bind(now)
+                        .fetch_one(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                    let job = NewJob {
+                        kind: turn.send_job_kind.clone(),
+                        payload: serde_json::json!({"message_id": id}),
+                        dedupe_key: Some(format!("send:{id}")),
+                        run_at: now,
+                        max_attempts: 100_000,
+                    };
+                    Self::enqueue_in(&mut w.tx, &job, now).await?;
+                    ids.push(id);
+                }
+                for (unit_id, stay, total) in &turn.quotes {
+                    sqlx::query(
+                        "INSERT INTO quotes (contact_id, unit_id, check_in, check_out, total, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(turn.contact_id)
+                    .bind(unit_id)
+                    .bind(stay.check_in)
+                    .bind(stay.check_out)
+                    .bind(total.0)
+                    .bind(now)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                }
+                for job in &turn.jobs {
+                    Self::enqueue_in(&mut w.tx, job, now).await?;
+                }
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(Some(ids))
+            }
+
+            async fn get_message(&self, id: i64) -> Result<Message> {
+                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+                let row: Option<MessageRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn list_messages(&self, contact_id: i64, after_id: i64, limit: i64) -> Result<Vec<Message>> {
+                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE contact_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+                let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+                    .bind(contact_id)
+                    .bind(after_id)
+                    .bind(limit.clamp(1, 1000))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(Message::from).collect())
+            }
+
+            async fn has_earlier_queued(&self, contact_id: i64, message_id: i64) -> Result<bool> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM messages WHERE contact_id = $1 AND id < $2 AND direction = 'out' AND status = 'queued' LIMIT 1",
+                )
+                .bind(contact_id)
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(row.is_some())
+            }
+
+            async fn mark_message(
+                &self,
+                id: i64,
+                status: &str,
+                provider_message_id: Option<&str>,
+                error: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "UPDATE messages SET status = $2, provider_message_id = COALESCE($3, provider_message_id), \
+                     error = $4, updated_at = $5 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(status)
+                .bind(provider_message_id)
+                .bind(error)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn message_status_from_provider(
+                &self,
+                provider_message_id: &str,
+                status: &str,
+                error: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE messages SET status = $2, error = COALESCE($3, error), updated_at = $4 \
+                     WHERE provider_message_id = $1 AND (CASE status WHEN 'sent' THEN 1 WHEN 'failed' THEN 2 \
+                     WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 0 END) < $5",
+                )
+                .bind(provider_message_id)
+                .bind(status)
+                .bind(error)
+                .bind(now)
+                .bind(status_rank(status))
+                .execute(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats> {
+                let (queued, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(created_at) FROM messages WHERE status = 'queued' AND direction = 'out'",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                let oldest_queued_age_s = oldest.map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0).unwrap_or(0.0);
+                Ok(OutboxStats { queued, oldest_queued_age_s })
             }
 
             async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>> {

@@ -194,6 +194,45 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Vec<ExternalBlock>>;
     async fn list_conflicts(&self, unit_id: Option<i64>) -> Result<Vec<Conflict>>;
 
+    // Conversations: contacts, the inbox, turns, the outbox
+    /// Stores a provider event (and the job that processes it) in one transaction, unless an
+    /// event with the same provider id exists. `Some(id)` when it is new.
+    async fn store_inbound(&self, event: &NewInbound, now: DateTime<Utc>) -> Result<Option<i64>>;
+    async fn get_inbound(&self, id: i64) -> Result<InboundEvent>;
+    /// Whether an older event of this contact still waits (events are answered in order).
+    async fn has_earlier_unprocessed(&self, contact_id: i64, id: i64) -> Result<bool>;
+    async fn upsert_contact(&self, channel: &str, address: &str, name: &str, now: DateTime<Utc>) -> Result<Contact>;
+    async fn get_contact(&self, id: i64) -> Result<Contact>;
+    async fn find_contact(&self, channel: &str, address: &str) -> Result<Contact>;
+    /// Handed-off contacts first, then the most recent.
+    async fn list_contacts(&self, limit: i64) -> Result<Vec<Contact>>;
+    async fn conversation_state(&self, contact_id: i64) -> Result<Option<serde_json::Value>>;
+    async fn set_handed_off(&self, contact_id: i64, on: bool, now: DateTime<Utc>) -> Result<()>;
+    /// Writes a turn in one transaction. `None` when its event was already processed (the
+    /// turn is dropped: nothing is done twice); otherwise the ids of the outbound messages.
+    async fn commit_turn(&self, turn: &Turn, now: DateTime<Utc>) -> Result<Option<Vec<i64>>>;
+    async fn get_message(&self, id: i64) -> Result<Message>;
+    async fn list_messages(&self, contact_id: i64, after_id: i64, limit: i64) -> Result<Vec<Message>>;
+    /// Whether an older outbound message of this contact is still queued (sends stay in order).
+    async fn has_earlier_queued(&self, contact_id: i64, message_id: i64) -> Result<bool>;
+    async fn mark_message(
+        &self,
+        id: i64,
+        status: &str,
+        provider_message_id: Option<&str>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A provider status (sent, delivered, read, failed) moves a message forward only.
+    async fn message_status_from_provider(
+        &self,
+        provider_message_id: &str,
+        status: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats>;
+
     /// Table → columns, to check that both schemas stay equal.
     async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>>;
 }

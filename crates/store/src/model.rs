@@ -143,6 +143,9 @@ pub struct NewReservation {
     pub hold_expires_at: Option<DateTime<Utc>>,
     pub notes: String,
     pub actor: String,
+    /// Idempotency for holds placed while processing an inbound event: a second create with
+    /// the same key returns the first reservation.
+    pub request_key: Option<String>,
 }
 
 impl fmt::Debug for NewReservation {
@@ -188,6 +191,8 @@ pub struct ReservationFilter {
     /// Substring of code, guest name, phone or e-mail (case-insensitive).
     pub text: Option<String>,
     pub flag: Option<AttentionFlag>,
+    /// Exactly this guest phone or e-mail (a contact's own reservations).
+    pub contact: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -382,4 +387,96 @@ pub struct FeedChanges {
     pub removed: u32,
     pub echoes: u32,
     pub new_conflicts: Vec<Conflict>,
+}
+
+/// Someone who writes to us: a WhatsApp number, an e-mail address, a sandbox session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    pub id: i64,
+    /// `whatsapp`, `email` or `sandbox`.
+    pub channel: String,
+    pub address: String,
+    pub name: String,
+    /// WhatsApp only lets us write freely within 24 h of the guest's last message.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    /// A person took over: the bot stays silent.
+    pub handed_off: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A provider event for the inbox, stored before we acknowledge it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInbound {
+    pub provider: String,
+    pub provider_id: String,
+    /// The contact it belongs to (created or renamed on the way in).
+    pub contact: Option<(String, String, String)>,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// The job that processes it (enqueued in the same transaction).
+    pub job_kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboundEvent {
+    pub id: i64,
+    pub provider: String,
+    pub provider_id: String,
+    pub contact_id: Option<i64>,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// A message as the guest saw it (or wrote it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub contact_id: i64,
+    /// `in` or `out`.
+    pub direction: String,
+    /// `text`, `photo`, `choices`, `voice`, `button`, `template`…
+    pub kind: String,
+    /// The text shown (or heard, for a transcribed voice note).
+    pub body: String,
+    /// Everything needed to send or render it again.
+    pub payload: serde_json::Value,
+    pub provider_message_id: Option<String>,
+    /// `received`, `queued`, `sent`, `delivered`, `read` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub kind: String,
+    pub body: String,
+    pub payload: serde_json::Value,
+}
+
+/// Everything one processed event (or timer) changes, written in one transaction.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Turn {
+    /// The inbox event this turn answers; `None` for timers. Committing twice is refused.
+    pub event_id: Option<i64>,
+    pub contact_id: i64,
+    pub state: serde_json::Value,
+    pub handed_off: Option<bool>,
+    /// The guest's message as received (text, transcript…).
+    pub inbound: Option<NewMessage>,
+    /// Replies to send, in order; each gets a send job.
+    pub outbound: Vec<NewMessage>,
+    /// The job kind that sends an outbound message.
+    pub send_job_kind: String,
+    pub quotes: Vec<(i64, Stay, Money)>,
+    /// Other work to schedule (timers, owner alerts).
+    pub jobs: Vec<NewJob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxStats {
+    pub queued: i64,
+    pub oldest_queued_age_s: f64,
 }

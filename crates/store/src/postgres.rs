@@ -1,4 +1,4 @@
-//! PostgreSQL: an exclusion constraint guards overlaps; holds take the unit row `FOR SHARE`;
+//! PostgreSQL: an exclusion constraint guards overlaps; holds take the unit row `FOR UPDATE`;
 //! the job queue claims with `FOR UPDATE SKIP LOCKED`.
 
 use crate::common::store_impl;
@@ -33,7 +33,6 @@ impl PgStore {
         &self.pool
     }
 
-    const FOR_SHARE: &'static str = " FOR SHARE";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const GREATEST: &'static str = "GREATEST";

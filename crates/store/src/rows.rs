@@ -408,3 +408,105 @@ pub fn audit_snapshot(r: &Reservation) -> serde_json::Value {
         "flags": flags_str(&r.flags),
     })
 }
+
+pub const CONTACT_COLUMNS: &str = "id, channel, address, name, last_inbound_at, handed_off, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct ContactRow {
+    id: i64,
+    channel: String,
+    address: String,
+    name: String,
+    last_inbound_at: Option<DateTime<Utc>>,
+    handed_off: bool,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ContactRow> for Contact {
+    fn from(r: ContactRow) -> Contact {
+        Contact {
+            id: r.id,
+            channel: r.channel,
+            address: r.address,
+            name: r.name,
+            last_inbound_at: r.last_inbound_at,
+            handed_off: r.handed_off,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+pub const INBOUND_COLUMNS: &str = "id, provider, provider_id, contact_id, kind, payload, received_at, processed_at";
+
+#[derive(sqlx::FromRow)]
+pub struct InboundRow {
+    id: i64,
+    provider: String,
+    provider_id: String,
+    contact_id: Option<i64>,
+    kind: String,
+    payload: Json<serde_json::Value>,
+    received_at: DateTime<Utc>,
+    processed_at: Option<DateTime<Utc>>,
+}
+
+impl From<InboundRow> for InboundEvent {
+    fn from(r: InboundRow) -> InboundEvent {
+        InboundEvent {
+            id: r.id,
+            provider: r.provider,
+            provider_id: r.provider_id,
+            contact_id: r.contact_id,
+            kind: r.kind,
+            payload: r.payload.0,
+            received_at: r.received_at,
+            processed_at: r.processed_at,
+        }
+    }
+}
+
+pub const MESSAGE_COLUMNS: &str =
+    "id, contact_id, direction, kind, body, payload, provider_message_id, status, error, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct MessageRow {
+    id: i64,
+    contact_id: i64,
+    direction: String,
+    kind: String,
+    body: String,
+    payload: Json<serde_json::Value>,
+    provider_message_id: Option<String>,
+    status: String,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Message {
+        Message {
+            id: r.id,
+            contact_id: r.contact_id,
+            direction: r.direction,
+            kind: r.kind,
+            body: r.body,
+            payload: r.payload.0,
+            provider_message_id: r.provider_message_id,
+            status: r.status,
+            error: r.error,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Message statuses only move forward.
+pub fn status_rank(status: &str) -> i64 {
+    match status {
+        "received" | "queued" => 0,
+        "sent" => 1,
+        "failed" => 2,
+        "delivered" => 3,
+        "read" => 4,
+        _ => 0,
+    }
+}

@@ -44,7 +44,6 @@ impl SqliteStore {
         &self.pool
     }
 
-    const FOR_SHARE: &'static str = "";
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
     const GREATEST: &'static str = "MAX";

@@ -42,7 +42,101 @@ conformance!(
     a_feed_upserts_ages_out_and_replaces_airbnb_blocks,
     imported_events_refuse_holds_but_echoes_do_not,
     conflicts_are_recorded_once_and_flag_the_reservation,
+    the_inbox_deduplicates_and_a_turn_commits_once,
+    message_statuses_only_move_forward,
+    a_hold_with_a_request_key_is_placed_once,
 );
+
+fn inbound(id: &str) -> NewInbound {
+    NewInbound {
+        provider: "whatsapp".into(),
+        provider_id: id.into(),
+        contact: Some(("whatsapp".into(), "5492944123456".into(), "Juana".into())),
+        kind: "text".into(),
+        payload: serde_json::json!({"text": "hola"}),
+        job_kind: "process_inbound".into(),
+    }
+}
+
+async fn the_inbox_deduplicates_and_a_turn_commits_once(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let first = store.store_inbound(&inbound("wamid.1"), now()).await.unwrap().unwrap();
+    assert_eq!(store.store_inbound(&inbound("wamid.1"), now()).await.unwrap(), None, "a redelivery is ignored");
+    let second = store.store_inbound(&inbound("wamid.2"), now()).await.unwrap().unwrap();
+    let ev = store.get_inbound(first).await.unwrap();
+    let contact = store.get_contact(ev.contact_id.unwrap()).await.unwrap();
+    assert_eq!((contact.name.as_str(), contact.last_inbound_at), ("Juana", Some(now())));
+    assert!(store.has_earlier_unprocessed(contact.id, second).await.unwrap());
+    // One job per new event, deduplicated by event.
+    let jobs = store.claim_jobs("w", now(), std::time::Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    let turn = Turn {
+        event_id: Some(first),
+        contact_id: contact.id,
+        state: serde_json::json!({"stage": "idle"}),
+        handed_off: None,
+        inbound: Some(NewMessage { kind: "text".into(), body: "hola".into(), payload: serde_json::json!({}) }),
+        outbound: vec![
+            NewMessage { kind: "text".into(), body: "¡Hola!".into(), payload: serde_json::json!({"type": "text"}) },
+            NewMessage {
+                kind: "text".into(),
+                body: "¿Qué fechas?".into(),
+                payload: serde_json::json!({"type": "text"}),
+            },
+        ],
+        send_job_kind: "send_message".into(),
+        quotes: vec![(1, Stay::new(d("2027-01-01"), d("2027-01-03")).unwrap(), Money(100))],
+        jobs: vec![],
+    };
+    let ids = store.commit_turn(&turn, now()).await.unwrap().unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(store.commit_turn(&turn, now()).await.unwrap(), None, "a turn commits once");
+    assert!(!store.has_earlier_unprocessed(contact.id, second).await.unwrap());
+    let messages = store.list_messages(contact.id, 0, 10).await.unwrap();
+    assert_eq!(messages.iter().map(|m| m.direction.as_str()).collect::<Vec<_>>(), vec!["in", "out", "out"]);
+    assert!(store.has_earlier_queued(contact.id, ids[1]).await.unwrap());
+    assert_eq!(store.outbox_stats(now() + Duration::seconds(3)).await.unwrap().queued, 2);
+    assert_eq!(store.conversation_state(contact.id).await.unwrap().unwrap()["stage"], "idle");
+    let sends = store.claim_jobs("w", now(), std::time::Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(sends.iter().filter(|j| j.kind == "send_message").count(), 2);
+}
+
+async fn message_statuses_only_move_forward(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let c = store.upsert_contact("whatsapp", "549111", "", now()).await.unwrap();
+    let turn = Turn {
+        contact_id: c.id,
+        state: serde_json::json!({}),
+        outbound: vec![NewMessage { kind: "text".into(), body: "x".into(), payload: serde_json::json!({}) }],
+        send_job_kind: "send_message".into(),
+        ..Default::default()
+    };
+    let id = store.commit_turn(&turn, now()).await.unwrap().unwrap()[0];
+    store.mark_message(id, "sent", Some("wamid.out1"), None, now()).await.unwrap();
+    assert!(store.message_status_from_provider("wamid.out1", "read", None, now()).await.unwrap());
+    assert!(
+        !store.message_status_from_provider("wamid.out1", "delivered", None, now()).await.unwrap(),
+        "late delivered"
+    );
+    assert!(!store.message_status_from_provider("wamid.out1", "sent", None, now()).await.unwrap());
+    assert_eq!(store.get_message(id).await.unwrap().status, "read");
+    assert!(!store.message_status_from_provider("wamid.unknown", "read", None, now()).await.unwrap());
+}
+
+async fn a_hold_with_a_request_key_is_placed_once(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    let mut n = hold(u.id, "2027-02-01", "2027-02-03", "549111");
+    n.request_key = Some("inbound:7".into());
+    let a = store.create_reservation(&n, HoldLimits::default(), now()).await.unwrap();
+    let b = store.create_reservation(&n, HoldLimits::default(), now()).await.unwrap();
+    assert_eq!(a.code, b.code, "processing the event again finds the same hold");
+    let (_, total) = store
+        .list_reservations(&ReservationFilter { contact: Some("549111".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+}
 
 fn ev(uid: &str, a: &str, b: &str, kind: &str) -> IncomingEvent {
     IncomingEvent {
@@ -234,6 +328,7 @@ fn hold(unit_id: i64, from: &str, to: &str, phone: &str) -> NewReservation {
         hold_expires_at: Some(now() + Duration::minutes(60)),
         notes: String::new(),
         actor: "test".into(),
+        request_key: None,
     }
 }
 

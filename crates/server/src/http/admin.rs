@@ -95,6 +95,7 @@ pub async fn list_reservations(
         channel: q.channel.filter(|c| !c.is_empty()),
         text: q.search,
         flag,
+        contact: None,
         limit: per_page,
         offset: (page - 1) * per_page,
     };

@@ -119,6 +119,7 @@ pub async fn pre_reserve(State(s): State<AppState>, headers: HeaderMap, RawBody(
             guest_phone: b.contact_phone,
             guest_email: b.contact_email.filter(|e| !e.trim().is_empty()),
             actor: format!("guest:{channel}"),
+            request_key: None,
         };
         let (r, unit, _quote) = state.booking.place_hold(&req).await?;
         tracing::info!(code = %r.code, unit = r.unit_id, nights = r.stay.nights(), "hold placed");
