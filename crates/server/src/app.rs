@@ -38,9 +38,12 @@ impl Application {
         let store = store::connect(&config.database_url, config.db_max_connections)
             .await
             .with_context(|| format!("cannot open the database ({})", redact_url(&config.database_url)))?;
+        let booking = Booking::new(store.clone(), config.clone(), clock.clone());
         let state = AppState {
-            booking: Booking::new(store.clone(), config.clone(), clock.clone()),
+            chat: crate::chat::Chat::new(store.clone(), booking.clone(), config.clone(), clock.clone()),
+            booking,
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),
+            bad_signatures: Arc::new(RateLimiter::new(30, 10)),
             metrics: crate::metrics::install(),
             config: config.clone(),
             store,

@@ -41,6 +41,26 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_ICAL_MISSING_GRACE_HOURS",
     "POSADA_ICAL_STALE_DEGRADED_MIN",
     "POSADA_ICAL_STALE_UNHEALTHY_MIN",
+    "POSADA_WHATSAPP_VERIFY_TOKEN",
+    "POSADA_WHATSAPP_APP_SECRET",
+    "POSADA_WHATSAPP_ACCESS_TOKEN",
+    "POSADA_WHATSAPP_PHONE_NUMBER_ID",
+    "POSADA_WHATSAPP_API_BASE",
+    "POSADA_WHATSAPP_API_VERSION",
+    "POSADA_WHATSAPP_TEMPLATE_LANGUAGE",
+    "POSADA_WHATSAPP_TEMPLATE_REMINDER",
+    "POSADA_WHATSAPP_TEMPLATE_CONFIRMATION",
+    "POSADA_OWNER_PHONE",
+    "POSADA_STT_API_BASE",
+    "POSADA_STT_API_KEY",
+    "POSADA_STT_MODEL",
+    "POSADA_SANDBOX",
+    "POSADA_PROPERTY_NAME",
+    "POSADA_PROPERTY_LOCATION",
+    "POSADA_PROPERTY_MAP_URL",
+    "POSADA_PROPERTY_POLICIES",
+    "POSADA_CHECK_IN_FROM",
+    "POSADA_CHECK_OUT_UNTIL",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +149,46 @@ pub struct Config {
     pub health_jobs_max_age_s: u64,
     pub shutdown_grace_s: u64,
     pub ical: IcalConfig,
+    /// Enabled iff all four required WhatsApp variables are set.
+    pub whatsapp: Option<WhatsAppConfig>,
+    /// Voice notes are transcribed iff `POSADA_STT_API_BASE` is set.
+    pub stt: Option<SttConfig>,
+    /// The owner's WhatsApp number (alerts, hand-offs).
+    pub owner_phone: Option<String>,
+    /// The sandbox chat (`/sandbox/chat`, `posada chat`); on in `posada demo`.
+    pub sandbox: bool,
+    pub property: PropertyConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    pub verify_token: SecretString,
+    pub app_secret: SecretString,
+    pub access_token: SecretString,
+    pub phone_number_id: String,
+    pub api_base: String,
+    pub api_version: String,
+    pub template_language: String,
+    pub template_reminder: String,
+    pub template_confirmation: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SttConfig {
+    pub api_base: String,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
+
+/// What the bot tells guests about the place.
+#[derive(Debug, Clone)]
+pub struct PropertyConfig {
+    pub name: String,
+    pub location: String,
+    pub map_url: Option<String>,
+    pub policies: Option<String>,
+    pub check_in_from: String,
+    pub check_out_until: String,
 }
 
 /// How imported calendars are polled and judged.
@@ -195,6 +255,48 @@ impl Source {
             .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
             .unwrap_or_default()
     }
+}
+
+/// All four credentials or none: a partial set would accept unsigned webhooks or fail to send.
+fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigError> {
+    const REQUIRED: [&str; 4] = [
+        "POSADA_WHATSAPP_VERIFY_TOKEN",
+        "POSADA_WHATSAPP_APP_SECRET",
+        "POSADA_WHATSAPP_ACCESS_TOKEN",
+        "POSADA_WHATSAPP_PHONE_NUMBER_ID",
+    ];
+    let present: Vec<&str> = REQUIRED.iter().copied().filter(|v| source.get(v).is_some()).collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    if let Some(missing) = REQUIRED.iter().find(|v| source.get(v).is_none()) {
+        return Err(invalid(
+            "POSADA_WHATSAPP_VERIFY_TOKEN",
+            format!("WhatsApp needs all four of {}; {missing} is missing", REQUIRED.join(", ")),
+        ));
+    }
+    let secret = |v: &str| SecretString::from(source.get(v).unwrap_or_default().to_string());
+    Ok(Some(WhatsAppConfig {
+        verify_token: secret("POSADA_WHATSAPP_VERIFY_TOKEN"),
+        app_secret: secret("POSADA_WHATSAPP_APP_SECRET"),
+        access_token: secret("POSADA_WHATSAPP_ACCESS_TOKEN"),
+        phone_number_id: source.get("POSADA_WHATSAPP_PHONE_NUMBER_ID").unwrap_or_default().to_string(),
+        api_base: source
+            .get("POSADA_WHATSAPP_API_BASE")
+            .unwrap_or("https://graph.facebook.com")
+            .trim_end_matches('/')
+            .to_string(),
+        api_version: source.get("POSADA_WHATSAPP_API_VERSION").unwrap_or("v21.0").to_string(),
+        template_language: source.get("POSADA_WHATSAPP_TEMPLATE_LANGUAGE").unwrap_or("es_AR").to_string(),
+        template_reminder: source
+            .get("POSADA_WHATSAPP_TEMPLATE_REMINDER")
+            .unwrap_or("recordatorio_reserva")
+            .to_string(),
+        template_confirmation: source
+            .get("POSADA_WHATSAPP_TEMPLATE_CONFIRMATION")
+            .unwrap_or("reserva_confirmada")
+            .to_string(),
+    }))
 }
 
 fn toml_scalar(value: &toml::Value) -> String {
@@ -301,6 +403,22 @@ impl Config {
             health_db_slow_ms: source.parse("POSADA_HEALTH_DB_SLOW_MS", 500)?,
             health_jobs_max_age_s: source.parse("POSADA_HEALTH_JOBS_MAX_AGE_S", 300)?,
             shutdown_grace_s: source.parse("POSADA_SHUTDOWN_GRACE_S", 20)?,
+            whatsapp: whatsapp_config(source)?,
+            stt: source.get("POSADA_STT_API_BASE").map(|base| SttConfig {
+                api_base: base.trim_end_matches('/').to_string(),
+                api_key: source.get("POSADA_STT_API_KEY").map(|k| SecretString::from(k.to_string())),
+                model: source.get("POSADA_STT_MODEL").unwrap_or("whisper-1").to_string(),
+            }),
+            owner_phone: source.get("POSADA_OWNER_PHONE").map(|p| p.trim_start_matches('+').replace([' ', '-'], "")),
+            sandbox: source.parse("POSADA_SANDBOX", false)?,
+            property: PropertyConfig {
+                name: source.get("POSADA_PROPERTY_NAME").unwrap_or("Posada").to_string(),
+                location: source.get("POSADA_PROPERTY_LOCATION").unwrap_or("").to_string(),
+                map_url: source.get("POSADA_PROPERTY_MAP_URL").map(String::from),
+                policies: source.get("POSADA_PROPERTY_POLICIES").map(String::from),
+                check_in_from: source.get("POSADA_CHECK_IN_FROM").unwrap_or("14:00").to_string(),
+                check_out_until: source.get("POSADA_CHECK_OUT_UNTIL").unwrap_or("10:00").to_string(),
+            },
             ical: IcalConfig {
                 poll_minutes: source.parse::<u32>("POSADA_ICAL_POLL_MINUTES", 10)?.max(1),
                 fetch_timeout_s: source.parse::<u64>("POSADA_ICAL_FETCH_TIMEOUT_S", 20)?.max(1),
@@ -387,6 +505,27 @@ mod tests {
         assert_eq!(c.public_url, "https://reservas.example.test");
         assert!(Config::load(&src(&[("POSADA_TIMEZONE", "Mars/Olympus")]), Mode::Lenient).is_err());
         assert!(Config::load(&src(&[("POSADA_DATABASE_URL", "mysql://x")]), Mode::Lenient).is_err());
+    }
+
+    #[test]
+    fn whatsapp_needs_all_four_credentials() {
+        let c = Config::load(&src(&[]), Mode::Lenient).unwrap();
+        assert!(c.whatsapp.is_none());
+        let err = Config::load(&src(&[("POSADA_WHATSAPP_APP_SECRET", "s")]), Mode::Lenient).unwrap_err();
+        assert!(err.to_string().contains("POSADA_WHATSAPP_VERIFY_TOKEN"), "{err}");
+        let c = Config::load(
+            &src(&[
+                ("POSADA_WHATSAPP_VERIFY_TOKEN", "v"),
+                ("POSADA_WHATSAPP_APP_SECRET", "sentinel-app-secret"),
+                ("POSADA_WHATSAPP_ACCESS_TOKEN", "sentinel-access"),
+                ("POSADA_WHATSAPP_PHONE_NUMBER_ID", "123"),
+            ]),
+            Mode::Lenient,
+        )
+        .unwrap();
+        let w = c.whatsapp.as_ref().unwrap();
+        assert_eq!((w.api_base.as_str(), w.api_version.as_str()), ("https://graph.facebook.com", "v21.0"));
+        assert!(!format!("{c:?}").contains("sentinel"));
     }
 
     #[test]

@@ -35,7 +35,9 @@ pub const MAINTENANCE: &str = "maintenance";
 const SWEEP_EVERY_S: i64 = 30;
 const MAINTENANCE_EVERY_S: i64 = 3600;
 const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
-const BATCH: u32 = 8;
+/// Jobs claimed at once and run concurrently (one contact's messages keep their order: the
+/// inbox and outbox handlers wait for older ones).
+const BATCH: u32 = 32;
 
 /// Delay before retry `attempt` (1-based): 2 s doubling, capped at 10 min, ±20 % jitter.
 pub fn backoff(attempt: u32) -> Duration {
@@ -59,6 +61,10 @@ impl Worker {
         w.register(MAINTENANCE, Arc::new(Maintenance));
         w.register(crate::ical_sync::import::POLL_JOB, Arc::new(FeedPoll));
         w.register(crate::ical_sync::import::OWNER_ALERT_JOB, Arc::new(OwnerAlert));
+        w.register(crate::chat::PROCESS_INBOUND, Arc::new(ProcessInbound));
+        w.register(crate::chat::SEND_MESSAGE, Arc::new(SendMessage));
+        w.register(crate::chat::HOLD_REMINDER, Arc::new(HoldTimer));
+        w.register(crate::chat::HOLD_EXPIRED, Arc::new(HoldTimer));
         w
     }
 
@@ -87,10 +93,10 @@ impl Worker {
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let store = &self.state.store;
         let jobs = store.claim_jobs(&self.id, self.state.clock.now(), LEASE, BATCH).await?;
-        for job in &jobs {
-            self.run_job(job).await;
-        }
-        Ok(jobs.len())
+        let n = jobs.len();
+        let runs = jobs.iter().map(|job| self.run_job(job));
+        futures_join_all(runs).await;
+        Ok(n)
     }
 
     async fn run_job(&self, job: &Job) {
@@ -123,6 +129,9 @@ impl Worker {
     }
 
     async fn update_gauges(&self) {
+        if let Ok(o) = self.state.store.outbox_stats(self.state.clock.now()).await {
+            metrics::gauge!(m::OUTBOX_BACKLOG_AGE).set(o.oldest_queued_age_s);
+        }
         if let Ok(stats) = self.state.store.job_stats(self.state.clock.now()).await {
             metrics::gauge!(m::JOBS_BACKLOG).set(stats.backlog as f64);
             metrics::gauge!(m::JOBS_OLDEST_AGE).set(stats.oldest_age_s);
@@ -166,6 +175,16 @@ impl Worker {
         }
         tracing::info!("worker stopped");
     }
+}
+
+/// Runs futures concurrently on this task (no extra dependency for `join_all`).
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pinned.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pinned.is_empty() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await
 }
 
 fn hostname() -> String {
@@ -224,16 +243,51 @@ impl Handler for FeedPoll {
     }
 }
 
-/// Tells the owner something needs a human. Until the outbox exists (WhatsApp / e-mail
-/// issues) the alert is written to the log at warn level; the job row keeps it durable.
+/// Tells the owner something needs a human: a WhatsApp message to the owner's phone through
+/// the outbox, or the log when no owner phone is configured.
 struct OwnerAlert;
 
 #[async_trait]
 impl Handler for OwnerAlert {
-    async fn run(&self, job: &Job, _state: &AppState) -> Outcome {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
         let text = job.payload.get("text").and_then(|v| v.as_str()).unwrap_or("");
-        tracing::warn!(alert = %text, "owner alert");
-        Outcome::Done
+        state.chat.alert_owner(text).await
+    }
+}
+
+/// The inbox: one stored provider event → one committed turn.
+struct ProcessInbound;
+
+#[async_trait]
+impl Handler for ProcessInbound {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        match job.payload.get("event_id").and_then(|v| v.as_i64()) {
+            Some(id) => state.chat.process_inbound(id).await,
+            None => Outcome::Fail("payload without event_id".into()),
+        }
+    }
+}
+
+/// The outbox: sends one message.
+struct SendMessage;
+
+#[async_trait]
+impl Handler for SendMessage {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        match job.payload.get("message_id").and_then(|v| v.as_i64()) {
+            Some(id) => state.chat.send(id).await,
+            None => Outcome::Fail("payload without message_id".into()),
+        }
+    }
+}
+
+/// A hold's reminder (15 min before) or expiry notice.
+struct HoldTimer;
+
+#[async_trait]
+impl Handler for HoldTimer {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        state.chat.run_timer(&job.kind, &job.payload).await
     }
 }
 

@@ -4,11 +4,14 @@
 pub mod app;
 pub mod auth;
 pub mod booking;
+pub mod channels;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fault;
 pub mod http;
 pub mod ical_sync;
 pub mod jobs;

@@ -24,6 +24,14 @@ pub const ICAL_LAST_SUCCESS_AGE: &str = "ical_last_success_age_seconds";
 pub const ICAL_EVENTS_IMPORTED: &str = "ical_events_imported";
 pub const ICAL_CONFLICTS: &str = "ical_conflicts_total";
 pub const ICAL_EXPORTS: &str = "ical_exports_total";
+pub const INBOUND_MESSAGES: &str = "inbound_messages_total";
+pub const MESSAGE_PROCESSING: &str = "message_processing_seconds";
+pub const OUTBOX_SENT: &str = "outbox_sent_total";
+pub const OUTBOX_FAILED: &str = "outbox_failed_total";
+pub const OUTBOX_RETRIED: &str = "outbox_retried_total";
+pub const OUTBOX_BACKLOG_AGE: &str = "outbox_oldest_queued_age_seconds";
+pub const BREAKER_STATE: &str = "breaker_state";
+pub const WEBHOOKS: &str = "webhooks_total";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -47,6 +55,14 @@ pub const ALL: &[&str] = &[
     ICAL_EVENTS_IMPORTED,
     ICAL_CONFLICTS,
     ICAL_EXPORTS,
+    INBOUND_MESSAGES,
+    MESSAGE_PROCESSING,
+    OUTBOX_SENT,
+    OUTBOX_FAILED,
+    OUTBOX_RETRIED,
+    OUTBOX_BACKLOG_AGE,
+    BREAKER_STATE,
+    WEBHOOKS,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -93,6 +109,14 @@ fn describe() {
     metrics::describe_counter!(ICAL_EVENTS_IMPORTED, "Imported calendar events first seen");
     metrics::describe_counter!(ICAL_CONFLICTS, "Double bookings found in imported calendars");
     metrics::describe_counter!(ICAL_EXPORTS, "Calendar exports served, by result (200, 304)");
+    metrics::describe_counter!(INBOUND_MESSAGES, "Guest messages stored in the inbox, by channel and type");
+    metrics::describe_histogram!(MESSAGE_PROCESSING, "From receipt to reply rows in the outbox, by message type");
+    metrics::describe_counter!(OUTBOX_SENT, "Outbound messages sent, by channel");
+    metrics::describe_counter!(OUTBOX_FAILED, "Outbound messages that failed for good, by channel");
+    metrics::describe_counter!(OUTBOX_RETRIED, "Outbound send attempts that will be retried, by channel");
+    metrics::describe_gauge!(OUTBOX_BACKLOG_AGE, "Age of the oldest queued outbound message");
+    metrics::describe_gauge!(BREAKER_STATE, "Circuit breaker per provider: 0 closed, 1 half-open, 2 open");
+    metrics::describe_counter!(WEBHOOKS, "Webhook deliveries by provider and result");
 }
 
 /// Channel labels stay a small fixed set, whatever clients send.

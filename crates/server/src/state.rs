@@ -1,4 +1,5 @@
 use crate::booking::Booking;
+use crate::chat::Chat;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::ratelimit::RateLimiter;
@@ -12,7 +13,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub booking: Booking,
+    pub chat: Chat,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub limiter: Arc<RateLimiter>,
+    /// Failed webhook signatures, per address.
+    pub bad_signatures: Arc<RateLimiter>,
 }

@@ -110,11 +110,38 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
         }
         Err(_) => json!({"status": "error"}),
     };
+    let outbox = match s.store.outbox_stats(now).await {
+        Ok(o) => {
+            // A reply that has waited 5 minutes means guests are not hearing from us.
+            let stale = o.oldest_queued_age_s > 300.0;
+            if stale {
+                overall = overall.max(Level::Degraded);
+            }
+            json!({"status": if stale { "behind" } else { "ok" }, "queued": o.queued, "oldest_age_s": o.oldest_queued_age_s})
+        }
+        Err(_) => json!({"status": "error"}),
+    };
+    let mut breakers = serde_json::Map::new();
+    let instant = std::time::Instant::now();
+    let mut any_open = false;
+    for (name, breaker) in [
+        ("whatsapp", s.chat.whatsapp.as_ref().map(|w| w.breaker.clone())),
+        ("stt", s.chat.stt.as_ref().map(|t| t.breaker.clone())),
+    ] {
+        if let Some(b) = breaker {
+            let state = b.state(instant);
+            any_open |= state == crate::channels::breaker::BreakerState::Open;
+            breakers.insert(name.into(), json!(format!("{state:?}").to_lowercase()));
+        }
+    }
+    if any_open {
+        overall = overall.max(Level::Degraded);
+    }
     let body = json!({
         "status": overall.as_str(),
         "timestamp": now.to_rfc3339(),
         "version": env!("CARGO_PKG_VERSION"),
-        "checks": {"database": database, "jobs": jobs, "ical_sync": ical_sync},
+        "checks": {"database": database, "jobs": jobs, "ical_sync": ical_sync, "outbox": outbox, "breakers": breakers},
     });
     let code = if overall == Level::Unhealthy { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (code, Json(body)).into_response()

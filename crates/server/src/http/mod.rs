@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, their documentation, and the layers around them.
 
 pub mod admin;
+pub mod chat;
 pub mod extract;
 pub mod health;
 pub mod ical;
@@ -11,6 +12,8 @@ pub mod nlu;
 pub mod openapi;
 pub mod public;
 pub mod ratelimit;
+pub mod sandbox;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::Router;
@@ -92,6 +95,51 @@ pub fn api() -> Api {
         .add("POST", "/api/v1/reservations/{code}/confirm", post(public::confirm), "admin", true, "Confirm a hold")
         .add("POST", "/api/v1/reservations/{code}/cancel", post(public::cancel), "admin", true, "Cancel a reservation")
         .add("POST", "/api/v1/nlu/analyze", post(nlu::analyze), "public", false, "Understand one guest message")
+        .add(
+            "GET",
+            "/api/v1/webhooks/whatsapp",
+            get(webhooks::whatsapp_verify),
+            "webhooks",
+            false,
+            "WhatsApp verification handshake",
+        )
+        .add(
+            "POST",
+            "/api/v1/webhooks/whatsapp",
+            post(webhooks::whatsapp_receive),
+            "webhooks",
+            false,
+            "WhatsApp messages and statuses (signed)",
+        )
+        .add("GET", "/sandbox/chat", get(sandbox::page), "sandbox", false, "Chat with the bot as a guest (demo)")
+        .add("POST", "/sandbox/api/messages", post(sandbox::send), "sandbox", false, "Sandbox: send a guest message")
+        .add(
+            "GET",
+            "/sandbox/api/messages",
+            get(sandbox::messages),
+            "sandbox",
+            false,
+            "Sandbox: the conversation so far",
+        )
+        .add("GET", "/api/v1/admin/contacts", get(chat::contacts), "chat", true, "Conversations, hand-offs first")
+        .add("GET", "/api/v1/admin/handoffs", get(chat::handoffs), "chat", true, "Chats waiting for a person")
+        .add(
+            "GET",
+            "/api/v1/admin/contacts/{id}/messages",
+            get(chat::thread),
+            "chat",
+            true,
+            "A conversation as the guest saw it",
+        )
+        .add("POST", "/api/v1/admin/contacts/{id}/reply", post(chat::reply), "chat", true, "Answer as the owner")
+        .add(
+            "POST",
+            "/api/v1/admin/contacts/{id}/release",
+            post(chat::release),
+            "chat",
+            true,
+            "Hand the chat back to the bot",
+        )
         .add("POST", "/api/v1/admin/login", post(admin::login), "admin", false, "Log in: e-mail and password → token")
         .add(
             "GET",

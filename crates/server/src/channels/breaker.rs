@@ -1,0 +1,147 @@
+//! One circuit breaker per provider per process: opens after 5 consecutive failures, lets a
+//! probe through after 60 s (half-open), closes after 2 successes. While open nothing is sent.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// For the `breaker_state` gauge.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 1.0,
+            BreakerState::Open => 2.0,
+        }
+    }
+}
+
+pub struct Breaker {
+    name: &'static str,
+    failure_threshold: u32,
+    open_for: Duration,
+    close_after: u32,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    failures: u32,
+    opened_at: Option<Instant>,
+    half_open_successes: u32,
+}
+
+impl Breaker {
+    pub fn new(name: &'static str) -> Breaker {
+        Breaker::with(name, 5, Duration::from_secs(60), 2)
+    }
+
+    pub fn with(name: &'static str, failure_threshold: u32, open_for: Duration, close_after: u32) -> Breaker {
+        Breaker {
+            name,
+            failure_threshold,
+            open_for,
+            close_after,
+            inner: Mutex::new(Inner { failures: 0, opened_at: None, half_open_successes: 0 }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn state(&self, now: Instant) -> BreakerState {
+        let inner = self.lock();
+        match inner.opened_at {
+            None => BreakerState::Closed,
+            Some(at) if now.duration_since(at) < self.open_for => BreakerState::Open,
+            Some(_) => BreakerState::HalfOpen,
+        }
+    }
+
+    /// `Err(wait)` while open.
+    pub fn allow(&self, now: Instant) -> Result<(), Duration> {
+        let inner = self.lock();
+        match inner.opened_at {
+            Some(at) if now.duration_since(at) < self.open_for => Err(self.open_for - now.duration_since(at)),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn success(&self) {
+        let mut inner = self.lock();
+        inner.failures = 0;
+        if inner.opened_at.is_some() {
+            inner.half_open_successes += 1;
+            if inner.half_open_successes >= self.close_after {
+                inner.opened_at = None;
+                inner.half_open_successes = 0;
+                tracing::info!(breaker = self.name, "circuit breaker closed");
+            }
+        }
+        metrics::gauge!(crate::metrics::BREAKER_STATE, "provider" => self.name).set(self.state_locked(&inner).as_f64());
+    }
+
+    pub fn failure(&self, now: Instant) {
+        let mut inner = self.lock();
+        inner.failures += 1;
+        let half_open = inner.opened_at.is_some();
+        if half_open || inner.failures >= self.failure_threshold {
+            if !half_open {
+                tracing::warn!(breaker = self.name, failures = inner.failures, "circuit breaker opened");
+            }
+            inner.opened_at = Some(now);
+            inner.half_open_successes = 0;
+        }
+        metrics::gauge!(crate::metrics::BREAKER_STATE, "provider" => self.name).set(self.state_locked(&inner).as_f64());
+    }
+
+    fn state_locked(&self, inner: &Inner) -> BreakerState {
+        match inner.opened_at {
+            None => BreakerState::Closed,
+            Some(at) if at.elapsed() < self.open_for => BreakerState::Open,
+            Some(_) => BreakerState::HalfOpen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_five_failures_half_opens_then_closes_after_two_successes() {
+        let b = Breaker::new("test");
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            b.failure(t0);
+            assert!(b.allow(t0).is_ok());
+        }
+        b.failure(t0);
+        assert_eq!(b.state(t0), BreakerState::Open);
+        assert!(b.allow(t0 + Duration::from_secs(59)).is_err());
+        let later = t0 + Duration::from_secs(61);
+        assert_eq!(b.state(later), BreakerState::HalfOpen);
+        assert!(b.allow(later).is_ok());
+        b.success();
+        assert_ne!(b.state(later), BreakerState::Closed, "one success is not enough");
+        b.success();
+        assert_eq!(b.state(later), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_failure_while_half_open_opens_again() {
+        let b = Breaker::with("test", 1, Duration::from_millis(10), 2);
+        let t0 = Instant::now();
+        b.failure(t0);
+        let later = t0 + Duration::from_millis(20);
+        assert!(b.allow(later).is_ok());
+        b.failure(later);
+        assert!(b.allow(later + Duration::from_millis(1)).is_err());
+    }
+}

@@ -1,0 +1,681 @@
+//! The guest conversation on every channel: the inbox worker turns a stored provider event into
+//! one transaction (dialogue state, reservation changes through the booking service, outbox
+//! rows), and the outbox sends each reply in order with retries and a breaker.
+//!
+//! Exactly-once: an event's turn commits only if the event was still unprocessed, so a crash
+//! before the commit means the event is processed again (holds carry the event's key and are
+//! found, not placed twice); a crash after it finds the event processed. A crash between the
+//! Graph API accepting a send and our recording it can repeat that one message: the API has no
+//! idempotency key.
+
+pub mod render;
+
+use crate::booking::{Booking, BookingError, HoldRequest};
+use crate::channels::SendError;
+use crate::channels::stt::Stt;
+use crate::channels::whatsapp::WhatsApp;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::jobs::Outcome;
+use crate::metrics as m;
+use chrono::{DateTime, Duration, Utc};
+use conversation::{
+    Alternative, AvailabilityResult, BookingInfo, Context, Effect, Event, HoldFailure, MessageKind, Reply, State,
+    Unavailable, UnitInfo, UnitOption,
+};
+use domain::{ReservationStatus, Stay};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use store::{Contact, InboundEvent, NewJob, NewMessage, Reservation, ReservationFilter, Store, StoreError, Turn};
+
+pub const PROCESS_INBOUND: &str = "process_inbound";
+pub const SEND_MESSAGE: &str = "send_message";
+pub const HOLD_REMINDER: &str = "hold_reminder";
+pub const HOLD_EXPIRED: &str = "hold_expired_notice";
+
+/// How long the outbox keeps trying one message.
+const GIVE_UP_AFTER_HOURS: i64 = 24;
+
+#[derive(Clone)]
+pub struct Chat {
+    store: Arc<dyn Store>,
+    booking: Booking,
+    config: Arc<Config>,
+    clock: Clock,
+    pub whatsapp: Option<WhatsApp>,
+    pub stt: Option<Stt>,
+}
+
+/// What a run of the engine produced, before it is written.
+#[derive(Default)]
+struct Driven {
+    state: State,
+    replies: Vec<Reply>,
+    alerts: Vec<String>,
+    quotes: Vec<(i64, Stay, domain::Money)>,
+    handoff: bool,
+    holds: Vec<BookingInfo>,
+}
+
+/// What a guest's message is, as the engine reads it and as we store it.
+struct Inbound {
+    text: String,
+    kind: MessageKind,
+    record: NewMessage,
+}
+
+impl Chat {
+    pub fn new(store: Arc<dyn Store>, booking: Booking, config: Arc<Config>, clock: Clock) -> Chat {
+        Chat {
+            whatsapp: config.whatsapp.clone().map(WhatsApp::new),
+            stt: config.stt.clone().map(Stt::new),
+            store,
+            booking,
+            config,
+            clock,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Inbox
+
+    /// The inbox job: one stored event → one committed turn.
+    pub async fn process_inbound(&self, event_id: i64) -> Outcome {
+        let event = match self.store.get_inbound(event_id).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        if event.processed_at.is_some() {
+            return Outcome::Done;
+        }
+        let Some(contact_id) = event.contact_id else { return Outcome::Done };
+        // One contact's events are answered in the order they arrived.
+        match self.store.has_earlier_unprocessed(contact_id, event.id).await {
+            Ok(true) => return Outcome::Again(self.now() + Duration::milliseconds(300)),
+            Ok(false) => {}
+            Err(e) => return Outcome::Retry(e.to_string()),
+        }
+        match self.answer(&event, contact_id).await {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    async fn answer(&self, event: &InboundEvent, contact_id: i64) -> anyhow::Result<()> {
+        let contact = self.store.get_contact(contact_id).await?;
+        // Network work (media, speech-to-text) happens here, outside any transaction.
+        let inbound = self.read_inbound(event).await;
+        crate::fault::point("before_turn_commit");
+        let stored_state = self.store.conversation_state(contact.id).await?;
+        let state: State = stored_state.as_ref().map(|s| State::from_json(&s.to_string())).unwrap_or_default();
+        let mut turn = Turn {
+            event_id: Some(event.id),
+            contact_id: contact.id,
+            state: stored_state.clone().unwrap_or(json!({})),
+            inbound: Some(inbound.record),
+            send_job_kind: SEND_MESSAGE.into(),
+            ..Default::default()
+        };
+        if !contact.handed_off {
+            let ctx = self.context(&contact).await?;
+            let driven = self
+                .drive(
+                    &contact,
+                    state,
+                    Event::Message { text: inbound.text, kind: inbound.kind },
+                    &ctx,
+                    &format!("inbound:{}", event.id),
+                )
+                .await?;
+            self.fill_turn(&mut turn, driven, &contact);
+        }
+        let started = event.received_at;
+        if self.store.commit_turn(&turn, self.now()).await?.is_some() {
+            let kind = event.kind.clone();
+            metrics::histogram!(m::MESSAGE_PROCESSING, "type" => kind)
+                .record((self.now() - started).num_milliseconds().max(0) as f64 / 1000.0);
+        }
+        Ok(())
+    }
+
+    fn fill_turn(&self, turn: &mut Turn, driven: Driven, contact: &Contact) {
+        turn.state = serde_json::from_str(&driven.state.to_json()).unwrap_or(json!({}));
+        turn.outbound = driven.replies.iter().map(render::outbound).collect();
+        turn.quotes = driven.quotes;
+        if driven.handoff {
+            turn.handed_off = Some(true);
+        }
+        let now = self.now();
+        for text in driven.alerts {
+            turn.jobs.push(owner_alert_job(&text, contact, now));
+        }
+        for hold in driven.holds {
+            let Some(expires) = hold.expires_at else { continue };
+            let payload = json!({"contact_id": contact.id, "code": hold.code});
+            let reminder_at = expires - Duration::minutes(15);
+            if reminder_at > now {
+                turn.jobs.push(NewJob {
+                    kind: HOLD_REMINDER.into(),
+                    payload: payload.clone(),
+                    dedupe_key: Some(format!("reminder:{}", hold.code)),
+                    run_at: reminder_at,
+                    max_attempts: 20,
+                });
+            }
+            turn.jobs.push(NewJob {
+                kind: HOLD_EXPIRED.into(),
+                payload,
+                dedupe_key: Some(format!("expired:{}", hold.code)),
+                run_at: expires + Duration::seconds(2),
+                max_attempts: 20,
+            });
+        }
+    }
+
+    /// Reads a provider event into text for the engine (transcribing voice notes).
+    async fn read_inbound(&self, event: &InboundEvent) -> Inbound {
+        let p = &event.payload;
+        let plain = |kind: &str, text: &str| NewMessage { kind: kind.into(), body: text.into(), payload: p.clone() };
+        match (event.provider.as_str(), event.kind.as_str()) {
+            ("whatsapp", "text") => {
+                let text = p["text"]["body"].as_str().unwrap_or("").to_string();
+                Inbound { record: plain("text", &text), kind: MessageKind::Text, text }
+            }
+            ("whatsapp", "interactive") | ("whatsapp", "button") => {
+                let i = &p["interactive"];
+                let (id, title) = if let Some(b) = i.get("button_reply") {
+                    (b["id"].as_str().unwrap_or(""), b["title"].as_str().unwrap_or(""))
+                } else if let Some(l) = i.get("list_reply") {
+                    (l["id"].as_str().unwrap_or(""), l["title"].as_str().unwrap_or(""))
+                } else {
+                    (p["button"]["payload"].as_str().unwrap_or(""), p["button"]["text"].as_str().unwrap_or(""))
+                };
+                let kind = if i.get("list_reply").is_some() {
+                    MessageKind::ListReply { id: id.to_string() }
+                } else {
+                    MessageKind::Button { id: id.to_string() }
+                };
+                Inbound { record: plain("button", title), kind, text: title.to_string() }
+            }
+            ("whatsapp", "audio") => {
+                let (text, confidence) = self.transcribe(p["audio"]["id"].as_str().unwrap_or("")).await;
+                let mut record = plain("voice", &text);
+                record.payload = json!({"audio": p["audio"], "transcript": text, "confidence": confidence});
+                Inbound { record, kind: MessageKind::Voice { confidence: confidence.unwrap_or(0.0) }, text }
+            }
+            ("whatsapp", other) => {
+                let caption = p[other]["caption"].as_str().unwrap_or("").to_string();
+                Inbound { record: plain(other, &caption), kind: MessageKind::Other, text: caption }
+            }
+            (_, _) => {
+                // The sandbox (and later e-mail): {"text"} or {"button_id", "title"}.
+                if let Some(id) = p["button_id"].as_str() {
+                    let title = p["title"].as_str().unwrap_or("").to_string();
+                    Inbound {
+                        record: plain("button", &title),
+                        kind: MessageKind::Button { id: id.into() },
+                        text: title,
+                    }
+                } else {
+                    let text = p["text"].as_str().unwrap_or("").to_string();
+                    Inbound { record: plain("text", &text), kind: MessageKind::Text, text }
+                }
+            }
+        }
+    }
+
+    /// An empty transcript means "could not hear it": the engine asks the guest to write.
+    async fn transcribe(&self, media_id: &str) -> (String, Option<f32>) {
+        let (Some(wa), Some(stt)) = (&self.whatsapp, &self.stt) else { return (String::new(), None) };
+        let audio = match wa.download_media(media_id, std::time::Duration::from_secs(5)).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "voice note download failed");
+                return (String::new(), None);
+            }
+        };
+        match stt.transcribe(audio.0, &audio.1).await {
+            Ok(t) => (t.text, t.confidence),
+            Err(e) => {
+                tracing::warn!(error = %e, "transcription failed");
+                (String::new(), None)
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The engine loop
+
+    async fn drive(
+        &self,
+        contact: &Contact,
+        state: State,
+        first: Event,
+        ctx: &Context,
+        key: &str,
+    ) -> anyhow::Result<Driven> {
+        let mut out = Driven { state, ..Default::default() };
+        let mut queue = VecDeque::from([first]);
+        let mut holds_asked = 0;
+        let mut steps = 0;
+        while let Some(event) = queue.pop_front() {
+            steps += 1;
+            anyhow::ensure!(steps <= 32, "the dialogue did not settle");
+            let step = conversation::step(&out.state, event, ctx);
+            out.state = step.state;
+            for effect in step.effects {
+                match effect {
+                    Effect::Reply(r) => out.replies.push(r),
+                    Effect::CheckAvailability { stay, guests, unit } => {
+                        queue.push_back(Event::Availability(self.availability(stay, guests, unit).await?))
+                    }
+                    Effect::PlaceHold { unit_id, stay, guests, guest_name } => {
+                        holds_asked += 1;
+                        let req = HoldRequest {
+                            unit_id,
+                            check_in: stay.check_in,
+                            check_out: stay.check_out,
+                            guests,
+                            channel: contact.channel.clone(),
+                            guest_name: guest_name
+                                .filter(|n| !n.trim().is_empty())
+                                .or_else(|| (!contact.name.is_empty()).then(|| contact.name.clone()))
+                                .unwrap_or_else(|| "Huésped".into()),
+                            guest_phone: if contact.channel == "email" {
+                                String::new()
+                            } else {
+                                contact.address.clone()
+                            },
+                            guest_email: (contact.channel == "email").then(|| contact.address.clone()),
+                            actor: format!("guest:{}", contact.channel),
+                            request_key: Some(format!("{key}:{holds_asked}")),
+                        };
+                        let answer = match self.booking.place_hold(&req).await {
+                            Ok((r, _, _)) => {
+                                let info = booking_info(&r);
+                                out.holds.push(info.clone());
+                                Event::HoldPlaced(info)
+                            }
+                            Err(BookingError::Store(StoreError::Overlap)) => {
+                                Event::HoldFailed { reason: HoldFailure::Taken }
+                            }
+                            Err(BookingError::Store(StoreError::TooManyHolds(_))) => {
+                                Event::HoldFailed { reason: HoldFailure::TooManyHolds }
+                            }
+                            Err(BookingError::Stay(e)) => {
+                                Event::HoldFailed { reason: HoldFailure::Invalid(e.to_string()) }
+                            }
+                            Err(BookingError::UnitNotFound) => Event::HoldFailed {
+                                reason: HoldFailure::Invalid("Esa cabaña no está disponible para reservar.".into()),
+                            },
+                            Err(BookingError::InvalidContact(_)) => Event::HoldFailed {
+                                reason: HoldFailure::Invalid("Me falta un dato de contacto para reservar.".into()),
+                            },
+                            Err(e) => return Err(e.into()),
+                        };
+                        queue.push_back(answer);
+                    }
+                    Effect::CancelHold { code } => {
+                        match self
+                            .booking
+                            .cancel(&code, &format!("guest:{}", contact.channel), "cancelada por el huésped")
+                            .await
+                        {
+                            Ok(_) | Err(BookingError::Store(StoreError::Transition(_))) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                        queue.push_back(Event::Cancelled { code });
+                    }
+                    Effect::AlertOwner { text } => out.alerts.push(text),
+                    Effect::HandOff => out.handoff = true,
+                    Effect::RecordQuote { unit_id, stay, total } => out.quotes.push((unit_id, stay, total)),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Availability for the engine: every unit, and the nearest free windows of the same
+    /// length for the wanted unit (or, when nothing fits, for every unit big enough).
+    async fn availability(&self, stay: Stay, guests: u32, unit: Option<i64>) -> anyhow::Result<AvailabilityResult> {
+        let list = match self.booking.availability(stay, guests.max(1)).await {
+            Ok(l) => l,
+            Err(BookingError::Stay(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let results: Vec<UnitOption> = list
+            .iter()
+            .map(|a| UnitOption {
+                unit_id: a.unit.id,
+                available: a.available,
+                reason: a.reason.map(|r| match r {
+                    "too_many_guests" => Unavailable::TooManyGuests { capacity: a.unit.capacity },
+                    "min_nights" => Unavailable::MinNights { min: a.quote.min_nights },
+                    _ => Unavailable::Taken,
+                }),
+                quote: a.quote.clone(),
+            })
+            .collect();
+        let wanted_free = unit.map(|u| results.iter().any(|r| r.unit_id == u && r.available));
+        let any_free = results.iter().any(|r| r.available);
+        let candidates: Vec<i64> = match (unit, wanted_free) {
+            (Some(u), Some(false)) => vec![u],
+            (None, _) if !any_free => list.iter().filter(|a| a.unit.capacity >= guests).map(|a| a.unit.id).collect(),
+            _ => Vec::new(),
+        };
+        let mut alternatives = Vec::new();
+        for unit_id in candidates {
+            for s in self.nearest_windows(unit_id, stay, 3).await? {
+                alternatives.push(Alternative { unit_id, stay: s });
+            }
+        }
+        Ok(AvailabilityResult { stay, guests, unit, results, alternatives })
+    }
+
+    async fn nearest_windows(&self, unit_id: i64, stay: Stay, max: usize) -> anyhow::Result<Vec<Stay>> {
+        let today = self.booking.today();
+        let now = self.now();
+        let (from, to) = (stay.check_in - Duration::days(60), stay.check_out + Duration::days(60));
+        let taken: Vec<Stay> = self
+            .store
+            .active_stays(Some(unit_id), from, to)
+            .await?
+            .into_iter()
+            .filter(|s| s.occupies_at(now))
+            .map(|s| s.stay)
+            .chain(
+                self.store
+                    .external_blocks(Some(unit_id), from, to)
+                    .await?
+                    .into_iter()
+                    .filter(|b| b.echo_of.is_none())
+                    .map(|b| b.stay),
+            )
+            .collect();
+        let mut found: Vec<Stay> = Vec::new();
+        for distance in 1..=60i64 {
+            for shift in [distance, -distance] {
+                let Some(candidate) = stay.shifted(shift) else { continue };
+                if candidate.check_in < today || taken.iter().any(|t| t.overlaps(&candidate)) {
+                    continue;
+                }
+                if found.iter().any(|f| f.overlaps(&candidate)) {
+                    continue;
+                }
+                found.push(candidate);
+                if found.len() >= max {
+                    found.sort_by_key(|s| s.check_in);
+                    return Ok(found);
+                }
+            }
+        }
+        found.sort_by_key(|s| s.check_in);
+        Ok(found)
+    }
+
+    /// Everything the engine may need to know, built per event.
+    async fn context(&self, contact: &Contact) -> anyhow::Result<Context> {
+        let mut ctx = Context::new(self.booking.today(), self.now(), self.config.timezone);
+        let p = &self.config.property;
+        ctx.property_name = p.name.clone();
+        ctx.location = p.location.clone();
+        ctx.map_link = p.map_url.clone();
+        ctx.policies = p.policies.clone();
+        ctx.pricing = self.config.pricing_policy();
+        ctx.rate_rules = self.store.list_rate_rules().await?;
+        ctx.hold_minutes = self.config.hold_minutes;
+        ctx.contact_name = (!contact.name.is_empty()).then(|| contact.name.clone());
+        ctx.units = self
+            .store
+            .list_units(false)
+            .await?
+            .into_iter()
+            .map(|u| {
+                let mut info = UnitInfo::new(u.id, &u.slug, &u.name, u.capacity, u.base_price);
+                info.min_nights = u.min_nights;
+                info.weekend_multiplier = u.weekend_multiplier;
+                info.pets_allowed = u.amenities.iter().any(|a| a.to_lowercase().contains("mascota"));
+                info.description = u.description;
+                info.amenities = u.amenities;
+                info.photos =
+                    u.photos.into_iter().map(|ph| conversation::Photo { url: ph.url, caption: ph.caption }).collect();
+                info.check_in_from = p.check_in_from.clone();
+                info.check_out_until = p.check_out_until.clone();
+                info
+            })
+            .collect();
+        let filter = ReservationFilter { contact: Some(contact.address.clone()), limit: 10, ..Default::default() };
+        ctx.reservations = self.store.list_reservations(&filter).await?.0.iter().map(booking_info).collect();
+        Ok(ctx)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Timers and outside events
+
+    /// A hold's reminder or expiry notice, as an engine event for the contact's conversation.
+    pub async fn run_timer(&self, kind: &str, payload: &Value) -> Outcome {
+        let (Some(contact_id), Some(code)) = (payload["contact_id"].as_i64(), payload["code"].as_str()) else {
+            return Outcome::Fail("timer without contact or code".into());
+        };
+        let result = async {
+            let r = self.store.get_reservation(code).await?;
+            let now = self.now();
+            let event = match kind {
+                HOLD_REMINDER if r.status == ReservationStatus::PreReserved && r.occupies_at(now) => {
+                    Event::HoldReminder { code: code.into() }
+                }
+                HOLD_EXPIRED
+                    if r.status == ReservationStatus::Expired
+                        || (r.status == ReservationStatus::PreReserved && !r.occupies_at(now)) =>
+                {
+                    self.booking.expire_stale_holds().await?;
+                    Event::HoldExpired { code: code.into() }
+                }
+                _ => return anyhow::Ok(()),
+            };
+            let template = (kind == HOLD_REMINDER).then(|| {
+                let local = r.hold_expires_at.unwrap_or(now).with_timezone(&self.config.timezone);
+                vec![r.code.clone(), local.format("%H:%M").to_string()]
+            });
+            self.outside_event(contact_id, event, template).await
+        }
+        .await;
+        match result {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    /// Feeds an event that is not a guest message (timer, payment, release) into the contact's
+    /// conversation and queues the replies. `reminder_template` marks replies that may go as
+    /// the approved reminder template outside WhatsApp's 24-hour window.
+    pub async fn outside_event(
+        &self,
+        contact_id: i64,
+        event: Event,
+        reminder_template: Option<Vec<String>>,
+    ) -> anyhow::Result<()> {
+        let contact = self.store.get_contact(contact_id).await?;
+        let stored = self.store.conversation_state(contact.id).await?;
+        let state: State = stored.as_ref().map(|s| State::from_json(&s.to_string())).unwrap_or_default();
+        let ctx = self.context(&contact).await?;
+        let key = format!("timer:{}:{}", contact.id, self.now().timestamp_micros());
+        let driven = self.drive(&contact, state, event, &ctx, &key).await?;
+        let mut turn = Turn { contact_id: contact.id, send_job_kind: SEND_MESSAGE.into(), ..Default::default() };
+        self.fill_turn(&mut turn, driven, &contact);
+        if let (Some(params), Some(wa)) = (reminder_template, &self.config.whatsapp) {
+            for m in turn.outbound.iter_mut() {
+                *m = render::with_template(m.clone(), &wa.template_reminder, &wa.template_language, &params);
+            }
+        }
+        self.store.commit_turn(&turn, self.now()).await?;
+        Ok(())
+    }
+
+    /// The owner gives the chat back to the bot.
+    pub async fn release(&self, contact_id: i64) -> anyhow::Result<()> {
+        self.store.set_handed_off(contact_id, false, self.now()).await?;
+        self.outside_event(contact_id, Event::HandOffReleased, None).await
+    }
+
+    /// The owner writes to the guest; it goes through the outbox like any reply.
+    pub async fn owner_reply(&self, contact_id: i64, text: &str) -> anyhow::Result<()> {
+        let contact = self.store.get_contact(contact_id).await?;
+        let state = self.store.conversation_state(contact.id).await?.unwrap_or(json!({}));
+        let turn = Turn {
+            contact_id: contact.id,
+            state,
+            outbound: vec![render::text(text)],
+            send_job_kind: SEND_MESSAGE.into(),
+            ..Default::default()
+        };
+        self.store.commit_turn(&turn, self.now()).await?;
+        Ok(())
+    }
+
+    /// An alert for the owner: a WhatsApp message to `POSADA_OWNER_PHONE` when WhatsApp is on,
+    /// otherwise the log (warn).
+    pub async fn alert_owner(&self, text: &str) -> Outcome {
+        let (Some(phone), Some(_)) = (&self.config.owner_phone, &self.whatsapp) else {
+            tracing::warn!(alert = %text, "owner alert (no owner phone or WhatsApp configured)");
+            return Outcome::Done;
+        };
+        let result = async {
+            let owner = self.store.upsert_contact("whatsapp", phone, "Dueño", self.now()).await?;
+            let state = self.store.conversation_state(owner.id).await?.unwrap_or(json!({}));
+            let turn = Turn {
+                contact_id: owner.id,
+                state,
+                outbound: vec![render::text(text)],
+                send_job_kind: SEND_MESSAGE.into(),
+                ..Default::default()
+            };
+            self.store.commit_turn(&turn, self.now()).await?;
+            anyhow::Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Outbox
+
+    /// The outbox job: sends one message, in order per contact.
+    pub async fn send(&self, message_id: i64) -> Outcome {
+        let now = self.now();
+        let msg = match self.store.get_message(message_id).await {
+            Ok(m) => m,
+            Err(StoreError::NotFound) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        if msg.status != "queued" {
+            return Outcome::Done;
+        }
+        let contact = match self.store.get_contact(msg.contact_id).await {
+            Ok(c) => c,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        match self.store.has_earlier_queued(contact.id, msg.id).await {
+            Ok(true) => return Outcome::Again(now + Duration::milliseconds(300)),
+            Ok(false) => {}
+            Err(e) => return Outcome::Retry(e.to_string()),
+        }
+        let channel = m::channel_label(&contact.channel);
+        if now - msg.created_at > Duration::hours(GIVE_UP_AFTER_HOURS) {
+            return self.failed(&msg, &contact, "gave up after 24 hours", true).await;
+        }
+        match contact.channel.as_str() {
+            "sandbox" => {
+                // The sandbox page reads the messages table: queued → sent is the delivery.
+                let _ = self.store.mark_message(msg.id, "sent", Some(&format!("sandbox:{}", msg.id)), None, now).await;
+                metrics::counter!(m::OUTBOX_SENT, "channel" => channel).increment(1);
+                Outcome::Done
+            }
+            "whatsapp" => {
+                let Some(wa) = &self.whatsapp else {
+                    return self.failed(&msg, &contact, "WhatsApp is not configured", false).await;
+                };
+                let window_open = contact.last_inbound_at.is_some_and(|t| now - t < Duration::hours(24));
+                let body = if window_open {
+                    render::whatsapp_body(&contact.address, &msg.kind, &msg.payload)
+                } else if let Some(t) = render::whatsapp_template(&contact.address, &msg.payload) {
+                    t
+                } else {
+                    return self.failed(&msg, &contact, "outside the 24-hour window and no template fits", true).await;
+                };
+                match wa.send(&body).await {
+                    Ok(wamid) => {
+                        crate::fault::point("after_send_before_record");
+                        if let Err(e) = self.store.mark_message(msg.id, "sent", Some(&wamid), None, self.now()).await {
+                            return Outcome::Retry(e.to_string());
+                        }
+                        metrics::counter!(m::OUTBOX_SENT, "channel" => channel).increment(1);
+                        Outcome::Done
+                    }
+                    Err(SendError::BreakerOpen) => {
+                        let wait = wa.breaker.allow(std::time::Instant::now()).err().unwrap_or_default();
+                        Outcome::Again(
+                            now + Duration::from_std(wait).unwrap_or(Duration::seconds(5)) + Duration::milliseconds(50),
+                        )
+                    }
+                    Err(SendError::Retryable(e)) => {
+                        metrics::counter!(m::OUTBOX_RETRIED, "channel" => channel).increment(1);
+                        Outcome::Retry(e)
+                    }
+                    Err(SendError::Permanent(e)) => self.failed(&msg, &contact, &e, false).await,
+                }
+            }
+            other => self.failed(&msg, &contact, &format!("channel {other} cannot send yet"), false).await,
+        }
+    }
+
+    async fn failed(&self, msg: &store::Message, contact: &Contact, error: &str, alert: bool) -> Outcome {
+        let _ = self.store.mark_message(msg.id, "failed", None, Some(error), self.now()).await;
+        metrics::counter!(m::OUTBOX_FAILED, "channel" => m::channel_label(&contact.channel)).increment(1);
+        tracing::error!(message = msg.id, contact = contact.id, error = %error, "message not sent");
+        let is_owner = self.config.owner_phone.as_deref() == Some(contact.address.as_str());
+        if alert && !is_owner {
+            let text = format!(
+                "No pude enviarle un mensaje a {} ({}): {}. Escribile vos.",
+                if contact.name.is_empty() { "un huésped" } else { &contact.name },
+                contact.address,
+                error
+            );
+            let _ = self.store.enqueue_job(&owner_alert_job(&text, contact, self.now()), self.now()).await;
+        }
+        Outcome::Fail(error.to_string())
+    }
+}
+
+fn owner_alert_job(text: &str, contact: &Contact, now: DateTime<Utc>) -> NewJob {
+    NewJob {
+        kind: crate::ical_sync::import::OWNER_ALERT_JOB.into(),
+        payload: json!({"text": text, "contact_id": contact.id}),
+        dedupe_key: None,
+        run_at: now,
+        max_attempts: 20,
+    }
+}
+
+pub fn booking_info(r: &Reservation) -> BookingInfo {
+    BookingInfo {
+        code: r.code.clone(),
+        unit_id: r.unit_id,
+        stay: r.stay,
+        guests: r.guests,
+        status: r.status,
+        total: r.total,
+        deposit: r.deposit,
+        expires_at: r.hold_expires_at.filter(|_| r.status == ReservationStatus::PreReserved),
+        payment_link: None,
+    }
+}
