@@ -50,6 +50,7 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_WHATSAPP_TEMPLATE_LANGUAGE",
     "POSADA_WHATSAPP_TEMPLATE_REMINDER",
     "POSADA_WHATSAPP_TEMPLATE_CONFIRMATION",
+    "POSADA_WHATSAPP_TEMPLATE_ALERT",
     "POSADA_OWNER_PHONE",
     "POSADA_STT_API_BASE",
     "POSADA_STT_API_KEY",
@@ -171,6 +172,8 @@ pub struct WhatsAppConfig {
     pub template_language: String,
     pub template_reminder: String,
     pub template_confirmation: String,
+    /// Owner alerts outside the window (one parameter: the alert text).
+    pub template_alert: String,
 }
 
 #[derive(Debug, Clone)]
@@ -296,6 +299,7 @@ fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigErro
             .get("POSADA_WHATSAPP_TEMPLATE_CONFIRMATION")
             .unwrap_or("reserva_confirmada")
             .to_string(),
+        template_alert: source.get("POSADA_WHATSAPP_TEMPLATE_ALERT").unwrap_or("alerta_posada").to_string(),
     }))
 }
 

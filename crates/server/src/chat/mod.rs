@@ -542,17 +542,24 @@ impl Chat {
     /// An alert for the owner: a WhatsApp message to `POSADA_OWNER_PHONE` when WhatsApp is on,
     /// otherwise the log (warn).
     pub async fn alert_owner(&self, text: &str) -> Outcome {
-        let (Some(phone), Some(_)) = (&self.config.owner_phone, &self.whatsapp) else {
+        let (Some(phone), Some(wa)) = (&self.config.owner_phone, &self.config.whatsapp) else {
             tracing::warn!(alert = %text, "owner alert (no owner phone or WhatsApp configured)");
             return Outcome::Done;
         };
         let result = async {
             let owner = self.store.upsert_contact("whatsapp", phone, "Dueño", self.now()).await?;
             let state = self.store.conversation_state(owner.id).await?.unwrap_or(json!({}));
+            // The owner may not have written in 24 h: the alert template carries the text then.
+            let message = render::with_template(
+                render::text(text),
+                &wa.template_alert,
+                &wa.template_language,
+                &[text.to_string()],
+            );
             let turn = Turn {
                 contact_id: owner.id,
                 state,
-                outbound: vec![render::text(text)],
+                outbound: vec![message],
                 send_job_kind: SEND_MESSAGE.into(),
                 ..Default::default()
             };

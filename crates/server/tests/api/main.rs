@@ -12,3 +12,4 @@ mod ical;
 mod idempotency;
 mod nlu;
 mod reservations;
+mod whatsapp;

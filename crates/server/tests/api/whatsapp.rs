@@ -1,0 +1,389 @@
+//! The guest conversation end to end: signed webhooks in, a local fake Graph API out.
+
+use crate::both_engines;
+use crate::helpers::*;
+use axum::http::Method;
+use serde_json::{Value, json};
+
+pub const APP_SECRET: &str = "test-app-secret-7f3a";
+pub const GUEST: &str = "5492944123456";
+pub const OWNER: &str = "5492944000000";
+
+pub async fn wa_app(engine: Engine, graph: &FakeUpstream, extra: Vec<(&'static str, String)>) -> TestApp {
+    graph
+        .respond_always(Canned::json(200, json!({"messaging_product": "whatsapp", "messages": [{"id": "wamid.out"}]})));
+    let mut env = vec![
+        ("POSADA_WHATSAPP_VERIFY_TOKEN", "verify-me".to_string()),
+        ("POSADA_WHATSAPP_APP_SECRET", APP_SECRET.to_string()),
+        ("POSADA_WHATSAPP_ACCESS_TOKEN", "graph-token".to_string()),
+        ("POSADA_WHATSAPP_PHONE_NUMBER_ID", "1555".to_string()),
+        ("POSADA_WHATSAPP_API_BASE", graph.address.clone()),
+        ("POSADA_OWNER_PHONE", OWNER.to_string()),
+    ];
+    env.extend(extra);
+    spawn_app_with(engine, Options { env, ..Default::default() }).await
+}
+
+pub fn envelope(messages: Vec<Value>, name: &str) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "5492944999999", "phone_number_id": "1555"},
+        "contacts": [{"profile": {"name": name}, "wa_id": GUEST}],
+        "messages": messages,
+    }}]}]})
+}
+
+pub fn text(id: &str, body: &str) -> Value {
+    json!({"from": GUEST, "id": id, "timestamp": "1781252132", "type": "text", "text": {"body": body}})
+}
+
+pub fn button(id: &str, button_id: &str, title: &str) -> Value {
+    json!({"from": GUEST, "id": id, "timestamp": "1781252133", "type": "interactive",
+           "interactive": {"type": "button_reply", "button_reply": {"id": button_id, "title": title}}})
+}
+
+pub async fn post_signed(app: &TestApp, body: &Value) -> reqwest::Response {
+    let raw = serde_json::to_vec(body).unwrap();
+    let sig = server::channels::whatsapp::sign(APP_SECRET, &raw);
+    app.client
+        .post(app.url("/api/v1/webhooks/whatsapp"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sig)
+        .body(raw)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Runs the queue until it settles, moving the clock past short waits (order, backoff).
+pub async fn drain(app: &TestApp) {
+    for _ in 0..30 {
+        app.run_jobs().await;
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+}
+
+/// What the fake Graph API received on the send endpoint.
+pub fn sent(graph: &FakeUpstream) -> Vec<Value> {
+    graph
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v21.0/1555/messages")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+fn texts(sent: &[Value]) -> String {
+    sent.iter()
+        .map(|m| {
+            m["text"]["body"]
+                .as_str()
+                .or(m["interactive"]["body"]["text"].as_str())
+                .or(m["image"]["caption"].as_str())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+both_engines!(
+    the_verification_handshake_echoes_the_challenge,
+    bad_signatures_malformed_and_huge_bodies_store_nothing,
+    a_guest_gets_a_quote_then_a_hold_and_redeliveries_are_ignored,
+    the_outbox_retries_server_errors_and_stops_at_client_errors,
+    an_open_breaker_stops_calls_to_the_graph_api,
+    outside_the_24_hour_window_only_templates_go_out,
+    a_hand_off_silences_the_bot_until_the_owner_releases_it,
+);
+
+async fn the_verification_handshake_echoes_the_challenge(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    let r = app
+        .get("/api/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "1158201444");
+    let r = app.get("/api/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1").await;
+    assert_eq!(r.status(), 403);
+    // Without WhatsApp configured the webhook does not exist.
+    let plain = spawn_app(engine).await;
+    assert_eq!(
+        plain
+            .get("/api/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1")
+            .await
+            .status(),
+        404
+    );
+}
+
+async fn bad_signatures_malformed_and_huge_bodies_store_nothing(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    let body = serde_json::to_vec(&envelope(vec![text("wamid.1", "hola")], "Juana")).unwrap();
+    let post = |sig: Option<String>, body: Vec<u8>| {
+        let mut req =
+            app.client.post(app.url("/api/v1/webhooks/whatsapp")).header("content-type", "application/json").body(body);
+        if let Some(s) = sig {
+            req = req.header("x-hub-signature-256", s);
+        }
+        req.send()
+    };
+    assert_eq!(post(None, body.clone()).await.unwrap().status(), 401);
+    assert_eq!(
+        post(Some(server::channels::whatsapp::sign("other-secret", &body)), body.clone()).await.unwrap().status(),
+        401
+    );
+    let mut tampered = body.clone();
+    tampered[10] ^= 1;
+    assert_eq!(post(Some(server::channels::whatsapp::sign(APP_SECRET, &body)), tampered).await.unwrap().status(), 401);
+    let junk = b"{not json".to_vec();
+    let r = post(Some(server::channels::whatsapp::sign(APP_SECRET, &junk)), junk).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "malformed_json");
+    let huge = vec![b' '; 1024 * 1024 + 10];
+    assert_eq!(post(Some(server::channels::whatsapp::sign(APP_SECRET, &huge)), huge).await.unwrap().status(), 413);
+    assert!(app.state.store.list_contacts(10).await.unwrap().is_empty(), "nothing stored");
+    // Failed signatures are rate-limited per address; good ones never are.
+    let mut last = 0;
+    for _ in 0..15 {
+        last = post(Some("sha256=00".into()), body.clone()).await.unwrap().status().as_u16();
+    }
+    assert_eq!(last, 429);
+    assert_eq!(post_signed(&app, &envelope(vec![text("wamid.ok", "hola")], "Juana")).await.status(), 200);
+}
+
+async fn a_guest_gets_a_quote_then_a_hold_and_redeliveries_are_ignored(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    let ask = format!("hola! tienen lugar del {} al {} para 4?", date_words(30), date_words(33));
+    let webhook = envelope(vec![text("wamid.A", &ask)], "Juana Pérez");
+    let r = post_signed(&app, &webhook).await;
+    assert_eq!(r.status(), 200);
+    // Meta redelivers the same message: acknowledged, not answered twice.
+    assert_eq!(post_signed(&app, &webhook).await.status(), 200);
+    drain(&app).await;
+    let out = sent(&graph);
+    assert!(!out.is_empty());
+    let req = graph.requests().into_iter().find(|r| r.path == "/v21.0/1555/messages").unwrap();
+    assert_eq!(req.headers["authorization"], "Bearer graph-token");
+    assert!(out.iter().all(|m| m["to"] == GUEST && m["messaging_product"] == "whatsapp"));
+    let photos = out.iter().filter(|m| m["type"] == "image").count();
+    assert!(photos >= 1, "a photo per fitting cabin: {out:?}");
+    let buttons = out.iter().find(|m| m["type"] == "interactive").expect("choices as buttons or a list");
+    let first = buttons["interactive"]["action"]["buttons"][0]["reply"].clone();
+    let first =
+        if first.is_null() { buttons["interactive"]["action"]["sections"][0]["rows"][0].clone() } else { first };
+    let reserve_id = first["id"].as_str().unwrap().to_string();
+    assert!(reserve_id.starts_with("reserve:"), "{reserve_id}");
+    let before = out.len();
+    // The guest taps "Reservar …": the hold is placed at once, with the profile name and wa_id.
+    post_signed(&app, &envelope(vec![button("wamid.B", &reserve_id, first["title"].as_str().unwrap())], "Juana Pérez"))
+        .await;
+    drain(&app).await;
+    let out = sent(&graph);
+    let summary = texts(&out[before..]);
+    let (list, _) = app
+        .state
+        .store
+        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "one hold");
+    let hold = &list[0];
+    assert_eq!((hold.guest_name.as_str(), hold.channel.as_str(), hold.guests), ("Juana Pérez", "whatsapp", 4));
+    assert!(summary.contains(&hold.code), "the summary names the code: {summary}");
+    // Statuses move our messages forward.
+    let status = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
+        "statuses": [{"id": "wamid.out", "status": "read", "timestamp": "1", "recipient_id": GUEST}]}}]}]});
+    assert_eq!(post_signed(&app, &status).await.status(), 200);
+    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let thread = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
+    assert!(thread.iter().any(|m| m.direction == "out" && m.status == "read"));
+    assert_eq!(thread.iter().filter(|m| m.direction == "in").count(), 2, "each inbound message stored once");
+    // Nothing is still queued, and the funnel saw the quotes.
+    assert_eq!(app.state.store.outbox_stats(app.clock.now()).await.unwrap().queued, 0);
+}
+
+/// "15 de enero" style, so the understanding reads the dates the same way as the test.
+pub fn date_words(days: i64) -> String {
+    use chrono::Datelike;
+    let d = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    let months = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ];
+    format!("{} de {}", d.day(), months[d.month0() as usize])
+}
+
+async fn the_outbox_retries_server_errors_and_stops_at_client_errors(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    graph.respond_next(Canned::json(500, json!({"error": {"message": "boom"}})));
+    graph.respond_next(Canned::json(429, json!({"error": {"message": "slow down"}})));
+    post_signed(&app, &envelope(vec![text("wamid.R", "hola")], "Juana")).await;
+    app.run_jobs().await;
+    assert_eq!(sent(&graph).len(), 1, "first attempt failed with 500");
+    app.clock.advance(chrono::Duration::seconds(3));
+    app.run_jobs().await;
+    assert_eq!(sent(&graph).len(), 2, "retried after ~2 s: 429");
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.run_jobs().await;
+    assert_eq!(sent(&graph).len(), 2, "the second backoff (~4 s) has not passed yet");
+    app.clock.advance(chrono::Duration::seconds(4));
+    drain(&app).await;
+    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let out: Vec<_> = app
+        .state
+        .store
+        .list_messages(contact.id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "out")
+        .collect();
+    assert!(out.iter().all(|m| m.status == "sent"), "{out:?}");
+    let attempts = sent(&graph).len();
+    // A 400 is not retried: failed, error recorded.
+    graph.respond_next(Canned::json(400, json!({"error": {"message": "bad param"}})));
+    post_signed(&app, &envelope(vec![text("wamid.S", "gracias")], "Juana")).await;
+    drain(&app).await;
+    let failed: Vec<_> = app
+        .state
+        .store
+        .list_messages(contact.id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.status == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].error.as_deref().unwrap().contains("400"));
+    assert_eq!(sent(&graph).len(), attempts + 1, "no retry after a 400");
+}
+
+async fn an_open_breaker_stops_calls_to_the_graph_api(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    graph.respond_always(Canned::json(503, json!({})));
+    for i in 0..3 {
+        post_signed(&app, &envelope(vec![text(&format!("wamid.{i}"), "hola")], "Juana")).await;
+    }
+    // Retries pile up until 5 consecutive failures open the breaker…
+    for _ in 0..12 {
+        app.run_jobs().await;
+        app.clock.advance(chrono::Duration::seconds(30));
+    }
+    let calls = sent(&graph).len();
+    assert!(calls >= 5, "{calls}");
+    let v: Value = app.get("/api/v1/healthz").await.json().await.unwrap();
+    assert_eq!(v["checks"]["breakers"]["whatsapp"], "open", "{v}");
+    assert_eq!(v["status"], "degraded");
+    // …and while it is open (60 s of real time), nothing is sent at all.
+    for _ in 0..5 {
+        app.run_jobs().await;
+        app.clock.advance(chrono::Duration::minutes(10));
+    }
+    assert_eq!(sent(&graph).len(), calls, "no call while the breaker is open");
+}
+
+async fn outside_the_24_hour_window_only_templates_go_out(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    post_signed(&app, &envelope(vec![text("wamid.W", "hola")], "Juana")).await;
+    drain(&app).await;
+    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let before = sent(&graph).len();
+    app.clock.advance(chrono::Duration::hours(25));
+    // A plain message now fails and the owner is told; a reminder goes as its template.
+    app.state.chat.owner_reply(contact.id, "¿Seguís interesada?").await.unwrap();
+    let code_hold = app
+        .state
+        .booking
+        .place_hold(&server::booking::HoldRequest {
+            unit_id: 3,
+            check_in: chrono::Utc::now().date_naive() + chrono::Duration::days(40),
+            check_out: chrono::Utc::now().date_naive() + chrono::Duration::days(42),
+            guests: 2,
+            channel: "whatsapp".into(),
+            guest_name: "Juana".into(),
+            guest_phone: GUEST.into(),
+            guest_email: None,
+            actor: "test".into(),
+            request_key: None,
+        })
+        .await
+        .unwrap()
+        .0
+        .code;
+    app.state
+        .chat
+        .outside_event(
+            contact.id,
+            conversation::Event::HoldReminder { code: code_hold.clone() },
+            Some(vec![code_hold.clone(), "18:00".into()]),
+        )
+        .await
+        .unwrap();
+    drain(&app).await;
+    let out = &sent(&graph)[before..];
+    let guest: Vec<&Value> = out.iter().filter(|m| m["to"] == GUEST).collect();
+    assert!(!guest.is_empty() && guest.iter().all(|m| m["type"] == "template"), "{guest:?}");
+    assert_eq!(guest[0]["template"]["name"], "recordatorio_reserva");
+    assert_eq!(guest[0]["template"]["components"][0]["parameters"][0]["text"], code_hold.as_str());
+    let messages = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
+    assert!(messages.iter().any(|m| m.body == "¿Seguís interesada?" && m.status == "failed"));
+    assert!(out.iter().any(|m| m["to"] == OWNER), "the owner was alerted");
+}
+
+async fn a_hand_off_silences_the_bot_until_the_owner_releases_it(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    let token = app.owner_token().await;
+    post_signed(&app, &envelope(vec![text("wamid.H1", "quiero hablar con una persona por favor")], "Juana")).await;
+    drain(&app).await;
+    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    assert!(contact.handed_off);
+    let out = sent(&graph);
+    assert!(out.iter().any(|m| m["to"] == OWNER), "the owner was alerted: {out:?}");
+    assert!(out.iter().any(|m| m["to"] == GUEST), "the guest was told");
+    let handoffs: Value = app.admin_get("/api/v1/admin/handoffs", &token).await.json().await.unwrap();
+    assert_eq!(handoffs["items"][0]["id"], contact.id);
+    // The bot stays silent; the message is still stored.
+    let before = sent(&graph).len();
+    post_signed(&app, &envelope(vec![text("wamid.H2", "hola? hay alguien?")], "Juana")).await;
+    drain(&app).await;
+    assert_eq!(sent(&graph).len(), before);
+    // The owner answers through the outbox, then releases the chat.
+    let r = app
+        .admin_send(
+            Method::POST,
+            &format!("/api/v1/admin/contacts/{}/reply", contact.id),
+            &token,
+            Some(&json!({"text": "Hola Juana, soy Marta"})),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    drain(&app).await;
+    assert!(texts(&sent(&graph)).contains("soy Marta"));
+    let r = app.admin_send(Method::POST, &format!("/api/v1/admin/contacts/{}/release", contact.id), &token, None).await;
+    assert_eq!(r.status(), 200);
+    let before = sent(&graph).len();
+    post_signed(&app, &envelope(vec![text("wamid.H3", "hola")], "Juana")).await;
+    drain(&app).await;
+    assert!(sent(&graph).len() > before, "the bot answers again");
+    let thread: Value =
+        app.admin_get(&format!("/api/v1/admin/contacts/{}/messages", contact.id), &token).await.json().await.unwrap();
+    assert!(thread["messages"].as_array().unwrap().iter().any(|m| m["body"] == "hola? hay alguien?"));
+}
