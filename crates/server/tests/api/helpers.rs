@@ -290,7 +290,7 @@ pub struct Recorded {
 pub struct Canned {
     pub status: StatusCode,
     pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub body: Bytes,
     /// Wait this long before answering (to provoke timeouts).
     pub delay_ms: u64,
 }
@@ -300,7 +300,7 @@ impl Canned {
         Canned {
             status: StatusCode::from_u16(status).unwrap(),
             headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string(),
+            body: Bytes::from(body.to_string()),
             delay_ms: 0,
         }
     }
@@ -308,7 +308,15 @@ impl Canned {
         Canned {
             status: StatusCode::from_u16(status).unwrap(),
             headers: vec![("content-type".into(), content_type.into())],
-            body: body.into(),
+            body: Bytes::from(body.to_string()),
+            delay_ms: 0,
+        }
+    }
+    pub fn bytes(status: u16, content_type: &str, body: &[u8]) -> Canned {
+        Canned {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: vec![("content-type".into(), content_type.into())],
+            body: Bytes::copy_from_slice(body),
             delay_ms: 0,
         }
     }
@@ -329,6 +337,8 @@ pub struct FakeUpstream {
     /// Answers in order; when empty, `fallback` answers.
     queue: Arc<Mutex<VecDeque<Canned>>>,
     fallback: Arc<Mutex<Option<Canned>>>,
+    /// Fixed answers for some paths (checked first).
+    by_path: Arc<Mutex<Vec<(String, Canned)>>>,
 }
 
 impl FakeUpstream {
@@ -347,11 +357,9 @@ impl FakeUpstream {
                     headers,
                     body,
                 });
-                let canned = fake
-                    .queue
-                    .lock()
-                    .unwrap()
-                    .pop_front()
+                let fixed = fake.by_path.lock().unwrap().iter().find(|(p, _)| *p == uri.path()).map(|(_, c)| c.clone());
+                let canned = fixed
+                    .or_else(|| fake.queue.lock().unwrap().pop_front())
                     .or_else(|| fake.fallback.lock().unwrap().clone())
                     .unwrap_or_else(|| Canned::json(200, json!({})));
                 if canned.delay_ms > 0 {
@@ -372,6 +380,10 @@ impl FakeUpstream {
 
     pub fn respond_next(&self, canned: Canned) {
         self.queue.lock().unwrap().push_back(canned);
+    }
+
+    pub fn respond_at(&self, path: &str, canned: Canned) {
+        self.by_path.lock().unwrap().push((path.to_string(), canned));
     }
 
     pub fn respond_always(&self, canned: Canned) {

@@ -95,7 +95,98 @@ both_engines!(
     an_open_breaker_stops_calls_to_the_graph_api,
     outside_the_24_hour_window_only_templates_go_out,
     a_hand_off_silences_the_bot_until_the_owner_releases_it,
+    a_voice_note_is_transcribed_and_answered,
+    a_voice_note_without_speech_to_text_asks_to_write,
+    one_contacts_messages_are_answered_in_order,
 );
+
+const VOICE: &[u8] = include_bytes!("../fixtures/voice_note.ogg");
+
+fn audio(id: &str, media_id: &str) -> Value {
+    json!({"from": GUEST, "id": id, "timestamp": "1781252134", "type": "audio",
+           "audio": {"mime_type": "audio/ogg; codecs=opus", "sha256": "x", "id": media_id, "voice": true}})
+}
+
+async fn a_voice_note_is_transcribed_and_answered(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let stt = FakeUpstream::start().await;
+    let app = wa_app(
+        engine,
+        &graph,
+        vec![("POSADA_STT_API_BASE", stt.address.clone()), ("POSADA_STT_API_KEY", "stt-key".into())],
+    )
+    .await;
+    graph.respond_at(
+        "/v21.0/MEDIA42",
+        Canned::json(200, json!({"messaging_product": "whatsapp", "url": format!("{}/lookaside/MEDIA42", graph.address), "mime_type": "audio/ogg; codecs=opus", "file_size": VOICE.len().to_string(), "id": "MEDIA42"})),
+    );
+    graph.respond_at("/lookaside/MEDIA42", Canned::bytes(200, "audio/ogg", VOICE));
+    let heard = format!("hola tienen lugar del {} al {} para cuatro personas", date_words(30), date_words(33));
+    stt.respond_always(Canned::json(
+        200,
+        json!({"text": heard, "language": "es", "segments": [{"avg_logprob": -0.12, "no_speech_prob": 0.01}]}),
+    ));
+    post_signed(&app, &envelope(vec![audio("wamid.V", "MEDIA42")], "Juana")).await;
+    drain(&app).await;
+    // The media flow: metadata, then the file, both with the bearer token.
+    let media: Vec<_> = graph.requests().into_iter().filter(|r| r.method == "GET").collect();
+    assert_eq!(media.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), vec!["/v21.0/MEDIA42", "/lookaside/MEDIA42"]);
+    assert!(media.iter().all(|r| r.headers["authorization"] == "Bearer graph-token"));
+    // The transcription request: multipart with the real OGG/Opus bytes and the fields.
+    let req = &stt.requests()[0];
+    assert_eq!(req.path, "/v1/audio/transcriptions");
+    assert_eq!(req.headers["authorization"], "Bearer stt-key");
+    assert!(req.headers["content-type"].to_str().unwrap().starts_with("multipart/form-data"));
+    let body = &req.body[..];
+    let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"name=\"model\"\r\n\r\nwhisper-1"));
+    assert!(has(b"name=\"language\"\r\n\r\nes"));
+    assert!(has(b"name=\"response_format\"\r\n\r\nverbose_json"));
+    assert!(has(b"filename=\"voice.ogg\""));
+    assert!(has(VOICE), "the voice note's bytes, untouched");
+    // The answer is about what was said.
+    let out = sent(&graph);
+    assert!(out.iter().any(|m| m["type"] == "interactive" || m["type"] == "image"), "{out:?}");
+    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let thread = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
+    let voice = thread.iter().find(|m| m.kind == "voice").unwrap();
+    assert_eq!(voice.body, heard, "the transcript is stored as the guest's words, marked as voice");
+}
+
+async fn a_voice_note_without_speech_to_text_asks_to_write(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    post_signed(&app, &envelope(vec![audio("wamid.V2", "MEDIA43")], "Juana")).await;
+    drain(&app).await;
+    let all = texts(&sent(&graph)).to_lowercase();
+    assert!(all.contains("audio") && all.contains("escrib"), "{all}");
+}
+
+async fn one_contacts_messages_are_answered_in_order(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    // Two messages in one delivery, then the same two again out of order.
+    let first = text("wamid.O1", "hola");
+    let second = text("wamid.O2", "quiero hablar con una persona");
+    post_signed(&app, &envelope(vec![first.clone(), second.clone()], "Juana")).await;
+    post_signed(&app, &envelope(vec![second, first], "Juana")).await;
+    drain(&app).await;
+    let to_guest: Vec<String> =
+        sent(&graph).iter().filter(|m| m["to"] == GUEST).map(|m| texts(std::slice::from_ref(m))).collect();
+    assert!(to_guest.len() >= 2, "{to_guest:?}");
+    assert!(to_guest[0].contains("Hola") || to_guest[0].contains("hola"), "the greeting comes first: {to_guest:?}");
+    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let inbound: Vec<_> = app
+        .state
+        .store
+        .list_messages(contact.id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .collect();
+    assert_eq!(inbound.len(), 2);
+}
 
 async fn the_verification_handshake_echoes_the_challenge(engine: Engine) {
     let graph = FakeUpstream::start().await;
