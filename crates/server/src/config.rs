@@ -35,6 +35,7 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_HEALTH_DB_SLOW_MS",
     "POSADA_HEALTH_JOBS_MAX_AGE_S",
     "POSADA_SHUTDOWN_GRACE_S",
+    "POSADA_JOB_LEASE_S",
     "POSADA_ICAL_POLL_MINUTES",
     "POSADA_ICAL_FETCH_TIMEOUT_S",
     "POSADA_ICAL_MAX_BYTES",
@@ -149,6 +150,8 @@ pub struct Config {
     pub health_db_slow_ms: u64,
     pub health_jobs_max_age_s: u64,
     pub shutdown_grace_s: u64,
+    /// How long a claimed job stays with its worker; a crashed worker's jobs run again after it.
+    pub job_lease_s: u64,
     pub ical: IcalConfig,
     /// Enabled iff all four required WhatsApp variables are set.
     pub whatsapp: Option<WhatsAppConfig>,
@@ -407,6 +410,7 @@ impl Config {
             health_db_slow_ms: source.parse("POSADA_HEALTH_DB_SLOW_MS", 500)?,
             health_jobs_max_age_s: source.parse("POSADA_HEALTH_JOBS_MAX_AGE_S", 300)?,
             shutdown_grace_s: source.parse("POSADA_SHUTDOWN_GRACE_S", 20)?,
+            job_lease_s: source.parse::<u64>("POSADA_JOB_LEASE_S", 120)?.max(1),
             whatsapp: whatsapp_config(source)?,
             stt: source.get("POSADA_STT_API_BASE").map(|base| SttConfig {
                 api_base: base.trim_end_matches('/').to_string(),

@@ -34,7 +34,6 @@ pub const HOLD_SWEEPER: &str = "hold_sweeper";
 pub const MAINTENANCE: &str = "maintenance";
 const SWEEP_EVERY_S: i64 = 30;
 const MAINTENANCE_EVERY_S: i64 = 3600;
-const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
 /// Jobs claimed at once and run concurrently (one contact's messages keep their order: the
 /// inbox and outbox handlers wait for older ones).
 const BATCH: u32 = 32;
@@ -92,7 +91,8 @@ impl Worker {
     /// Claims and runs due jobs once; returns how many ran.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let store = &self.state.store;
-        let jobs = store.claim_jobs(&self.id, self.state.clock.now(), LEASE, BATCH).await?;
+        let lease = std::time::Duration::from_secs(self.state.config.job_lease_s);
+        let jobs = store.claim_jobs(&self.id, self.state.clock.now(), lease, BATCH).await?;
         let n = jobs.len();
         let runs = jobs.iter().map(|job| self.run_job(job));
         futures_join_all(runs).await;

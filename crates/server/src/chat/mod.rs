@@ -137,6 +137,7 @@ impl Chat {
         }
         let started = event.received_at;
         if self.store.commit_turn(&turn, self.now()).await?.is_some() {
+            crate::fault::point("after_outbox_insert");
             let kind = event.kind.clone();
             metrics::histogram!(m::MESSAGE_PROCESSING, "type" => kind)
                 .record((self.now() - started).num_milliseconds().max(0) as f64 / 1000.0);

@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod binary;
+mod crash;
 mod docs;
 mod errors;
 mod health;

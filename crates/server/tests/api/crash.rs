@@ -1,0 +1,109 @@
+//! Crash tests: the real binary aborts at a fault point (like a power cut), restarts, and
+//! every guest message is still answered exactly once.
+
+use crate::helpers::*;
+use crate::whatsapp::{APP_SECRET, GUEST, envelope, sent, text};
+use serde_json::json;
+
+const POINTS: [&str; 3] = ["after_inbox_insert", "before_turn_commit", "after_outbox_insert"];
+
+fn env(db: &TestDatabase, graph: &FakeUpstream, fault: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("POSADA_DATABASE_URL", db.url.clone()),
+        ("POSADA_BIND", "127.0.0.1:0".to_string()),
+        ("POSADA_JWT_SECRET", JWT_SECRET.to_string()),
+        ("POSADA_LOG", "info".to_string()),
+        ("POSADA_JOB_LEASE_S", "1".to_string()),
+        ("POSADA_WHATSAPP_VERIFY_TOKEN", "v".to_string()),
+        ("POSADA_WHATSAPP_APP_SECRET", APP_SECRET.to_string()),
+        ("POSADA_WHATSAPP_ACCESS_TOKEN", "graph-token".to_string()),
+        ("POSADA_WHATSAPP_PHONE_NUMBER_ID", "1555".to_string()),
+        ("POSADA_WHATSAPP_API_BASE", graph.address.clone()),
+    ];
+    if let Some(point) = fault {
+        env.push(("POSADA_FAULT", point.to_string()));
+    }
+    env
+}
+
+async fn post(base: &str, body: &serde_json::Value) -> Option<u16> {
+    let raw = serde_json::to_vec(body).unwrap();
+    let sig = server::channels::whatsapp::sign(APP_SECRET, &raw);
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/webhooks/whatsapp"))
+        .header("x-hub-signature-256", sig)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn crash_and_recover(engine: Engine, rounds: usize) {
+    let db = TestDatabase::new(engine).await;
+    let graph = FakeUpstream::start().await;
+    graph.respond_always(Canned::json(200, json!({"messages": [{"id": "wamid.out"}]})));
+    for round in 0..rounds {
+        let point = POINTS[round % POINTS.len()];
+        let message = envelope(vec![text(&format!("wamid.crash.{round}"), "hola")], "Juana");
+        // 1. A process that dies at the fault point.
+        let mut doomed = Binary::start(&["serve"], &env(&db, &graph, Some(point)));
+        let status = post(&doomed.address, &message).await;
+        let child = &mut doomed.child;
+        wait_for(|| child.try_wait().unwrap().is_some(), &format!("the crash at {point}")).await;
+        assert!(point != "after_inbox_insert" || status.is_none(), "the webhook never answered 200 before dying");
+        // 2. A healthy process; Meta redelivers what it never got a 200 for.
+        let healthy = Binary::start(&["serve"], &env(&db, &graph, None));
+        if status != Some(200) {
+            assert_eq!(post(&healthy.address, &message).await, Some(200));
+        }
+        let store = store::connect(&db.url, 2).await.unwrap();
+        let expected_inbound = round + 1;
+        let mut settled = false;
+        for _ in 0..200 {
+            let contact = store.find_contact("whatsapp", GUEST).await.ok();
+            if let Some(c) = contact {
+                let thread = store.list_messages(c.id, 0, 1000).await.unwrap();
+                let inbound = thread.iter().filter(|m| m.direction == "in").count();
+                let queued = thread.iter().filter(|m| m.status == "queued").count();
+                if inbound == expected_inbound && queued == 0 {
+                    settled = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(settled, "round {round} ({point}) did not settle:\n{}", healthy.logs());
+        let c = store.find_contact("whatsapp", GUEST).await.unwrap();
+        let thread = store.list_messages(c.id, 0, 1000).await.unwrap();
+        let inbound: Vec<_> = thread.iter().filter(|m| m.direction == "in").collect();
+        let outbound: Vec<_> = thread.iter().filter(|m| m.direction == "out").collect();
+        assert_eq!(inbound.len(), round + 1, "every message stored exactly once");
+        assert!(outbound.len() > round, "every message answered");
+        assert!(outbound.iter().all(|m| m.status == "sent"), "{outbound:?}");
+        assert_eq!(sent(&graph).len(), outbound.len(), "each reply reached WhatsApp exactly once");
+        store.close().await;
+        healthy.terminate();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_crashes_anywhere_lose_nothing_and_repeat_nothing_20_times() {
+    crash_and_recover(Engine::Sqlite, 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_crashes_anywhere_lose_nothing_and_repeat_nothing() {
+    crash_and_recover(Engine::Postgres, 6).await;
+}
