@@ -32,7 +32,7 @@ async fn oversized_bodies_get_413_on_every_route(engine: Engine) {
 /// Sends a request over a raw connection and reads the answer even when the server answers
 /// (and stops reading) before the body is through — a client library may report that as an
 /// error instead. `chunked` sends no Content-Length.
-async fn raw_request(port: u16, method: &str, path: &str, body: &[u8], chunked: bool) -> (u16, String) {
+pub async fn raw_request(port: u16, method: &str, path: &str, body: &[u8], chunked: bool) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let framing =

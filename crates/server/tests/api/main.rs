@@ -13,4 +13,5 @@ mod ical;
 mod idempotency;
 mod nlu;
 mod reservations;
+mod scripts;
 mod whatsapp;

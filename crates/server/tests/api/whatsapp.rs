@@ -98,7 +98,57 @@ both_engines!(
     a_voice_note_is_transcribed_and_answered,
     a_voice_note_without_speech_to_text_asks_to_write,
     one_contacts_messages_are_answered_in_order,
+    a_hold_gets_a_reminder_then_an_expiry_notice,
+    the_sandbox_chat_runs_the_same_pipeline,
 );
+
+async fn a_hold_gets_a_reminder_then_an_expiry_notice(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = wa_app(engine, &graph, vec![]).await;
+    let ask = format!("quiero reservar la cabaña grande del {} al {} para 2", date_words(30), date_words(32));
+    post_signed(&app, &envelope(vec![text("wamid.T1", &ask)], "Juana")).await;
+    drain(&app).await;
+    let (list, _) = app
+        .state
+        .store
+        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "{}", texts(&sent(&graph)));
+    let code = list[0].code.clone();
+    let before = sent(&graph).len();
+    // The hold lasts 60 minutes: the reminder is due 15 minutes before the end.
+    app.clock.advance(chrono::Duration::minutes(45));
+    drain(&app).await;
+    let reminder = texts(&sent(&graph)[before..]);
+    assert!(reminder.contains(&code), "a reminder 15 minutes before: {reminder}");
+    let before = sent(&graph).len();
+    app.clock.advance(chrono::Duration::minutes(20));
+    drain(&app).await;
+    let expiry = texts(&sent(&graph)[before..]);
+    assert!(!expiry.is_empty(), "an expiry notice");
+    let r = app.state.store.get_reservation(&code).await.unwrap();
+    assert_eq!(r.status, domain::ReservationStatus::Expired);
+}
+
+async fn the_sandbox_chat_runs_the_same_pipeline(engine: Engine) {
+    let off = spawn_app(engine).await;
+    assert_eq!(off.get("/sandbox/chat").await.status(), 404, "off unless POSADA_SANDBOX");
+    let app =
+        spawn_app_with(engine, Options { env: vec![("POSADA_SANDBOX", "true".into())], ..Default::default() }).await;
+    let page = app.get("/sandbox/chat").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/sandbox/api/messages"));
+    let r = app.post_json("/sandbox/api/messages", &json!({"session": "test-1", "name": "Ana", "text": "hola"})).await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(app.post_json("/sandbox/api/messages", &json!({"session": "x", "text": "hola"})).await.status(), 422);
+    assert_eq!(app.post_json("/sandbox/api/messages", &json!({"session": "test-1", "text": ""})).await.status(), 422);
+    drain(&app).await;
+    let v: Value = app.get("/sandbox/api/messages?session=test-1").await.json().await.unwrap();
+    let messages = v["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["direction"], "in");
+    assert!(messages.iter().any(|m| m["direction"] == "out" && m["body"].as_str().unwrap().contains("Ana")), "{v}");
+}
 
 const VOICE: &[u8] = include_bytes!("../fixtures/voice_note.ogg");
 
@@ -234,7 +284,8 @@ async fn bad_signatures_malformed_and_huge_bodies_store_nothing(engine: Engine) 
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "malformed_json");
     let huge = vec![b' '; 1024 * 1024 + 10];
-    assert_eq!(post(Some(server::channels::whatsapp::sign(APP_SECRET, &huge)), huge).await.unwrap().status(), 413);
+    let (status, _) = crate::errors::raw_request(app.port, "POST", "/api/v1/webhooks/whatsapp", &huge, false).await;
+    assert_eq!(status, 413);
     assert!(app.state.store.list_contacts(10).await.unwrap().is_empty(), "nothing stored");
     // Failed signatures are rate-limited per address; good ones never are.
     let mut last = 0;
