@@ -34,13 +34,20 @@ impl Application {
         if config.public_url_defaulted {
             config.public_url = format!("http://{}", listener.local_addr()?);
         }
+        if config.payments.provider == crate::config::PaymentProvider::Sandbox {
+            // The sandbox checkout talks to our own fake of Mercado Pago's API.
+            config.payments.api_base = format!("{}/sandbox/mp", config.public_url);
+        }
         let config = Arc::new(config);
         let store = store::connect(&config.database_url, config.db_max_connections)
             .await
             .with_context(|| format!("cannot open the database ({})", redact_url(&config.database_url)))?;
         let booking = Booking::new(store.clone(), config.clone(), clock.clone());
+        let chat = crate::chat::Chat::new(store.clone(), booking.clone(), config.clone(), clock.clone());
         let state = AppState {
-            chat: crate::chat::Chat::new(store.clone(), booking.clone(), config.clone(), clock.clone()),
+            payments: crate::payments::Payments::new(store.clone(), booking.clone(), chat.clone(), config.clone(), clock.clone()),
+            sandbox_mp: Arc::new(crate::http::sandbox_pay::FakeMercadoPago::default()),
+            chat,
             booking,
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),
             bad_signatures: Arc::new(RateLimiter::new(30, 10)),

@@ -182,12 +182,28 @@ impl Booking {
             notes: String::new(),
             actor: req.actor.clone(),
             request_key: req.request_key.clone(),
+            jobs: self.after_hold_jobs(now),
         };
         let limits = HoldLimits {
             max_holds_per_contact: (self.config.max_holds_per_contact > 0).then_some(self.config.max_holds_per_contact),
         };
         let reservation = self.store.create_reservation(&new, limits, now).await?;
         Ok((reservation, unit, quote))
+    }
+
+    /// A new hold gets its payment link from a job queued with it (never inside the hold's
+    /// transaction: the provider is called later, outside any transaction).
+    fn after_hold_jobs(&self, now: DateTime<Utc>) -> Vec<store::NewJob> {
+        if self.config.payments.provider == crate::config::PaymentProvider::None {
+            return Vec::new();
+        }
+        vec![store::NewJob {
+            kind: crate::payments::LINK_JOB.into(),
+            payload: serde_json::json!({"code": "{code}"}),
+            dedupe_key: Some("payment_link:{code}".into()),
+            run_at: now,
+            max_attempts: 10_000,
+        }]
     }
 
     /// An owner's block or a booking taken outside the bot (phone, cash).
@@ -230,6 +246,7 @@ impl Booking {
             notes: note.trim().to_string(),
             actor: actor.to_string(),
             request_key: None,
+            jobs: Vec::new(),
         };
         let r = self.store.create_reservation(&new, HoldLimits::default(), self.now()).await?;
         metrics::counter!(m::RESERVATIONS_CREATED, "channel" => "admin", "status" => status.as_str()).increment(1);

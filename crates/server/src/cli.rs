@@ -288,6 +288,9 @@ async fn demo() -> anyhow::Result<()> {
     if source.get("POSADA_SANDBOX").is_none() {
         source.set("POSADA_SANDBOX", "true");
     }
+    if source.get("POSADA_PAYMENT_PROVIDER").is_none() {
+        source.set("POSADA_PAYMENT_PROVIDER", "sandbox");
+    }
     let demo_login = source.get("POSADA_ADMIN_EMAIL").is_none();
     if demo_login {
         source.set("POSADA_ADMIN_EMAIL", "admin@posada.local");

@@ -53,6 +53,11 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_WHATSAPP_TEMPLATE_CONFIRMATION",
     "POSADA_WHATSAPP_TEMPLATE_ALERT",
     "POSADA_OWNER_PHONE",
+    "POSADA_PAYMENT_PROVIDER",
+    "POSADA_MERCADOPAGO_ACCESS_TOKEN",
+    "POSADA_MERCADOPAGO_WEBHOOK_SECRET",
+    "POSADA_MERCADOPAGO_API_BASE",
+    "POSADA_MERCADOPAGO_SIGNATURE_MAX_AGE_S",
     "POSADA_STT_API_BASE",
     "POSADA_STT_API_KEY",
     "POSADA_STT_MODEL",
@@ -162,6 +167,28 @@ pub struct Config {
     /// The sandbox chat (`/sandbox/chat`, `posada chat`); on in `posada demo`.
     pub sandbox: bool,
     pub property: PropertyConfig,
+    pub payments: PaymentsConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentProvider {
+    /// No payment links (an owner who collects deposits by hand).
+    None,
+    /// A local fake checkout that drives the real code path (demo).
+    Sandbox,
+    MercadoPago,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentsConfig {
+    pub provider: PaymentProvider,
+    pub access_token: SecretString,
+    /// Signs Mercado Pago's notifications (`x-signature`). The sandbox makes one up.
+    pub webhook_secret: SecretString,
+    /// Mercado Pago's API, or for the sandbox our own fake of it (set at start-up).
+    pub api_base: String,
+    /// 0 = no freshness check on the signature's `ts` (Mercado Pago may keep `ts` on retries).
+    pub signature_max_age_s: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -261,6 +288,38 @@ impl Source {
             .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
             .unwrap_or_default()
     }
+}
+
+fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
+    let provider = match source.get("POSADA_PAYMENT_PROVIDER").map(str::to_lowercase).as_deref() {
+        None | Some("none") => PaymentProvider::None,
+        Some("sandbox") => PaymentProvider::Sandbox,
+        Some("mercadopago") => PaymentProvider::MercadoPago,
+        Some(other) => {
+            return Err(invalid("POSADA_PAYMENT_PROVIDER", format!("{other:?} is not mercadopago, sandbox or none")));
+        }
+    };
+    let secret = |v: &str| source.get(v).map(|s| SecretString::from(s.to_string()));
+    let (access_token, webhook_secret) = match provider {
+        PaymentProvider::MercadoPago => (
+            secret("POSADA_MERCADOPAGO_ACCESS_TOKEN")
+                .ok_or_else(|| invalid("POSADA_MERCADOPAGO_ACCESS_TOKEN", "is required with POSADA_PAYMENT_PROVIDER=mercadopago"))?,
+            secret("POSADA_MERCADOPAGO_WEBHOOK_SECRET")
+                .ok_or_else(|| invalid("POSADA_MERCADOPAGO_WEBHOOK_SECRET", "is required with POSADA_PAYMENT_PROVIDER=mercadopago"))?,
+        ),
+        _ => (
+            SecretString::from("sandbox-access-token".to_string()),
+            secret("POSADA_MERCADOPAGO_WEBHOOK_SECRET")
+                .unwrap_or_else(|| SecretString::from(format!("{:032x}", rand::random::<u128>()))),
+        ),
+    };
+    Ok(PaymentsConfig {
+        provider,
+        access_token,
+        webhook_secret,
+        api_base: source.get("POSADA_MERCADOPAGO_API_BASE").unwrap_or("https://api.mercadopago.com").trim_end_matches('/').to_string(),
+        signature_max_age_s: source.parse("POSADA_MERCADOPAGO_SIGNATURE_MAX_AGE_S", 0)?,
+    })
 }
 
 /// All four credentials or none: a partial set would accept unsigned webhooks or fail to send.
@@ -419,6 +478,7 @@ impl Config {
             }),
             owner_phone: source.get("POSADA_OWNER_PHONE").map(|p| p.trim_start_matches('+').replace([' ', '-'], "")),
             sandbox: source.parse("POSADA_SANDBOX", false)?,
+            payments: payments_config(source)?,
             property: PropertyConfig {
                 name: source.get("POSADA_PROPERTY_NAME").unwrap_or("Posada").to_string(),
                 location: source.get("POSADA_PROPERTY_LOCATION").unwrap_or("").to_string(),

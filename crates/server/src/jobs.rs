@@ -64,6 +64,9 @@ impl Worker {
         w.register(crate::chat::SEND_MESSAGE, Arc::new(SendMessage));
         w.register(crate::chat::HOLD_REMINDER, Arc::new(HoldTimer));
         w.register(crate::chat::HOLD_EXPIRED, Arc::new(HoldTimer));
+        w.register(crate::payments::LINK_JOB, Arc::new(PaymentLinkJob));
+        w.register(crate::payments::PROCESS_JOB, Arc::new(ProcessPayment));
+        w.register(crate::payments::REJECTED_NOTICE_JOB, Arc::new(RejectedNotice));
         w
     }
 
@@ -277,6 +280,45 @@ impl Handler for SendMessage {
         match job.payload.get("message_id").and_then(|v| v.as_i64()) {
             Some(id) => state.chat.send(id).await,
             None => Outcome::Fail("payload without message_id".into()),
+        }
+    }
+}
+
+/// Creates a hold's payment link.
+struct PaymentLinkJob;
+
+#[async_trait]
+impl Handler for PaymentLinkJob {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        match job.payload.get("code").and_then(|v| v.as_str()) {
+            Some(code) => state.payments.create_link(code).await,
+            None => Outcome::Fail("payload without code".into()),
+        }
+    }
+}
+
+/// A payment notification from the inbox.
+struct ProcessPayment;
+
+#[async_trait]
+impl Handler for ProcessPayment {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        match job.payload.get("event_id").and_then(|v| v.as_i64()) {
+            Some(id) => state.payments.process_notification(id).await,
+            None => Outcome::Fail("payload without event_id".into()),
+        }
+    }
+}
+
+/// Tells the guest a card was rejected (once per hold).
+struct RejectedNotice;
+
+#[async_trait]
+impl Handler for RejectedNotice {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        match job.payload.get("code").and_then(|v| v.as_str()) {
+            Some(code) => state.payments.rejected_notice(code).await,
+            None => Outcome::Fail("payload without code".into()),
         }
     }
 }

@@ -16,5 +16,6 @@ pub mod http;
 pub mod ical_sync;
 pub mod jobs;
 pub mod metrics;
+pub mod payments;
 pub mod state;
 pub mod telemetry;

@@ -32,6 +32,11 @@ pub const OUTBOX_RETRIED: &str = "outbox_retried_total";
 pub const OUTBOX_BACKLOG_AGE: &str = "outbox_oldest_queued_age_seconds";
 pub const BREAKER_STATE: &str = "breaker_state";
 pub const WEBHOOKS: &str = "webhooks_total";
+pub const PREFERENCES: &str = "payment_preferences_total";
+pub const PAYMENTS: &str = "payments_total";
+pub const PAYMENT_CONFIRMATIONS: &str = "payment_confirmations_total";
+pub const LATE_PAYMENTS: &str = "late_payments_total";
+pub const AMOUNT_MISMATCHES: &str = "payment_amount_mismatches_total";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -63,6 +68,11 @@ pub const ALL: &[&str] = &[
     OUTBOX_BACKLOG_AGE,
     BREAKER_STATE,
     WEBHOOKS,
+    PREFERENCES,
+    PAYMENTS,
+    PAYMENT_CONFIRMATIONS,
+    LATE_PAYMENTS,
+    AMOUNT_MISMATCHES,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -117,6 +127,11 @@ fn describe() {
     metrics::describe_gauge!(OUTBOX_BACKLOG_AGE, "Age of the oldest queued outbound message");
     metrics::describe_gauge!(BREAKER_STATE, "Circuit breaker per provider: 0 closed, 1 half-open, 2 open");
     metrics::describe_counter!(WEBHOOKS, "Webhook deliveries by provider and result");
+    metrics::describe_counter!(PREFERENCES, "Payment links (checkout preferences) by result");
+    metrics::describe_counter!(PAYMENTS, "Payments fetched from the provider, by status");
+    metrics::describe_counter!(PAYMENT_CONFIRMATIONS, "Reservations confirmed by a payment (late = after the hold lapsed)");
+    metrics::describe_counter!(LATE_PAYMENTS, "Payments after the hold lapsed whose nights were taken (refund)");
+    metrics::describe_counter!(AMOUNT_MISMATCHES, "Approved payments that do not match their reservation");
 }
 
 /// Channel labels stay a small fixed set, whatever clients send.

@@ -14,6 +14,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub booking: Booking,
     pub chat: Chat,
+    pub payments: crate::payments::Payments,
+    /// The sandbox checkout's fake of Mercado Pago (demo only).
+    pub sandbox_mp: Arc<crate::http::sandbox_pay::FakeMercadoPago>,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub limiter: Arc<RateLimiter>,

@@ -42,6 +42,7 @@ macro_rules! store_impl {
         use chrono::{DateTime, NaiveDate, Utc};
         use domain::{AttentionFlag, Money, RateRule, ReservationCode, ReservationStatus, Stay};
         use sqlx::types::Json;
+        use sqlx::Acquire;
         use std::collections::{BTreeMap, BTreeSet};
         use std::time::Duration;
 
@@ -200,6 +201,13 @@ macro_rules! store_impl {
                 let created: Reservation = row.try_into()?;
                 Self::audit(&mut w.tx, Some(created.id), &new.actor, "created", None, Some(audit_snapshot(&created)), &new.notes, now)
                     .await?;
+                for job in &new.jobs {
+                    let mut job = job.clone();
+                    job.dedupe_key = job.dedupe_key.map(|k| k.replace("{code}", &created.code));
+                    job.payload = serde_json::from_str(&job.payload.to_string().replace("{code}", &created.code))
+                        .unwrap_or(job.payload);
+                    Self::enqueue_in(&mut w.tx, &job, now).await?;
+                }
                 w.tx.commit().await.map_err(Self::map_err)?;
                 Ok(created)
             }
@@ -212,16 +220,37 @@ macro_rules! store_impl {
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
                 let mut w = self.write().await?;
-                let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                match Self::transition_in(&mut w.tx, code, to, change, now).await {
+                    Ok(r) => {
+                        w.tx.commit().await.map_err(Self::map_err)?;
+                        Ok(r)
+                    }
+                    // The lapse was recorded before refusing: keep that.
+                    Err(StoreError::HoldExpired) => {
+                        w.tx.commit().await.map_err(Self::map_err)?;
+                        Err(StoreError::HoldExpired)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+
+            /// A state change inside the caller's transaction.
+            async fn transition_in(
+                conn: &mut Conn,
+                code: &str,
+                to: ReservationStatus,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                let current = Self::reservation_for_update(conn, code).await?;
                 let mut from = current.status;
                 let time_up = from == ReservationStatus::PreReserved
                     && current.hold_expires_at.is_some_and(|t| t <= now);
                 if time_up && to == ReservationStatus::Confirmed {
                     // The hold ran out before the sweeper saw it: record that first.
-                    Self::expire_in_tx(&mut w.tx, Some(current.unit_id), now).await?;
+                    Self::expire_in_tx(conn, Some(current.unit_id), now).await?;
                     from = ReservationStatus::Expired;
                     if !change.allow_expired {
-                        w.tx.commit().await.map_err(Self::map_err)?;
                         return Err(StoreError::HoldExpired);
                     }
                 }
@@ -230,7 +259,7 @@ macro_rules! store_impl {
                 }
                 from.transition(to)?;
                 // Reviving a lapsed hold: the nights must still be free of OTA bookings too.
-                if from == ReservationStatus::Expired && Self::externally_taken(&mut w.tx, current.unit_id, current.stay).await? {
+                if from == ReservationStatus::Expired && Self::externally_taken(conn, current.unit_id, current.stay).await? {
                     return Err(StoreError::Overlap);
                 }
                 let notes = append_note(&current.notes, &change.note, &change.actor, now);
@@ -245,15 +274,14 @@ macro_rules! store_impl {
                     .bind(to.as_str())
                     .bind(now)
                     .bind(&notes)
-                    .fetch_one(&mut *w.tx)
+                    .fetch_one(&mut *conn)
                     .await
                     .map_err(Self::map_err)?;
                 let updated: Reservation = row.try_into()?;
                 let mut before = audit_snapshot(&current);
                 before["status"] = serde_json::json!(from.as_str());
-                Self::audit(&mut w.tx, Some(updated.id), &change.actor, to.as_str(), Some(before), Some(audit_snapshot(&updated)), &change.note, now)
+                Self::audit(conn, Some(updated.id), &change.actor, to.as_str(), Some(before), Some(audit_snapshot(&updated)), &change.note, now)
                     .await?;
-                w.tx.commit().await.map_err(Self::map_err)?;
                 Ok(updated)
             }
 
@@ -1571,6 +1599,16 @@ macro_rules! store_impl {
                 Ok(Some(ids))
             }
 
+            async fn mark_inbound_processed(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+                let done = sqlx::query("UPDATE inbound_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn get_message(&self, id: i64) -> Result<Message> {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
                 let row: Option<MessageRow> =
@@ -1657,6 +1695,139 @@ macro_rules! store_impl {
                 .map_err(Self::map_err)?;
                 let oldest_queued_age_s = oldest.map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0).unwrap_or(0.0);
                 Ok(OutboxStats { queued, oldest_queued_age_s })
+            }
+
+            async fn payment_link(&self, reservation_id: i64) -> Result<Option<PaymentLink>> {
+                let sql = format!("SELECT {LINK_COLUMNS} FROM payment_links WHERE reservation_id = $1");
+                let row: Option<LinkRow> =
+                    sqlx::query_as(&sql).bind(reservation_id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.map(PaymentLink::from))
+            }
+
+            async fn payment_link_by_preference(&self, preference_id: &str) -> Result<PaymentLink> {
+                let sql = format!("SELECT {LINK_COLUMNS} FROM payment_links WHERE preference_id = $1");
+                let row: Option<LinkRow> =
+                    sqlx::query_as(&sql).bind(preference_id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.ok_or(StoreError::NotFound)?.into())
+            }
+
+            async fn save_payment_link(&self, link: &PaymentLink, now: DateTime<Utc>) -> Result<PaymentLink> {
+                let mut w = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO payment_links (reservation_id, provider, preference_id, url, amount, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (reservation_id) DO NOTHING",
+                )
+                .bind(link.reservation_id)
+                .bind(&link.provider)
+                .bind(&link.preference_id)
+                .bind(&link.url)
+                .bind(link.amount.0)
+                .bind(link.expires_at)
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let sql = format!("SELECT {LINK_COLUMNS} FROM payment_links WHERE reservation_id = $1");
+                let row: LinkRow = sqlx::query_as(&sql).bind(link.reservation_id).fetch_one(&mut *w.tx).await.map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(row.into())
+            }
+
+            async fn record_payment(
+                &self,
+                p: &PaymentRecord,
+                confirm: Option<(&str, &Change)>,
+                now: DateTime<Utc>,
+            ) -> Result<PaymentOutcome> {
+                let mut w = self.write().await?;
+                let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE provider = $1 AND provider_payment_id = $2");
+                let existing: Option<PaymentRow> = sqlx::query_as(&format!("{sql}{}", Self::FOR_UPDATE))
+                    .bind(&p.provider)
+                    .bind(&p.provider_payment_id)
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let status_changed = match &existing {
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO payments (provider, provider_payment_id, reservation_id, status, status_detail, amount, \
+                             currency, external_reference, raw, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                        )
+                        .bind(&p.provider)
+                        .bind(&p.provider_payment_id)
+                        .bind(p.reservation_id)
+                        .bind(&p.status)
+                        .bind(&p.status_detail)
+                        .bind(p.amount.0)
+                        .bind(&p.currency)
+                        .bind(&p.external_reference)
+                        .bind(Json(&p.raw))
+                        .bind(now)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                        true
+                    }
+                    Some(old) if payment_status_rank(&p.status) > payment_status_rank(&old.status) => {
+                        sqlx::query(
+                            "UPDATE payments SET status = $3, status_detail = $4, amount = $5, currency = $6, raw = $7, \
+                             reservation_id = COALESCE(reservation_id, $8), updated_at = $9 \
+                             WHERE provider = $1 AND provider_payment_id = $2",
+                        )
+                        .bind(&p.provider)
+                        .bind(&p.provider_payment_id)
+                        .bind(&p.status)
+                        .bind(&p.status_detail)
+                        .bind(p.amount.0)
+                        .bind(&p.currency)
+                        .bind(Json(&p.raw))
+                        .bind(p.reservation_id)
+                        .bind(now)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                        true
+                    }
+                    Some(_) => false,
+                };
+                let confirmation = match confirm {
+                    None => None,
+                    Some((code, change)) => {
+                        let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                        if current.status == ReservationStatus::Confirmed {
+                            Some(Ok(current))
+                        } else {
+                            // A savepoint: a refused confirmation must not undo the payment row.
+                            let mut inner = w.tx.begin().await.map_err(Self::map_err)?;
+                            match Self::transition_in(&mut inner, code, ReservationStatus::Confirmed, change, now).await {
+                                Ok(r) => {
+                                    inner.commit().await.map_err(Self::map_err)?;
+                                    Some(Ok(r))
+                                }
+                                Err(e) => {
+                                    inner.rollback().await.map_err(Self::map_err)?;
+                                    Some(Err(e))
+                                }
+                            }
+                        }
+                    }
+                };
+                let row: PaymentRow = sqlx::query_as(&sql)
+                    .bind(&p.provider)
+                    .bind(&p.provider_payment_id)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(PaymentOutcome { payment: row.into(), status_changed, confirmation })
+            }
+
+            async fn payments_for(&self, reservation_id: i64) -> Result<Vec<Payment>> {
+                let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE reservation_id = $1 ORDER BY id");
+                let rows: Vec<PaymentRow> =
+                    sqlx::query_as(&sql).bind(reservation_id).fetch_all(&self.pool).await.map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(Payment::from).collect())
             }
 
             async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>> {

@@ -232,6 +232,24 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool>;
     async fn outbox_stats(&self, now: DateTime<Utc>) -> Result<OutboxStats>;
+    /// Marks an inbox event handled when handling it wrote nothing else (payments).
+    async fn mark_inbound_processed(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+
+    // Payments
+    async fn payment_link(&self, reservation_id: i64) -> Result<Option<PaymentLink>>;
+    async fn payment_link_by_preference(&self, preference_id: &str) -> Result<PaymentLink>;
+    /// Stores the hold's link unless it already has one; returns the hold's link either way.
+    async fn save_payment_link(&self, link: &PaymentLink, now: DateTime<Utc>) -> Result<PaymentLink>;
+    /// In one transaction: upserts the payment (its status only moves forward) and, when
+    /// asked, confirms the reservation (idempotent: a confirmed one stays as it is). A refused
+    /// confirmation is reported and the payment is still recorded.
+    async fn record_payment(
+        &self,
+        payment: &PaymentRecord,
+        confirm: Option<(&str, &Change)>,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentOutcome>;
+    async fn payments_for(&self, reservation_id: i64) -> Result<Vec<Payment>>;
 
     /// Table → columns, to check that both schemas stay equal.
     async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>>;

@@ -127,7 +127,7 @@ impl Reservation {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct NewReservation {
     pub unit_id: i64,
     pub stay: Stay,
@@ -146,6 +146,10 @@ pub struct NewReservation {
     /// Idempotency for holds placed while processing an inbound event: a second create with
     /// the same key returns the first reservation.
     pub request_key: Option<String>,
+    /// Work that must follow this reservation (e.g. creating its payment link), queued in the
+    /// same transaction. `{code}` in a job's payload strings and dedupe key is replaced by the
+    /// new reservation's code.
+    pub jobs: Vec<NewJob>,
 }
 
 impl fmt::Debug for NewReservation {
@@ -479,4 +483,68 @@ pub struct Turn {
 pub struct OutboxStats {
     pub queued: i64,
     pub oldest_queued_age_s: f64,
+}
+
+/// A hold's payment link (one checkout preference per hold).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentLink {
+    pub id: i64,
+    pub reservation_id: i64,
+    pub provider: String,
+    pub preference_id: String,
+    pub url: String,
+    pub amount: Money,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A payment as the provider reported it (re-fetched, never trusted from a webhook body).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentRecord {
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub reservation_id: Option<i64>,
+    pub status: String,
+    pub status_detail: String,
+    pub amount: Money,
+    pub currency: String,
+    pub external_reference: String,
+    pub raw: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Payment {
+    pub id: i64,
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub reservation_id: Option<i64>,
+    pub status: String,
+    pub status_detail: String,
+    pub amount: Money,
+    pub currency: String,
+    pub external_reference: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What recording a payment did.
+#[derive(Debug)]
+pub struct PaymentOutcome {
+    pub payment: Payment,
+    /// The status moved (a repeated or older notification moves nothing).
+    pub status_changed: bool,
+    /// The confirmation asked for, when one was: the reservation, or why not.
+    pub confirmation: Option<std::result::Result<Reservation, crate::StoreError>>,
+}
+
+/// Payment statuses only move forward; money coming back ranks last.
+pub fn payment_status_rank(status: &str) -> i64 {
+    match status {
+        "pending" | "in_process" | "authorized" => 1,
+        "rejected" | "cancelled" => 2,
+        "approved" => 3,
+        "in_mediation" => 4,
+        "refunded" | "charged_back" => 5,
+        _ => 0,
+    }
 }

@@ -510,3 +510,68 @@ pub fn status_rank(status: &str) -> i64 {
         _ => 0,
     }
 }
+
+pub const LINK_COLUMNS: &str = "id, reservation_id, provider, preference_id, url, amount, expires_at, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct LinkRow {
+    id: i64,
+    reservation_id: i64,
+    provider: String,
+    preference_id: String,
+    url: String,
+    amount: i64,
+    expires_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<LinkRow> for PaymentLink {
+    fn from(r: LinkRow) -> PaymentLink {
+        PaymentLink {
+            id: r.id,
+            reservation_id: r.reservation_id,
+            provider: r.provider,
+            preference_id: r.preference_id,
+            url: r.url,
+            amount: Money(r.amount),
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub const PAYMENT_COLUMNS: &str = "id, provider, provider_payment_id, reservation_id, status, status_detail, amount, \
+     currency, external_reference, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct PaymentRow {
+    id: i64,
+    provider: String,
+    provider_payment_id: String,
+    reservation_id: Option<i64>,
+    pub status: String,
+    status_detail: String,
+    amount: i64,
+    currency: String,
+    external_reference: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<PaymentRow> for Payment {
+    fn from(r: PaymentRow) -> Payment {
+        Payment {
+            id: r.id,
+            provider: r.provider,
+            provider_payment_id: r.provider_payment_id,
+            reservation_id: r.reservation_id,
+            status: r.status,
+            status_detail: r.status_detail,
+            amount: Money(r.amount),
+            currency: r.currency,
+            external_reference: r.external_reference,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}

@@ -329,6 +329,7 @@ fn hold(unit_id: i64, from: &str, to: &str, phone: &str) -> NewReservation {
         notes: String::new(),
         actor: "test".into(),
         request_key: None,
+        jobs: Vec::new(),
     }
 }
 

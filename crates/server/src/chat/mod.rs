@@ -527,17 +527,37 @@ impl Chat {
 
     /// The owner writes to the guest; it goes through the outbox like any reply.
     pub async fn owner_reply(&self, contact_id: i64, text: &str) -> anyhow::Result<()> {
+        self.notify(contact_id, text, None).await
+    }
+
+    /// A message to a contact outside the dialogue (owner replies, payment news), through the
+    /// outbox. `template` (name, params) is used outside WhatsApp's 24-hour window.
+    pub async fn notify(&self, contact_id: i64, text: &str, template: Option<(&str, Vec<String>)>) -> anyhow::Result<()> {
         let contact = self.store.get_contact(contact_id).await?;
         let state = self.store.conversation_state(contact.id).await?.unwrap_or(json!({}));
+        let mut message = render::text(text);
+        if let (Some((name, params)), Some(wa)) = (template, &self.config.whatsapp) {
+            message = render::with_template(message, name, &wa.template_language, &params);
+        }
         let turn = Turn {
             contact_id: contact.id,
             state,
-            outbound: vec![render::text(text)],
+            outbound: vec![message],
             send_job_kind: SEND_MESSAGE.into(),
             ..Default::default()
         };
         self.store.commit_turn(&turn, self.now()).await?;
         Ok(())
+    }
+
+    /// The conversation a reservation came from, if it came from one.
+    pub async fn contact_of(&self, r: &Reservation) -> Option<Contact> {
+        let (channel, address) = match r.channel.as_str() {
+            "whatsapp" | "sandbox" => (r.channel.as_str(), r.guest_phone.as_str()),
+            "email" => ("email", r.guest_email.as_deref().unwrap_or("")),
+            _ => return None,
+        };
+        self.store.find_contact(channel, address).await.ok()
     }
 
     /// An alert for the owner: a WhatsApp message to `POSADA_OWNER_PHONE` when WhatsApp is on,

@@ -90,6 +90,16 @@ fn json_for_bare_error(response: Response) -> Response {
     fresh
 }
 
+/// Runs the request in its own task, so a client that hangs up cannot cancel a handler in the
+/// middle of a database transaction (a cancelled `BEGIN` can leave a pooled connection inside a
+/// transaction: seen as "database is locked" on SQLite under load).
+pub async fn detach(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(e) => ApiError::internal(format!("handler task failed: {e}")).into_response(),
+    }
+}
+
 /// Refuses a declared body over the limit before reading it, on every route. Bodies without a
 /// length are cut at the same limit by the extractors.
 pub async fn body_limit(req: Request, next: Next) -> Response {

@@ -152,7 +152,14 @@ pub async fn reservation(State(s): State<AppState>, Path(code): Path<String>) ->
         other => other.into(),
     })?;
     let unit = s.store.get_unit(r.unit_id).await.ok();
-    Ok(Json(json::public_reservation(&r, unit.as_ref().map(|u| u.name.as_str()))))
+    let mut v = json::public_reservation(&r, unit.as_ref().map(|u| u.name.as_str()));
+    if r.status == domain::ReservationStatus::PreReserved
+        && r.occupies_at(s.clock.now())
+        && let Some(link) = s.store.payment_link(r.id).await?
+    {
+        v["payment_link"] = json!(link.url);
+    }
+    Ok(Json(v))
 }
 
 #[derive(Deserialize, Default)]

@@ -82,3 +82,60 @@ pub async fn whatsapp_receive(
     Ok((StatusCode::OK, axum::Json(serde_json::json!({"received": messages.len(), "statuses": statuses.len()})))
         .into_response())
 }
+
+/// Mercado Pago's notifications: `x-signature` checked against the manifest (data.id from the
+/// query string), stored by `x-request-id` (several legitimate `payment.updated` arrive for one
+/// payment), 200 fast. The payment itself is fetched again when processed.
+pub async fn mercadopago_receive(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    if s.config.payments.provider == crate::config::PaymentProvider::None {
+        return Err(ApiError::not_found("Los pagos no están configurados en esta instalación."));
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let request_id = header("x-request-id");
+    let data_id = query.get("data.id").map(String::as_str);
+    let ok = crate::payments::mercadopago::signature_valid(
+        s.config.payments.webhook_secret.expose_secret(),
+        header("x-signature"),
+        request_id,
+        data_id,
+        s.config.payments.signature_max_age_s,
+        s.clock.now().timestamp(),
+    );
+    if !ok {
+        metrics::counter!(m::WEBHOOKS, "provider" => "mercadopago", "result" => "bad_signature").increment(1);
+        let ip = client_ip(peer.ip(), &headers, &s.config.trusted_proxies);
+        if let Err(wait) = s.bad_signatures.check(ip, std::time::Instant::now()) {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Demasiadas firmas inválidas.");
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+        return Err(ApiError::unauthorized("Firma inválida."));
+    }
+    let body: serde_json::Value = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")))?
+    };
+    let Some(request_id) = request_id.filter(|r| !r.is_empty() && r.len() <= 200) else {
+        return Err(ApiError::bad_request("missing_request_id", "Falta x-request-id."));
+    };
+    let kind = query.get("type").or(query.get("topic")).cloned().or_else(|| body["type"].as_str().map(String::from)).unwrap_or_default();
+    let event = NewInbound {
+        provider: "mercadopago".into(),
+        provider_id: request_id.to_string(),
+        contact: None,
+        kind,
+        payload: serde_json::json!({"query": query, "body": body}),
+        job_kind: crate::payments::PROCESS_JOB.into(),
+    };
+    let stored = s.store.store_inbound(&event, s.clock.now()).await?;
+    let result = if stored.is_some() { "accepted" } else { "duplicate" };
+    metrics::counter!(m::WEBHOOKS, "provider" => "mercadopago", "result" => result).increment(1);
+    Ok((StatusCode::OK, axum::Json(serde_json::json!({"received": true}))).into_response())
+}

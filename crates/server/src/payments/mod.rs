@@ -1,0 +1,443 @@
+//! Deposits: a payment link bound to each hold, and confirmation on a verified payment.
+//!
+//! The link is created by a job after the hold commits (never inside a write transaction): one
+//! Mercado Pago preference per hold, binary mode, no cash methods, expiring with the hold. A
+//! notification is only a hint: the payment is always fetched again from the provider, and an
+//! approved payment of at least the deposit, in ARS, for a known reservation confirms it — in
+//! the same transaction that records the payment, idempotently. The sandbox provider is a local
+//! fake of the same API, so the demo drives exactly this code.
+
+pub mod mercadopago;
+
+use crate::booking::Booking;
+use crate::channels::SendError;
+use crate::chat::Chat;
+use crate::clock::Clock;
+use crate::config::{Config, PaymentProvider};
+use crate::jobs::Outcome;
+use crate::metrics as m;
+use chrono::{DateTime, Duration, FixedOffset, Offset, Utc};
+use domain::{AttentionFlag, Money, ReservationStatus};
+use mercadopago::MercadoPago;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use store::{Change, NewJob, PaymentLink, PaymentRecord, Reservation, Store, StoreError};
+
+pub const LINK_JOB: &str = "payment_link";
+pub const PROCESS_JOB: &str = "process_payment";
+pub const REJECTED_NOTICE_JOB: &str = "payment_rejected_notice";
+
+#[derive(Clone)]
+pub struct Payments {
+    store: Arc<dyn Store>,
+    booking: Booking,
+    chat: Chat,
+    config: Arc<Config>,
+    clock: Clock,
+    pub client: Option<MercadoPago>,
+}
+
+impl Payments {
+    pub fn new(store: Arc<dyn Store>, booking: Booking, chat: Chat, config: Arc<Config>, clock: Clock) -> Payments {
+        let client = (config.payments.provider != PaymentProvider::None)
+            .then(|| MercadoPago::new(&config.payments.api_base, config.payments.access_token.clone()));
+        Payments { store, booking, chat, config, clock, client }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn provider_name(&self) -> &'static str {
+        match self.config.payments.provider {
+            PaymentProvider::MercadoPago => "mercadopago",
+            PaymentProvider::Sandbox => "sandbox",
+            PaymentProvider::None => "none",
+        }
+    }
+
+    fn zoned(&self, t: DateTime<Utc>) -> String {
+        // Mercado Pago wants "-03:00"-style offsets: the property's offset at that moment.
+        let local = t.with_timezone(&self.config.timezone);
+        let offset = FixedOffset::east_opt(local.offset().fix().local_minus_utc()).unwrap_or(FixedOffset::west_opt(3 * 3600).unwrap());
+        t.with_timezone(&offset).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+    }
+
+    /// The preference body for a hold.
+    pub fn preference(&self, r: &Reservation, unit_name: &str) -> Value {
+        let public = &self.config.public_url;
+        let pesos = r.deposit.0 as f64 / 100.0;
+        let title = format!(
+            "Seña {} % · {} · {} → {} ({} noches)",
+            self.config.deposit_percent,
+            unit_name,
+            r.stay.check_in.format("%d/%m/%Y"),
+            r.stay.check_out.format("%d/%m/%Y"),
+            r.stay.nights()
+        );
+        let mut body = json!({
+            "items": [{"id": r.code, "title": title, "quantity": 1, "unit_price": pesos, "currency_id": "ARS"}],
+            "external_reference": r.code,
+            "notification_url": format!("{public}/api/v1/webhooks/mercadopago"),
+            "back_urls": {
+                "success": format!("{public}/pago/aprobado?code={}", r.code),
+                "failure": format!("{public}/pago/rechazado?code={}", r.code),
+                "pending": format!("{public}/pago/pendiente?code={}", r.code),
+            },
+            "auto_return": "approved",
+            "binary_mode": true,
+            "payment_methods": {"excluded_payment_types": [{"id": "ticket"}, {"id": "atm"}]},
+            "expires": true,
+            "expiration_date_from": self.zoned(self.now()),
+            "expiration_date_to": self.zoned(r.hold_expires_at.unwrap_or(self.now() + Duration::hours(1))),
+            "statement_descriptor": self.config.property.name.chars().take(22).collect::<String>(),
+        });
+        let mut payer = serde_json::Map::new();
+        if !r.guest_name.is_empty() {
+            payer.insert("name".into(), json!(r.guest_name));
+        }
+        if let Some(e) = &r.guest_email {
+            payer.insert("email".into(), json!(e));
+        }
+        if !payer.is_empty() {
+            body["payer"] = Value::Object(payer);
+        }
+        body
+    }
+
+    /// The link job: one preference per hold; a retry or a second request gets the same link.
+    pub async fn create_link(&self, code: &str) -> Outcome {
+        let Some(client) = &self.client else { return Outcome::Done };
+        let r = match self.store.get_reservation(code).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let now = self.now();
+        if r.status != ReservationStatus::PreReserved || !r.occupies_at(now) {
+            return Outcome::Done;
+        }
+        let link = match self.store.payment_link(r.id).await {
+            Ok(Some(link)) => link,
+            Ok(None) => {
+                let unit = self.store.get_unit(r.unit_id).await.map(|u| u.name).unwrap_or_default();
+                match client.create_preference(&self.preference(&r, &unit)).await {
+                    Ok((preference_id, url)) => {
+                        metrics::counter!(m::PREFERENCES, "result" => "created").increment(1);
+                        let link = PaymentLink {
+                            id: 0,
+                            reservation_id: r.id,
+                            provider: self.provider_name().into(),
+                            preference_id,
+                            url,
+                            amount: r.deposit,
+                            expires_at: r.hold_expires_at,
+                            created_at: now,
+                        };
+                        match self.store.save_payment_link(&link, now).await {
+                            Ok(saved) => saved,
+                            Err(e) => return Outcome::Retry(e.to_string()),
+                        }
+                    }
+                    Err(SendError::BreakerOpen) => return Outcome::Again(now + Duration::seconds(30)),
+                    Err(SendError::Retryable(e)) => {
+                        metrics::counter!(m::PREFERENCES, "result" => "failed").increment(1);
+                        return Outcome::Retry(e);
+                    }
+                    Err(SendError::Permanent(e)) => {
+                        metrics::counter!(m::PREFERENCES, "result" => "failed").increment(1);
+                        self.alert(&format!("No pude crear el link de pago de la reserva {code}: {e}")).await;
+                        return Outcome::Fail(e);
+                    }
+                }
+            }
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        if let Some(contact) = self.chat.contact_of(&r).await {
+            let event = conversation::Event::PaymentLink { code: r.code.clone(), url: link.url.clone() };
+            if let Err(e) = self.chat.outside_event(contact.id, event, None).await {
+                return Outcome::Retry(e.to_string());
+            }
+        }
+        Outcome::Done
+    }
+
+    async fn alert(&self, text: &str) {
+        let job = NewJob {
+            kind: crate::ical_sync::import::OWNER_ALERT_JOB.into(),
+            payload: json!({"text": text}),
+            dedupe_key: None,
+            run_at: self.now(),
+            max_attempts: 20,
+        };
+        if let Err(e) = self.store.enqueue_job(&job, self.now()).await {
+            tracing::error!(error = %e, "could not queue an owner alert");
+        }
+    }
+
+    /// The notification job: fetch the payment, record it, and act on it.
+    pub async fn process_notification(&self, event_id: i64) -> Outcome {
+        let Some(client) = &self.client else { return Outcome::Done };
+        let event = match self.store.get_inbound(event_id).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        if event.processed_at.is_some() {
+            return Outcome::Done;
+        }
+        let q = &event.payload["query"];
+        let b = &event.payload["body"];
+        let kind = q["type"].as_str().or(q["topic"].as_str()).or(b["type"].as_str()).or(b["topic"].as_str()).unwrap_or("");
+        let payment_id = q["data.id"]
+            .as_str()
+            .map(String::from)
+            .or_else(|| q["id"].as_str().map(String::from))
+            .or_else(|| b["data"]["id"].as_str().map(String::from))
+            .or_else(|| b["data"]["id"].as_i64().map(|i| i.to_string()));
+        let outcome = match (kind, payment_id) {
+            ("payment", Some(id)) => self.handle_payment(client, &id).await,
+            _ => Outcome::Done,
+        };
+        if matches!(outcome, Outcome::Done) {
+            // Marks the notification handled (a turn with no contact work).
+            let _ = self.store.mark_inbound_processed(event.id, self.now()).await;
+        }
+        outcome
+    }
+
+    async fn handle_payment(&self, client: &MercadoPago, id: &str) -> Outcome {
+        let p = match client.payment(id).await {
+            Ok(p) => p,
+            Err(SendError::BreakerOpen) => return Outcome::Again(self.now() + Duration::seconds(30)),
+            Err(SendError::Retryable(e)) => return Outcome::Retry(e),
+            Err(SendError::Permanent(e)) => return Outcome::Fail(e),
+        };
+        let status = p["status"].as_str().unwrap_or("unknown").to_string();
+        let amount = p["transaction_amount"].as_f64().map(|a| Money((a * 100.0).round() as i64)).unwrap_or(Money::ZERO);
+        let currency = p["currency_id"].as_str().unwrap_or("").to_string();
+        let reference = p["external_reference"].as_str().unwrap_or("").to_string();
+        let reservation = match self.store.get_reservation(&reference).await {
+            Ok(r) => Some(r),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let record = PaymentRecord {
+            provider: self.provider_name().into(),
+            provider_payment_id: id.to_string(),
+            reservation_id: reservation.as_ref().map(|r| r.id),
+            status: status.clone(),
+            status_detail: p["status_detail"].as_str().unwrap_or("").to_string(),
+            amount,
+            currency: currency.clone(),
+            external_reference: reference.clone(),
+            raw: p.clone(),
+        };
+        metrics::counter!(m::PAYMENTS, "status" => status.clone()).increment(1);
+        let result = match (status.as_str(), &reservation) {
+            ("approved", Some(r)) if currency == "ARS" && amount >= r.deposit => self.approved(record, r).await,
+            ("approved", _) => self.mismatch(record, reservation.as_ref()).await,
+            ("rejected" | "cancelled", Some(r)) => self.rejected(record, r).await,
+            ("refunded" | "charged_back" | "in_mediation", Some(r)) => self.money_back(record, r).await,
+            _ => self.store.record_payment(&record, None, self.now()).await.map(|_| ()).map_err(anyhow::Error::from),
+        };
+        match result {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    async fn approved(&self, record: PaymentRecord, r: &Reservation) -> anyhow::Result<()> {
+        if r.status == ReservationStatus::Confirmed {
+            self.store.record_payment(&record, None, self.now()).await?;
+            return Ok(());
+        }
+        if r.status == ReservationStatus::Cancelled || r.status == ReservationStatus::Blocked {
+            self.store.record_payment(&record, None, self.now()).await?;
+            return self.needs_refund(r, &record, "la reserva estaba cancelada").await;
+        }
+        let late = r.status == ReservationStatus::Expired || !r.occupies_at(self.now());
+        // The OTAs' calendars first, outside any transaction.
+        let stale = match self.booking.importer().sync_unit(r.unit_id, std::time::Duration::from_secs(5)).await {
+            Ok(reports) => reports.iter().any(|rep| rep.result == "error"),
+            Err(_) => true,
+        };
+        let change = Change {
+            actor: format!("payment:{}", record.provider),
+            note: format!("Pago {} aprobado por {}", record.provider_payment_id, record.amount),
+            allow_expired: true,
+        };
+        let outcome = self.store.record_payment(&record, Some((&r.code, &change)), self.now()).await?;
+        match outcome.confirmation {
+            Some(Ok(confirmed)) => {
+                metrics::counter!(m::PAYMENT_CONFIRMATIONS, "late" => if late { "true" } else { "false" }).increment(1);
+                metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&confirmed.channel)).increment(1);
+                if stale {
+                    let flag = Change { actor: "ical".into(), note: "No se pudo releer un calendario antes de confirmar.".into(), allow_expired: false };
+                    self.store.set_flag(&confirmed.code, AttentionFlag::StaleSync, true, &flag, self.now()).await?;
+                }
+                self.tell_confirmed(&confirmed, record.amount).await?;
+            }
+            Some(Err(StoreError::Overlap)) | Some(Err(StoreError::Transition(_))) | Some(Err(StoreError::HoldExpired)) => {
+                metrics::counter!(m::LATE_PAYMENTS, "result" => "refund").increment(1);
+                self.needs_refund(r, &record, "las fechas ya no estaban libres").await?;
+                if let Some(contact) = self.chat.contact_of(r).await {
+                    let text = format!(
+                        "Recibimos tu pago de {} para la reserva *{}*, pero lamentablemente esas fechas ya se ocuparon 😔. \
+                         Te vamos a devolver el dinero; el dueño se va a comunicar con vos.",
+                        money(record.amount),
+                        r.code
+                    );
+                    self.chat.notify(contact.id, &text, None).await?;
+                }
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The guest's confirmation on their channel, and the owner's notice.
+    async fn tell_confirmed(&self, r: &Reservation, paid: Money) -> anyhow::Result<()> {
+        let unit = self.store.get_unit(r.unit_id).await?;
+        let balance = if r.total > paid { r.total - paid } else { Money::ZERO };
+        let p = &self.config.property;
+        let mut text = format!(
+            "🎉 ¡Pago recibido! Tu reserva *{}* está confirmada.\n{} · del {} al {} · {} noches · {} personas\nPagaste {} de seña.",
+            r.code,
+            unit.name,
+            r.stay.check_in.format("%d/%m"),
+            r.stay.check_out.format("%d/%m"),
+            r.stay.nights(),
+            r.guests,
+            money(paid)
+        );
+        if balance > Money::ZERO {
+            text.push_str(&format!("\nEl saldo de {} se abona al llegar (efectivo o transferencia).", money(balance)));
+        }
+        text.push_str(&format!("\nCheck-in desde las {} · check-out hasta las {}.", p.check_in_from, p.check_out_until));
+        if let Some(map) = &p.map_url {
+            text.push_str(&format!("\nCómo llegar: {map}"));
+        }
+        if let Some(contact) = self.chat.contact_of(r).await {
+            let template = self.config.whatsapp.as_ref().map(|w| (w.template_confirmation.as_str(), vec![r.code.clone()]));
+            self.chat.notify(contact.id, &text, template).await?;
+        }
+        self.alert(&format!(
+            "✅ Seña recibida: {} · {} del {} al {} · {} ({}).",
+            r.code,
+            unit.name,
+            r.stay.check_in.format("%d/%m"),
+            r.stay.check_out.format("%d/%m"),
+            money(paid),
+            if r.guest_name.is_empty() { "sin nombre" } else { &r.guest_name }
+        ))
+        .await;
+        Ok(())
+    }
+
+    async fn mismatch(&self, record: PaymentRecord, r: Option<&Reservation>) -> anyhow::Result<()> {
+        self.store.record_payment(&record, None, self.now()).await?;
+        metrics::counter!(m::AMOUNT_MISMATCHES).increment(1);
+        let why = match r {
+            None => format!("referencia desconocida {:?}", record.external_reference),
+            Some(r) if record.currency != "ARS" => format!("moneda {} en la reserva {}", record.currency, r.code),
+            Some(r) => format!("{} pagado, la seña era {} (reserva {})", money(record.amount), money(r.deposit), r.code),
+        };
+        if let Some(r) = r {
+            let change = Change { actor: format!("payment:{}", record.provider), note: why.clone(), allow_expired: false };
+            self.store.set_flag(&r.code, AttentionFlag::AmountMismatch, true, &change, self.now()).await?;
+        }
+        self.alert(&format!("⚠️ Pago {} que no cuadra: {why}. Revisalo.", record.provider_payment_id)).await;
+        Ok(())
+    }
+
+    async fn rejected(&self, record: PaymentRecord, r: &Reservation) -> anyhow::Result<()> {
+        let outcome = self.store.record_payment(&record, None, self.now()).await?;
+        if !outcome.status_changed || r.status != ReservationStatus::PreReserved || !r.occupies_at(self.now()) {
+            return Ok(());
+        }
+        // At most one notice per hold: the job's dedupe key.
+        let job = NewJob {
+            kind: REJECTED_NOTICE_JOB.into(),
+            payload: json!({"code": r.code}),
+            dedupe_key: Some(format!("payment_rejected:{}", r.code)),
+            run_at: self.now(),
+            max_attempts: 20,
+        };
+        self.store.enqueue_job(&job, self.now()).await?;
+        Ok(())
+    }
+
+    /// The rejected-payment notice job.
+    pub async fn rejected_notice(&self, code: &str) -> Outcome {
+        let result = async {
+            let r = self.store.get_reservation(code).await?;
+            if r.status != ReservationStatus::PreReserved || !r.occupies_at(self.now()) {
+                return anyhow::Ok(());
+            }
+            let link = self.store.payment_link(r.id).await?;
+            if let Some(contact) = self.chat.contact_of(&r).await {
+                let mut text = format!("El pago de la seña de la reserva *{}* no se aprobó.", r.code);
+                if let Some(l) = link {
+                    text.push_str(&format!(" Podés intentar de nuevo con otra tarjeta desde el mismo link: {}", l.url));
+                }
+                self.chat.notify(contact.id, &text, None).await?;
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    async fn money_back(&self, record: PaymentRecord, r: &Reservation) -> anyhow::Result<()> {
+        let outcome = self.store.record_payment(&record, None, self.now()).await?;
+        if outcome.status_changed {
+            self.needs_refund(r, &record, &format!("el pago pasó a {}", record.status)).await?;
+        }
+        Ok(())
+    }
+
+    /// Money the owner must look at; the reservation itself is never cancelled silently.
+    async fn needs_refund(&self, r: &Reservation, record: &PaymentRecord, why: &str) -> anyhow::Result<()> {
+        let change = Change { actor: format!("payment:{}", record.provider), note: why.to_string(), allow_expired: false };
+        self.store.set_flag(&r.code, AttentionFlag::NeedsRefund, true, &change, self.now()).await?;
+        self.alert(&format!(
+            "💸 Reserva {}: pago {} de {} — {why}. Hay que devolverlo o resolverlo.",
+            r.code,
+            record.provider_payment_id,
+            money(record.amount)
+        ))
+        .await;
+        Ok(())
+    }
+}
+
+/// "$105.300" (Argentine thousands separator).
+pub fn money(m: Money) -> String {
+    let pesos = m.0 / 100;
+    let digits = pesos.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    let cents = m.0.abs() % 100;
+    let sign = if m.0 < 0 { "-" } else { "" };
+    if cents == 0 { format!("{sign}${out}") } else { format!("{sign}${out},{cents:02}") }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_reads_like_argentina() {
+        assert_eq!(super::money(domain::Money::from_pesos(105_300)), "$105.300");
+        assert_eq!(super::money(domain::Money(150)), "$1,50");
+        assert_eq!(super::money(domain::Money::from_pesos(999)), "$999");
+    }
+}
