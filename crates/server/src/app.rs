@@ -45,7 +45,13 @@ impl Application {
         let booking = Booking::new(store.clone(), config.clone(), clock.clone());
         let chat = crate::chat::Chat::new(store.clone(), booking.clone(), config.clone(), clock.clone());
         let state = AppState {
-            payments: crate::payments::Payments::new(store.clone(), booking.clone(), chat.clone(), config.clone(), clock.clone()),
+            payments: crate::payments::Payments::new(
+                store.clone(),
+                booking.clone(),
+                chat.clone(),
+                config.clone(),
+                clock.clone(),
+            ),
             sandbox_mp: Arc::new(crate::http::sandbox_pay::FakeMercadoPago::default()),
             chat,
             booking,

@@ -302,10 +302,12 @@ fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
     let secret = |v: &str| source.get(v).map(|s| SecretString::from(s.to_string()));
     let (access_token, webhook_secret) = match provider {
         PaymentProvider::MercadoPago => (
-            secret("POSADA_MERCADOPAGO_ACCESS_TOKEN")
-                .ok_or_else(|| invalid("POSADA_MERCADOPAGO_ACCESS_TOKEN", "is required with POSADA_PAYMENT_PROVIDER=mercadopago"))?,
-            secret("POSADA_MERCADOPAGO_WEBHOOK_SECRET")
-                .ok_or_else(|| invalid("POSADA_MERCADOPAGO_WEBHOOK_SECRET", "is required with POSADA_PAYMENT_PROVIDER=mercadopago"))?,
+            secret("POSADA_MERCADOPAGO_ACCESS_TOKEN").ok_or_else(|| {
+                invalid("POSADA_MERCADOPAGO_ACCESS_TOKEN", "is required with POSADA_PAYMENT_PROVIDER=mercadopago")
+            })?,
+            secret("POSADA_MERCADOPAGO_WEBHOOK_SECRET").ok_or_else(|| {
+                invalid("POSADA_MERCADOPAGO_WEBHOOK_SECRET", "is required with POSADA_PAYMENT_PROVIDER=mercadopago")
+            })?,
         ),
         _ => (
             SecretString::from("sandbox-access-token".to_string()),
@@ -317,7 +319,11 @@ fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
         provider,
         access_token,
         webhook_secret,
-        api_base: source.get("POSADA_MERCADOPAGO_API_BASE").unwrap_or("https://api.mercadopago.com").trim_end_matches('/').to_string(),
+        api_base: source
+            .get("POSADA_MERCADOPAGO_API_BASE")
+            .unwrap_or("https://api.mercadopago.com")
+            .trim_end_matches('/')
+            .to_string(),
         signature_max_age_s: source.parse("POSADA_MERCADOPAGO_SIGNATURE_MAX_AGE_S", 0)?,
     })
 }

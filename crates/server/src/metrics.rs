@@ -129,7 +129,10 @@ fn describe() {
     metrics::describe_counter!(WEBHOOKS, "Webhook deliveries by provider and result");
     metrics::describe_counter!(PREFERENCES, "Payment links (checkout preferences) by result");
     metrics::describe_counter!(PAYMENTS, "Payments fetched from the provider, by status");
-    metrics::describe_counter!(PAYMENT_CONFIRMATIONS, "Reservations confirmed by a payment (late = after the hold lapsed)");
+    metrics::describe_counter!(
+        PAYMENT_CONFIRMATIONS,
+        "Reservations confirmed by a payment (late = after the hold lapsed)"
+    );
     metrics::describe_counter!(LATE_PAYMENTS, "Payments after the hold lapsed whose nights were taken (refund)");
     metrics::describe_counter!(AMOUNT_MISMATCHES, "Approved payments that do not match their reservation");
 }

@@ -532,7 +532,12 @@ impl Chat {
 
     /// A message to a contact outside the dialogue (owner replies, payment news), through the
     /// outbox. `template` (name, params) is used outside WhatsApp's 24-hour window.
-    pub async fn notify(&self, contact_id: i64, text: &str, template: Option<(&str, Vec<String>)>) -> anyhow::Result<()> {
+    pub async fn notify(
+        &self,
+        contact_id: i64,
+        text: &str,
+        template: Option<(&str, Vec<String>)>,
+    ) -> anyhow::Result<()> {
         let contact = self.store.get_contact(contact_id).await?;
         let state = self.store.conversation_state(contact.id).await?.unwrap_or(json!({}));
         let mut message = render::text(text);

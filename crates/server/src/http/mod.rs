@@ -112,13 +112,62 @@ pub fn api() -> Api {
             false,
             "WhatsApp messages and statuses (signed)",
         )
-        .add("POST", "/api/v1/webhooks/mercadopago", post(webhooks::mercadopago_receive), "webhooks", false, "Mercado Pago notifications (signed)")
-        .add("POST", "/api/v1/mercadopago/webhook", post(webhooks::mercadopago_receive), "webhooks", false, "Mercado Pago notifications (original path)")
-        .add("GET", "/pago/{result}", get(sandbox_pay::payment_return), "public", false, "Where the checkout sends the guest back")
-        .add("GET", "/sandbox/pay/{preference}", get(sandbox_pay::checkout), "sandbox", false, "Sandbox checkout: Pagar / Rechazar")
-        .add("POST", "/sandbox/pay/{preference}/{action}", post(sandbox_pay::decide), "sandbox", false, "Sandbox checkout: approve or reject")
-        .add("POST", "/sandbox/mp/checkout/preferences", post(sandbox_pay::create_preference), "sandbox", false, "Sandbox fake of Mercado Pago: preferences")
-        .add("GET", "/sandbox/mp/v1/payments/{id}", get(sandbox_pay::get_payment), "sandbox", false, "Sandbox fake of Mercado Pago: payments")
+        .add(
+            "POST",
+            "/api/v1/webhooks/mercadopago",
+            post(webhooks::mercadopago_receive),
+            "webhooks",
+            false,
+            "Mercado Pago notifications (signed)",
+        )
+        .add(
+            "POST",
+            "/api/v1/mercadopago/webhook",
+            post(webhooks::mercadopago_receive),
+            "webhooks",
+            false,
+            "Mercado Pago notifications (original path)",
+        )
+        .add(
+            "GET",
+            "/pago/{result}",
+            get(sandbox_pay::payment_return),
+            "public",
+            false,
+            "Where the checkout sends the guest back",
+        )
+        .add(
+            "GET",
+            "/sandbox/pay/{preference}",
+            get(sandbox_pay::checkout),
+            "sandbox",
+            false,
+            "Sandbox checkout: Pagar / Rechazar",
+        )
+        .add(
+            "POST",
+            "/sandbox/pay/{preference}/{action}",
+            post(sandbox_pay::decide),
+            "sandbox",
+            false,
+            "Sandbox checkout: approve or reject",
+        )
+        .add(
+            "POST",
+            "/sandbox/mp/checkout/preferences",
+            post(sandbox_pay::create_preference),
+            "sandbox",
+            false,
+            "Sandbox fake of Mercado Pago: preferences",
+        )
+        .add(
+            "GET",
+            "/sandbox/mp/v1/payments/{id}",
+            get(sandbox_pay::get_payment),
+            "sandbox",
+            false,
+            "Sandbox fake of Mercado Pago: payments",
+        )
         .add("GET", "/sandbox/chat", get(sandbox::page), "sandbox", false, "Chat with the bot as a guest (demo)")
         .add("POST", "/sandbox/api/messages", post(sandbox::send), "sandbox", false, "Sandbox: send a guest message")
         .add(

@@ -31,7 +31,10 @@ fn escape(text: &str) -> String {
 }
 
 /// `POST /sandbox/mp/checkout/preferences`: Mercado Pago's shape, stored in memory.
-pub async fn create_preference(State(s): State<AppState>, Json(body): Json<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create_preference(
+    State(s): State<AppState>,
+    Json(body): Json<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     enabled(&s)?;
     let id = format!("SBX-{:016x}", rand::random::<u64>());
     let init_point = format!("{}/sandbox/pay/{id}", s.config.public_url);
@@ -98,7 +101,10 @@ pub async fn decide(State(s): State<AppState>, Path((pref, action)): Path<(Strin
     // Exactly what Mercado Pago sends: data.id in the query, x-request-id, x-signature.
     let request_id = format!("{:032x}", rand::random::<u128>());
     let ts = s.clock.now().timestamp_millis().to_string();
-    let v1 = mercadopago::sign(s.config.payments.webhook_secret.expose_secret(), &mercadopago::manifest(Some(&id), Some(&request_id), &ts));
+    let v1 = mercadopago::sign(
+        s.config.payments.webhook_secret.expose_secret(),
+        &mercadopago::manifest(Some(&id), Some(&request_id), &ts),
+    );
     let url = format!("{}/api/v1/webhooks/mercadopago?data.id={id}&type=payment", s.config.public_url);
     let body = json!({"action": "payment.updated", "api_version": "v1", "type": "payment", "data": {"id": id}});
     let sent = reqwest::Client::new()
@@ -130,7 +136,10 @@ pub async fn payment_return(Path(result): Path<String>) -> Html<String> {
     let (title, text) = match result.as_str() {
         "aprobado" => ("¡Gracias!", "Recibimos tu pago; en un momento te llega la confirmación por el mismo chat."),
         "pendiente" => ("Pago pendiente", "Cuando se acredite te avisamos por el chat."),
-        _ => ("El pago no se completó", "No se cobró nada. Podés volver a intentarlo desde el mismo link mientras la reserva siga vigente."),
+        _ => (
+            "El pago no se completó",
+            "No se cobró nada. Podés volver a intentarlo desde el mismo link mientras la reserva siga vigente.",
+        ),
     };
     Html(format!(
         r#"<!doctype html><html lang="es"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>

@@ -120,12 +120,18 @@ pub async fn mercadopago_receive(
     let body: serde_json::Value = if body.iter().all(|b| b.is_ascii_whitespace()) {
         serde_json::Value::Null
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")))?
     };
     let Some(request_id) = request_id.filter(|r| !r.is_empty() && r.len() <= 200) else {
         return Err(ApiError::bad_request("missing_request_id", "Falta x-request-id."));
     };
-    let kind = query.get("type").or(query.get("topic")).cloned().or_else(|| body["type"].as_str().map(String::from)).unwrap_or_default();
+    let kind = query
+        .get("type")
+        .or(query.get("topic"))
+        .cloned()
+        .or_else(|| body["type"].as_str().map(String::from))
+        .unwrap_or_default();
     let event = NewInbound {
         provider: "mercadopago".into(),
         provider_id: request_id.to_string(),

@@ -22,7 +22,12 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 impl MercadoPago {
     pub fn new(api_base: &str, token: SecretString) -> MercadoPago {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().expect("HTTP client");
-        MercadoPago { api_base: api_base.trim_end_matches('/').to_string(), token, http, breaker: Arc::new(Breaker::new("mercadopago")) }
+        MercadoPago {
+            api_base: api_base.trim_end_matches('/').to_string(),
+            token,
+            http,
+            breaker: Arc::new(Breaker::new("mercadopago")),
+        }
     }
 
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<Value, SendError> {
@@ -35,7 +40,8 @@ impl MercadoPago {
                 let status = r.status().as_u16();
                 let text = r.text().await.unwrap_or_default();
                 if (200..300).contains(&status) {
-                    serde_json::from_str(&text).map_err(|e| SendError::Retryable(format!("bad JSON from Mercado Pago: {e}")))
+                    serde_json::from_str(&text)
+                        .map_err(|e| SendError::Retryable(format!("bad JSON from Mercado Pago: {e}")))
                 } else {
                     Err(classify_status(status, &text))
                 }
@@ -158,6 +164,13 @@ mod tests {
         assert!(!signature_valid("your_secret_key_here", None, rid, Some("123456ABC"), 0, 0));
         // Freshness: milliseconds accepted, old ones refused when the window is on.
         assert!(signature_valid("your_secret_key_here", Some(&header), rid, Some("123456ABC"), 300, 1742505638 + 100));
-        assert!(!signature_valid("your_secret_key_here", Some(&header), rid, Some("123456ABC"), 300, 1742505638 + 1000));
+        assert!(!signature_valid(
+            "your_secret_key_here",
+            Some(&header),
+            rid,
+            Some("123456ABC"),
+            300,
+            1742505638 + 1000
+        ));
     }
 }

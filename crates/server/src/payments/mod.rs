@@ -59,7 +59,8 @@ impl Payments {
     fn zoned(&self, t: DateTime<Utc>) -> String {
         // Mercado Pago wants "-03:00"-style offsets: the property's offset at that moment.
         let local = t.with_timezone(&self.config.timezone);
-        let offset = FixedOffset::east_opt(local.offset().fix().local_minus_utc()).unwrap_or(FixedOffset::west_opt(3 * 3600).unwrap());
+        let offset = FixedOffset::east_opt(local.offset().fix().local_minus_utc())
+            .unwrap_or(FixedOffset::west_opt(3 * 3600).unwrap());
         t.with_timezone(&offset).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
     }
 
@@ -188,7 +189,8 @@ impl Payments {
         }
         let q = &event.payload["query"];
         let b = &event.payload["body"];
-        let kind = q["type"].as_str().or(q["topic"].as_str()).or(b["type"].as_str()).or(b["topic"].as_str()).unwrap_or("");
+        let kind =
+            q["type"].as_str().or(q["topic"].as_str()).or(b["type"].as_str()).or(b["topic"].as_str()).unwrap_or("");
         let payment_id = q["data.id"]
             .as_str()
             .map(String::from)
@@ -271,14 +273,21 @@ impl Payments {
         match outcome.confirmation {
             Some(Ok(confirmed)) => {
                 metrics::counter!(m::PAYMENT_CONFIRMATIONS, "late" => if late { "true" } else { "false" }).increment(1);
-                metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&confirmed.channel)).increment(1);
+                metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&confirmed.channel))
+                    .increment(1);
                 if stale {
-                    let flag = Change { actor: "ical".into(), note: "No se pudo releer un calendario antes de confirmar.".into(), allow_expired: false };
+                    let flag = Change {
+                        actor: "ical".into(),
+                        note: "No se pudo releer un calendario antes de confirmar.".into(),
+                        allow_expired: false,
+                    };
                     self.store.set_flag(&confirmed.code, AttentionFlag::StaleSync, true, &flag, self.now()).await?;
                 }
                 self.tell_confirmed(&confirmed, record.amount).await?;
             }
-            Some(Err(StoreError::Overlap)) | Some(Err(StoreError::Transition(_))) | Some(Err(StoreError::HoldExpired)) => {
+            Some(Err(StoreError::Overlap))
+            | Some(Err(StoreError::Transition(_)))
+            | Some(Err(StoreError::HoldExpired)) => {
                 metrics::counter!(m::LATE_PAYMENTS, "result" => "refund").increment(1);
                 self.needs_refund(r, &record, "las fechas ya no estaban libres").await?;
                 if let Some(contact) = self.chat.contact_of(r).await {
@@ -315,12 +324,16 @@ impl Payments {
         if balance > Money::ZERO {
             text.push_str(&format!("\nEl saldo de {} se abona al llegar (efectivo o transferencia).", money(balance)));
         }
-        text.push_str(&format!("\nCheck-in desde las {} · check-out hasta las {}.", p.check_in_from, p.check_out_until));
+        text.push_str(&format!(
+            "\nCheck-in desde las {} · check-out hasta las {}.",
+            p.check_in_from, p.check_out_until
+        ));
         if let Some(map) = &p.map_url {
             text.push_str(&format!("\nCómo llegar: {map}"));
         }
         if let Some(contact) = self.chat.contact_of(r).await {
-            let template = self.config.whatsapp.as_ref().map(|w| (w.template_confirmation.as_str(), vec![r.code.clone()]));
+            let template =
+                self.config.whatsapp.as_ref().map(|w| (w.template_confirmation.as_str(), vec![r.code.clone()]));
             self.chat.notify(contact.id, &text, template).await?;
         }
         self.alert(&format!(
@@ -342,10 +355,13 @@ impl Payments {
         let why = match r {
             None => format!("referencia desconocida {:?}", record.external_reference),
             Some(r) if record.currency != "ARS" => format!("moneda {} en la reserva {}", record.currency, r.code),
-            Some(r) => format!("{} pagado, la seña era {} (reserva {})", money(record.amount), money(r.deposit), r.code),
+            Some(r) => {
+                format!("{} pagado, la seña era {} (reserva {})", money(record.amount), money(r.deposit), r.code)
+            }
         };
         if let Some(r) = r {
-            let change = Change { actor: format!("payment:{}", record.provider), note: why.clone(), allow_expired: false };
+            let change =
+                Change { actor: format!("payment:{}", record.provider), note: why.clone(), allow_expired: false };
             self.store.set_flag(&r.code, AttentionFlag::AmountMismatch, true, &change, self.now()).await?;
         }
         self.alert(&format!("⚠️ Pago {} que no cuadra: {why}. Revisalo.", record.provider_payment_id)).await;
@@ -403,7 +419,8 @@ impl Payments {
 
     /// Money the owner must look at; the reservation itself is never cancelled silently.
     async fn needs_refund(&self, r: &Reservation, record: &PaymentRecord, why: &str) -> anyhow::Result<()> {
-        let change = Change { actor: format!("payment:{}", record.provider), note: why.to_string(), allow_expired: false };
+        let change =
+            Change { actor: format!("payment:{}", record.provider), note: why.to_string(), allow_expired: false };
         self.store.set_flag(&r.code, AttentionFlag::NeedsRefund, true, &change, self.now()).await?;
         self.alert(&format!(
             "💸 Reserva {}: pago {} de {} — {why}. Hay que devolverlo o resolverlo.",

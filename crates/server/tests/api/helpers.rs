@@ -382,8 +382,11 @@ impl FakeUpstream {
         self.queue.lock().unwrap().push_back(canned);
     }
 
+    /// Answers `path` with `canned` from now on (replacing an earlier answer for it).
     pub fn respond_at(&self, path: &str, canned: Canned) {
-        self.by_path.lock().unwrap().push((path.to_string(), canned));
+        let mut by_path = self.by_path.lock().unwrap();
+        by_path.retain(|(p, _)| p != path);
+        by_path.push((path.to_string(), canned));
     }
 
     pub fn respond_always(&self, canned: Canned) {

@@ -12,6 +12,7 @@ mod health;
 mod ical;
 mod idempotency;
 mod nlu;
+mod payments;
 mod reservations;
 mod scripts;
 mod whatsapp;
