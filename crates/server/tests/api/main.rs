@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod binary;
+mod cli;
 mod crash;
 mod docs;
 mod errors;
