@@ -44,8 +44,7 @@ async fn serve_export(s: &AppState, unit: Option<Unit>, token: &str, headers: &H
     Ok(response)
 }
 
-async fn unit_or_none(s: &AppState, found: Result<Unit, StoreError>) -> ApiResult<Option<Unit>> {
-    let _ = s;
+fn unit_or_none(found: Result<Unit, StoreError>) -> ApiResult<Option<Unit>> {
     match found {
         Ok(u) => Ok(Some(u)),
         Err(StoreError::NotFound) => Ok(None),
@@ -60,7 +59,7 @@ pub async fn export_by_id(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Ok(id) = id.parse::<i64>() else { return Err(no_such_calendar()) };
-    let unit = unit_or_none(&s, s.store.get_unit(id).await).await?;
+    let unit = unit_or_none(s.store.get_unit(id).await)?;
     serve_export(&s, unit, token.trim_end_matches(".ics"), &headers).await
 }
 
@@ -71,7 +70,7 @@ pub async fn export_by_slug(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Some(token) = file.strip_suffix(".ics") else { return Err(no_such_calendar()) };
-    let unit = unit_or_none(&s, s.store.get_unit_by_slug(&slug).await).await?;
+    let unit = unit_or_none(s.store.get_unit_by_slug(&slug).await)?;
     serve_export(&s, unit, token, &headers).await
 }
 

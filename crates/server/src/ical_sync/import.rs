@@ -89,79 +89,67 @@ impl Importer {
             error: None,
             changes: None,
         };
-        let outcome = match self.fetch(feed, timeout).await {
-            Ok(Fetched::NotModified) => {
-                report.result = "not_modified";
-                self.store.record_feed_attempt(feed.id, Ok(()), self.clock.now()).await.map(|_| ())
+        match self.fetch_and_apply(feed, timeout).await {
+            Ok(None) => report.result = "not_modified",
+            Ok(Some(changes)) => {
+                report.result = "updated";
+                metrics::counter!(m::ICAL_EVENTS_IMPORTED).increment(changes.added as u64);
+                self.on_conflicts(feed, &changes).await;
+                report.changes = Some(changes);
             }
-            Ok(Fetched::Body { text, etag, last_modified }) => match ical::parse_feed(&text, self.config.timezone) {
-                Err(e) => Err(self.fail(&mut report, feed, "not_ical", e.to_string()).await),
-                Ok(events) => {
-                    let incoming: Vec<IncomingEvent> = events
-                        .into_iter()
-                        .filter_map(|e| {
-                            domain::Stay::new(e.check_in, e.check_out).ok().map(|stay| IncomingEvent {
-                                uid: e.uid,
-                                stay,
-                                kind: e.kind.as_str().to_string(),
-                                summary: e.summary,
-                                reference: e.reference,
-                            })
-                        })
-                        .collect();
-                    let rules = ApplyRules {
-                        replace_blocks_wholesale: feed.source == "airbnb",
-                        missing_grace: chrono::Duration::hours(self.config.ical.missing_grace_hours as i64),
-                    };
-                    let now = self.clock.now();
-                    match self
-                        .store
-                        .apply_feed(feed.id, &incoming, etag.as_deref(), last_modified.as_deref(), rules, now)
-                        .await
-                    {
-                        Ok(changes) => {
-                            report.result = "updated";
-                            metrics::counter!(m::ICAL_EVENTS_IMPORTED).increment(changes.added as u64);
-                            self.on_conflicts(feed, &changes).await;
-                            report.changes = Some(changes);
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    }
+            Err(e) => {
+                // The feed's events stay as they were; only its status records the failure.
+                metrics::counter!(m::ICAL_SYNC_ERRORS, "error_type" => e.kind).increment(1);
+                tracing::warn!(feed = feed.id, unit = feed.unit_id, error_type = e.kind, error = %e.message, "feed sync failed");
+                let status = Err(format!("{}: {}", e.kind, e.message));
+                if let Err(store_error) = self.store.record_feed_attempt(feed.id, status, self.clock.now()).await {
+                    tracing::error!(feed = feed.id, error = %store_error, "could not record the feed's failure");
                 }
-            },
-            Err(e) => Err(self.fail(&mut report, feed, e.kind, e.message).await),
-        };
-        if let Err(e) = outcome {
-            if report.error_type.is_none() {
-                report.error_type = Some("store");
-                report.error = Some(e.to_string());
-                metrics::counter!(m::ICAL_SYNC_ERRORS, "error_type" => "store").increment(1);
+                report.error_type = Some(e.kind);
+                report.error = Some(e.message);
             }
-            tracing::warn!(feed = feed.id, unit = feed.unit_id, error = %report.error.as_deref().unwrap_or(""), "feed sync failed");
-            report.result = "error";
-        } else if report.result != "error" {
+        }
+        if report.result != "error" {
             metrics::gauge!(m::ICAL_LAST_SUCCESS_AGE, "unit" => feed.unit_id.to_string()).set(0.0);
         }
         metrics::counter!(m::ICAL_SYNC, "result" => report.result).increment(1);
         report
     }
 
-    /// Records a failed fetch (the feed's events stay as they were).
-    async fn fail(
-        &self,
-        report: &mut SyncReport,
-        feed: &Feed,
-        kind: &'static str,
-        message: String,
-    ) -> store::StoreError {
-        report.error_type = Some(kind);
-        report.error = Some(message.clone());
-        metrics::counter!(m::ICAL_SYNC_ERRORS, "error_type" => kind).increment(1);
-        match self.store.record_feed_attempt(feed.id, Err(format!("{kind}: {message}")), self.clock.now()).await {
-            Ok(()) => store::StoreError::Corrupt(message),
-            Err(e) => e,
-        }
+    /// `Ok(None)` for 304 Not Modified, `Ok(Some(changes))` for an applied feed.
+    async fn fetch_and_apply(&self, feed: &Feed, timeout: Duration) -> Result<Option<FeedChanges>, FetchError> {
+        let store_error = |e: store::StoreError| FetchError { kind: "store", message: e.to_string() };
+        let (text, etag, last_modified) = match self.fetch(feed, timeout).await? {
+            Fetched::NotModified => {
+                self.store.record_feed_attempt(feed.id, Ok(()), self.clock.now()).await.map_err(store_error)?;
+                return Ok(None);
+            }
+            Fetched::Body { text, etag, last_modified } => (text, etag, last_modified),
+        };
+        let events = ical::parse_feed(&text, self.config.timezone)
+            .map_err(|e| FetchError { kind: "not_ical", message: e.to_string() })?;
+        let incoming: Vec<IncomingEvent> = events
+            .into_iter()
+            .filter_map(|e| {
+                domain::Stay::new(e.check_in, e.check_out).ok().map(|stay| IncomingEvent {
+                    uid: e.uid,
+                    stay,
+                    kind: e.kind.as_str().to_string(),
+                    summary: e.summary,
+                    reference: e.reference,
+                })
+            })
+            .collect();
+        let rules = ApplyRules {
+            replace_blocks_wholesale: feed.source == "airbnb",
+            missing_grace: chrono::Duration::hours(self.config.ical.missing_grace_hours as i64),
+        };
+        let changes = self
+            .store
+            .apply_feed(feed.id, &incoming, etag.as_deref(), last_modified.as_deref(), rules, self.clock.now())
+            .await
+            .map_err(store_error)?;
+        Ok(Some(changes))
     }
 
     async fn fetch(&self, feed: &Feed, timeout: Duration) -> Result<Fetched, FetchError> {
