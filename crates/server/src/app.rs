@@ -41,6 +41,7 @@ impl Application {
         let state = AppState {
             booking: Booking::new(store.clone(), config.clone(), clock.clone()),
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),
+            ui: Default::default(),
             metrics: crate::metrics::install(),
             config: config.clone(),
             store,

@@ -15,4 +15,6 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub limiter: Arc<RateLimiter>,
+    /// The dashboard's per-instance state (login throttle, live updates).
+    pub ui: Arc<crate::admin_ui::UiState>,
 }

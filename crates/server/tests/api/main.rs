@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod binary;
+mod dashboard;
 mod docs;
 mod errors;
 mod health;
@@ -12,3 +13,4 @@ mod ical;
 mod idempotency;
 mod nlu;
 mod reservations;
+mod ui;
