@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod binary;
+mod browser;
 mod dashboard;
 mod docs;
 mod errors;
@@ -14,3 +15,4 @@ mod idempotency;
 mod nlu;
 mod reservations;
 mod ui;
+mod webdriver;

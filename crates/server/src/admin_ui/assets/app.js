@@ -46,6 +46,9 @@
       refresh();
     });
     es.onopen = function () { document.body.dataset.live = "on"; };
+    // Free the connection when leaving the page (browsers allow only a few per host).
+    window.addEventListener("pagehide", function () { es.close(); });
+    window.addEventListener("pageshow", function (ev) { if (ev.persisted) location.reload(); });
   }
 
   // Calendar: tap the first and the last free night of a cabin.
