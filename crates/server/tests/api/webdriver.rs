@@ -217,7 +217,16 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    /// Also on a failed assertion: end the browser session (Chromium would outlive its driver).
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        if let Ok(mut c) = std::net::TcpStream::connect(self.base.trim_start_matches("http://")) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+            let req =
+                format!("DELETE /session/{} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", self.session);
+            let _ = c.write_all(req.as_bytes());
+            let _ = c.read(&mut [0u8; 512]);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
