@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
 # Load bench for Posada: availability and pre-reserve at 1/16/64 connections on SQLite and
-# PostgreSQL, server RSS, and N simultaneous same-night holds. Bounded and self-stopping;
-# only ever talks to 127.0.0.1. See bench/README.md.
+# PostgreSQL, server RSS, and N simultaneous same-night holds; on request also the iCal export
+# (200 and 304) and WhatsApp webhook throughput end to end. Bounded and self-stopping; only ever
+# talks to 127.0.0.1. See bench/README.md.
 #
-#   bench/load.sh                       # everything (release build first)
+#   bench/load.sh                       # availability + pre-reserve (release build first)
 #   BENCH_ENGINES=sqlite bench/load.sh  # one engine
+#   BENCH_ENDPOINTS="ical ical-304" BENCH_CONNS=16 bench/load.sh   # iCal export, 500 reservations
+#   BENCH_ENDPOINTS=whatsapp bench/load.sh                         # webhooks → replies in the outbox
 #
 # Knobs (environment):
 #   BENCH_ENGINES   "sqlite postgres"   engines to measure
 #   BENCH_CONNS     "1 16 64"           connection counts
-#   BENCH_ENDPOINTS "availability pre-reserve"   which load cases
+#   BENCH_ENDPOINTS "availability pre-reserve"   which load cases; also "ical", "ical-304"
+#                                       (wrk, per BENCH_CONNS) and "whatsapp" (wa_webhooks.py)
 #   BENCH_DURATION  10                  seconds per measured case
 #   BENCH_WARMUP    2                   seconds of unreported warm-up per endpoint
 #   BENCH_UNITS     50                  cabins the pre-reserve load spreads over
 #   BENCH_BURST_N   200                 simultaneous same-night holds
 #   BENCH_BURSTS    3                   how many such bursts (each on its own night)
 #   BENCH_PG_URL    postgres://postgres@127.0.0.1:5432   server to create the bench database on
-#   BENCH_SKIP_BUILD 0                  1 = use the existing target/release/posada
+#   BENCH_ICAL_RESERVATIONS 500         1-night blocks on the exported cabin (ical cases)
+#   BENCH_WA_N      3000                webhooks, one "hola" from a different contact each
+#   BENCH_WA_CONNS  64                  sender connections for the webhooks
+#   BENCH_WA_WAIT   180                 seconds to wait for every reply to reach the outbox
+#   BENCH_SKIP_BUILD 0                  1 = use the existing $CARGO_TARGET_DIR/release/posada
+#                                       (CARGO_TARGET_DIR defaults to ./target, as for cargo)
 #   BENCH_SERVER_ENV ""                 extra VAR=value words for the server (e.g. POSADA_DB_MAX_CONNECTIONS=32)
 #   BENCH_PG_SYNC_COMMIT ""             diagnostic: e.g. "off" sets synchronous_commit on the bench database
 #   BENCH_MAX_OTHER 25                  a case during which other processes used more than this % of
 #   BENCH_RETRIES   2                     one CPU is re-run (at most BENCH_RETRIES times), and before
 #   BENCH_QUIET_WAIT 60                   each case we wait (at most this many s) for such a quiet machine
-# Needs: cargo, wrk (apt-get install -y wrk), curl, python3, psql (for PostgreSQL).
+# Needs: cargo, wrk (apt-get install -y wrk), curl, python3, psql (for PostgreSQL), sqlite3
+# (for the SQLite cross-checks; the whatsapp case needs it).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +48,10 @@ BURST_N=${BENCH_BURST_N:-200}
 BURSTS=${BENCH_BURSTS:-3}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
+ICAL_RESERVATIONS=${BENCH_ICAL_RESERVATIONS:-500}
+WA_N=${BENCH_WA_N:-3000}
+WA_CONNS=${BENCH_WA_CONNS:-64}
+WA_WAIT=${BENCH_WA_WAIT:-180}
 SERVER_ENV=${BENCH_SERVER_ENV:-}
 PG_SYNC_COMMIT=${BENCH_PG_SYNC_COMMIT:-}
 MAX_OTHER=${BENCH_MAX_OTHER:-25}
@@ -57,6 +71,10 @@ for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || die "$tool is missing (wrk: apt-get update && apt-get install -y wrk)"
 done
 case " $ENGINES " in *" postgres "*) command -v psql >/dev/null || die "psql is missing" ;; esac
+wants() { case " $ENDPOINTS " in *" $1 "*) return 0 ;; esac; return 1; }
+if wants whatsapp && [[ " $ENGINES " == *" sqlite "* ]]; then
+  command -v sqlite3 >/dev/null || die "sqlite3 is missing (apt-get install -y sqlite3)"
+fi
 
 # The server must see only the configuration this script gives it.
 for v in $(compgen -e | grep '^POSADA_' || true); do unset "$v"; done
@@ -64,6 +82,7 @@ for v in $(compgen -e | grep '^POSADA_' || true); do unset "$v"; done
 work=$(mktemp -d "${TMPDIR:-/tmp}/posada-bench.XXXXXX")
 server_pid=""
 pg_db=""
+graph_pid=""
 
 stop_server() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
@@ -86,10 +105,19 @@ drop_db() {
   fi
 }
 
+stop_graph() { # the fake Graph API of the whatsapp case
+  if [ -n "$graph_pid" ] && kill -0 "$graph_pid" 2>/dev/null; then
+    kill -TERM "$graph_pid" 2>/dev/null || true
+    wait "$graph_pid" 2>/dev/null || true
+  fi
+  graph_pid=""
+}
+
 cleanup() {
   local rc=$?
   set +e
   stop_server
+  stop_graph
   drop_db
   rm -rf "$work"
   exit "$rc"
@@ -99,13 +127,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if [ "$SKIP_BUILD" != 1 ]; then
-  echo "# building: cargo build --release -p server" >&2
+  echo "# building: cargo build --release -p server (target dir ${CARGO_TARGET_DIR:-$root/target})" >&2
   (cd "$root" && cargo build --release -p server) >&2
 fi
 bin="${CARGO_TARGET_DIR:-$root/target}/release/posada"
 [ -x "$bin" ] || die "no binary at $bin"
 
 cat "$here/prereserve.lua" "$here/report.lua" >"$work/prereserve.lua"
+cat "$here/ical.lua" "$here/report.lua" >"$work/ical.lua"
 cp "$here/report.lua" "$work/report.lua"
 
 free_port() {
@@ -143,7 +172,7 @@ start_server() { # start_server DATABASE_URL LOGFILE
   # shellcheck disable=SC2086 # SERVER_ENV is a list of VAR=value words
   env POSADA_JWT_SECRET="$secret" POSADA_RATE_LIMIT_PER_MIN=0 POSADA_LOG=warn \
     POSADA_BIND="127.0.0.1:$port" POSADA_DATABASE_URL="$1" POSADA_MAX_HOLDS_PER_CONTACT=0 \
-    POSADA_ADMIN_EMAIL="$admin_email" POSADA_ADMIN_PASSWORD="$admin_password" $SERVER_ENV \
+    POSADA_ADMIN_EMAIL="$admin_email" POSADA_ADMIN_PASSWORD="$admin_password" $WA_ENV $SERVER_ENV \
     "$bin" serve >/dev/null 2>"$2" &
   server_pid=$!
   for _ in $(seq 1 300); do
@@ -154,16 +183,53 @@ start_server() { # start_server DATABASE_URL LOGFILE
   die "server not ready after 30 s"
 }
 
+admin_token() {
+  curl -fsS -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" \
+    "$base/api/v1/admin/login" | json_field access_token
+}
+
 seed_units() { # prints the created unit ids, one per line
   local token i
-  token=$(curl -fsS -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" \
-    "$base/api/v1/admin/login" | json_field access_token)
+  token=$(admin_token)
   for i in $(seq 1 "$1"); do
     curl -fsS -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
       -d "{\"name\":\"Cabaña $i\",\"capacity\":6,\"base_price\":50000,\"weekend_multiplier\":1.2,\"min_nights\":1}" \
       "$base/api/v1/admin/accommodations" | json_field id
   done
+}
+
+seed_blocks() { # seed_blocks UNIT_ID COUNT FIRST_EPOCH_DAY: owner blocks of one night each, consecutive
+  python3 - "$base" "$(admin_token)" "$1" "$2" "$3" <<'PY'
+import http.client, json, sys, urllib.parse
+from datetime import date, timedelta
+base, token, unit, n, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+u = urllib.parse.urlsplit(base)
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+d0 = date(1970, 1, 1) + timedelta(days=first)
+for k in range(n):
+    ci = d0 + timedelta(days=k)
+    body = {"accommodation_id": unit, "check_in": ci.isoformat(),
+            "check_out": (ci + timedelta(days=1)).isoformat(), "kind": "block"}
+    c.request("POST", "/api/v1/admin/reservations", json.dumps(body),
+              {"Content-Type": "application/json", "Authorization": "Bearer " + token})
+    r = c.getresponse()
+    data = r.read()
+    if r.status != 201:
+        sys.exit(f"block {k}: {r.status} {data[:300]!r}")
+PY
+}
+
+ical_exports() { # ical_exports RESULT → the server's ical_exports_total{result="RESULT"} so far
+  curl -fsS "$base/metrics" | awk -v want="ical_exports_total{result=\"$1\"}" '$1 == want { v = $2 } END { printf "%d", v + 0 }'
+}
+
+# The WhatsApp case: the server's database, timestamps as epoch seconds on both engines.
+db_query() { # db_query ENGINE SQL → tab-separated rows
+  if [ "$1" = sqlite ]; then sqlite3 -separator $'\t' "$db_file" "$2"; else psql -q -X -At -F $'\t' "$PG_URL/$pg_db" -c "$2"; fi
+}
+epoch_sql() { # epoch_sql ENGINE COLUMN
+  if [ "$1" = sqlite ]; then echo "((julianday($2) - 2440587.5) * 86400.0)"; else echo "extract(epoch FROM $2)"; fi
 }
 
 count_holds() { # count_holds ENGINE PHONE_PREFIX
@@ -176,7 +242,7 @@ count_holds() { # count_holds ENGINE PHONE_PREFIX
 }
 
 results="$work/results.tsv"
-printf 'engine\tendpoint\tconns\treq_s\tp50_ms\tp95_ms\tp99_ms\tmax_ms\tok\tnon2xx\tsock_err\tholds_in_db\tcpu_server\tcpu_pg\tcpu_wrk\tcpu_other\tcpu_busy\tiowait\tvmhwm_mib\n' >"$results"
+printf 'engine\tendpoint\tconns\treq_s\tp50_ms\tp95_ms\tp99_ms\tmax_ms\tok\tnon2xx\tsock_err\tcounted\tcpu_server\tcpu_pg\tcpu_wrk\tcpu_other\tcpu_busy\tiowait\tvmhwm_mib\n' >"$results"
 
 run_wrk() { # run_wrk ENGINE ENDPOINT CONNS SECONDS SCRIPT URL [SCRIPT ARGS...] → sets last_requests
   local engine=$1 endpoint=$2 conns=$3 secs=$4 script=$5 url=$6
@@ -241,6 +307,14 @@ bench_case_once() { # bench_case_once ENGINE ENDPOINT CONNS
   if [ "$endpoint" = availability ]; then
     run_wrk "$engine" "$endpoint" "$conns" "$DURATION" "$work/report.lua" "$avail_url" >"$work/line"
     c1=$(cpu_snapshot)
+  elif [ "$endpoint" = ical ] || [ "$endpoint" = ical-304 ]; then
+    # "holds" is here the number of exports the server counted with the expected result
+    local result=200 n0 etag_arg=()
+    if [ "$endpoint" = ical-304 ]; then result=304; etag_arg=("$ical_etag"); fi
+    n0=$(ical_exports "$result")
+    run_wrk "$engine" "$endpoint" "$conns" "$DURATION" "$work/ical.lua" "$base$ical_path" "${etag_arg[@]}" >"$work/line"
+    c1=$(cpu_snapshot)
+    holds=$(( $(ical_exports "$result") - n0 ))
   else
     run_no=$((run_no + 1)); tag=$(printf '%02d' "$run_no")
     run_wrk "$engine" "$endpoint" "$conns" "$DURATION" "$work/prereserve.lua" "$base/" \
@@ -251,7 +325,91 @@ bench_case_once() { # bench_case_once ENGINE ENDPOINT CONNS
   fi
   line=$(cat "$work/line")
   record "$engine" "$endpoint" "$conns" "$line" "$holds" "$c0" "$c1"
-  tail -n 1 "$results" | awk -F'\t' '{ printf "  %-8s %-12s c=%-3s %6s req/s  p50 %6s  p95 %6s  p99 %7s ms  ok %-6s non2xx %-5s sockerr %-3s holds_in_db %-6s cpu%%: server %s pg %s wrk %s other %s (busy %s of %d, iowait %s)  VmHWM %s MiB\n", $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, $14, $15, $16, $17, n * 100, $18, $19 }' n="$(nproc)" >&2
+  tail -n 1 "$results" | awk -F'\t' '{ printf "  %-8s %-12s c=%-3s %6s req/s  p50 %6s  p95 %6s  p99 %7s ms  ok %-6s non2xx %-5s sockerr %-3s counted %-6s cpu%%: server %s pg %s wrk %s other %s (busy %s of %d, iowait %s)  VmHWM %s MiB\n", $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, $14, $15, $16, $17, n * 100, $18, $19 }' n="$(nproc)" >&2
+}
+
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+cpu_split() { # cpu_split SNAPSHOT_BEFORE SNAPSHOT_AFTER GRAPH_TICKS_BEFORE GRAPH_TICKS_AFTER
+  awk -v c0="$1" -v c1="$2" -v g0="$3" -v g1="$4" -v hz="$(getconf CLK_TCK)" -v ncpu="$(nproc)" 'BEGIN {
+    split(c0, a, " "); split(c1, b, " ")
+    total = b[4] - a[4]; wall = total / ncpu / hz; pct = 100 / hz / (wall > 0 ? wall : 1)
+    server = (b[1] - a[1]) * pct; pg = (b[2] - a[2]) * pct; if (pg < 0) pg = 0
+    gen = (b[3] - a[3]) * pct; graph = (g1 - g0) * pct
+    busy = (total - (b[5] - a[5]) - (b[6] - a[6])) * pct
+    other = busy - server - pg - gen - graph; if (other < 0) other = 0
+    printf "server=%.0f pg=%.0f sender=%.0f graph=%.0f other=%.0f busy=%.0f iowait=%.0f wall_s=%.2f",
+      server, pg, gen, graph, other, busy, (b[6] - a[6]) * pct, wall }'
+}
+
+start_graph() { # the fake Graph API the server sends its replies to
+  rm -f "$work/graph.port"
+  python3 "$here/fake_graph.py" "$work/graph.port" "$work/graph.count" &
+  graph_pid=$!
+  for _ in $(seq 1 100); do [ -s "$work/graph.port" ] && break; sleep 0.1; done
+  [ -s "$work/graph.port" ] || die "fake Graph API did not start"
+  wa_secret=bench-app-secret-0123456789
+  WA_ENV="POSADA_WHATSAPP_VERIFY_TOKEN=bench-verify POSADA_WHATSAPP_APP_SECRET=$wa_secret \
+POSADA_WHATSAPP_ACCESS_TOKEN=bench-access POSADA_WHATSAPP_PHONE_NUMBER_ID=100200300 \
+POSADA_WHATSAPP_API_BASE=http://127.0.0.1:$(cat "$work/graph.port")"
+}
+
+whatsapp_case() { # whatsapp_case ENGINE: re-run (new contacts) when other processes ate the CPU
+  local engine=$1 attempt=0
+  while :; do
+    wait_quiet
+    whatsapp_once "$engine"
+    if [ "$wa_other" -le "$MAX_OTHER" ] || [ "$attempt" -ge "$RETRIES" ]; then break; fi
+    attempt=$((attempt + 1))
+    echo "#   other processes used ${wa_other}% of a CPU during that case: re-running with new contacts" >&2
+  done
+}
+
+whatsapp_once() { # N webhooks from N new contacts; then wait for N answered events and all sends
+  local engine=$1 tag c0 c1 c2="" c3 g0 g1 g2="" g3 line counts answered queued t0 deadline latency ack e2e sent
+  wa_run=$((wa_run + 1)); tag=$(printf '%02d' "$wa_run")
+  local like="provider_id LIKE 'wamid.bench$tag.%'"
+  local poll="SELECT (SELECT count(*) FROM inbound_events WHERE $like AND processed_at IS NOT NULL), \
+(SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'queued')"
+  g0=$(proc_ticks "$graph_pid"); c0=$(cpu_snapshot)
+  line=$(timeout $((WA_WAIT + 60)) python3 "$here/wa_webhooks.py" "$base" "$wa_secret" "$WA_N" "$WA_CONNS" "$tag" 30) ||
+    die "wa_webhooks.py failed: $line"
+  c1=$(cpu_snapshot); g1=$(proc_ticks "$graph_pid")
+  echo "  $engine whatsapp run $tag: $(head -n 1 <<<"$line")" >&2
+  if [ "$(wc -l <<<"$line")" -gt 1 ]; then tail -n +2 <<<"$line" | sed 's/^/    /' >&2; fi
+  t0=$(date +%s); deadline=$((t0 + WA_WAIT))
+  while :; do
+    counts=$(db_query "$engine" "$poll")
+    answered=${counts%%$'\t'*}; queued=${counts##*$'\t'}
+    if [ -z "$c2" ] && [ "$answered" -ge "$WA_N" ]; then c2=$(cpu_snapshot); g2=$(proc_ticks "$graph_pid"); fi
+    if [ -n "$c2" ] && [ "$queued" -eq 0 ]; then break; fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "#   gave up after ${WA_WAIT}s: $answered of $WA_N answered, $queued replies still queued" >&2
+      break
+    fi
+    sleep 0.25
+  done
+  c3=$(cpu_snapshot); g3=$(proc_ticks "$graph_pid")
+  [ -n "$c2" ] || { c2=$c3; g2=$g3; }
+  epoch_of() { epoch_sql "$engine" "$1"; }
+  latency=$(db_query "$engine" "SELECT $(epoch_of e.received_at), $(epoch_of e.processed_at), $(epoch_of 'min(m.created_at)'), \
+$(epoch_of "max(CASE WHEN m.status = 'sent' THEN m.updated_at END)"), count(m.id), \
+sum(CASE WHEN m.status = 'queued' THEN 1 ELSE 0 END) \
+FROM inbound_events e LEFT JOIN messages m ON m.inbound_event_id = e.id AND m.direction = 'out' \
+WHERE e.$like GROUP BY e.id, e.received_at, e.processed_at" |
+    python3 "$here/wa_latency.py" "$(sed -E 's/.*first_sent_epoch=([0-9.]+).*/\1/' <<<"$line")" "$WA_N")
+  ack=$(cpu_split "$c0" "$c1" "$g0" "$g1"); e2e=$(cpu_split "$c0" "$c2" "$g0" "$g2"); sent=$(cpu_split "$c0" "$c3" "$g0" "$g3")
+  wa_other=$(sed -E 's/.*other=([0-9]+).*/\1/' <<<"$e2e")
+  {
+    echo "$engine whatsapp run $tag: $(head -n 1 <<<"$line")"
+    echo "$engine whatsapp run $tag: $(head -n 1 <<<"$latency")"
+    echo "$engine whatsapp run $tag: $(tail -n 1 <<<"$latency")"
+    echo "$engine whatsapp run $tag: out_rows_total=$(db_query "$engine" "SELECT count(*) FROM messages WHERE direction = 'out'")"
+    echo "$engine whatsapp run $tag: cpu% ack window: $ack"
+    echo "$engine whatsapp run $tag: cpu% until all answered: $e2e"
+    echo "$engine whatsapp run $tag: cpu% until all sent: $sent"
+    echo "$engine whatsapp run $tag: VmHWM $(( $(kib_field VmHWM) / 1024 )) MiB"
+  } | tee -a "$work/whatsapp.txt" | sed 's/^/  /' >&2
 }
 
 bench_engine() {
@@ -269,6 +427,8 @@ bench_engine() {
     fi
     url="$PG_URL/$pg_db"
   fi
+  WA_ENV=""
+  if wants whatsapp; then start_graph; fi
   echo "# $engine: background CPU busy $(background_busy)% of $(($(nproc) * 100))%; starting posada serve" >&2
   start_server "$url" "$work/server-$engine.log"
   echo "#   idle VmRSS $(( $(kib_field VmRSS) / 1024 )) MiB; seeding $UNITS + 1 cabins" >&2
@@ -281,17 +441,41 @@ bench_engine() {
   run_no=0
   avail_url="$base/api/v1/availability?check_in=$(date -u -d '+45 days' +%F)&check_out=$(date -u -d '+48 days' +%F)&guests=2"
 
+  if wants ical || wants ical-304; then # one more cabin, ICAL_RESERVATIONS consecutive 1-night blocks
+    local t_seed token
+    ical_unit=$(seed_units 1)
+    t_seed=$(date +%s.%N)
+    seed_blocks "$ical_unit" "$ICAL_RESERVATIONS" "$first_day"
+    token=$(admin_token)
+    ical_path=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/admin/accommodations/$ical_unit/ical" |
+      python3 -c 'import json, sys, urllib.parse; print(urllib.parse.urlsplit(json.load(sys.stdin)["export_url"]).path)')
+    curl -fsS -D "$work/ical.head" -o "$work/ical.ics" "$base$ical_path"
+    ical_etag=$(awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }' "$work/ical.head")
+    echo "#   iCal cabin $ical_unit: $ICAL_RESERVATIONS blocks in $(awk -v a="$t_seed" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s;" \
+      "export $ical_path: $(grep -c '^BEGIN:VEVENT' "$work/ical.ics") events, $(wc -c <"$work/ical.ics") bytes, ETag $ical_etag;" \
+      "If-None-Match → $(curl -sS -o /dev/null -w '%{http_code}' -H "If-None-Match: $ical_etag" "$base$ical_path")" >&2
+  fi
+
   echo "#   warm-up ${WARMUP}s per endpoint (not reported)" >&2
-  run_wrk "$engine" warmup 16 "$WARMUP" "$work/report.lua" "$avail_url" >/dev/null
-  run_wrk "$engine" warmup 16 "$WARMUP" "$work/prereserve.lua" "$base/" 0 2 "$unit_csv" "$first_day" 99 >/dev/null
-  next_index=$((last_requests + 10000))
+  if wants availability; then run_wrk "$engine" warmup 16 "$WARMUP" "$work/report.lua" "$avail_url" >/dev/null; fi
+  if wants pre-reserve; then
+    run_wrk "$engine" warmup 16 "$WARMUP" "$work/prereserve.lua" "$base/" 0 2 "$unit_csv" "$first_day" 99 >/dev/null
+    next_index=$((last_requests + 10000))
+  fi
+  if wants ical || wants ical-304; then run_wrk "$engine" warmup 16 "$WARMUP" "$work/ical.lua" "$base$ical_path" >/dev/null; fi
 
   for ep in $ENDPOINTS; do
+    [ "$ep" = whatsapp ] && continue
     for c in $CONNS; do bench_case "$engine" "$ep" "$c"; done
   done
-  local last_day=$((first_day + next_index / UNITS))
-  echo "#   pre-reserve nights used: $(date -u -d "@$((first_day * 86400))" +%F) .. $(date -u -d "@$((last_day * 86400))" +%F)" >&2
+  if wants whatsapp; then wa_run=0; whatsapp_case "$engine"; fi
 
+  if wants pre-reserve; then
+    local last_day=$((first_day + next_index / UNITS))
+    echo "#   pre-reserve nights used: $(date -u -d "@$((first_day * 86400))" +%F) .. $(date -u -d "@$((last_day * 86400))" +%F)" >&2
+  else
+    BURSTS=0 # the simultaneous holds go with the pre-reserve cases
+  fi
   for k in $(seq 1 "$BURSTS"); do
     local night
     night=$(date -u -d "@$(( (first_day + 3 * k) * 86400 ))" +%F)
@@ -301,6 +485,7 @@ bench_engine() {
   echo "#   $engine peak RSS (VmHWM) $(( $(kib_field VmHWM) / 1024 )) MiB; server log lines at warn: $(wc -l <"$work/server-$engine.log")" >&2
   head -n 3 "$work/server-$engine.log" | cut -c1-400 | sed 's/^/#   server: /' >&2
   stop_server
+  stop_graph
   drop_db
 }
 
@@ -318,6 +503,7 @@ echo "# binary $bin built $(date -u -r "$bin" +%FT%TZ); commit $(git -C "$root" 
 for e in $ENGINES; do bench_engine "$e"; done
 
 echo >&2
-echo "# summary (latencies in ms; cpu_* in % of one CPU over the case: server, all postgres processes, wrk, other = anything else on the machine; VmHWM = server peak RSS so far, MiB)"
+echo "# summary (latencies in ms; counted = holds in the database (pre-reserve) or exports the server counted with the expected status, 200 or 304 (ical); cpu_* in % of one CPU over the case: server, all postgres processes, wrk, other = anything else on the machine; VmHWM = server peak RSS so far, MiB)"
 if command -v column >/dev/null; then column -t -s $'\t' "$results"; else cat "$results"; fi
 if [ -s "$work/bursts.txt" ]; then cat "$work/bursts.txt"; fi
+if [ -s "$work/whatsapp.txt" ]; then cat "$work/whatsapp.txt"; fi

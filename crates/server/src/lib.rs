@@ -1,6 +1,7 @@
 //! The `posada` service: configuration, HTTP API, background jobs and the CLI, wiring the pure
 //! crates (`domain`, `nlu`) to the store.
 
+pub mod admin_ui;
 pub mod app;
 pub mod auth;
 pub mod booking;

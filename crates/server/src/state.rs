@@ -22,4 +22,6 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Failed webhook signatures, per address.
     pub bad_signatures: Arc<RateLimiter>,
+    /// The dashboard's per-instance state (login throttle, live updates).
+    pub ui: Arc<crate::admin_ui::UiState>,
 }

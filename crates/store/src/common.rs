@@ -1046,6 +1046,100 @@ macro_rules! store_impl {
                 rows.into_iter().map(AdminUser::try_from).collect()
             }
 
+            async fn create_admin_session(&self, n: &NewAdminSession, now: DateTime<Utc>) -> Result<()> {
+                let mut w = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO admin_sessions (token_hash, user_id, csrf_token, ip, user_agent, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&n.token_hash)
+                .bind(n.user_id)
+                .bind(&n.csrf_token)
+                .bind(&n.ip)
+                .bind(&n.user_agent)
+                .bind(now)
+                .bind(n.expires_at)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(|e| Self::map_unique(e, "session"))?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn get_admin_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<AdminSession> {
+                let row: Option<(String, i64, String, String, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT s.token_hash, s.user_id, u.email, u.role, s.csrf_token, s.created_at, s.expires_at \
+                     FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = TRUE",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                let (token_hash, user_id, email, role, csrf_token, created_at, expires_at) =
+                    row.ok_or(StoreError::NotFound)?;
+                let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?;
+                Ok(AdminSession { token_hash, user_id, email, role, csrf_token, created_at, expires_at })
+            }
+
+            async fn delete_admin_session(&self, token_hash: &str) -> Result<()> {
+                let mut w = self.write().await?;
+                sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(())
+            }
+
+            async fn purge_admin_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+                let mut w = self.write().await?;
+                let done = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn audit_after(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT id, reservation_id, actor, action, before, after, note, created_at FROM audit_log \
+                     WHERE id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(rows.into_iter().map(AuditEntry::from).collect())
+            }
+
+            async fn latest_audit_id(&self) -> Result<i64> {
+                let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM audit_log")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok(id.unwrap_or(0))
+            }
+
+            async fn record_audit(
+                &self,
+                reservation_id: Option<i64>,
+                actor: &str,
+                action: &str,
+                note: &str,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let mut w = self.write().await?;
+                Self::audit(&mut w.tx, reservation_id, actor, action, None, None, note, now).await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(())
+            }
+
             async fn claim_idempotency(
                 &self,
                 scope: &str,

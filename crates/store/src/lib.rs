@@ -128,6 +128,31 @@ pub trait Store: Send + Sync + 'static {
     async fn get_admin_user(&self, email: &str) -> Result<AdminUser>;
     async fn list_admin_users(&self) -> Result<Vec<AdminUser>>;
 
+    // Dashboard sessions (the cookie's token is stored only as its hash)
+    async fn create_admin_session(&self, session: &NewAdminSession, now: DateTime<Utc>) -> Result<()>;
+    /// The live session with its user; [`StoreError::NotFound`] when unknown, expired or the
+    /// user was deactivated.
+    async fn get_admin_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<AdminSession>;
+    async fn delete_admin_session(&self, token_hash: &str) -> Result<()>;
+    /// Removes expired sessions; returns how many.
+    async fn purge_admin_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    // Audit log as a feed (the dashboard's live updates poll it; works across instances)
+    /// Entries with an id above `after_id`, oldest first.
+    async fn audit_after(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// The newest audit id (0 when empty).
+    async fn latest_audit_id(&self) -> Result<i64>;
+    /// An audit row for an owner action that is not a reservation state change (cabins, prices,
+    /// feeds); `reservation_id` may be `None`.
+    async fn record_audit(
+        &self,
+        reservation_id: Option<i64>,
+        actor: &str,
+        action: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
     // Idempotency keys
     async fn claim_idempotency(
         &self,

@@ -548,3 +548,47 @@ pub fn payment_status_rank(status: &str) -> i64 {
         _ => 0,
     }
 }
+
+/// A dashboard session to store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewAdminSession {
+    /// SHA-256 (hex) of the cookie's token.
+    pub token_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for NewAdminSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewAdminSession")
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A live dashboard session with its user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub token_hash: String,
+    pub user_id: i64,
+    pub email: String,
+    pub role: Role,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for AdminSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminSession")
+            .field("user_id", &self.user_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}

@@ -45,6 +45,8 @@ conformance!(
     the_inbox_deduplicates_and_a_turn_commits_once,
     message_statuses_only_move_forward,
     a_hold_with_a_request_key_is_placed_once,
+    admin_sessions_live_expire_and_end,
+    the_audit_log_reads_as_a_feed,
 );
 
 fn inbound(id: &str) -> NewInbound {
@@ -880,4 +882,61 @@ async fn random_concurrent_holds_never_overlap(engine: Engine) {
     assert!(
         stays.iter().any(|a| { stays.iter().any(|b| a.unit_id == b.unit_id && a.stay.check_out == b.stay.check_in) })
     );
+}
+
+async fn admin_sessions_live_expire_and_end(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let user = store.upsert_admin_user("staff@example.test", "hash", Role::Staff, now()).await.unwrap();
+    let new = |hash: &str, ttl: i64| NewAdminSession {
+        token_hash: hash.into(),
+        user_id: user.id,
+        csrf_token: format!("csrf-{hash}"),
+        ip: Some("10.0.0.1".into()),
+        user_agent: Some("test".into()),
+        expires_at: now() + Duration::hours(ttl),
+    };
+    store.create_admin_session(&new("h1", 12), now()).await.unwrap();
+    store.create_admin_session(&new("h2", 1), now()).await.unwrap();
+    let dup = store.create_admin_session(&new("h1", 12), now()).await.unwrap_err();
+    assert!(matches!(dup, StoreError::Duplicate(_)), "{dup:?}");
+    let s = store.get_admin_session("h1", now()).await.unwrap();
+    assert_eq!((s.email.as_str(), s.role, s.csrf_token.as_str()), ("staff@example.test", Role::Staff, "csrf-h1"));
+    assert_eq!((s.created_at, s.expires_at), (now(), now() + Duration::hours(12)));
+    assert!(!format!("{s:?}").contains("csrf-h1"), "Debug must not print the CSRF token");
+    assert!(matches!(store.get_admin_session("nope", now()).await.unwrap_err(), StoreError::NotFound));
+    // Expired: no longer found, and purged.
+    let later = now() + Duration::hours(2);
+    assert!(matches!(store.get_admin_session("h2", later).await.unwrap_err(), StoreError::NotFound));
+    assert_eq!(store.purge_admin_sessions(later).await.unwrap(), 1);
+    assert!(store.get_admin_session("h1", later).await.is_ok());
+    // Log out.
+    store.delete_admin_session("h1").await.unwrap();
+    assert!(matches!(store.get_admin_session("h1", now()).await.unwrap_err(), StoreError::NotFound));
+    // A role change applies to live sessions at once.
+    store.create_admin_session(&new("h3", 12), now()).await.unwrap();
+    store.upsert_admin_user("staff@example.test", "hash", Role::Owner, now()).await.unwrap();
+    assert_eq!(store.get_admin_session("h3", now()).await.unwrap().role, Role::Owner);
+}
+
+async fn the_audit_log_reads_as_a_feed(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    assert_eq!(store.latest_audit_id().await.unwrap(), 0);
+    let u = unit(&store, "a").await;
+    let r = store
+        .create_reservation(&hold(u.id, "2027-02-10", "2027-02-14", "1"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    let first = store.latest_audit_id().await.unwrap();
+    assert!(first > 0);
+    let change = Change { actor: "owner@x".into(), note: "efectivo".into(), allow_expired: false };
+    store.transition(&r.code, ReservationStatus::Confirmed, &change, now()).await.unwrap();
+    store.record_audit(None, "owner@x", "unit_updated", "Cabaña a", now()).await.unwrap();
+    let feed = store.audit_after(first, 10).await.unwrap();
+    assert_eq!(
+        feed.iter().map(|e| (e.action.as_str(), e.actor.as_str(), e.reservation_id)).collect::<Vec<_>>(),
+        vec![("confirmed", "owner@x", Some(r.id)), ("unit_updated", "owner@x", None)]
+    );
+    assert_eq!(store.latest_audit_id().await.unwrap(), feed[1].id);
+    assert_eq!(store.audit_after(0, 1).await.unwrap().len(), 1);
+    assert!(store.audit_after(feed[1].id, 10).await.unwrap().is_empty());
 }

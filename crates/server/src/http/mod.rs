@@ -40,11 +40,11 @@ pub struct Api {
 }
 
 impl Api {
-    fn new() -> Api {
+    pub(crate) fn new() -> Api {
         Api { router: Router::new(), docs: Vec::new() }
     }
 
-    fn add(
+    pub(crate) fn add(
         mut self,
         method: &'static str,
         path: &'static str,
@@ -61,7 +61,7 @@ impl Api {
 
 /// Every route of the service.
 pub fn api() -> Api {
-    Api::new()
+    let api = Api::new()
         .add("GET", "/", get(public::root), "meta", false, "Service name and version")
         .add("GET", "/api/v1/readyz", get(health::readyz), "meta", false, "Readiness (no I/O)")
         .add("GET", "/api/v1/healthz", get(health::healthz), "meta", false, "Deep health: database, job queue")
@@ -318,7 +318,8 @@ pub fn api() -> Api {
             "admin",
             true,
             "A month of reservations and occupancy",
-        )
+        );
+    crate::admin_ui::register(api)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -5,8 +5,10 @@ mod helpers;
 
 mod admin;
 mod binary;
+mod browser;
 mod cli;
 mod crash;
+mod dashboard;
 mod docs;
 mod errors;
 mod health;
@@ -16,4 +18,6 @@ mod nlu;
 mod payments;
 mod reservations;
 mod scripts;
+mod ui;
+mod webdriver;
 mod whatsapp;

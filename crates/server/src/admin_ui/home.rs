@@ -1,0 +1,148 @@
+//! "Hoy": what needs the owner today, each item a link to act on it. And the conversations
+//! placeholder (filled by the WhatsApp channel).
+
+use super::html::{self, Nav, e};
+use super::reservations::{OkQuery, unit_names};
+use super::session::Session;
+use super::{UiResult, page};
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::Duration;
+use domain::{AttentionFlag, ReservationStatus};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use store::{Reservation, ReservationFilter};
+
+fn item(r: &Reservation, names: &HashMap<i64, String>, extra: &str) -> String {
+    format!(
+        r#"<li><a href="/admin/reservas/{code}"><strong>{code}</strong> · {guest} · {unit}</a> {badge} <span class="muted">{extra}</span></li>"#,
+        code = e(&r.code),
+        guest = e(if r.guest_name.is_empty() { "(sin nombre)" } else { &r.guest_name }),
+        unit = e(names.get(&r.unit_id).map(String::as_str).unwrap_or("?")),
+        badge = html::status_badge(r.status),
+        extra = e(extra),
+    )
+}
+
+fn section(id: &str, title: &str, items: &[String], empty: &str) -> String {
+    let mut out = format!(
+        r#"<section class="card" id="{id}" data-live><h2>{title} <span class="count">{}</span></h2>"#,
+        items.len()
+    );
+    if items.is_empty() {
+        let _ = write!(out, r#"<p class="muted">{empty}</p>"#);
+    } else {
+        out.push_str("<ul class=\"items\">");
+        for i in items {
+            out.push_str(i);
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// GET /admin
+pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -> UiResult<Response> {
+    let today = s.booking.today();
+    let tomorrow = today + Duration::days(1);
+    let now = s.clock.now();
+    let tz = s.config.timezone;
+    let names = unit_names(&s).await?;
+    let filter = ReservationFilter {
+        from: Some(today - Duration::days(1)),
+        to: Some(today + Duration::days(2)),
+        limit: 1000,
+        ..Default::default()
+    };
+    let (near, _) = s.store.list_reservations(&filter).await?;
+    let live: Vec<&Reservation> =
+        near.iter().filter(|r| r.occupies_at(now) && r.status != ReservationStatus::Blocked).collect();
+    let mut arrivals = Vec::new();
+    let mut departures = Vec::new();
+    for day in [today, tomorrow] {
+        let label = if day == today { "hoy" } else { "mañana" };
+        for r in live.iter().filter(|r| r.stay.check_in == day) {
+            arrivals.push(item(r, &names, &format!("llega {label} · {} huéspedes", r.guests)));
+        }
+        for r in live.iter().filter(|r| r.stay.check_out == day) {
+            departures.push(item(r, &names, &format!("se va {label}")));
+        }
+    }
+    let holds_filter =
+        ReservationFilter { status: Some(ReservationStatus::PreReserved), limit: 500, ..Default::default() };
+    let (holds, _) = s.store.list_reservations(&holds_filter).await?;
+    let mut expiring: Vec<&Reservation> =
+        holds.iter().filter(|r| r.hold_expires_at.is_some_and(|t| t > now && t <= now + Duration::hours(1))).collect();
+    expiring.sort_by_key(|r| r.hold_expires_at);
+    let expiring: Vec<String> = expiring
+        .iter()
+        .map(|r| {
+            let left = r.hold_expires_at.map(|t| (t - now).num_minutes().max(0)).unwrap_or(0);
+            item(r, &names, &format!("vence en {left} min — confirmá si ya pagó"))
+        })
+        .collect();
+    let mut flagged: BTreeMap<String, String> = BTreeMap::new();
+    for flag in AttentionFlag::ALL {
+        let f = ReservationFilter { flag: Some(flag), limit: 200, ..Default::default() };
+        for r in s.store.list_reservations(&f).await?.0 {
+            let labels: Vec<&str> = r.flags.iter().map(|f| html::flag_label(*f)).collect();
+            flagged.entry(r.code.clone()).or_insert_with(|| item(&r, &names, &labels.join(", ")));
+        }
+    }
+    let flagged: Vec<String> = flagged.into_values().collect();
+    let stale_after = Duration::minutes(s.config.ical.stale_degraded_min as i64);
+    let feeds = s.store.list_feeds(None).await?;
+    let stale: Vec<String> = feeds
+        .iter()
+        .filter(|f| {
+            f.last_error.is_some()
+                || match f.last_success_at {
+                    Some(t) => now - t > stale_after,
+                    None => now - f.created_at > Duration::minutes(15),
+                }
+        })
+        .map(|f| {
+            let when = f.last_success_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "nunca".into());
+            let why = f.last_error.as_deref().map(|e| format!(" · error: {e}")).unwrap_or_default();
+            format!(
+                r#"<li><a href="/admin/canales#unit-{}">{} · {}</a> <span class="muted">última lectura: {}{}</span></li>"#,
+                f.unit_id,
+                html::source_label(&f.source),
+                e(names.get(&f.unit_id).map(String::as_str).unwrap_or("?")),
+                e(&when),
+                e(&why)
+            )
+        })
+        .collect();
+    let mut body = format!(r#"<h1>Hoy <span class="muted">{}</span></h1><div class="grid">"#, e(&html::date(today)));
+    body += &section("llegadas", "Llegadas hoy y mañana", &arrivals, "Nadie llega hoy ni mañana.");
+    body += &section("salidas", "Salidas hoy y mañana", &departures, "Nadie se va hoy ni mañana.");
+    body += &section(
+        "por-vencer",
+        "Pre-reservas que vencen en la próxima hora",
+        &expiring,
+        "Ninguna pre-reserva vence en la próxima hora.",
+    );
+    body +=
+        &section("atencion", "Reservas que necesitan atención", &flagged, "Ninguna reserva tiene marcas de atención.");
+    // Slot: the WhatsApp channel adds "chats esperando a una persona" here.
+    body += r#"<section class="card" id="chats-handoff" data-live><h2>Chats esperando a una persona</h2><p class="muted">Las conversaciones llegan con el canal de WhatsApp; cuando el bot pida ayuda, van a aparecer acá.</p></section>"#;
+    body += &section(
+        "feeds-viejos",
+        "Calendarios importados con problemas",
+        &stale,
+        "Todos los calendarios importados están al día.",
+    );
+    body += "</div>";
+    Ok(page(html::layout(Some(&sess.viewer()), Nav::Hoy, "Hoy", q.ok.as_deref(), &body)))
+}
+
+/// GET /admin/conversaciones — a placeholder until the WhatsApp channel lands.
+pub async fn conversations(sess: Session) -> UiResult<Response> {
+    let body = r#"<h1>Conversaciones</h1>
+<section class="card" id="conversaciones"><p>Las conversaciones con huéspedes llegan con el canal de WhatsApp.</p>
+<p class="muted">Acá vas a ver primero los chats en los que el bot pidió ayuda, después los recientes; vas a poder leer el hilo tal como lo vio el huésped, responder y devolverle el chat al bot.</p></section>"#;
+    Ok(page(html::layout(Some(&sess.viewer()), Nav::Conversaciones, "Conversaciones", None, body)))
+}

@@ -1,0 +1,282 @@
+//! The dashboard's small template layer: every piece of text that did not come from a string
+//! literal goes through [`e`] (HTML escaping), and every page goes through [`layout`].
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use domain::{AttentionFlag, Money, ReservationStatus};
+use std::collections::BTreeMap;
+use std::fmt::{self, Write};
+use store::Role;
+
+/// Escapes `& < > " '` so any text is safe in element content and quoted attribute values.
+pub struct Esc<'a>(pub &'a str);
+
+impl fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut last = 0;
+        for (i, c) in self.0.char_indices() {
+            let rep = match c {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
+                _ => continue,
+            };
+            f.write_str(&self.0[last..i])?;
+            f.write_str(rep)?;
+            last = i + c.len_utf8();
+        }
+        f.write_str(&self.0[last..])
+    }
+}
+
+/// The mandatory escaping helper: `write!(out, "<td>{}</td>", e(&guest_name))`.
+pub fn e(text: &str) -> Esc<'_> {
+    Esc(text)
+}
+
+/// Percent-encodes a query value.
+pub fn q(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Field errors of a form, by field name, in Spanish.
+pub type Errors = BTreeMap<&'static str, String>;
+
+/// The error next to a field (empty when none).
+pub fn err(errors: &Errors, field: &str) -> String {
+    match errors.get(field) {
+        Some(m) => format!(r#"<p class="err" id="err-{field}" role="alert">{}</p>"#, e(m)),
+        None => String::new(),
+    }
+}
+
+/// `aria-invalid` for a field with an error.
+pub fn inv(errors: &Errors, field: &str) -> &'static str {
+    if errors.contains_key(field) { r#" aria-invalid="true""# } else { "" }
+}
+
+/// "$ 40.000" or "$ 40.000,50" (Argentine style).
+pub fn money(m: Money) -> String {
+    let neg = m.0 < 0;
+    let abs = m.0.unsigned_abs();
+    let pesos = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in pesos.chars().enumerate() {
+        if i > 0 && (pesos.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    let cents = abs % 100;
+    let sign = if neg { "-" } else { "" };
+    if cents == 0 { format!("{sign}$ {grouped}") } else { format!("{sign}$ {grouped},{cents:02}") }
+}
+
+pub fn weekday_short(d: NaiveDate) -> &'static str {
+    match d.weekday() {
+        Weekday::Mon => "lu",
+        Weekday::Tue => "ma",
+        Weekday::Wed => "mi",
+        Weekday::Thu => "ju",
+        Weekday::Fri => "vi",
+        Weekday::Sat => "sá",
+        Weekday::Sun => "do",
+    }
+}
+
+pub const MONTHS: [&str; 12] = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
+
+/// "lu 24/11/2026".
+pub fn date(d: NaiveDate) -> String {
+    format!("{} {:02}/{:02}/{}", weekday_short(d), d.day(), d.month(), d.year())
+}
+
+/// "24/11 14:05" in the property's time zone.
+pub fn time(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string()
+}
+
+pub fn status_label(s: ReservationStatus) -> &'static str {
+    match s {
+        ReservationStatus::PreReserved => "Pre-reserva",
+        ReservationStatus::Confirmed => "Confirmada",
+        ReservationStatus::Cancelled => "Cancelada",
+        ReservationStatus::Expired => "Vencida",
+        ReservationStatus::Blocked => "Bloqueo del dueño",
+    }
+}
+
+pub fn status_badge(s: ReservationStatus) -> String {
+    format!(r#"<span class="badge st-{}">{}</span>"#, s.as_str(), status_label(s))
+}
+
+pub fn flag_label(f: AttentionFlag) -> &'static str {
+    match f {
+        AttentionFlag::NeedsRefund => "Reintegro pendiente",
+        AttentionFlag::AmountMismatch => "Monto no coincide",
+        AttentionFlag::Conflict => "Conflicto con otro canal",
+        AttentionFlag::StaleSync => "Calendario sin sincronizar",
+    }
+}
+
+pub fn source_label(source: &str) -> &'static str {
+    match source {
+        "airbnb" => "Airbnb",
+        "booking" => "Booking",
+        "vrbo" => "Vrbo",
+        _ => "Otro calendario",
+    }
+}
+
+pub fn channel_label(channel: &str) -> String {
+    match channel {
+        "whatsapp" => "WhatsApp".into(),
+        "admin" => "Panel".into(),
+        "api" => "API".into(),
+        "email" => "E-mail".into(),
+        "web" => "Web".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Which navigation entry a page belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Hoy,
+    Calendario,
+    Reservas,
+    Conversaciones,
+    Cabanas,
+    Canales,
+    Estadisticas,
+    None,
+}
+
+/// Who is looking at the page.
+pub struct Viewer<'a> {
+    pub email: &'a str,
+    pub role: Role,
+    pub csrf: &'a str,
+}
+
+/// A notice shown at the top after a redirect (`?ok=…`): only fixed texts, never echoed input.
+pub fn notice(ok: Option<&str>) -> &'static str {
+    match ok.unwrap_or("") {
+        "creada" => "Listo: la reserva o el bloqueo quedó creado.",
+        "confirmada" => "Listo: la reserva quedó confirmada.",
+        "cancelada" => "Listo: la reserva quedó cancelada.",
+        "cambiada" => "Listo: las fechas o la cabaña cambiaron.",
+        "marca" => "Listo: la marca se quitó.",
+        "guardada" => "Listo: los cambios se guardaron.",
+        "regla" => "Listo: la regla de precio se guardó.",
+        "regla_borrada" => "Listo: la regla de precio se borró.",
+        "feed" => "Listo: el calendario se agregó; se importa en unos segundos.",
+        "feed_borrado" => "Listo: el calendario dejó de importarse.",
+        "rotada" => "Listo: hay una dirección de exportación nueva; la anterior dejó de funcionar.",
+        "sincronizado" => "Listo: se leyeron todos los calendarios importados.",
+        _ => "",
+    }
+}
+
+pub fn csrf_field(csrf: &str) -> String {
+    format!(r#"<input type="hidden" name="csrf" value="{}">"#, e(csrf))
+}
+
+/// The whole page: header, navigation, notice, content, toasts, script.
+pub fn layout(v: Option<&Viewer>, nav: Nav, title: &str, ok: Option<&str>, body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 3000);
+    let csrf_attr = v.map(|v| format!(r#" data-csrf="{}""#, e(v.csrf))).unwrap_or_default();
+    let live = if v.is_some() { r#" data-live-url="/admin/events""# } else { "" };
+    let _ = write!(
+        out,
+        r#"<!doctype html>
+<html lang="es">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{} · Posada</title>
+<link rel="stylesheet" href="/admin/static/app.css">
+<script src="/admin/static/app.js" defer></script>
+</head>
+<body{csrf_attr}{live}>
+"#,
+        e(title)
+    );
+    if let Some(v) = v {
+        out.push_str(r#"<header class="top"><a class="brand" href="/admin">Posada</a><nav aria-label="Secciones">"#);
+        let mut items: Vec<(Nav, &str, &str)> = vec![
+            (Nav::Hoy, "/admin", "Hoy"),
+            (Nav::Calendario, "/admin/calendario", "Calendario"),
+            (Nav::Reservas, "/admin/reservas", "Reservas"),
+            (Nav::Conversaciones, "/admin/conversaciones", "Conversaciones"),
+        ];
+        if v.role == Role::Owner {
+            items.push((Nav::Cabanas, "/admin/cabanas", "Cabañas y precios"));
+            items.push((Nav::Canales, "/admin/canales", "Canales"));
+        }
+        items.push((Nav::Estadisticas, "/admin/estadisticas", "Estadísticas"));
+        for (n, href, label) in items {
+            let cur = if n == nav { r#" aria-current="page""# } else { "" };
+            let _ = write!(out, r#"<a href="{href}"{cur}>{label}</a>"#);
+        }
+        let _ = write!(
+            out,
+            r#"</nav><form class="logout" method="post" action="/admin/logout">{}<span class="who">{}</span> <button type="submit" class="link">Salir</button></form></header>"#,
+            csrf_field(v.csrf),
+            e(v.email)
+        );
+    }
+    out.push_str(r#"<main id="main">"#);
+    let n = notice(ok);
+    if !n.is_empty() {
+        let _ = write!(out, r#"<p class="notice" role="status">{n}</p>"#);
+    }
+    out.push_str(body);
+    out.push_str(r#"</main><div id="toasts" aria-live="polite"></div></body></html>"#);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(
+            e(r#"<script>alert("x")</script> & 'y'"#).to_string(),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+        assert_eq!(e("Ñandú").to_string(), "Ñandú");
+        assert_eq!(q("a b&c=ñ"), "a%20b%26c%3D%C3%B1");
+    }
+
+    #[test]
+    fn money_reads_like_argentina() {
+        assert_eq!(money(Money(4_000_000)), "$ 40.000");
+        assert_eq!(money(Money(123_456_789)), "$ 1.234.567,89");
+        assert_eq!(money(Money(500)), "$ 5");
+        assert_eq!(money(Money(-150_000)), "-$ 1.500");
+    }
+}

@@ -1,0 +1,632 @@
+//! "Reservas": list with filters, search, paging and CSV; the detail page with its actions
+//! (confirm by hand, cancel, change dates or cabin, clear a flag), all through `Booking`.
+
+use super::html::{self, Errors, Nav, e, err, inv};
+use super::session::{CsrfForm, Session};
+use super::{UiError, UiResult, done, page};
+use crate::booking::BookingError;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use domain::{AttentionFlag, ReservationStatus, Stay};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt::Write;
+use store::{Change, Reservation, ReservationFilter, StoreError};
+
+pub const PER_PAGE: i64 = 25;
+
+#[derive(Deserialize, Default)]
+pub struct OkQuery {
+    pub ok: Option<String>,
+}
+
+pub async fn unit_names(s: &AppState) -> UiResult<HashMap<i64, String>> {
+    Ok(s.store.list_units(true).await?.into_iter().map(|u| (u.id, u.name)).collect())
+}
+
+/// A Booking refusal as a sentence for the owner, or an internal error.
+pub fn booking_message(err: BookingError) -> UiResult<String> {
+    let api = ApiError::from(err);
+    if api.status.is_server_error() {
+        return Err(UiError::Internal);
+    }
+    let mut m = api.message;
+    if let Some(first) = m.chars().next() {
+        m = first.to_uppercase().collect::<String>() + &m[first.len_utf8()..];
+    }
+    if !m.ends_with('.') {
+        m.push('.');
+    }
+    Ok(m)
+}
+
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ListQuery {
+    estado: Option<String>,
+    cabana: Option<String>,
+    desde: Option<String>,
+    hasta: Option<String>,
+    canal: Option<String>,
+    marca: Option<String>,
+    q: Option<String>,
+    pagina: Option<String>,
+    ok: Option<String>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+fn filter_from(q: &ListQuery, errors: &mut Errors) -> ReservationFilter {
+    let mut f = ReservationFilter::default();
+    if let Some(t) = nonempty(&q.estado) {
+        match ReservationStatus::parse(t) {
+            Some(st) => f.status = Some(st),
+            None => {
+                errors.insert("estado", "Estado desconocido.".into());
+            }
+        }
+    }
+    if let Some(t) = nonempty(&q.cabana) {
+        match t.parse() {
+            Ok(id) => f.unit_id = Some(id),
+            Err(_) => {
+                errors.insert("cabana", "Cabaña desconocida.".into());
+            }
+        }
+    }
+    for (field, slot) in [("desde", &q.desde), ("hasta", &q.hasta)] {
+        if let Some(t) = nonempty(slot) {
+            match parse_date(t) {
+                Some(d) if field == "desde" => f.from = Some(d),
+                Some(d) => f.to = Some(d),
+                None => {
+                    errors.insert(field, "Fecha inválida (usá AAAA-MM-DD).".into());
+                }
+            }
+        }
+    }
+    if let Some(t) = nonempty(&q.canal) {
+        f.channel = Some(t.to_string());
+    }
+    if let Some(t) = nonempty(&q.marca) {
+        match AttentionFlag::parse(t) {
+            Some(fl) => f.flag = Some(fl),
+            None => {
+                errors.insert("marca", "Marca desconocida.".into());
+            }
+        }
+    }
+    if let Some(t) = nonempty(&q.q) {
+        f.text = Some(t.chars().take(100).collect());
+    }
+    f
+}
+
+fn query_string(q: &ListQuery, page: Option<i64>) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [
+        ("estado", &q.estado),
+        ("cabana", &q.cabana),
+        ("desde", &q.desde),
+        ("hasta", &q.hasta),
+        ("canal", &q.canal),
+        ("marca", &q.marca),
+        ("q", &q.q),
+    ] {
+        if let Some(t) = nonempty(v) {
+            parts.push(format!("{k}={}", html::q(t)));
+        }
+    }
+    if let Some(p) = page {
+        parts.push(format!("pagina={p}"));
+    }
+    parts.join("&")
+}
+
+fn select(name: &str, label: &str, options: &[(String, String)], current: Option<&str>, errors: &Errors) -> String {
+    let mut out = format!(
+        r#"<div class="field"><label for="f-{name}">{label}</label><select id="f-{name}" name="{name}"{}>"#,
+        inv(errors, name)
+    );
+    for (value, text) in options {
+        let sel = if Some(value.as_str()) == current { " selected" } else { "" };
+        let _ = write!(out, r#"<option value="{}"{sel}>{}</option>"#, e(value), e(text));
+    }
+    let _ = write!(out, "</select>{}</div>", err(errors, name));
+    out
+}
+
+/// GET /admin/reservas
+pub async fn list(State(s): State<AppState>, sess: Session, Query(q): Query<ListQuery>) -> UiResult<Response> {
+    let mut errors = Errors::new();
+    let mut filter = filter_from(&q, &mut errors);
+    let page_no = nonempty(&q.pagina).and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000);
+    filter.limit = PER_PAGE;
+    filter.offset = (page_no - 1) * PER_PAGE;
+    let (items, total) = if errors.is_empty() { s.store.list_reservations(&filter).await? } else { (vec![], 0) };
+    let units = s.store.list_units(true).await?;
+    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let tz = s.config.timezone;
+    let mut status_opts = vec![(String::new(), "Todos".to_string())];
+    status_opts
+        .extend(ReservationStatus::ALL.iter().map(|st| (st.as_str().to_string(), html::status_label(*st).to_string())));
+    let mut unit_opts = vec![(String::new(), "Todas".to_string())];
+    unit_opts.extend(units.iter().map(|u| (u.id.to_string(), u.name.clone())));
+    let mut flag_opts = vec![(String::new(), "Cualquiera".to_string())];
+    flag_opts.extend(AttentionFlag::ALL.iter().map(|f| (f.as_str().to_string(), html::flag_label(*f).to_string())));
+    let channel_opts: Vec<(String, String)> = [
+        ("", "Todos"),
+        ("whatsapp", "WhatsApp"),
+        ("api", "API"),
+        ("admin", "Panel"),
+        ("email", "E-mail"),
+        ("web", "Web"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let mut body =
+        String::from(r#"<h1>Reservas</h1><form class="filters card" method="get" action="/admin/reservas">"#);
+    let _ = write!(
+        body,
+        r#"<div class="field grow"><label for="f-q">Buscar</label><input id="f-q" name="q" type="search" placeholder="Código, nombre, teléfono o e-mail" value="{}"></div>"#,
+        e(nonempty(&q.q).unwrap_or(""))
+    );
+    body += &select("estado", "Estado", &status_opts, nonempty(&q.estado), &errors);
+    body += &select("cabana", "Cabaña", &unit_opts, nonempty(&q.cabana), &errors);
+    body += &select("canal", "Canal", &channel_opts, nonempty(&q.canal), &errors);
+    body += &select("marca", "Marca", &flag_opts, nonempty(&q.marca), &errors);
+    for (name, label) in [("desde", "Desde"), ("hasta", "Hasta")] {
+        let v = if name == "desde" { &q.desde } else { &q.hasta };
+        let _ = write!(
+            body,
+            r#"<div class="field"><label for="f-{name}">{label}</label><input id="f-{name}" name="{name}" type="date" value="{}"{}>{}</div>"#,
+            e(nonempty(v).unwrap_or("")),
+            inv(&errors, name),
+            err(&errors, name)
+        );
+    }
+    let qs = query_string(&q, None);
+    let _ = write!(
+        body,
+        r#"<div class="actions"><button type="submit" class="primary">Filtrar</button> <a href="/admin/reservas">Limpiar</a> <a href="/admin/reservas.csv?{}" download>Exportar CSV</a></div></form>"#,
+        e(&qs)
+    );
+    let _ =
+        write!(body, r#"<section class="card" id="lista-reservas" data-live><p class="muted">{total} reservas</p>"#);
+    if items.is_empty() {
+        body += r#"<p class="muted">No hay reservas con esos filtros.</p>"#;
+    } else {
+        body += r#"<div class="scroll"><table class="list"><thead><tr><th>Código</th><th>Huésped</th><th>Cabaña</th><th>Entrada</th><th>Salida</th><th>Estado</th><th>Total</th><th>Canal</th><th>Creada</th></tr></thead><tbody>"#;
+        for r in &items {
+            let flags: String =
+                r.flags.iter().map(|f| format!(r#" <span class="flag">{}</span>"#, html::flag_label(*f))).collect();
+            let _ = write!(
+                body,
+                r#"<tr><td><a href="/admin/reservas/{code}">{code}</a></td><td>{guest}<br><span class="muted">{phone}</span></td><td>{unit}</td><td>{ci}</td><td>{co}</td><td>{badge}{flags}</td><td class="num">{total}</td><td>{channel}</td><td>{created}</td></tr>"#,
+                code = e(&r.code),
+                guest = e(&r.guest_name),
+                phone = e(&r.guest_phone),
+                unit = e(names.get(&r.unit_id).map(String::as_str).unwrap_or("?")),
+                ci = html::date(r.stay.check_in),
+                co = html::date(r.stay.check_out),
+                badge = html::status_badge(r.status),
+                total = html::money(r.total),
+                channel = e(&html::channel_label(&r.channel)),
+                created = html::time(r.created_at, tz),
+            );
+        }
+        body += "</tbody></table></div>";
+    }
+    let pages = (total + PER_PAGE - 1) / PER_PAGE;
+    if pages > 1 {
+        body += r#"<nav class="pager" aria-label="Páginas">"#;
+        if page_no > 1 {
+            let _ = write!(
+                body,
+                r#"<a href="/admin/reservas?{}" rel="prev">‹ Anterior</a>"#,
+                e(&query_string(&q, Some(page_no - 1)))
+            );
+        }
+        let _ = write!(body, " <span>Página {page_no} de {pages}</span> ");
+        if page_no < pages {
+            let _ = write!(
+                body,
+                r#"<a href="/admin/reservas?{}" rel="next">Siguiente ›</a>"#,
+                e(&query_string(&q, Some(page_no + 1)))
+            );
+        }
+        body += "</nav>";
+    }
+    body += "</section>";
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, page(html::layout(Some(&sess.viewer()), Nav::Reservas, "Reservas", q.ok.as_deref(), &body)))
+        .into_response())
+}
+
+/// One CSV cell: quoted, and never a spreadsheet formula.
+fn csv_cell(text: &str) -> String {
+    let t = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() };
+    format!("\"{}\"", t.replace('"', "\"\""))
+}
+
+/// GET /admin/reservas.csv — the same filters, every page.
+pub async fn csv(State(s): State<AppState>, _sess: Session, Query(q): Query<ListQuery>) -> UiResult<Response> {
+    let mut errors = Errors::new();
+    let mut filter = filter_from(&q, &mut errors);
+    if !errors.is_empty() {
+        return Err(UiError::NotFound);
+    }
+    let names = unit_names(&s).await?;
+    let tz = s.config.timezone;
+    let mut out = String::from(
+        "codigo,cabana,entrada,salida,huespedes,estado,canal,nombre,telefono,email,total,sena,marcas,creada\r\n",
+    );
+    filter.limit = 500;
+    filter.offset = 0;
+    loop {
+        let (items, total) = s.store.list_reservations(&filter).await?;
+        for r in &items {
+            let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
+            let row = [
+                r.code.clone(),
+                names.get(&r.unit_id).cloned().unwrap_or_default(),
+                r.stay.check_in.to_string(),
+                r.stay.check_out.to_string(),
+                r.guests.to_string(),
+                r.status.as_str().to_string(),
+                r.channel.clone(),
+                r.guest_name.clone(),
+                r.guest_phone.clone(),
+                r.guest_email.clone().unwrap_or_default(),
+                r.total.to_string(),
+                r.deposit.to_string(),
+                flags.join(" "),
+                r.created_at.with_timezone(&tz).to_rfc3339(),
+            ];
+            out += &row.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+            out += "\r\n";
+        }
+        filter.offset += filter.limit;
+        if items.is_empty() || filter.offset >= total || filter.offset >= 50_000 {
+            break;
+        }
+    }
+    let mut r = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"reservas.csv\""));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+async fn load(s: &AppState, code: &str) -> UiResult<Reservation> {
+    match s.store.get_reservation(&code.trim().to_uppercase()).await {
+        Ok(r) => Ok(r),
+        Err(StoreError::NotFound) => Err(UiError::NotFound),
+        Err(other) => Err(UiError::internal(other)),
+    }
+}
+
+/// GET /admin/reservas/{code}
+pub async fn detail(
+    State(s): State<AppState>,
+    sess: Session,
+    Path(code): Path<String>,
+    q: Query<OkQuery>,
+) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    detail_page(&s, &sess, r, &Errors::new(), &HashMap::new(), q.ok.as_deref(), StatusCode::OK).await
+}
+
+fn action_allowed(r: &Reservation, action: &str) -> bool {
+    match action {
+        "confirmar" => matches!(r.status, ReservationStatus::PreReserved | ReservationStatus::Expired),
+        "cancelar" => r.status.can_become(ReservationStatus::Cancelled),
+        "cambiar" => r.status.can_change_stay(),
+        _ => false,
+    }
+}
+
+async fn detail_page(
+    s: &AppState,
+    sess: &Session,
+    r: Reservation,
+    errors: &Errors,
+    values: &HashMap<String, String>,
+    ok: Option<&str>,
+    status: StatusCode,
+) -> UiResult<Response> {
+    let tz = s.config.timezone;
+    let units = s.store.list_units(true).await?;
+    let unit = units.iter().find(|u| u.id == r.unit_id);
+    let unit_name = unit.map(|u| u.name.as_str()).unwrap_or("?");
+    let val = |k: &str, default: String| values.get(k).cloned().unwrap_or(default);
+    let code = e(&r.code).to_string();
+    let mut b = format!(
+        r#"<p><a href="/admin/reservas">‹ Reservas</a></p><h1>Reserva {code} {}</h1>"#,
+        html::status_badge(r.status)
+    );
+    b += &err(errors, "general");
+    b += r#"<div class="grid"><section class="card" id="datos" data-live><h2>Datos</h2><dl class="kv">"#;
+    let hold = r.hold_expires_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into());
+    let flags: Vec<&str> = r.flags.iter().map(|f| html::flag_label(*f)).collect();
+    let rows: Vec<(&str, String)> = vec![
+        ("Cabaña", unit_name.to_string()),
+        ("Entrada", html::date(r.stay.check_in)),
+        ("Salida", html::date(r.stay.check_out)),
+        ("Noches", r.stay.nights().to_string()),
+        ("Huéspedes", r.guests.to_string()),
+        ("Estado", html::status_label(r.status).to_string()),
+        ("Canal", html::channel_label(&r.channel)),
+        ("Nombre", r.guest_name.clone()),
+        ("Teléfono", r.guest_phone.clone()),
+        ("E-mail", r.guest_email.clone().unwrap_or_else(|| "—".into())),
+        ("Total", html::money(r.total)),
+        ("Seña", html::money(r.deposit)),
+        ("Pre-reserva vence", hold),
+        ("Marcas", if flags.is_empty() { "—".into() } else { flags.join(", ") }),
+        ("Creada", html::time(r.created_at, tz)),
+        ("Actualizada", html::time(r.updated_at, tz)),
+        ("Confirmada", r.confirmed_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into())),
+        ("Cancelada", r.cancelled_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into())),
+    ];
+    for (k, v) in rows {
+        let _ = write!(b, "<dt>{k}</dt><dd>{}</dd>", e(&v));
+    }
+    b += "</dl>";
+    if !r.notes.is_empty() {
+        let _ = write!(b, r#"<h3>Notas</h3><pre class="notes">{}</pre>"#, e(&r.notes));
+    }
+    b += r#"<p class="muted">Pagos y reenvío del link de pago: llegan con Mercado Pago.</p></section>"#;
+
+    // Actions.
+    b += r#"<section class="card" id="acciones"><h2>Acciones</h2>"#;
+    let csrf = sess.csrf_field();
+    if action_allowed(&r, "confirmar") {
+        let late = if r.status == ReservationStatus::Expired {
+            "<p class=\"muted\">La pre-reserva venció: se confirma solo si las noches siguen libres.</p>"
+        } else {
+            ""
+        };
+        let _ = write!(
+            b,
+            r#"<form method="post" action="/admin/reservas/{code}/confirmar" class="action" id="form-confirmar">{csrf}<h3>Confirmar a mano</h3>{late}
+<label for="confirm-note">Nota (cómo pagó, p. ej. «efectivo»)</label><input id="confirm-note" name="note" value="{v}"{i}>{er}
+<button type="submit" class="primary" id="btn-confirmar">Confirmar</button></form>"#,
+            v = e(&val("confirm_note", String::new())),
+            i = inv(errors, "confirm_note"),
+            er = err(errors, "confirm_note"),
+        );
+    }
+    if action_allowed(&r, "cancelar") {
+        let _ = write!(
+            b,
+            r#"<form method="post" action="/admin/reservas/{code}/cancelar" class="action" id="form-cancelar">{csrf}<h3>Cancelar</h3>
+<label for="cancel-reason">Motivo</label><input id="cancel-reason" name="reason" value="{v}"{i}>{er}
+<button type="submit" class="danger" id="btn-cancelar">Cancelar la reserva</button></form>"#,
+            v = e(&val("reason", String::new())),
+            i = inv(errors, "reason"),
+            er = err(errors, "reason"),
+        );
+    }
+    if action_allowed(&r, "cambiar") {
+        let current_unit = val("unit", r.unit_id.to_string());
+        let mut opts = String::new();
+        for u in units.iter().filter(|u| u.active || u.id == r.unit_id) {
+            let sel = if u.id.to_string() == current_unit { " selected" } else { "" };
+            let _ = write!(opts, r#"<option value="{}"{sel}>{}</option>"#, u.id, e(&u.name));
+        }
+        let _ = write!(
+            b,
+            r#"<form method="post" action="/admin/reservas/{code}/cambiar" class="action" id="form-cambiar">{csrf}<h3>Cambiar fechas o cabaña</h3>
+<label for="ch-unit">Cabaña</label><select id="ch-unit" name="unit"{iu}>{opts}</select>{eu}
+<div class="row"><div><label for="ch-in">Entrada</label><input id="ch-in" type="date" name="check_in" value="{ci}"{ii}>{ei}</div>
+<div><label for="ch-out">Salida</label><input id="ch-out" type="date" name="check_out" value="{co}"{io}>{eo}</div></div>
+<label for="ch-note">Nota</label><input id="ch-note" name="note" value="{note}">
+<button type="submit" id="btn-cambiar">Guardar el cambio</button></form>"#,
+            iu = inv(errors, "unit"),
+            eu = err(errors, "unit"),
+            ci = e(&val("check_in", r.stay.check_in.to_string())),
+            ii = inv(errors, "check_in"),
+            ei = err(errors, "check_in"),
+            co = e(&val("check_out", r.stay.check_out.to_string())),
+            io = inv(errors, "check_out"),
+            eo = err(errors, "check_out"),
+            note = e(&val("note", String::new())),
+        );
+    }
+    for f in &r.flags {
+        let _ = write!(
+            b,
+            r#"<form method="post" action="/admin/reservas/{code}/marca" class="action">{csrf}<h3>Quitar marca: {label}</h3><input type="hidden" name="flag" value="{flag}">
+<label for="flag-note-{flag}">Nota (qué se hizo)</label><input id="flag-note-{flag}" name="note"{i}>{er}
+<button type="submit">Quitar la marca</button></form>"#,
+            label = html::flag_label(*f),
+            flag = f.as_str(),
+            i = if values.get("flag").map(String::as_str) == Some(f.as_str()) { inv(errors, "flag_note") } else { "" },
+            er = if values.get("flag").map(String::as_str) == Some(f.as_str()) {
+                err(errors, "flag_note")
+            } else {
+                String::new()
+            },
+        );
+    }
+    if !action_allowed(&r, "confirmar")
+        && !action_allowed(&r, "cancelar")
+        && !action_allowed(&r, "cambiar")
+        && r.flags.is_empty()
+    {
+        b += r#"<p class="muted">No hay acciones para una reserva en este estado.</p>"#;
+    }
+    b += "</section>";
+
+    // Nightly breakdown at today's rates.
+    if let Some(u) = unit
+        && r.status != ReservationStatus::Blocked
+        && let Ok(quote) = s.booking.quote(u, r.stay).await
+    {
+        b += r#"<section class="card"><h2>Desglose por noche</h2><p class="muted">Con las tarifas actuales; el total cobrado es el de arriba.</p><table class="list"><tbody>"#;
+        for n in &quote.nights {
+            let mut tags = Vec::new();
+            if n.weekend {
+                tags.push("fin de semana".to_string());
+            }
+            if n.holiday_eve {
+                tags.push("víspera de feriado".to_string());
+            }
+            if let Some(rule) = &n.rule {
+                tags.push(rule.clone());
+            }
+            let _ = write!(
+                b,
+                r#"<tr><td>{}</td><td class="muted">{}</td><td class="num">{}</td></tr>"#,
+                html::date(n.date),
+                e(&tags.join(" · ")),
+                html::money(n.price)
+            );
+        }
+        let _ = write!(
+            b,
+            r#"<tr><th colspan="2">Total</th><th class="num">{}</th></tr></tbody></table></section>"#,
+            html::money(quote.total)
+        );
+    }
+
+    // Audit timeline.
+    let audit = s.store.audit_for(r.id).await?;
+    b += r#"<section class="card" id="historial" data-live><h2>Historial</h2><ol class="timeline">"#;
+    for a in audit.iter().rev() {
+        let _ = write!(
+            b,
+            r#"<li><span class="muted">{}</span> <strong>{}</strong> · {}{}</li>"#,
+            html::time(a.created_at, tz),
+            e(&audit_label(&a.action)),
+            e(&a.actor),
+            if a.note.is_empty() { String::new() } else { format!(" — {}", e(&a.note)) }
+        );
+    }
+    b += "</ol></section></div>";
+    let title = format!("Reserva {}", r.code);
+    Ok((status, page(html::layout(Some(&sess.viewer()), Nav::Reservas, &title, ok, &b))).into_response())
+}
+
+pub fn audit_label(action: &str) -> String {
+    match action {
+        "created" => "Creada".into(),
+        "confirmed" => "Confirmada".into(),
+        "cancelled" => "Cancelada".into(),
+        "expired" => "Venció".into(),
+        "stay_changed" => "Cambio de fechas o cabaña".into(),
+        "flag_set" => "Marca puesta".into(),
+        "flag_cleared" => "Marca quitada".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn refused(
+    s: &AppState,
+    form: &CsrfForm,
+    code: &str,
+    field: &'static str,
+    message: String,
+) -> UiResult<Response> {
+    let r = load(s, code).await?;
+    let mut errors = Errors::new();
+    errors.insert(field, message);
+    let mut values = form.fields.clone();
+    values.remove("csrf");
+    if field == "confirm_note" {
+        values.insert("confirm_note".into(), form.get("note").to_string());
+    }
+    detail_page(s, &form.session, r, &errors, &values, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// POST /admin/reservas/{code}/confirmar
+pub async fn confirm(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    let note = form.get("note");
+    if note.is_empty() {
+        return refused(&s, &form, &code, "confirm_note", "Escribí una nota (por ejemplo, cómo pagó).".into()).await;
+    }
+    if note.chars().count() > 500 {
+        return refused(&s, &form, &code, "confirm_note", "La nota puede tener hasta 500 caracteres.".into()).await;
+    }
+    let late = r.status == ReservationStatus::Expired;
+    match s.booking.confirm(&r.code, &form.session.email, note, late).await {
+        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "confirmada")),
+        Err(err) => refused(&s, &form, &code, "general", booking_message(err)?).await,
+    }
+}
+
+/// POST /admin/reservas/{code}/cancelar
+pub async fn cancel(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    let reason = form.get("reason");
+    if reason.is_empty() {
+        return refused(&s, &form, &code, "reason", "Escribí el motivo de la cancelación.".into()).await;
+    }
+    if reason.chars().count() > 500 {
+        return refused(&s, &form, &code, "reason", "El motivo puede tener hasta 500 caracteres.".into()).await;
+    }
+    match s.booking.cancel(&r.code, &form.session.email, reason).await {
+        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "cancelada")),
+        Err(err) => refused(&s, &form, &code, "general", booking_message(err)?).await,
+    }
+}
+
+/// POST /admin/reservas/{code}/cambiar
+pub async fn change(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    let Ok(unit_id) = form.get("unit").parse::<i64>() else {
+        return refused(&s, &form, &code, "unit", "Elegí una cabaña.".into()).await;
+    };
+    let Some(check_in) = parse_date(form.get("check_in")) else {
+        return refused(&s, &form, &code, "check_in", "Elegí la fecha de entrada.".into()).await;
+    };
+    let Some(check_out) = parse_date(form.get("check_out")) else {
+        return refused(&s, &form, &code, "check_out", "Elegí la fecha de salida.".into()).await;
+    };
+    let stay = match Stay::new(check_in, check_out) {
+        Ok(st) => st,
+        Err(err) => return refused(&s, &form, &code, "check_out", booking_message(err.into())?).await,
+    };
+    match s.booking.change_stay(&r.code, unit_id, stay, &form.session.email, form.get("note")).await {
+        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "cambiada")),
+        Err(err) => refused(&s, &form, &code, "general", booking_message(err)?).await,
+    }
+}
+
+/// POST /admin/reservas/{code}/marca
+pub async fn clear_flag(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    let Some(flag) = AttentionFlag::parse(form.get("flag")) else {
+        return refused(&s, &form, &code, "general", "Marca desconocida.".into()).await;
+    };
+    let note = form.get("note");
+    if note.is_empty() {
+        return refused(&s, &form, &code, "flag_note", "Contá en una nota qué se hizo.".into()).await;
+    }
+    let change =
+        Change { actor: form.session.email.clone(), note: note.chars().take(500).collect(), allow_expired: false };
+    s.store.set_flag(&r.code, flag, false, &change, s.clock.now()).await?;
+    Ok(done(&format!("/admin/reservas/{}", r.code), "marca"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(super::csv_cell("a\"b"), "\"a\"\"b\"");
+        assert_eq!(super::csv_cell("=HYPERLINK(1)"), "\"'=HYPERLINK(1)\"");
+        assert_eq!(super::csv_cell("+54 9 294"), "\"'+54 9 294\"");
+    }
+}

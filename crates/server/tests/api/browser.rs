@@ -1,0 +1,142 @@
+//! End-to-end in headless Chromium over WebDriver: log in, the calendar with a hold and an
+//! imported block, an owner block by selecting nights, a manual confirmation, a cancellation,
+//! a price edit that changes the preview, and a live update after a hold placed through the
+//! API. Screenshots of the main pages at 360 px and desktop width go to `docs/screenshots/`
+//! when `UPDATE_SCREENSHOTS=1` (to a temporary directory otherwise).
+
+use crate::helpers::*;
+use crate::ui::*;
+use crate::webdriver::Driver;
+use std::time::Duration;
+
+fn screenshot_dir() -> std::path::PathBuf {
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        std::env::temp_dir().join("posada-screenshots")
+    }
+}
+
+async fn shot(d: &Driver, name: &str) {
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = d.screenshot().await;
+    assert_eq!(&png[1..4], b"PNG");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Realistic data for the pages and the screenshots.
+async fn seed(app: &TestApp) -> (String, String) {
+    let to_confirm = hold(app, 1, 2, 5, "Martina Gómez", "+5492944111111").await;
+    let to_cancel = hold(app, 2, 8, 11, "Julián Fernández", "+5492944222222").await;
+    let confirmed = hold(app, 3, 0, 3, "Familia Rossi", "+5492944333333").await;
+    app.state.booking.confirm(&confirmed, OWNER_EMAIL, "transferencia", false).await.unwrap();
+    let flagged = hold(app, 2, 14, 18, "Lucía Benítez", "+5492944444444").await;
+    app.state.booking.confirm(&flagged, OWNER_EMAIL, "", false).await.unwrap();
+    let flag = store::Change { actor: "system".into(), note: "pagó de menos".into(), allow_expired: false };
+    app.state
+        .store
+        .set_flag(&flagged, domain::AttentionFlag::AmountMismatch, true, &flag, app.clock.now())
+        .await
+        .unwrap();
+    imported_block(app, 3, 6, 10).await;
+    (to_confirm, to_cancel)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_works_in_a_real_browser() {
+    let Some(d) = Driver::start(360, 780).await else { return };
+    let app = spawn_app(Engine::Sqlite).await;
+    let (to_confirm, to_cancel) = seed(&app).await;
+
+    // Log in (phone width).
+    d.goto(&app.url("/admin/calendario")).await;
+    d.find("#login-submit").await;
+    shot(&d, "login-360").await;
+    d.type_into("#email", OWNER_EMAIL).await;
+    d.type_into("#password", "wrong").await;
+    d.click("#login-submit").await;
+    d.wait_text("main", "E-mail o contraseña incorrectos.", Duration::from_secs(10)).await;
+    d.clear("#password").await;
+    d.type_into("#password", OWNER_PASSWORD).await;
+    d.click("#login-submit").await;
+    // Back where we wanted to go.
+    d.wait_text("h1", "Calendario", Duration::from_secs(10)).await;
+
+    // The calendar shows the hold and the imported block.
+    let hold_cell = d.text(&format!("td.c-pre_reserved a[href='/admin/reservas/{to_confirm}']")).await;
+    assert!(hold_cell.contains(&to_confirm), "{hold_cell}");
+    d.find("td.c-airbnb").await;
+    shot(&d, "calendario-360").await;
+
+    // An owner block by selecting two free nights of the first cabin.
+    let (a, b) = (in_days(20), in_days(21));
+    d.goto(&app.url(&format!("/admin/calendario?desde={}", in_days(14)))).await;
+    d.click(&format!("td.c-free[data-unit='1'][data-date='{a}']")).await;
+    d.click(&format!("td.c-free[data-unit='1'][data-date='{b}']")).await;
+    assert_eq!(d.value("#n-in").await, a);
+    assert_eq!(d.value("#n-out").await, in_days(22));
+    assert_eq!(d.value("#n-unit").await, "1");
+    d.type_into("#n-note", "Mantenimiento").await;
+    d.click("#btn-nueva").await;
+    d.wait_text("main", "Listo: la reserva o el bloqueo quedó creado.", Duration::from_secs(10)).await;
+    d.wait_text("main", "Bloqueo del dueño", Duration::from_secs(5)).await;
+    let block = d.url().await.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+    let r = app.state.store.get_reservation(&block).await.unwrap();
+    assert_eq!((r.status, r.stay.check_in.to_string()), (domain::ReservationStatus::Blocked, a.clone()));
+
+    // Confirm a hold by hand.
+    d.goto(&app.url(&format!("/admin/reservas/{to_confirm}"))).await;
+    shot(&d, "reserva-360").await;
+    d.type_into("#confirm-note", "Pagó en efectivo").await;
+    d.click("#btn-confirmar").await;
+    d.wait_text("main", "Listo: la reserva quedó confirmada.", Duration::from_secs(15)).await;
+    d.wait_text("#historial", "Pagó en efectivo", Duration::from_secs(5)).await;
+
+    // Cancel a reservation.
+    d.goto(&app.url(&format!("/admin/reservas/{to_cancel}"))).await;
+    d.type_into("#cancel-reason", "El huésped no viaja").await;
+    d.click("#btn-cancelar").await;
+    d.wait_text("main", "Listo: la reserva quedó cancelada.", Duration::from_secs(10)).await;
+    assert_eq!(app.state.store.get_reservation(&to_cancel).await.unwrap().status, domain::ReservationStatus::Cancelled);
+
+    // Edit a price and see the preview change.
+    d.goto(&app.url("/admin/cabanas/1")).await;
+    assert!(!d.text("#preview-table").await.contains("$ 61.000"));
+    d.clear("#u-base_price").await;
+    d.type_into("#u-base_price", "61000").await;
+    d.click("#btn-guardar-cabana").await;
+    d.wait_text("main", "Listo: los cambios se guardaron.", Duration::from_secs(10)).await;
+    d.wait_text("#preview-table", "$ 61.000", Duration::from_secs(5)).await;
+
+    // A live update: a hold placed through the API shows up on the open "Hoy" page.
+    d.goto(&app.url("/admin")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while d.script("return document.body.dataset.live || ''").await != "on" {
+        assert!(std::time::Instant::now() < deadline, "the page never connected to /admin/events");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let live = hold(&app, 2, 1, 4, "Sofía Live", "+5492944555555").await;
+    d.wait_text("#toasts", &format!("Nueva pre-reserva {live}"), Duration::from_secs(15)).await;
+    d.wait_text("#llegadas", "Sofía Live", Duration::from_secs(10)).await;
+
+    // Screenshots of the main pages, phone and desktop.
+    for (w, h, suffix) in [(360, 780, "360"), (1280, 860, "desktop")] {
+        d.resize(w, h).await;
+        for (path, name) in [
+            ("/admin", "hoy"),
+            ("/admin/calendario", "calendario"),
+            ("/admin/reservas", "reservas"),
+            (&*format!("/admin/reservas/{to_confirm}"), "reserva"),
+            ("/admin/cabanas/1", "cabana"),
+            ("/admin/canales", "canales"),
+            ("/admin/estadisticas", "estadisticas"),
+        ] {
+            d.goto(&app.url(path)).await;
+            d.find("main h1").await;
+            shot(&d, &format!("{name}-{suffix}")).await;
+        }
+    }
+    d.quit().await;
+    app.stop().await;
+}

@@ -1,0 +1,12 @@
+-- Dashboard sessions: the cookie carries a random token; only its SHA-256 is stored.
+
+CREATE TABLE admin_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES admin_users (id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    ip TEXT,
+    user_agent TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX admin_sessions_by_expiry ON admin_sessions (expires_at);
