@@ -30,7 +30,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(15))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // 1 MiB of page cache per connection (SQLite's default is 2 MiB): the whole
+            // database of a small lodging fits, and eight connections stay light on memory.
+            .pragma("cache_size", "-1024");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(15))
