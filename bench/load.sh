@@ -189,12 +189,12 @@ admin_token() {
     "$base/api/v1/admin/login" | json_field access_token
 }
 
-seed_units() { # prints the created unit ids, one per line
+seed_units() { # seed_units COUNT [NAME=Cabaña] → the created unit ids, one per line
   local token i
   token=$(admin_token)
   for i in $(seq 1 "$1"); do
     curl -fsS -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
-      -d "{\"name\":\"Cabaña $i\",\"capacity\":6,\"base_price\":50000,\"weekend_multiplier\":1.2,\"min_nights\":1}" \
+      -d "{\"name\":\"${2:-Cabaña} $i\",\"capacity\":6,\"base_price\":50000,\"weekend_multiplier\":1.2,\"min_nights\":1}" \
       "$base/api/v1/admin/accommodations" | json_field id
   done
 }
@@ -375,8 +375,7 @@ whatsapp_once() { # N webhooks from N new contacts; then wait for N answered eve
   line=$(timeout $((WA_WAIT + 60)) python3 "$here/wa_webhooks.py" "$base" "$wa_secret" "$WA_N" "$WA_CONNS" "$tag" 30) ||
     die "wa_webhooks.py failed: $line"
   c1=$(cpu_snapshot); g1=$(proc_ticks "$graph_pid")
-  echo "  $engine whatsapp run $tag: $(head -n 1 <<<"$line")" >&2
-  if [ "$(wc -l <<<"$line")" -gt 1 ]; then tail -n +2 <<<"$line" | sed 's/^/    /' >&2; fi
+  if [ "$(wc -l <<<"$line")" -gt 1 ]; then tail -n +2 <<<"$line" | sed "s/^/  $engine whatsapp run $tag: /" >&2; fi
   t0=$(date +%s); deadline=$((t0 + WA_WAIT))
   while :; do
     counts=$(db_query "$engine" "$poll")
@@ -443,7 +442,7 @@ bench_engine() {
 
   if wants ical || wants ical-304; then # one more cabin, ICAL_RESERVATIONS consecutive 1-night blocks
     local t_seed token
-    ical_unit=$(seed_units 1)
+    ical_unit=$(seed_units 1 Calendario)
     t_seed=$(date +%s.%N)
     seed_blocks "$ical_unit" "$ICAL_RESERVATIONS" "$first_day"
     token=$(admin_token)
@@ -504,6 +503,8 @@ for e in $ENGINES; do bench_engine "$e"; done
 
 echo >&2
 echo "# summary (latencies in ms; counted = holds in the database (pre-reserve) or exports the server counted with the expected status, 200 or 304 (ical); cpu_* in % of one CPU over the case: server, all postgres processes, wrk, other = anything else on the machine; VmHWM = server peak RSS so far, MiB)"
-if command -v column >/dev/null; then column -t -s $'\t' "$results"; else cat "$results"; fi
+if [ "$(wc -l <"$results")" -gt 1 ]; then
+  if command -v column >/dev/null; then column -t -s $'\t' "$results"; else cat "$results"; fi
+fi
 if [ -s "$work/bursts.txt" ]; then cat "$work/bursts.txt"; fi
 if [ -s "$work/whatsapp.txt" ]; then cat "$work/whatsapp.txt"; fi

@@ -10,7 +10,7 @@ Prints one line:
 LATENCY events=... processed=... replies=... queued=... sent_events=...
   replies_after_s=... msgs_per_s=... proc_p50_ms=... proc_p95_ms=... proc_p99_ms=... proc_max_ms=...
   sent_after_s=... sent_per_s=... sent_p50_ms=... sent_p95_ms=... sent_p99_ms=... sent_max_ms=...
-and a second line with how many events were answered (processed_at) in each second after the
+and a second line with how many events were answered (processed_at) in each 250 ms after the
 first webhook (shows the job worker's batches and pauses).
 "after_s" is from the sender's first webhook to the last event answered (or sent), so
 msgs_per_s = n / replies_after_s is the end-to-end rate.
@@ -54,9 +54,9 @@ def main() -> int:
     buckets: dict = {}
     for r in rows:
         if r[1] is not None:
-            b = int(r[1] - first)
+            b = int((r[1] - first) * 4)
             buckets[b] = buckets.get(b, 0) + 1
-    print("ANSWERED_PER_SECOND " + " ".join(f"{buckets.get(b, 0)}" for b in range(max(buckets, default=-1) + 1)))
+    print("ANSWERED_PER_250MS " + " ".join(f"{buckets.get(b, 0)}" for b in range(max(buckets, default=-1) + 1)))
     return 0
 
 
