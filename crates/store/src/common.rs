@@ -1924,6 +1924,24 @@ macro_rules! store_impl {
                 Ok(rows.into_iter().map(Payment::from).collect())
             }
 
+            async fn funnel(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<$crate::Funnel> {
+                let (conversations, quoted, holds, paid): (i64, i64, i64, i64) = sqlx::query_as(
+                    "SELECT \
+                     (SELECT COUNT(DISTINCT contact_id) FROM messages WHERE direction = 'in' AND created_at >= $1 AND created_at < $2), \
+                     (SELECT COUNT(DISTINCT contact_id) FROM quotes WHERE created_at >= $1 AND created_at < $2), \
+                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'sandbox') \
+                        AND status <> 'blocked' AND created_at >= $1 AND created_at < $2), \
+                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'sandbox') \
+                        AND status <> 'blocked' AND created_at >= $1 AND created_at < $2 AND confirmed_at IS NOT NULL)",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                Ok($crate::Funnel { conversations, quoted, holds, paid })
+            }
+
             async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>> {
                 let rows: Vec<(String, String)> =
                     sqlx::query_as(Self::SCHEMA_QUERY).fetch_all(&self.pool).await.map_err(Self::map_err)?;

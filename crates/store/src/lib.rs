@@ -47,6 +47,17 @@ pub struct HoldLimits {
     pub max_holds_per_contact: Option<u32>,
 }
 
+/// The conversation funnel over a period: contacts who wrote, contacts who were quoted a price,
+/// holds placed from a conversation (WhatsApp, e-mail, sandbox) and how many of those were
+/// confirmed (deposit paid, or confirmed by hand).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Funnel {
+    pub conversations: i64,
+    pub quoted: i64,
+    pub holds: i64,
+    pub paid: i64,
+}
+
 #[async_trait]
 #[allow(clippy::too_many_arguments)]
 pub trait Store: Send + Sync + 'static {
@@ -275,6 +286,9 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome>;
     async fn payments_for(&self, reservation_id: i64) -> Result<Vec<Payment>>;
+
+    /// Funnel counts for what happened in `[from, to)`.
+    async fn funnel(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Funnel>;
 
     /// Table → columns, to check that both schemas stay equal.
     async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>>;

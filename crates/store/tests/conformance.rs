@@ -47,6 +47,7 @@ conformance!(
     a_hold_with_a_request_key_is_placed_once,
     admin_sessions_live_expire_and_end,
     the_audit_log_reads_as_a_feed,
+    the_funnel_counts_conversations_quotes_holds_and_paid,
 );
 
 fn inbound(id: &str) -> NewInbound {
@@ -939,4 +940,46 @@ async fn the_audit_log_reads_as_a_feed(engine: Engine) {
     assert_eq!(store.latest_audit_id().await.unwrap(), feed[1].id);
     assert_eq!(store.audit_after(0, 1).await.unwrap().len(), 1);
     assert!(store.audit_after(feed[1].id, 10).await.unwrap().is_empty());
+}
+
+async fn the_funnel_counts_conversations_quotes_holds_and_paid(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    let (from, to) = (now() - Duration::hours(1), now() + Duration::hours(1));
+    assert_eq!(store.funnel(from, to).await.unwrap(), Funnel::default());
+    // Two guests write; one is quoted twice; one hold from the chat is paid, one is not; a
+    // hold placed through the API and an owner block are not part of the funnel.
+    for (n, phone) in ["549111", "549222"].iter().enumerate() {
+        let c = store.upsert_contact("whatsapp", phone, "", now()).await.unwrap();
+        let stay = Stay::new(d("2027-03-01"), d("2027-03-03")).unwrap();
+        let turn = Turn {
+            contact_id: c.id,
+            state: serde_json::json!({}),
+            inbound: Some(NewMessage { kind: "text".into(), body: "hola".into(), payload: serde_json::json!({}) }),
+            send_job_kind: "send_message".into(),
+            quotes: if n == 0 { vec![(u.id, stay, Money(100)), (u.id, stay, Money(100))] } else { vec![] },
+            ..Default::default()
+        };
+        store.commit_turn(&turn, now()).await.unwrap();
+    }
+    let mut a = hold(u.id, "2027-03-01", "2027-03-03", "549111");
+    a.channel = "whatsapp".into();
+    let a = store.create_reservation(&a, HoldLimits::default(), now()).await.unwrap();
+    let mut b = hold(u.id, "2027-03-05", "2027-03-07", "549111");
+    b.channel = "sandbox".into();
+    store.create_reservation(&b, HoldLimits::default(), now()).await.unwrap();
+    store
+        .create_reservation(&hold(u.id, "2027-03-10", "2027-03-12", "549333"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    let mut block = hold(u.id, "2027-03-20", "2027-03-22", "");
+    block.status = ReservationStatus::Blocked;
+    block.channel = "whatsapp".into();
+    block.hold_expires_at = None;
+    store.create_reservation(&block, HoldLimits::default(), now()).await.unwrap();
+    store.transition(&a.code, ReservationStatus::Confirmed, &by("payment"), now()).await.unwrap();
+    let f = store.funnel(from, to).await.unwrap();
+    assert_eq!(f, Funnel { conversations: 2, quoted: 1, holds: 2, paid: 1 });
+    // Outside the period, nothing.
+    assert_eq!(store.funnel(to, to + Duration::hours(1)).await.unwrap(), Funnel::default());
 }
