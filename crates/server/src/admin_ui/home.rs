@@ -1,5 +1,4 @@
-//! "Hoy": what needs the owner today, each item a link to act on it. And the conversations
-//! placeholder (filled by the WhatsApp channel).
+//! "Hoy": what needs the owner today, each item a link to act on it.
 
 use super::html::{self, Nav, e};
 use super::reservations::{OkQuery, unit_names};
@@ -127,8 +126,20 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
     );
     body +=
         &section("atencion", "Reservas que necesitan atención", &flagged, "Ninguna reserva tiene marcas de atención.");
-    // Slot: the WhatsApp channel adds "chats esperando a una persona" here.
-    body += r#"<section class="card" id="chats-handoff" data-live><h2>Chats esperando a una persona</h2><p class="muted">Las conversaciones llegan con el canal de WhatsApp; cuando el bot pida ayuda, van a aparecer acá.</p></section>"#;
+    let chats: Vec<String> = s
+        .store
+        .list_contacts(200)
+        .await?
+        .iter()
+        .filter(|c| c.handed_off)
+        .map(|c| super::conversations::item(c, tz))
+        .collect();
+    body += &section(
+        "chats-handoff",
+        "Chats esperando a una persona",
+        &chats,
+        "Ningún chat espera a una persona: el bot está atendiendo.",
+    );
     body += &section(
         "feeds-viejos",
         "Calendarios importados con problemas",
@@ -137,12 +148,4 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
     );
     body += "</div>";
     Ok(page(html::layout(Some(&sess.viewer()), Nav::Hoy, "Hoy", q.ok.as_deref(), &body)))
-}
-
-/// GET /admin/conversaciones — a placeholder until the WhatsApp channel lands.
-pub async fn conversations(sess: Session) -> UiResult<Response> {
-    let body = r#"<h1>Conversaciones</h1>
-<section class="card" id="conversaciones"><p>Las conversaciones con huéspedes llegan con el canal de WhatsApp.</p>
-<p class="muted">Acá vas a ver primero los chats en los que el bot pidió ayuda, después los recientes; vas a poder leer el hilo tal como lo vio el huésped, responder y devolverle el chat al bot.</p></section>"#;
-    Ok(page(html::layout(Some(&sess.viewer()), Nav::Conversaciones, "Conversaciones", None, body)))
 }

@@ -196,6 +196,14 @@ pub fn notice(ok: Option<&str>) -> &'static str {
         "feed_borrado" => "Listo: el calendario dejó de importarse.",
         "rotada" => "Listo: hay una dirección de exportación nueva; la anterior dejó de funcionar.",
         "sincronizado" => "Listo: se leyeron todos los calendarios importados.",
+        "respondido" => "Listo: tu mensaje quedó en camino al huésped.",
+        "tomado" => "Listo: tomaste el chat; el bot no responde hasta que lo devuelvas.",
+        "devuelto" => "Listo: el bot vuelve a atender este chat.",
+        "link" => "Listo: el link de pago va en camino al huésped.",
+        "link_creando" => {
+            "Listo: se está creando el link de pago; si la reserva vino de un chat, se lo mandamos al huésped."
+        }
+        "cancelada_avisada" => "Listo: la reserva quedó cancelada y le avisamos al huésped.",
         _ => "",
     }
 }

@@ -1,7 +1,9 @@
 //! Live updates: `/admin/events` is a Server-Sent Events stream. One poller per instance reads
 //! the audit log every 2 seconds (every reservation state change writes a row there, whichever
 //! instance made it), turns new rows into events and broadcasts them to this instance's open
-//! pages. Polling the shared database works the same on SQLite and PostgreSQL and across
+//! pages. The same poll reads the most recently changed chats (one small query): a guest's new
+//! message, a hand-off and any other change of a chat (a reply sent, a status tick) become
+//! events too. Polling the shared database works the same on SQLite and PostgreSQL and across
 //! instances; no proxy buffering (`X-Accel-Buffering: no`, `Cache-Control: no-cache`).
 
 use super::session::Session;
@@ -10,11 +12,12 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use store::AuditEntry;
+use store::{AuditEntry, Contact};
 use tokio::sync::broadcast;
 
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
@@ -23,10 +26,62 @@ pub const POLL_EVERY: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LiveEvent {
     pub id: i64,
-    /// `hold`, `confirmed`, `cancelled`, `expired`, `block`, `booking`, `changed`, `conflict`, `flag`, `other`.
+    /// `hold`, `confirmed`, `cancelled`, `expired`, `block`, `booking`, `changed`, `conflict`, `flag`,
+    /// `handoff`, `message`, `chat`, `other`.
     pub kind: &'static str,
+    /// Shown as a toast; empty for a quiet refresh.
     pub message: String,
     pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<i64>,
+}
+
+/// How many recently changed chats each poll reads.
+const CHATS_PER_POLL: i64 = 100;
+
+type ChatMark = (DateTime<Utc>, Option<DateTime<Utc>>, bool);
+
+/// What changed in the chats since the last poll: hand-offs, new guest messages, other changes.
+#[derive(Default)]
+struct ChatWatch {
+    seen: HashMap<i64, ChatMark>,
+    watermark: Option<DateTime<Utc>>,
+}
+
+impl ChatWatch {
+    fn mark(c: &Contact) -> ChatMark {
+        (c.updated_at, c.last_inbound_at, c.handed_off)
+    }
+
+    /// Remembers the chats; with `report`, returns the events for what changed.
+    fn update(&mut self, contacts: &[Contact], report: bool) -> Vec<LiveEvent> {
+        let mut out = Vec::new();
+        for c in contacts {
+            let now = Self::mark(c);
+            let before = match self.seen.get(&c.id) {
+                Some(prev) if *prev == now => continue,
+                Some(prev) => Some(*prev),
+                // Unseen: new if it changed after the last poll (not just back in the list).
+                None if self.watermark.is_some_and(|w| c.updated_at > w) => Some((c.updated_at, None, false)),
+                None => None,
+            };
+            self.seen.insert(c.id, now);
+            let (Some((_, inbound_before, handed_before)), true) = (before, report) else { continue };
+            let name = if c.name.trim().is_empty() { c.address.clone() } else { c.name.clone() };
+            let (kind, message) = if c.handed_off && !handed_before {
+                ("handoff", format!("{name} pide hablar con una persona"))
+            } else if c.last_inbound_at > inbound_before {
+                ("message", format!("Nuevo mensaje de {name}"))
+            } else {
+                ("chat", String::new())
+            };
+            out.push(LiveEvent { id: 0, kind, message, code: None, contact: Some(c.id) });
+        }
+        for c in contacts {
+            self.watermark = self.watermark.max(Some(c.updated_at));
+        }
+        out
+    }
 }
 
 pub struct Live {
@@ -63,6 +118,10 @@ async fn poll(s: AppState) {
         }
     };
     let mut names: HashMap<i64, String> = HashMap::new();
+    let mut chats = ChatWatch { watermark: Some(s.clock.now()), ..Default::default() };
+    if let Ok(list) = s.store.list_contacts(CHATS_PER_POLL).await {
+        chats.update(&list, false);
+    }
     loop {
         tokio::time::sleep(POLL_EVERY).await;
         if live.tx.receiver_count() == 0 {
@@ -84,6 +143,14 @@ async fn poll(s: AppState) {
             if let Some(ev) = describe(&s, &entry, &mut names).await {
                 let _ = live.tx.send(ev);
             }
+        }
+        match s.store.list_contacts(CHATS_PER_POLL).await {
+            Ok(list) => {
+                for ev in chats.update(&list, true) {
+                    let _ = live.tx.send(ev);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "live updates: chat poll failed"),
         }
     }
 }
@@ -123,9 +190,16 @@ async fn describe(s: &AppState, a: &AuditEntry, names: &mut HashMap<i64, String>
             ("conflict", format!("Conflicto: otro canal ocupó noches de la reserva {c} ({unit})"))
         }
         ("flag_set" | "flag_cleared", _) => ("flag", format!("Cambió una marca de la reserva {c}")),
+        ("chat_reply", _) => ("chat", format!("{} respondió un chat", a.actor)),
+        ("chat_taken", _) => ("chat", format!("{} tomó un chat", a.actor)),
+        ("chat_released", _) => ("chat", format!("{} le devolvió un chat al bot", a.actor)),
+        ("guest_notified", _) => ("chat", format!("Se le avisó al huésped de la reserva {c}")),
+        ("payment_link_resent" | "payment_link_requested", _) => {
+            ("other", format!("Link de pago de la reserva {c} en camino"))
+        }
         _ => ("other", "Hubo cambios en el panel.".to_string()),
     };
-    Some(LiveEvent { id: a.id, kind, message, code })
+    Some(LiveEvent { id: a.id, kind, message, code, contact: None })
 }
 
 /// GET /admin/events
@@ -136,7 +210,10 @@ pub async fn events(State(s): State<AppState>, _session: Session) -> Response {
             match rx.recv().await {
                 Ok(ev) => {
                     let data = serde_json::to_string(&ev).unwrap_or_else(|_| "{}".into());
-                    let event = Event::default().event("cambio").id(ev.id.to_string()).data(data);
+                    let mut event = Event::default().event("cambio").data(data);
+                    if ev.id > 0 {
+                        event = event.id(ev.id.to_string());
+                    }
                     return Some((Ok::<_, std::convert::Infallible>(event), rx));
                 }
                 // Fell behind: skip what was lost, the page refreshes anyway.

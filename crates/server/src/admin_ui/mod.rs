@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod channels;
+pub mod conversations;
 pub mod home;
 pub mod html;
 pub mod live;
@@ -137,7 +138,19 @@ pub fn register(api: Api) -> Api {
         .add("POST", "/admin/reservas/{code}/cancelar", post(reservations::cancel), T, true, "Cancel with a reason")
         .add("POST", "/admin/reservas/{code}/cambiar", post(reservations::change), T, true, "Change dates or cabin")
         .add("POST", "/admin/reservas/{code}/marca", post(reservations::clear_flag), T, true, "Clear a flag")
-        .add("GET", "/admin/conversaciones", get(home::conversations), T, true, "Conversations (WhatsApp)")
+        .add("POST", "/admin/reservas/{code}/link", post(reservations::resend_link), T, true, "Resend the payment link")
+        .add("GET", "/admin/conversaciones", get(conversations::list), T, true, "Chats: hand-offs first, then recent")
+        .add("GET", "/admin/conversaciones/{id}", get(conversations::thread), T, true, "A chat as the guest saw it")
+        .add(
+            "POST",
+            "/admin/conversaciones/{id}/responder",
+            post(conversations::reply),
+            T,
+            true,
+            "Answer a chat (through the outbox)",
+        )
+        .add("POST", "/admin/conversaciones/{id}/tomar", post(conversations::take_over), T, true, "Take over a chat")
+        .add("POST", "/admin/conversaciones/{id}/devolver", post(conversations::release), T, true, "Back to the bot")
         .add("GET", "/admin/cabanas", get(units::list), T, true, "Cabins and rate rules (owner)")
         .add("GET", "/admin/cabanas/nueva", get(units::new_form), T, true, "New cabin form (owner)")
         .add("POST", "/admin/cabanas/nueva", post(units::create), T, true, "Create a cabin (owner)")

@@ -386,9 +386,11 @@ async fn detail_page(
     if !r.notes.is_empty() {
         let _ = write!(b, r#"<h3>Notas</h3><pre class="notes">{}</pre>"#, e(&r.notes));
     }
-    b += r#"<p class="muted">Pagos y reenvío del link de pago: llegan con Mercado Pago.</p></section>"#;
+    b += "</section>";
+    b += &payments_section(s, sess, &r, errors).await?;
 
     // Actions.
+    let from_chat = s.chat.contact_of(&r).await.is_some();
     b += r#"<section class="card" id="acciones"><h2>Acciones</h2>"#;
     let csrf = sess.csrf_field();
     if action_allowed(&r, "confirmar") {
@@ -411,8 +413,13 @@ async fn detail_page(
         let _ = write!(
             b,
             r#"<form method="post" action="/admin/reservas/{code}/cancelar" class="action" id="form-cancelar">{csrf}<h3>Cancelar</h3>
-<label for="cancel-reason">Motivo</label><input id="cancel-reason" name="reason" value="{v}"{i}>{er}
+<label for="cancel-reason">Motivo (queda en el historial)</label><input id="cancel-reason" name="reason" value="{v}"{i}>{er}{notice}
 <button type="submit" class="danger" id="btn-cancelar">Cancelar la reserva</button></form>"#,
+            notice = if from_chat {
+                r#"<p class="muted">La reserva vino de un chat: le avisamos al huésped por ese mismo chat.</p>"#
+            } else {
+                ""
+            },
             v = e(&val("reason", String::new())),
             i = inv(errors, "reason"),
             er = err(errors, "reason"),
@@ -528,6 +535,9 @@ pub fn audit_label(action: &str) -> String {
         "stay_changed" => "Cambio de fechas o cabaña".into(),
         "flag_set" => "Marca puesta".into(),
         "flag_cleared" => "Marca quitada".into(),
+        "guest_notified" => "Aviso al huésped".into(),
+        "payment_link_resent" => "Link de pago reenviado".into(),
+        "payment_link_requested" => "Link de pago pedido".into(),
         other => other.to_string(),
     }
 }
@@ -577,9 +587,176 @@ pub async fn cancel(State(s): State<AppState>, Path(code): Path<String>, form: C
     if reason.chars().count() > 500 {
         return refused(&s, &form, &code, "reason", "El motivo puede tener hasta 500 caracteres.".into()).await;
     }
-    match s.booking.cancel(&r.code, &form.session.email, reason).await {
-        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "cancelada")),
-        Err(err) => refused(&s, &form, &code, "general", booking_message(err)?).await,
+    let cancelled = match s.booking.cancel(&r.code, &form.session.email, reason).await {
+        Ok(c) => c,
+        Err(err) => return refused(&s, &form, &code, "general", booking_message(err)?).await,
+    };
+    // A reservation that came from a chat: the guest hears it there (through the outbox).
+    let Some(contact) = s.chat.contact_of(&cancelled).await else {
+        return Ok(done(&format!("/admin/reservas/{}", r.code), "cancelada"));
+    };
+    let unit = s.store.get_unit(cancelled.unit_id).await.map(|u| u.name).unwrap_or_default();
+    let text = format!(
+        "Hola{}. Te escribimos por tu reserva *{}* en {} ({} → {}): quedó cancelada. Si tenés dudas, respondé este mensaje y te atiende una persona.",
+        if cancelled.guest_name.is_empty() { String::new() } else { format!(" {}", cancelled.guest_name) },
+        cancelled.code,
+        unit,
+        cancelled.stay.check_in.format("%d/%m/%Y"),
+        cancelled.stay.check_out.format("%d/%m/%Y"),
+    );
+    if let Err(err) = s.chat.notify(contact.id, &text, None).await {
+        tracing::error!(error = %err, code = %cancelled.code, "could not queue the cancellation notice");
+        return Ok(done(&format!("/admin/reservas/{}", r.code), "cancelada"));
+    }
+    let note = format!("aviso de cancelación por {} ({})", contact.channel, contact.address);
+    s.store.record_audit(Some(cancelled.id), &form.session.email, "guest_notified", &note, s.clock.now()).await?;
+    Ok(done(&format!("/admin/reservas/{}", r.code), "cancelada_avisada"))
+}
+
+fn payment_status_label(status: &str) -> &str {
+    match status {
+        "approved" => "Aprobado",
+        "pending" => "Pendiente",
+        "in_process" => "En proceso",
+        "authorized" => "Autorizado",
+        "rejected" => "Rechazado",
+        "cancelled" => "Cancelado",
+        "in_mediation" => "En disputa",
+        "refunded" => "Devuelto",
+        "charged_back" => "Contracargo",
+        other => other,
+    }
+}
+
+/// Whether a link can be (re)sent: a live hold and a payment provider.
+fn link_allowed(s: &AppState, r: &Reservation) -> bool {
+    s.config.payments.provider != crate::config::PaymentProvider::None
+        && r.status == ReservationStatus::PreReserved
+        && r.occupies_at(s.clock.now())
+}
+
+/// Payments, the hold's payment link and "Reenviar link de pago".
+async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors: &Errors) -> UiResult<String> {
+    let tz = s.config.timezone;
+    let payments = s.store.payments_for(r.id).await?;
+    let link = s.store.payment_link(r.id).await?;
+    if r.status == ReservationStatus::Blocked && payments.is_empty() && link.is_none() {
+        return Ok(String::new());
+    }
+    let mut b = String::from(r#"<section class="card" id="pagos" data-live><h2>Pagos</h2>"#);
+    b += &err(errors, "link");
+    match &link {
+        Some(l) => {
+            let expires = l.expires_at.map(|t| format!(" · vence {}", html::time(t, tz))).unwrap_or_default();
+            let _ = write!(
+                b,
+                r#"<label for="pay-link">Link de pago de la seña ({amount}{expires})</label>
+<div class="copyrow"><input id="pay-link" readonly value="{url}"><button type="button" data-copy="pay-link">Copiar</button></div>"#,
+                amount = html::money(l.amount),
+                expires = e(&expires),
+                url = e(&l.url),
+            );
+        }
+        None if r.status == ReservationStatus::PreReserved => {
+            b += r#"<p class="muted">Esta pre-reserva todavía no tiene link de pago.</p>"#;
+        }
+        None => {}
+    }
+    if payments.is_empty() {
+        b += r#"<p class="muted">Todavía no hay pagos registrados.</p>"#;
+    } else {
+        b += r#"<div class="scroll"><table class="list" id="lista-pagos"><thead><tr><th>Fecha</th><th>Estado</th><th class="num">Monto</th><th>Medio</th><th>Id del pago</th></tr></thead><tbody>"#;
+        for p in &payments {
+            let detail = if p.status_detail.is_empty() {
+                String::new()
+            } else {
+                format!(r#"<br><span class="muted">{}</span>"#, e(&p.status_detail))
+            };
+            let _ = write!(
+                b,
+                r#"<tr><td>{when}</td><td><span class="pay st-{cls}">{label}</span>{detail}</td><td class="num">{amount} {currency}</td><td>{provider}</td><td><code>{id}</code></td></tr>"#,
+                when = html::time(p.updated_at, tz),
+                cls = e(&p.status),
+                label = e(payment_status_label(&p.status)),
+                amount = html::money(p.amount),
+                currency = e(&p.currency),
+                provider = e(if p.provider == "mercadopago" { "Mercado Pago" } else { &p.provider }),
+                id = e(&p.provider_payment_id),
+            );
+        }
+        b += "</tbody></table></div>";
+    }
+    if link_allowed(s, r) {
+        let from_chat = s.chat.contact_of(r).await.is_some();
+        let (label, help) = match (&link, from_chat) {
+            (Some(_), true) => {
+                ("Reenviar link de pago", "Se lo mandamos al huésped por el chat de donde vino la reserva.")
+            }
+            (Some(_), false) => ("", "La reserva no vino de un chat: copiá el link y mandáselo vos."),
+            (None, true) => ("Crear y enviar link de pago", "Se crea el link y se lo mandamos al huésped por el chat."),
+            (None, false) => ("Crear link de pago", "Se crea el link; después copialo y mandáselo vos."),
+        };
+        let _ = write!(b, r#"<p class="muted">{help}</p>"#);
+        if !label.is_empty() {
+            let _ = write!(
+                b,
+                r#"<form method="post" action="/admin/reservas/{code}/link" class="inline" id="form-link">{csrf}<button type="submit" id="btn-link">{label}</button></form>"#,
+                code = e(&r.code),
+                csrf = sess.csrf_field(),
+            );
+        }
+    }
+    b += "</section>";
+    Ok(b)
+}
+
+/// POST /admin/reservas/{code}/link — resend the stored link through the chat, or ask the
+/// payment-link job to create it (the job sends it to the chat itself).
+pub async fn resend_link(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    if !link_allowed(&s, &r) {
+        let why = if s.config.payments.provider == crate::config::PaymentProvider::None {
+            "Los pagos en línea no están configurados."
+        } else {
+            "Solo una pre-reserva vigente tiene link de pago."
+        };
+        return refused(&s, &form, &code, "link", why.into()).await;
+    }
+    let now = s.clock.now();
+    let who = &form.session.email;
+    match (s.store.payment_link(r.id).await?, s.chat.contact_of(&r).await) {
+        (Some(link), Some(contact)) => {
+            let expires = r
+                .hold_expires_at
+                .map(|t| format!(" Tenés tiempo hasta las {}.", t.with_timezone(&s.config.timezone).format("%H:%M")))
+                .unwrap_or_default();
+            let text = format!(
+                "Te reenvío el link para pagar la seña de tu reserva *{}* ({}): {}{expires}",
+                r.code,
+                html::money(link.amount),
+                link.url
+            );
+            s.chat.notify(contact.id, &text, None).await.map_err(UiError::internal)?;
+            let note = format!("por {} ({})", contact.channel, contact.address);
+            s.store.record_audit(Some(r.id), who, "payment_link_resent", &note, now).await?;
+            Ok(done(&format!("/admin/reservas/{}", r.code), "link"))
+        }
+        (Some(_), None) => {
+            refused(&s, &form, &code, "link", "La reserva no vino de un chat: copiá el link y mandáselo vos.".into())
+                .await
+        }
+        (None, _) => {
+            let job = store::NewJob {
+                kind: crate::payments::LINK_JOB.into(),
+                payload: serde_json::json!({"code": r.code}),
+                dedupe_key: None,
+                run_at: now,
+                max_attempts: 20,
+            };
+            s.store.enqueue_job(&job, now).await?;
+            s.store.record_audit(Some(r.id), who, "payment_link_requested", "", now).await?;
+            Ok(done(&format!("/admin/reservas/{}", r.code), "link_creando"))
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! "Estadísticas": occupancy per cabin and month, revenue (confirmed totals and deposits),
-//! channel mix — as plain server-rendered SVG bars. The conversation funnel arrives with the
-//! WhatsApp channel.
+//! channel mix and the conversation funnel (conversations → quotes → holds → paid) — as plain
+//! server-rendered SVG bars.
 
 use super::html::{self, Nav, e};
 use super::session::Session;
@@ -53,6 +53,28 @@ fn bars(id: &str, title: &str, items: &[(String, f64, String)]) -> String {
     }
     s += "</svg>";
     s
+}
+
+/// The funnel's four steps as bars, each with its share of the first.
+fn funnel(f: &store::Funnel, id: &str) -> String {
+    if f.conversations == 0 && f.holds == 0 {
+        return r#"<p class="muted">Sin conversaciones en este período.</p>"#.to_string();
+    }
+    let base = f.conversations.max(1) as f64;
+    let steps: Vec<(String, f64, String)> = [
+        ("Conversaciones", f.conversations),
+        ("Cotizaciones", f.quoted),
+        ("Pre-reservas", f.holds),
+        ("Pagadas", f.paid),
+    ]
+    .iter()
+    .map(|(label, n)| {
+        let shown =
+            if *label == "Conversaciones" { n.to_string() } else { format!("{n} ({:.0}%)", *n as f64 * 100.0 / base) };
+        (label.to_string(), *n as f64, shown)
+    })
+    .collect();
+    bars(id, "Embudo de conversaciones", &steps)
 }
 
 fn short_money(m: Money) -> String {
@@ -166,6 +188,22 @@ pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<Sta
         b += &bars("chart-canales", "Reservas por canal", &items);
     }
     b += "</section>";
-    b += r#"<section class="card" id="embudo"><h2>Embudo: conversaciones → cotizaciones → pre-reservas → pagadas</h2><p class="muted">El embudo llega con el canal de WhatsApp: cuando haya conversaciones, se cuentan acá.</p></section>"#;
+    // The conversation funnel, for the year and for the last 30 days.
+    let tz = s.config.timezone;
+    let instant = |d: NaiveDate| -> chrono::DateTime<chrono::Utc> {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(tz).earliest())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default()
+    };
+    let now = s.clock.now();
+    let year_funnel = s.store.funnel(instant(start), instant(end)).await?;
+    let month_funnel = s.store.funnel(now - chrono::Duration::days(30), now).await?;
+    b += r#"<section class="card" id="embudo"><h2>Embudo: conversaciones → cotizaciones → pre-reservas → pagadas</h2>"#;
+    let _ = write!(b, "<h3>{year}</h3>");
+    b += &funnel(&year_funnel, "chart-embudo");
+    b += "<h3>Últimos 30 días</h3>";
+    b += &funnel(&month_funnel, "chart-embudo-30");
+    b += r#"<p class="muted">Conversaciones: huéspedes que escribieron. Cotizaciones: a quiénes el bot les pasó un precio. Pre-reservas: las que se hicieron desde un chat. Pagadas: las de esas que se confirmaron (seña pagada o confirmación a mano).</p></section>"#;
     Ok(page(html::layout(Some(&sess.viewer()), Nav::Estadisticas, "Estadísticas", None, &b)))
 }

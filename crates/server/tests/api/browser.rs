@@ -1,12 +1,14 @@
 //! End-to-end in headless Chromium over WebDriver: log in, the calendar with a hold and an
 //! imported block, an owner block by selecting nights, a manual confirmation, a cancellation,
-//! a price edit that changes the preview, and a live update after a hold placed through the
-//! API. Screenshots of the main pages at 360 px and desktop width go to `docs/screenshots/`
+//! a price edit that changes the preview, a live update after a hold placed through the API,
+//! and taking over and answering a chat that a guest started in the sandbox. Screenshots of the main pages at 360 px and desktop width go to `docs/screenshots/`
 //! when `UPDATE_SCREENSHOTS=1` (to a temporary directory otherwise).
 
+use crate::dashboard_chat::{guest_says, guest_sees};
 use crate::helpers::*;
 use crate::ui::*;
 use crate::webdriver::Driver;
+use crate::whatsapp::date_words;
 use std::time::Duration;
 
 fn screenshot_dir() -> std::path::PathBuf {
@@ -46,7 +48,9 @@ async fn seed(app: &TestApp) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dashboard_works_in_a_real_browser() {
     let Some(d) = Driver::start(360, 780).await else { return };
-    let app = spawn_app(Engine::Sqlite).await;
+    let app =
+        spawn_app_with(Engine::Sqlite, Options { env: vec![("POSADA_SANDBOX", "true".into())], ..Default::default() })
+            .await;
     let (to_confirm, to_cancel) = seed(&app).await;
 
     // Log in (phone width).
@@ -120,6 +124,42 @@ async fn the_dashboard_works_in_a_real_browser() {
     d.wait_text("#toasts", &format!("Nueva pre-reserva {live}"), Duration::from_secs(15)).await;
     d.wait_text("#llegadas", "Sofía Live", Duration::from_secs(10)).await;
 
+    // Take over and answer a chat: a guest asks the bot, then asks for a person.
+    let ask = format!("hola, ¿tienen lugar del {} al {} para 2?", date_words(40), date_words(43));
+    guest_says(&app, "browser-2", "Pedro Alonso", "hola").await;
+    guest_says(&app, "browser-1", "Carla Ruiz", &ask).await;
+    let carla = guest_says(&app, "browser-1", "Carla Ruiz", "quiero hablar con una persona").await;
+    assert!(carla.handed_off);
+    let thread = format!("/admin/conversaciones/{}", carla.id);
+    d.goto(&app.url("/admin")).await;
+    d.wait_text("#chats-handoff", "Carla Ruiz", Duration::from_secs(10)).await;
+    d.click(&format!("#chats-handoff a[href='{thread}']")).await;
+    d.wait_text("h1", "Carla Ruiz", Duration::from_secs(10)).await;
+    d.wait_text("#hilo", "quiero hablar con una persona", Duration::from_secs(5)).await;
+    d.find("#btn-devolver").await;
+    d.goto(&app.url("/admin/conversaciones")).await;
+    d.wait_text("#chats-espera", "Carla Ruiz", Duration::from_secs(5)).await;
+    d.wait_text("#chats-recientes", "Pedro Alonso", Duration::from_secs(5)).await;
+    shot(&d, "conversaciones-360").await;
+    d.goto(&app.url(&thread)).await;
+    let reply = "Hola Carla, soy Marta, la dueña. Sí, la Arrayán está libre esas noches. ¿Te la reservo?";
+    d.type_into("#reply-text", reply).await;
+    d.click("#btn-responder").await;
+    d.wait_text("main", "Listo: tu mensaje quedó en camino al huésped.", Duration::from_secs(10)).await;
+    d.wait_text("#hilo", "soy Marta", Duration::from_secs(5)).await;
+    // The outbox delivers it to the guest's sandbox thread.
+    crate::whatsapp::drain(&app).await;
+    assert!(guest_sees(&app, "browser-1").await.iter().any(|m| m["direction"] == "out" && m["body"] == reply));
+    d.goto(&app.url(&thread)).await;
+    d.find("#hilo .tick.sent").await;
+    shot(&d, "conversacion-360").await;
+    d.click("#btn-devolver").await;
+    d.wait_text("main", "Listo: el bot vuelve a atender este chat.", Duration::from_secs(10)).await;
+    d.find("#btn-tomar").await;
+    assert!(!app.state.store.get_contact(carla.id).await.unwrap().handed_off);
+    // Another guest waits for a person, for the screenshots.
+    guest_says(&app, "browser-3", "Tomás Aguirre", "quiero hablar con una persona").await;
+
     // Screenshots of the main pages, phone and desktop.
     for (w, h, suffix) in [(360, 780, "360"), (1280, 860, "desktop")] {
         d.resize(w, h).await;
@@ -131,6 +171,8 @@ async fn the_dashboard_works_in_a_real_browser() {
             ("/admin/cabanas/1", "cabana"),
             ("/admin/canales", "canales"),
             ("/admin/estadisticas", "estadisticas"),
+            ("/admin/conversaciones", "conversaciones"),
+            (&*thread, "conversacion"),
         ] {
             d.goto(&app.url(path)).await;
             d.find("main h1").await;

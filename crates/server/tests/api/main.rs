@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod crash;
 mod dashboard;
+mod dashboard_chat;
 mod docs;
 mod errors;
 mod health;

@@ -29,6 +29,7 @@
           if (fresh) el.replaceWith(document.importNode(fresh, true));
         });
         bindCalendar();
+        scrollThread();
         document.body.dataset.refreshed = String(Date.now());
       })
       .finally(function () { refreshing = false; });
@@ -41,7 +42,7 @@
     es.addEventListener("cambio", function (ev) {
       try {
         var data = JSON.parse(ev.data);
-        toast(data.message);
+        if (data.message) toast(data.message);
       } catch (e) { /* ignore */ }
       refresh();
     });
@@ -49,6 +50,12 @@
     // Free the connection when leaving the page (browsers allow only a few per host).
     window.addEventListener("pagehide", function () { es.close(); });
     window.addEventListener("pageshow", function (ev) { if (ev.persisted) location.reload(); });
+  }
+
+  // A chat thread opens at its newest message.
+  function scrollThread() {
+    var t = document.getElementById("thread");
+    if (t) t.scrollTop = t.scrollHeight;
   }
 
   // Calendar: tap the first and the last free night of a cabin.
@@ -126,6 +133,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     bindCalendar();
+    scrollThread();
     live();
   });
 })();
