@@ -53,6 +53,7 @@ impl Application {
                 clock.clone(),
             ),
             sandbox_mp: Arc::new(crate::http::sandbox_pay::FakeMercadoPago::default()),
+            export_cache: Default::default(),
             chat,
             booking,
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),

@@ -14,6 +14,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub booking: Booking,
     pub chat: Chat,
+    /// Rendered iCal exports per cabin, by calendar version.
+    pub export_cache: Arc<crate::ical_sync::ExportCache>,
     pub payments: crate::payments::Payments,
     /// The sandbox checkout's fake of Mercado Pago (demo only).
     pub sandbox_mp: Arc<crate::http::sandbox_pay::FakeMercadoPago>,

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use store::{Feed, StoreError, Unit};
 
 /// A wrong token or cabin is a plain 404: no hint which part was wrong.
@@ -23,8 +22,8 @@ fn no_such_calendar() -> ApiError {
 async fn serve_export(s: &AppState, unit: Option<Unit>, token: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let unit = unit.filter(|u| ical_sync::same_token(&u.ical_token, token)).ok_or_else(no_such_calendar)?;
     let today = s.clock.today_in(s.config.timezone);
-    let body = ical_sync::export_calendar(s.store.as_ref(), &unit, today, s.clock.now()).await?;
-    let etag = format!("\"{}\"", &format!("{:x}", Sha256::digest(body.as_bytes()))[..32]);
+    let rendered = s.export_cache.get(s.store.as_ref(), &unit, today, s.clock.now()).await?;
+    let etag = rendered.etag.clone();
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -34,7 +33,7 @@ async fn serve_export(s: &AppState, unit: Option<Unit>, token: &str, headers: &H
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         metrics::counter!(m::ICAL_EXPORTS, "result" => "200").increment(1);
-        ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
+        ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], rendered.body.as_str().to_owned()).into_response()
     };
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&etag) {

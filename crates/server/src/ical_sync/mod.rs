@@ -4,7 +4,7 @@
 pub mod export;
 pub mod import;
 
-pub use export::export_calendar;
+pub use export::{ExportCache, export_calendar};
 pub use import::{Importer, SyncReport};
 
 /// Which OTA a feed URL belongs to, when the owner does not say.
