@@ -54,6 +54,7 @@ impl Application {
             ),
             sandbox_mp: Arc::new(crate::http::sandbox_pay::FakeMercadoPago::default()),
             export_cache: Default::default(),
+            wake: Default::default(),
             chat,
             booking,
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),

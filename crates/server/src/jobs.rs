@@ -142,36 +142,46 @@ impl Worker {
         }
     }
 
-    /// Polls until `shutdown` turns true; the job in hand is finished, then leases are released.
+    /// Runs jobs until `shutdown` turns true: up to [`BATCH`] at once, claiming more as soon as
+    /// one finishes or new work is signalled (`AppState::wake`), else every 500 ms. On shutdown
+    /// the jobs in hand are finished, then leases are released.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = self.ensure_recurring().await {
             tracing::error!(error = %e, "could not enqueue recurring jobs");
         }
-        let mut ticks: u64 = 0;
+        let this = Arc::new(self);
+        let mut running: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+        let mut last_gauges = std::time::Instant::now() - std::time::Duration::from_secs(60);
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let ran = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "job claim failed");
-                    0
+            let free = BATCH.saturating_sub(running.len() as u32);
+            if free > 0 {
+                let lease = std::time::Duration::from_secs(this.state.config.job_lease_s);
+                match this.state.store.claim_jobs(&this.id, this.state.clock.now(), lease, free).await {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let worker = this.clone();
+                            running.spawn(async move { worker.run_job(&job).await });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "job claim failed"),
                 }
-            };
-            ticks += 1;
-            if ticks % 10 == 1 {
-                self.update_gauges().await;
             }
-            if ran as u32 >= BATCH {
-                continue;
+            if last_gauges.elapsed() >= std::time::Duration::from_secs(5) {
+                this.update_gauges().await;
+                last_gauges = std::time::Instant::now();
             }
             tokio::select! {
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = this.state.wake.notified() => {}
                 _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
                 _ = shutdown.changed() => {}
             }
         }
-        match self.state.store.release_leases(&self.id, self.state.clock.now()).await {
+        while running.join_next().await.is_some() {}
+        match this.state.store.release_leases(&this.id, this.state.clock.now()).await {
             Ok(n) if n > 0 => tracing::info!(released = n, "released job leases"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not release job leases"),

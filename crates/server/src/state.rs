@@ -14,6 +14,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub booking: Booking,
     pub chat: Chat,
+    /// Wakes the job worker when new work was queued (an inbound message).
+    pub wake: Arc<tokio::sync::Notify>,
     /// Rendered iCal exports per cabin, by calendar version.
     pub export_cache: Arc<crate::ical_sync::ExportCache>,
     pub payments: crate::payments::Payments,

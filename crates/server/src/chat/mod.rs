@@ -97,7 +97,7 @@ impl Chat {
         let Some(contact_id) = event.contact_id else { return Outcome::Done };
         // One contact's events are answered in the order they arrived.
         match self.store.has_earlier_unprocessed(contact_id, event.id).await {
-            Ok(true) => return Outcome::Again(self.now() + Duration::milliseconds(300)),
+            Ok(true) => return Outcome::Again(self.now() + Duration::milliseconds(50)),
             Ok(false) => {}
             Err(e) => return Outcome::Retry(e.to_string()),
         }
@@ -618,7 +618,7 @@ impl Chat {
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         match self.store.has_earlier_queued(contact.id, msg.id).await {
-            Ok(true) => return Outcome::Again(now + Duration::milliseconds(300)),
+            Ok(true) => return Outcome::Again(now + Duration::milliseconds(50)),
             Ok(false) => {}
             Err(e) => return Outcome::Retry(e.to_string()),
         }

@@ -62,6 +62,7 @@ pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> A
         job_kind: PROCESS_INBOUND.into(),
     };
     let id = s.store.store_inbound(&event, s.clock.now()).await?;
+    s.wake.notify_one();
     metrics::counter!(m::INBOUND_MESSAGES, "channel" => "sandbox", "type" => event.kind.clone()).increment(1);
     Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id}))))
 }

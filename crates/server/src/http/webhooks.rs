@@ -73,6 +73,7 @@ pub async fn whatsapp_receive(
         metrics::counter!(m::WEBHOOKS, "provider" => "whatsapp", "result" => result).increment(1);
         if stored.is_some() {
             metrics::counter!(m::INBOUND_MESSAGES, "channel" => "whatsapp", "type" => msg.kind.clone()).increment(1);
+            s.wake.notify_one();
         }
         crate::fault::point("after_inbox_insert");
     }
@@ -143,5 +144,8 @@ pub async fn mercadopago_receive(
     let stored = s.store.store_inbound(&event, s.clock.now()).await?;
     let result = if stored.is_some() { "accepted" } else { "duplicate" };
     metrics::counter!(m::WEBHOOKS, "provider" => "mercadopago", "result" => result).increment(1);
+    if stored.is_some() {
+        s.wake.notify_one();
+    }
     Ok((StatusCode::OK, axum::Json(serde_json::json!({"received": true}))).into_response())
 }
