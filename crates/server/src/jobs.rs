@@ -156,8 +156,10 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
+            // Claim in batches (half the slots free, or idle): a claim per finished job would
+            // double the database work under load.
             let free = BATCH.saturating_sub(running.len() as u32);
-            if free > 0 {
+            if free >= BATCH / 2 || running.is_empty() {
                 let lease = std::time::Duration::from_secs(this.state.config.job_lease_s);
                 match this.state.store.claim_jobs(&this.id, this.state.clock.now(), lease, free).await {
                     Ok(jobs) => {
