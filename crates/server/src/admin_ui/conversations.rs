@@ -143,10 +143,11 @@ pub fn bubble(m: &Message, tz: Tz) -> String {
             let url = p["url"].as_str().unwrap_or("");
             let caption = p["caption"].as_str().unwrap_or(&m.body);
             let img = if url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/') {
+                let alt = caption.replace('*', "");
                 format!(
                     r#"<img src="{}" alt="{}" loading="lazy">"#,
                     e(url),
-                    e(if caption.is_empty() { "foto" } else { caption })
+                    e(if alt.is_empty() { "foto" } else { &alt })
                 )
             } else {
                 r#"<p class="muted">📷 foto</p>"#.to_string()
@@ -240,41 +241,6 @@ async fn thread_page(
         e(&c.address)
     );
     let csrf = sess.csrf_field();
-    // Who is answering, and the action that changes it.
-    b += r#"<section class="card" id="estado-chat" data-live>"#;
-    if c.handed_off {
-        let _ = write!(
-            b,
-            r#"<p><span class="badge handoff">Espera a una persona</span> El bot está en silencio: respondé vos y, cuando termines, devolvéselo.</p>
-<form method="post" action="/admin/conversaciones/{id}/devolver" class="inline" id="form-devolver">{csrf}<button type="submit" id="btn-devolver">Devolver al bot</button></form>"#,
-            id = c.id
-        );
-    } else {
-        let _ = write!(
-            b,
-            r#"<p><span class="badge bot">Atiende el bot</span> Si querés atender vos, tomá el chat: el bot deja de responder hasta que lo devuelvas.</p>
-<form method="post" action="/admin/conversaciones/{id}/tomar" class="inline" id="form-tomar">{csrf}<button type="submit" id="btn-tomar">Tomar el chat</button></form>"#,
-            id = c.id
-        );
-    }
-    // The guest's reservations, when the chat has any.
-    let filter = ReservationFilter { contact: Some(c.address.clone()), limit: 10, ..Default::default() };
-    if !c.address.is_empty() {
-        let (res, _) = s.store.list_reservations(&filter).await?;
-        if !res.is_empty() {
-            b += r#"<p class="muted">Reservas:"#;
-            for r in &res {
-                let _ = write!(
-                    b,
-                    r#" <a href="/admin/reservas/{code}">{code}</a> {}"#,
-                    html::status_badge(r.status),
-                    code = e(&r.code)
-                );
-            }
-            b += "</p>";
-        }
-    }
-    b += "</section>";
     b += r#"<section class="card" id="hilo" data-live><h2>Conversación</h2>"#;
     if hidden > 0 {
         let _ = write!(b, r#"<p class="muted">Se muestran los últimos {THREAD_LIMIT} mensajes.</p>"#);
@@ -308,6 +274,42 @@ async fn thread_page(
         er = err(errors, "text"),
         draft = e(draft),
     );
+    // Who is answering, and the action that changes it.
+    let mut st = String::from(r#"<section class="card" id="estado-chat" data-live>"#);
+    if c.handed_off {
+        let _ = write!(
+            st,
+            r#"<p><span class="badge handoff">Espera a una persona</span> El bot está en silencio: respondé vos y, cuando termines, devolvéselo.</p>
+<form method="post" action="/admin/conversaciones/{id}/devolver" class="inline" id="form-devolver">{csrf}<button type="submit" id="btn-devolver">Devolver al bot</button></form>"#,
+            id = c.id
+        );
+    } else {
+        let _ = write!(
+            st,
+            r#"<p><span class="badge bot">Atiende el bot</span> Si querés atender vos, tomá el chat: el bot deja de responder hasta que lo devuelvas.</p>
+<form method="post" action="/admin/conversaciones/{id}/tomar" class="inline" id="form-tomar">{csrf}<button type="submit" id="btn-tomar">Tomar el chat</button></form>"#,
+            id = c.id
+        );
+    }
+    // The guest's reservations, when the chat has any.
+    let filter = ReservationFilter { contact: Some(c.address.clone()), limit: 10, ..Default::default() };
+    if !c.address.is_empty() {
+        let (res, _) = s.store.list_reservations(&filter).await?;
+        if !res.is_empty() {
+            st += r#"<p class="muted">Reservas:"#;
+            for r in &res {
+                let _ = write!(
+                    st,
+                    r#" <a href="/admin/reservas/{code}">{code}</a> {}"#,
+                    html::status_badge(r.status),
+                    code = e(&r.code)
+                );
+            }
+            st += "</p>";
+        }
+    }
+    st += "</section>";
+    b += &st;
     let title = format!("Chat con {name}");
     Ok((status, page(html::layout(Some(&sess.viewer()), Nav::Conversaciones, &title, ok, &b))).into_response())
 }

@@ -150,9 +150,12 @@ async fn the_dashboard_works_in_a_real_browser() {
     // The outbox delivers it to the guest's sandbox thread.
     crate::whatsapp::drain(&app).await;
     assert!(guest_sees(&app, "browser-1").await.iter().any(|m| m["direction"] == "out" && m["body"] == reply));
-    d.goto(&app.url(&thread)).await;
-    d.find("#hilo .tick.sent").await;
-    shot(&d, "conversacion-360").await;
+    for (w, h, suffix) in [(1280, 860, "desktop"), (360, 780, "360")] {
+        d.resize(w, h).await;
+        d.goto(&app.url(&thread)).await;
+        d.find("#hilo .tick.sent").await;
+        shot(&d, &format!("conversacion-{suffix}")).await;
+    }
     d.click("#btn-devolver").await;
     d.wait_text("main", "Listo: el bot vuelve a atender este chat.", Duration::from_secs(10)).await;
     d.find("#btn-tomar").await;
@@ -172,13 +175,16 @@ async fn the_dashboard_works_in_a_real_browser() {
             ("/admin/canales", "canales"),
             ("/admin/estadisticas", "estadisticas"),
             ("/admin/conversaciones", "conversaciones"),
-            (&*thread, "conversacion"),
         ] {
             d.goto(&app.url(path)).await;
             d.find("main h1").await;
             shot(&d, &format!("{name}-{suffix}")).await;
         }
     }
+    // The conversation funnel (further down the statistics page).
+    d.goto(&app.url("/admin/estadisticas#embudo")).await;
+    d.find("#chart-embudo").await;
+    shot(&d, "embudo-desktop").await;
     d.quit().await;
     app.stop().await;
 }
