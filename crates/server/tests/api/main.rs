@@ -7,6 +7,7 @@ mod admin;
 mod binary;
 mod crash;
 mod docs;
+mod email;
 mod errors;
 mod health;
 mod ical;
