@@ -160,7 +160,9 @@ impl Booking {
         if name.is_empty() || name.chars().count() > 200 {
             return Err(BookingError::InvalidContact("contact_name"));
         }
-        if phone.is_empty() || phone.len() > 40 {
+        // An e-mail guest is reached by e-mail: the address stands in for the phone.
+        let reachable_by_email = req.channel == "email" && req.guest_email.is_some();
+        if (phone.is_empty() && !reachable_by_email) || phone.len() > 40 {
             return Err(BookingError::InvalidContact("contact_phone"));
         }
         if req.guest_email.as_deref().is_some_and(|e| e.len() > 254 || !e.contains('@')) {

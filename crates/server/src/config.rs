@@ -68,6 +68,21 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_PROPERTY_POLICIES",
     "POSADA_CHECK_IN_FROM",
     "POSADA_CHECK_OUT_UNTIL",
+    "POSADA_IMAP_HOST",
+    "POSADA_IMAP_PORT",
+    "POSADA_IMAP_TLS",
+    "POSADA_IMAP_USER",
+    "POSADA_IMAP_PASSWORD",
+    "POSADA_IMAP_MAILBOX",
+    "POSADA_SMTP_HOST",
+    "POSADA_SMTP_PORT",
+    "POSADA_SMTP_TLS",
+    "POSADA_SMTP_USER",
+    "POSADA_SMTP_PASSWORD",
+    "POSADA_EMAIL_FROM",
+    "POSADA_EMAIL_POLL_SECONDS",
+    "POSADA_EMAIL_COPY_WHATSAPP",
+    "POSADA_OWNER_EMAIL",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +179,10 @@ pub struct Config {
     pub stt: Option<SttConfig>,
     /// The owner's WhatsApp number (alerts, hand-offs).
     pub owner_phone: Option<String>,
+    /// Enabled iff every required IMAP and SMTP variable is set.
+    pub email: Option<EmailConfig>,
+    /// The owner's e-mail address: alerts go there too when the e-mail channel is on.
+    pub owner_email: Option<String>,
     /// The sandbox chat (`/sandbox/chat`, `posada chat`); on in `posada demo`.
     pub sandbox: bool,
     pub property: PropertyConfig,
@@ -204,6 +223,42 @@ pub struct WhatsAppConfig {
     pub template_confirmation: String,
     /// Owner alerts outside the window (one parameter: the alert text).
     pub template_alert: String,
+}
+
+/// How a mail server connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTls {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain, then `STARTTLS` (required: no credentials go out unencrypted).
+    StartTls,
+    /// No encryption at all: only for a server on the same machine (and the tests).
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailServer {
+    pub host: String,
+    pub port: u16,
+    pub tls: MailTls,
+    pub user: String,
+    pub password: SecretString,
+}
+
+/// The e-mail channel: a mailbox read over IMAP, replies sent over SMTP.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub imap: MailServer,
+    pub smtp: MailServer,
+    /// The mailbox (folder) polled for guests' messages.
+    pub mailbox: String,
+    /// Our address (`reservas@example.com`); replies come from it and mail from it is ignored.
+    pub from_address: String,
+    /// The display name in `From:` (`POSADA_EMAIL_FROM` may be `Name <address>`).
+    pub from_name: String,
+    pub poll_seconds: u64,
+    /// A reservation made on WhatsApp that left an e-mail address also gets its confirmation by e-mail.
+    pub copy_whatsapp: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +426,77 @@ fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigErro
     }))
 }
 
+/// Every required IMAP and SMTP variable, or none: half a mail setup would read mail it cannot
+/// answer (or the reverse).
+fn email_config(source: &Source) -> Result<Option<EmailConfig>, ConfigError> {
+    const REQUIRED: [&str; 7] = [
+        "POSADA_IMAP_HOST",
+        "POSADA_IMAP_USER",
+        "POSADA_IMAP_PASSWORD",
+        "POSADA_SMTP_HOST",
+        "POSADA_SMTP_USER",
+        "POSADA_SMTP_PASSWORD",
+        "POSADA_EMAIL_FROM",
+    ];
+    // Ports, TLS modes and the like have defaults (and sit in .env.example): they switch nothing.
+    if REQUIRED.iter().all(|v| source.get(v).is_none()) {
+        return Ok(None);
+    }
+    if let Some(missing) = REQUIRED.iter().find(|v| source.get(v).is_none()) {
+        return Err(invalid(
+            "POSADA_IMAP_HOST",
+            format!("the e-mail channel needs all of {}; {missing} is missing", REQUIRED.join(", ")),
+        ));
+    }
+    let tls = |var: &'static str, default: MailTls| -> Result<MailTls, ConfigError> {
+        match source.get(var).map(str::to_lowercase).as_deref() {
+            None => Ok(default),
+            Some("tls") | Some("ssl") => Ok(MailTls::Tls),
+            Some("starttls") => Ok(MailTls::StartTls),
+            Some("none") | Some("plain") => Ok(MailTls::None),
+            Some(other) => Err(invalid(var, format!("{other:?} is not tls, starttls or none"))),
+        }
+    };
+    let server =
+        |prefix: &str, tls: MailTls, port_var: &'static str, default_port: u16| -> Result<MailServer, ConfigError> {
+            let get = |suffix: &str| source.get(&format!("POSADA_{prefix}_{suffix}")).unwrap_or_default().to_string();
+            Ok(MailServer {
+                host: get("HOST"),
+                port: source.parse(port_var, default_port)?,
+                tls,
+                user: get("USER"),
+                password: SecretString::from(get("PASSWORD")),
+            })
+        };
+    let imap_tls = tls("POSADA_IMAP_TLS", MailTls::Tls)?;
+    let smtp_tls = tls("POSADA_SMTP_TLS", MailTls::StartTls)?;
+    let imap_port = if imap_tls == MailTls::Tls { 993 } else { 143 };
+    let smtp_port = match smtp_tls {
+        MailTls::Tls => 465,
+        MailTls::StartTls => 587,
+        MailTls::None => 25,
+    };
+    let from = source.get("POSADA_EMAIL_FROM").unwrap_or_default();
+    let (from_name, from_address) = match from.rsplit_once('<') {
+        Some((name, addr)) => {
+            (name.trim().trim_matches('"').to_string(), addr.trim_end_matches('>').trim().to_lowercase())
+        }
+        None => (String::new(), from.trim().to_lowercase()),
+    };
+    if !from_address.contains('@') || from_address.contains(char::is_whitespace) {
+        return Err(invalid("POSADA_EMAIL_FROM", format!("{from:?} is not an e-mail address")));
+    }
+    Ok(Some(EmailConfig {
+        imap: server("IMAP", imap_tls, "POSADA_IMAP_PORT", imap_port)?,
+        smtp: server("SMTP", smtp_tls, "POSADA_SMTP_PORT", smtp_port)?,
+        mailbox: source.get("POSADA_IMAP_MAILBOX").unwrap_or("INBOX").to_string(),
+        from_address,
+        from_name,
+        poll_seconds: source.parse::<u64>("POSADA_EMAIL_POLL_SECONDS", 60)?.max(1),
+        copy_whatsapp: source.parse("POSADA_EMAIL_COPY_WHATSAPP", false)?,
+    }))
+}
+
 fn toml_scalar(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => s.clone(),
@@ -483,6 +609,8 @@ impl Config {
                 model: source.get("POSADA_STT_MODEL").unwrap_or("whisper-1").to_string(),
             }),
             owner_phone: source.get("POSADA_OWNER_PHONE").map(|p| p.trim_start_matches('+').replace([' ', '-'], "")),
+            email: email_config(source)?,
+            owner_email: source.get("POSADA_OWNER_EMAIL").map(|e| e.to_lowercase()),
             sandbox: source.parse("POSADA_SANDBOX", false)?,
             payments: payments_config(source)?,
             property: PropertyConfig {
@@ -600,6 +728,39 @@ mod tests {
         let w = c.whatsapp.as_ref().unwrap();
         assert_eq!((w.api_base.as_str(), w.api_version.as_str()), ("https://graph.facebook.com", "v21.0"));
         assert!(!format!("{c:?}").contains("sentinel"));
+    }
+
+    #[test]
+    fn email_needs_every_imap_and_smtp_variable() {
+        let full = [
+            ("POSADA_IMAP_HOST", "imap.example.test"),
+            ("POSADA_IMAP_USER", "reservas"),
+            ("POSADA_IMAP_PASSWORD", "sentinel-imap"),
+            ("POSADA_SMTP_HOST", "smtp.example.test"),
+            ("POSADA_SMTP_USER", "reservas"),
+            ("POSADA_SMTP_PASSWORD", "sentinel-smtp"),
+            ("POSADA_EMAIL_FROM", "Cabañas del Lago <Reservas@Example.test>"),
+        ];
+        let c = Config::load(&src(&full), Mode::Lenient).unwrap();
+        let e = c.email.as_ref().unwrap();
+        assert_eq!((e.imap.port, e.imap.tls, e.smtp.port, e.smtp.tls), (993, MailTls::Tls, 587, MailTls::StartTls));
+        assert_eq!((e.from_address.as_str(), e.from_name.as_str()), ("reservas@example.test", "Cabañas del Lago"));
+        assert_eq!((e.mailbox.as_str(), e.poll_seconds, e.copy_whatsapp), ("INBOX", 60, false));
+        assert!(!format!("{c:?}").contains("sentinel"));
+        for skip in 0..full.len() {
+            let partial: Vec<_> = full.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, p)| *p).collect();
+            let err = Config::load(&src(&partial), Mode::Lenient).unwrap_err().to_string();
+            assert!(err.contains(full[skip].0), "{err}");
+        }
+        assert!(Config::load(&src(&[("POSADA_SMTP_PORT", "25")]), Mode::Lenient).unwrap().email.is_none());
+        let mut bad = full.to_vec();
+        bad.push(("POSADA_IMAP_TLS", "maybe"));
+        assert!(Config::load(&src(&bad), Mode::Lenient).is_err());
+        let mut plain = full.to_vec();
+        plain.extend([("POSADA_IMAP_TLS", "none"), ("POSADA_SMTP_TLS", "none")]);
+        let e = Config::load(&src(&plain), Mode::Lenient).unwrap().email.unwrap();
+        assert_eq!((e.imap.port, e.smtp.port), (143, 25));
+        assert!(Config::load(&src(&[]), Mode::Lenient).unwrap().email.is_none());
     }
 
     #[test]

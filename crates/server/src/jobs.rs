@@ -67,6 +67,7 @@ impl Worker {
         w.register(crate::payments::LINK_JOB, Arc::new(PaymentLinkJob));
         w.register(crate::payments::PROCESS_JOB, Arc::new(ProcessPayment));
         w.register(crate::payments::REJECTED_NOTICE_JOB, Arc::new(RejectedNotice));
+        w.register(crate::chat::email::POLL_JOB, Arc::new(EmailPoll));
         w
     }
 
@@ -77,7 +78,8 @@ impl Worker {
     /// Makes sure the recurring jobs exist (one row each, whatever the number of instances).
     pub async fn ensure_recurring(&self) -> anyhow::Result<()> {
         let now = self.state.clock.now();
-        for kind in [HOLD_SWEEPER, MAINTENANCE] {
+        let email = self.state.config.email.is_some().then_some(crate::chat::email::POLL_JOB);
+        for kind in [HOLD_SWEEPER, MAINTENANCE].into_iter().chain(email) {
             let job = NewJob {
                 kind: kind.into(),
                 payload: serde_json::json!({}),
@@ -332,6 +334,16 @@ impl Handler for RejectedNotice {
             Some(code) => state.payments.rejected_notice(code).await,
             None => Outcome::Fail("payload without code".into()),
         }
+    }
+}
+
+/// Reads the guests' mailbox (IMAP) into the inbox, every `POSADA_EMAIL_POLL_SECONDS`.
+struct EmailPoll;
+
+#[async_trait]
+impl Handler for EmailPoll {
+    async fn run(&self, _job: &Job, state: &AppState) -> Outcome {
+        state.chat.poll_mailbox().await
     }
 }
 

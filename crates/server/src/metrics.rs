@@ -37,6 +37,11 @@ pub const PAYMENTS: &str = "payments_total";
 pub const PAYMENT_CONFIRMATIONS: &str = "payment_confirmations_total";
 pub const LATE_PAYMENTS: &str = "late_payments_total";
 pub const AMOUNT_MISMATCHES: &str = "payment_amount_mismatches_total";
+pub const EMAILS_RECEIVED: &str = "emails_received_total";
+pub const EMAILS_IGNORED: &str = "emails_ignored_total";
+pub const EMAILS_SENT: &str = "emails_sent_total";
+pub const EMAILS_FAILED: &str = "emails_failed_total";
+pub const EMAIL_POLLS: &str = "email_polls_total";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -73,6 +78,11 @@ pub const ALL: &[&str] = &[
     PAYMENT_CONFIRMATIONS,
     LATE_PAYMENTS,
     AMOUNT_MISMATCHES,
+    EMAILS_RECEIVED,
+    EMAILS_IGNORED,
+    EMAILS_SENT,
+    EMAILS_FAILED,
+    EMAIL_POLLS,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -135,6 +145,11 @@ fn describe() {
     );
     metrics::describe_counter!(LATE_PAYMENTS, "Payments after the hold lapsed whose nights were taken (refund)");
     metrics::describe_counter!(AMOUNT_MISMATCHES, "Approved payments that do not match their reservation");
+    metrics::describe_counter!(EMAILS_RECEIVED, "Guest e-mails stored in the inbox (duplicates not counted)");
+    metrics::describe_counter!(EMAILS_IGNORED, "E-mails read and never answered, by reason");
+    metrics::describe_counter!(EMAILS_SENT, "E-mails accepted by the SMTP server");
+    metrics::describe_counter!(EMAILS_FAILED, "E-mail send attempts that failed, by result (retry, permanent)");
+    metrics::describe_counter!(EMAIL_POLLS, "Mailbox polls by result (ok, error)");
 }
 
 /// Channel labels stay a small fixed set, whatever clients send.

@@ -142,13 +142,15 @@ macro_rules! store_impl {
                     return Err(StoreError::Overlap);
                 }
                 if let (ReservationStatus::PreReserved, Some(max)) = (new.status, limits.max_holds_per_contact) {
-                    if !new.guest_phone.is_empty() {
-                        Self::lock_contact(&mut w.tx, &new.guest_phone).await?;
+                    // The guest is known by phone, or (e-mail guests) by address.
+                    let key = if new.guest_phone.is_empty() { new.guest_email.clone().unwrap_or_default() } else { new.guest_phone.clone() };
+                    if !key.is_empty() {
+                        Self::lock_contact(&mut w.tx, &key).await?;
                         let (holds,): (i64,) = sqlx::query_as(
-                            "SELECT COUNT(*) FROM reservations WHERE guest_phone = $1 \
+                            "SELECT COUNT(*) FROM reservations WHERE (guest_phone = $1 OR (guest_phone = '' AND guest_email = $1)) \
                              AND status = 'pre_reserved' AND (hold_expires_at IS NULL OR hold_expires_at > $2)",
                         )
-                        .bind(&new.guest_phone)
+                        .bind(&key)
                         .bind(now)
                         .fetch_one(&mut *w.tx)
                         .await
@@ -1720,6 +1722,13 @@ macro_rules! store_impl {
                     .await
                     .map_err(Self::map_err)?;
                 Ok(rows.into_iter().map(Message::from).collect())
+            }
+
+            async fn last_inbound_message(&self, contact_id: i64) -> Result<Option<Message>> {
+                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE contact_id = $1 AND direction = 'in' ORDER BY id DESC LIMIT 1");
+                let row: Option<MessageRow> =
+                    sqlx::query_as(&sql).bind(contact_id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                Ok(row.map(Message::from))
             }
 
             async fn has_earlier_queued(&self, contact_id: i64, message_id: i64) -> Result<bool> {

@@ -249,6 +249,8 @@ pub trait Store: Send + Sync + 'static {
     async fn commit_turn(&self, turn: &Turn, now: DateTime<Utc>) -> Result<Option<Vec<i64>>>;
     async fn get_message(&self, id: i64) -> Result<Message>;
     async fn list_messages(&self, contact_id: i64, after_id: i64, limit: i64) -> Result<Vec<Message>>;
+    /// The contact's latest message from them (e-mail threading: the one a reply answers).
+    async fn last_inbound_message(&self, contact_id: i64) -> Result<Option<Message>>;
     /// Whether an older outbound message of this contact is still queued (sends stay in order).
     async fn has_earlier_queued(&self, contact_id: i64, message_id: i64) -> Result<bool>;
     async fn mark_message(

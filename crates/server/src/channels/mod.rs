@@ -1,7 +1,8 @@
-//! Clients of the outside world: WhatsApp Cloud API, speech-to-text, and the circuit breaker
+//! Clients of the outside world: WhatsApp Cloud API, e-mail (SMTP, IMAP), speech-to-text, and the circuit breaker
 //! they share. Every base URL comes from configuration so tests point them at local fakes.
 
 pub mod breaker;
+pub mod email;
 pub mod stt;
 pub mod whatsapp;
 

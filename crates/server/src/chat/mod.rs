@@ -8,6 +8,7 @@
 //! Graph API accepting a send and our recording it can repeat that one message: the API has no
 //! idempotency key.
 
+pub mod email;
 pub mod render;
 
 use crate::booking::{Booking, BookingError, HoldRequest};
@@ -45,6 +46,7 @@ pub struct Chat {
     clock: Clock,
     pub whatsapp: Option<WhatsApp>,
     pub stt: Option<Stt>,
+    pub mailer: Option<crate::channels::email::Mailer>,
 }
 
 /// What a run of the engine produced, before it is written.
@@ -70,6 +72,11 @@ impl Chat {
         Chat {
             whatsapp: config.whatsapp.clone().map(WhatsApp::new),
             stt: config.stt.clone().map(Stt::new),
+            mailer: config.email.as_ref().and_then(|e| {
+                crate::channels::email::Mailer::new(e)
+                    .map_err(|err| tracing::error!(error = %err, "e-mail sending is off: bad SMTP settings"))
+                    .ok()
+            }),
             store,
             booking,
             config,
@@ -214,8 +221,9 @@ impl Chat {
                 let caption = p[other]["caption"].as_str().unwrap_or("").to_string();
                 Inbound { record: plain(other, &caption), kind: MessageKind::Other, text: caption }
             }
+            ("email", _) => self.read_email(event).await,
             (_, _) => {
-                // The sandbox (and later e-mail): {"text"} or {"button_id", "title"}.
+                // The sandbox: {"text"} or {"button_id", "title"}.
                 if let Some(id) = p["button_id"].as_str() {
                     let title = p["title"].as_str().unwrap_or("").to_string();
                     Inbound {
@@ -527,7 +535,10 @@ impl Chat {
 
     /// The owner writes to the guest; it goes through the outbox like any reply.
     pub async fn owner_reply(&self, contact_id: i64, text: &str) -> anyhow::Result<()> {
-        self.notify(contact_id, text, None).await
+        let mut message = render::text(text);
+        // A person wrote it: e-mail sends it without `Auto-Submitted`.
+        message.payload["human"] = json!(true);
+        self.queue(contact_id, message).await
     }
 
     /// A message to a contact outside the dialogue (owner replies, payment news), through the
@@ -538,21 +549,11 @@ impl Chat {
         text: &str,
         template: Option<(&str, Vec<String>)>,
     ) -> anyhow::Result<()> {
-        let contact = self.store.get_contact(contact_id).await?;
-        let state = self.store.conversation_state(contact.id).await?.unwrap_or(json!({}));
         let mut message = render::text(text);
         if let (Some((name, params)), Some(wa)) = (template, &self.config.whatsapp) {
             message = render::with_template(message, name, &wa.template_language, &params);
         }
-        let turn = Turn {
-            contact_id: contact.id,
-            state,
-            outbound: vec![message],
-            send_job_kind: SEND_MESSAGE.into(),
-            ..Default::default()
-        };
-        self.store.commit_turn(&turn, self.now()).await?;
-        Ok(())
+        self.queue(contact_id, message).await
     }
 
     /// The conversation a reservation came from, if it came from one.
@@ -566,10 +567,16 @@ impl Chat {
     }
 
     /// An alert for the owner: a WhatsApp message to `POSADA_OWNER_PHONE` when WhatsApp is on,
-    /// otherwise the log (warn).
+    /// an e-mail to `POSADA_OWNER_EMAIL` when e-mail is on (both when both), otherwise the log (warn).
     pub async fn alert_owner(&self, text: &str) -> Outcome {
+        let by_email = match self.alert_owner_by_email(text).await {
+            Ok(sent) => sent,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
         let (Some(phone), Some(wa)) = (&self.config.owner_phone, &self.config.whatsapp) else {
-            tracing::warn!(alert = %text, "owner alert (no owner phone or WhatsApp configured)");
+            if !by_email {
+                tracing::warn!(alert = %text, "owner alert (no owner phone or e-mail configured)");
+            }
             return Outcome::Done;
         };
         let result = async {
@@ -667,6 +674,7 @@ impl Chat {
                     Err(SendError::Permanent(e)) => self.failed(&msg, &contact, &e, false).await,
                 }
             }
+            "email" => self.send_email(&msg, &contact).await,
             other => self.failed(&msg, &contact, &format!("channel {other} cannot send yet"), false).await,
         }
     }
@@ -675,7 +683,8 @@ impl Chat {
         let _ = self.store.mark_message(msg.id, "failed", None, Some(error), self.now()).await;
         metrics::counter!(m::OUTBOX_FAILED, "channel" => m::channel_label(&contact.channel)).increment(1);
         tracing::error!(message = msg.id, contact = contact.id, error = %error, "message not sent");
-        let is_owner = self.config.owner_phone.as_deref() == Some(contact.address.as_str());
+        let is_owner = self.config.owner_phone.as_deref() == Some(contact.address.as_str())
+            || self.config.owner_email.as_deref() == Some(contact.address.as_str());
         if alert && !is_owner {
             let text = format!(
                 "No pude enviarle un mensaje a {} ({}): {}. Escribile vos.",

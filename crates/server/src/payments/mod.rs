@@ -336,6 +336,7 @@ impl Payments {
                 self.config.whatsapp.as_ref().map(|w| (w.template_confirmation.as_str(), vec![r.code.clone()]));
             self.chat.notify(contact.id, &text, template).await?;
         }
+        self.chat.copy_by_email(r, &format!("Reserva {} confirmada", r.code), &text).await?;
         self.alert(&format!(
             "✅ Seña recibida: {} · {} del {} al {} · {} ({}).",
             r.code,

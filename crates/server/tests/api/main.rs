@@ -11,6 +11,7 @@ mod crash;
 mod dashboard;
 mod dashboard_chat;
 mod docs;
+mod email;
 mod errors;
 mod health;
 mod ical;

@@ -1,0 +1,175 @@
+//! The e-mail channel's clients: SMTP out (`lettre`, rustls) behind a breaker, IMAP in
+//! (`async-imap`, rustls or STARTTLS or plain on loopback).
+
+pub mod read;
+pub mod write;
+
+use super::SendError;
+use super::breaker::Breaker;
+use crate::config::{EmailConfig, MailServer, MailTls};
+use async_imap::Session;
+use futures_util::TryStreamExt;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Per SMTP command; a whole send stays well under a job lease.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connecting, and each IMAP round trip.
+const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Larger messages are not downloaded (marked seen and counted as ignored).
+pub const MAX_MESSAGE_BYTES: u32 = 25 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub breaker: Arc<Breaker>,
+}
+
+impl Mailer {
+    pub fn new(config: &EmailConfig) -> Result<Mailer, String> {
+        let s = &config.smtp;
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.as_str())
+            .port(s.port)
+            .timeout(Some(SMTP_TIMEOUT))
+            .credentials(Credentials::new(s.user.clone(), s.password.expose_secret().to_string()))
+            .hello_name(ClientId::Domain(config.from_address.rsplit('@').next().unwrap_or("localhost").to_string()));
+        let params = || TlsParameters::new(s.host.clone()).map_err(|e| format!("SMTP TLS for {}: {e}", s.host));
+        builder = match s.tls {
+            MailTls::Tls => builder.tls(Tls::Wrapper(params()?)),
+            MailTls::StartTls => builder.tls(Tls::Required(params()?)),
+            MailTls::None => builder.tls(Tls::None),
+        };
+        Ok(Mailer { transport: builder.build(), breaker: Arc::new(Breaker::new("smtp")) })
+    }
+
+    /// Sends one e-mail. 5xx answers are permanent; connection trouble, timeouts and 4xx are retried.
+    pub async fn send(&self, message: lettre::Message) -> Result<(), SendError> {
+        if self.breaker.allow(Instant::now()).is_err() {
+            return Err(SendError::BreakerOpen);
+        }
+        let outcome = match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("SMTP: {e}"))),
+            Err(e) => {
+                Err(SendError::Retryable(if e.is_timeout() { "SMTP timeout".into() } else { format!("SMTP: {e}") }))
+            }
+        };
+        match &outcome {
+            Err(SendError::Retryable(_)) => self.breaker.failure(Instant::now()),
+            _ => self.breaker.success(),
+        }
+        outcome
+    }
+}
+
+/// Any stream IMAP can run over (TCP, or TLS over TCP).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
+
+/// A logged-in IMAP session with the guests' mailbox selected.
+pub struct Inbox {
+    session: Session<Box<dyn Io>>,
+}
+
+fn imap_err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("IMAP {what}: {e}")
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(IMAP_TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(imap_err(what, e)),
+        Err(_) => Err(imap_err(what, "timed out")),
+    }
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    use tokio_rustls::rustls;
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+async fn wrap_tls(host: &str, tcp: tokio::net::TcpStream) -> Result<Box<dyn Io>, String> {
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| imap_err("server name", e))?;
+    let tls = timed("TLS handshake", tls_connector().connect(name, tcp)).await?;
+    Ok(Box::new(tls))
+}
+
+impl Inbox {
+    pub async fn open(server: &MailServer, mailbox: &str) -> Result<Inbox, String> {
+        let tcp = timed("connect", tokio::net::TcpStream::connect((server.host.as_str(), server.port))).await?;
+        let client: async_imap::Client<Box<dyn Io>> = match server.tls {
+            MailTls::Tls => greeted(async_imap::Client::new(wrap_tls(&server.host, tcp).await?)).await?,
+            MailTls::None => greeted(async_imap::Client::new(Box::new(tcp) as Box<dyn Io>)).await?,
+            MailTls::StartTls => {
+                let mut plain = greeted(async_imap::Client::new(tcp)).await?;
+                timed("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
+                async_imap::Client::new(wrap_tls(&server.host, plain.into_inner()).await?)
+            }
+        };
+        let login = tokio::time::timeout(IMAP_TIMEOUT, client.login(&server.user, server.password.expose_secret()))
+            .await
+            .map_err(|_| imap_err("login", "timed out"))?;
+        let mut session = login.map_err(|(e, _)| imap_err("login", e))?;
+        timed("select", session.select(mailbox)).await?;
+        Ok(Inbox { session })
+    }
+
+    /// Unseen messages' UIDs, oldest first, at most `limit`.
+    pub async fn unseen(&mut self, limit: usize) -> Result<Vec<u32>, String> {
+        let mut uids: Vec<u32> = timed("search", self.session.uid_search("UNSEEN")).await?.into_iter().collect();
+        uids.sort_unstable();
+        uids.truncate(limit);
+        Ok(uids)
+    }
+
+    /// The message's size, then its bytes (without setting \Seen) when it is not too large.
+    pub async fn fetch(&mut self, uid: u32) -> Result<Option<Vec<u8>>, String> {
+        let size = {
+            let stream = timed("fetch size", self.session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE)")).await?;
+            let fetches: Vec<_> = timed("fetch size", stream.try_collect::<Vec<_>>()).await?;
+            fetches.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.size)
+        };
+        if size.is_some_and(|s| s > MAX_MESSAGE_BYTES) {
+            return Ok(None);
+        }
+        let stream = timed("fetch", self.session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")).await?;
+        let fetches: Vec<_> = tokio::time::timeout(Duration::from_secs(120), stream.try_collect::<Vec<_>>())
+            .await
+            .map_err(|_| imap_err("fetch", "timed out"))?
+            .map_err(|e| imap_err("fetch", e))?;
+        Ok(fetches.iter().find(|f| f.uid == Some(uid) || f.uid.is_none()).and_then(|f| f.body().map(<[u8]>::to_vec)))
+    }
+
+    pub async fn mark_seen(&mut self, uid: u32) -> Result<(), String> {
+        let stream = timed("store", self.session.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")).await?;
+        let _: Vec<_> = timed("store", stream.try_collect::<Vec<_>>()).await?;
+        Ok(())
+    }
+
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
+    }
+}
+
+/// Reads the server's greeting.
+async fn greeted<T: Io>(mut client: async_imap::Client<T>) -> Result<async_imap::Client<T>, String> {
+    timed("greeting", async { client.read_response().await?.ok_or(std::io::Error::other("connection closed")) })
+        .await?;
+    Ok(client)
+}

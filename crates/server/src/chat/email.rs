@@ -1,0 +1,321 @@
+//! The e-mail channel in the conversation: a recurring job reads the mailbox into the inbox,
+//! the inbox worker reads e-mail events like any other, and the outbox sends e-mail replies.
+//!
+//! Exactly-once on the way in: a message is stored in the inbox (unique on its Message-ID)
+//! *before* it is flagged `\Seen`; a crash in between finds it unseen again, and the inbox
+//! refuses the duplicate. On the way out a crash between the SMTP server's acceptance and our
+//! record repeats that one e-mail, with the same Message-ID.
+
+use super::{Chat, Inbound, SEND_MESSAGE};
+use crate::channels::SendError;
+use crate::channels::email::read::{self, Verdict};
+use crate::channels::email::write::{self, Outgoing, Part, Thread};
+use crate::channels::email::{Inbox, MAX_MESSAGE_BYTES};
+use crate::config::EmailConfig;
+use crate::jobs::Outcome;
+use crate::metrics as m;
+use base64::Engine as _;
+use chrono::Duration;
+use conversation::MessageKind;
+use serde_json::{Value, json};
+use store::{Contact, InboundEvent, NewInbound, NewMessage, Reservation};
+
+pub const POLL_JOB: &str = "email_poll";
+/// Messages taken per poll; a fuller mailbox is read again at once.
+const POLL_BATCH: usize = 25;
+
+impl Chat {
+    // -----------------------------------------------------------------------------------------
+    // In
+
+    /// The recurring poll job: every unseen message into the inbox, then `\Seen`.
+    pub async fn poll_mailbox(&self) -> Outcome {
+        let Some(cfg) = &self.config.email else { return Outcome::Done };
+        let next = self.now() + Duration::seconds(cfg.poll_seconds as i64);
+        match self.read_mailbox(cfg).await {
+            Ok(n) => {
+                metrics::counter!(m::EMAIL_POLLS, "result" => "ok").increment(1);
+                if n >= POLL_BATCH { Outcome::Again(self.now()) } else { Outcome::Again(next) }
+            }
+            Err(e) => {
+                metrics::counter!(m::EMAIL_POLLS, "result" => "error").increment(1);
+                tracing::warn!(error = %e, "mailbox poll failed");
+                Outcome::Again(next)
+            }
+        }
+    }
+
+    async fn read_mailbox(&self, cfg: &EmailConfig) -> Result<usize, String> {
+        let mut inbox = Inbox::open(&cfg.imap, &cfg.mailbox).await?;
+        let result = async {
+            let uids = inbox.unseen(POLL_BATCH).await?;
+            for &uid in &uids {
+                match inbox.fetch(uid).await? {
+                    Some(raw) => self.take_mail(&raw, cfg).await.map_err(|e| e.to_string())?,
+                    None => {
+                        metrics::counter!(m::EMAILS_IGNORED, "reason" => "too_large").increment(1);
+                        tracing::warn!(uid, max_bytes = MAX_MESSAGE_BYTES, "e-mail too large, not read");
+                    }
+                }
+                crate::fault::point("email_before_mark_seen");
+                inbox.mark_seen(uid).await?;
+            }
+            Ok(uids.len())
+        }
+        .await;
+        inbox.close().await;
+        result
+    }
+
+    /// One fetched message: ignored (counted and logged) or stored in the inbox with its job.
+    async fn take_mail(&self, raw: &[u8], cfg: &EmailConfig) -> anyhow::Result<()> {
+        let mail = match read::read(raw, &cfg.from_address) {
+            Verdict::Ignored { reason, from, message_id } => {
+                metrics::counter!(m::EMAILS_IGNORED, "reason" => reason).increment(1);
+                tracing::info!(reason, from = %from, message_id = %message_id, "e-mail ignored");
+                return Ok(());
+            }
+            Verdict::Guest(mail) if self.config.owner_email.as_deref() == Some(mail.from.as_str()) => {
+                // Replies to owner alerts must not start a conversation with the bot.
+                metrics::counter!(m::EMAILS_IGNORED, "reason" => "owner").increment(1);
+                tracing::info!(message_id = %mail.message_id, "e-mail from the owner ignored");
+                return Ok(());
+            }
+            Verdict::Guest(mail) => mail,
+        };
+        crate::fault::point("email_before_inbox_insert");
+        let mut payload = json!({
+            "text": mail.text,
+            "message_id": mail.message_id,
+            "subject": mail.subject,
+            "references": mail.references,
+            "from": mail.from,
+            "name": mail.name,
+            "html_only": mail.html_only,
+        });
+        if let Some(audio) = &mail.audio {
+            payload["audio"] = json!({
+                "filename": audio.filename,
+                "mime": audio.mime,
+                "size": audio.data.len(),
+                "data": base64::engine::general_purpose::STANDARD.encode(&audio.data),
+            });
+        }
+        let kind = if mail.audio.is_some() { "voice" } else { "text" };
+        let event = NewInbound {
+            provider: "email".into(),
+            provider_id: mail.message_id.clone(),
+            contact: Some(("email".into(), mail.from.clone(), mail.name.clone())),
+            kind: kind.into(),
+            payload,
+            job_kind: super::PROCESS_INBOUND.into(),
+        };
+        if self.store.store_inbound(&event, self.now()).await?.is_some() {
+            metrics::counter!(m::EMAILS_RECEIVED).increment(1);
+            metrics::counter!(m::INBOUND_MESSAGES, "channel" => "email", "type" => kind).increment(1);
+        } else {
+            tracing::info!(message_id = %mail.message_id, "e-mail already in the inbox");
+        }
+        Ok(())
+    }
+
+    /// An e-mail event as the engine reads it: its new text, or an audio attachment's transcript.
+    pub(super) async fn read_email(&self, event: &InboundEvent) -> Inbound {
+        let p = &event.payload;
+        let text = p["text"].as_str().unwrap_or("").trim().to_string();
+        let mut record_payload = p.clone();
+        let Some(audio) = p.get("audio").filter(|a| a.is_object()) else {
+            return Inbound {
+                record: NewMessage { kind: "text".into(), body: text.clone(), payload: record_payload },
+                kind: MessageKind::Text,
+                text,
+            };
+        };
+        // The audio stays in the inbox event; the conversation keeps its transcript.
+        record_payload["audio"] = json!({"filename": audio["filename"], "mime": audio["mime"], "size": audio["size"]});
+        let data =
+            base64::engine::general_purpose::STANDARD.decode(audio["data"].as_str().unwrap_or("")).unwrap_or_default();
+        let (transcript, confidence) = match &self.stt {
+            Some(stt) if !data.is_empty() => {
+                match stt.transcribe(data, audio["mime"].as_str().unwrap_or("audio/ogg")).await {
+                    Ok(t) => (t.text, t.confidence),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "transcription of an e-mailed audio failed");
+                        (String::new(), None)
+                    }
+                }
+            }
+            _ => (String::new(), None),
+        };
+        record_payload["transcript"] = json!(transcript);
+        if transcript.is_empty() && !text.is_empty() {
+            // They also wrote: answer the writing rather than ask them to write.
+            return Inbound {
+                record: NewMessage { kind: "text".into(), body: text.clone(), payload: record_payload },
+                kind: MessageKind::Text,
+                text,
+            };
+        }
+        let heard = if text.is_empty() { transcript } else { format!("{text}\n{transcript}") };
+        Inbound {
+            record: NewMessage { kind: "voice".into(), body: heard.clone(), payload: record_payload },
+            kind: MessageKind::Voice { confidence: confidence.unwrap_or(0.0) },
+            text: heard,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Out
+
+    /// Sends an e-mail contact's queued message, together with the rest of its turn (one
+    /// e-mail per answer, not one per line), threaded under the guest's last e-mail.
+    pub(super) async fn send_email(&self, msg: &store::Message, contact: &Contact) -> Outcome {
+        let (Some(cfg), Some(mailer)) = (&self.config.email, &self.mailer) else {
+            return self.failed(msg, contact, "the e-mail channel is not configured", false).await;
+        };
+        let now = self.now();
+        let batch: Vec<store::Message> = match self.store.list_messages(contact.id, msg.id - 1, 20).await {
+            Ok(list) => list
+                .into_iter()
+                .take_while(|o| {
+                    o.direction == "out"
+                        && o.status == "queued"
+                        && o.created_at == msg.created_at
+                        && o.payload["human"] == msg.payload["human"]
+                })
+                .collect(),
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let batch = if batch.first().is_some_and(|b| b.id == msg.id) { batch } else { vec![msg.clone()] };
+        let last_in = match self.store.last_inbound_message(contact.id).await {
+            Ok(m) => m,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let property = &self.config.property.name;
+        let thread = match last_in.as_ref().and_then(|m| m.payload["message_id"].as_str().map(|id| (m, id))) {
+            Some((m, id)) => {
+                let subject = write::reply_subject(m.payload["subject"].as_str().unwrap_or(""));
+                Thread {
+                    reply_to: Some(id.to_string()),
+                    references: m.payload["references"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r.as_str().map(String::from))
+                        .collect(),
+                    subject: if subject.is_empty() { format!("Re: tu consulta a {property}") } else { subject },
+                }
+            }
+            None => Thread {
+                reply_to: None,
+                references: Vec::new(),
+                subject: msg.payload["subject"].as_str().map(String::from).unwrap_or_else(|| property.clone()),
+            },
+        };
+        let auto_submitted = if is_human(&msg.payload) {
+            None
+        } else if thread.reply_to.is_some() {
+            Some("auto-replied")
+        } else {
+            Some("auto-generated")
+        };
+        let domain = cfg.from_address.rsplit('@').next().unwrap_or("localhost");
+        let message_id = format!("<posada.{}.{:x}@{}>", msg.id, msg.created_at.timestamp_micros(), domain);
+        let from_name = if cfg.from_name.is_empty() { property.as_str() } else { cfg.from_name.as_str() };
+        let outgoing = Outgoing {
+            from_name,
+            from_address: &cfg.from_address,
+            to_name: &contact.name,
+            to_address: &contact.address,
+            message_id: message_id.clone(),
+            thread,
+            auto_submitted,
+            outbox_id: msg.id,
+            property_name: property,
+            public_url: &self.config.public_url,
+            parts: batch.iter().map(|b| Part { kind: &b.kind, body: &b.body, payload: &b.payload }).collect(),
+        };
+        let email = match write::build(&outgoing) {
+            Ok(e) => e,
+            Err(e) => return self.failed(msg, contact, &e, true).await,
+        };
+        match mailer.send(email).await {
+            Ok(()) => {
+                crate::fault::point("after_send_before_record");
+                for b in &batch {
+                    if let Err(e) = self.store.mark_message(b.id, "sent", Some(&message_id), None, self.now()).await {
+                        return Outcome::Retry(e.to_string());
+                    }
+                }
+                metrics::counter!(m::EMAILS_SENT).increment(1);
+                metrics::counter!(m::OUTBOX_SENT, "channel" => "email").increment(batch.len() as u64);
+                Outcome::Done
+            }
+            Err(SendError::BreakerOpen) => {
+                let wait = mailer.breaker.allow(std::time::Instant::now()).err().unwrap_or_default();
+                Outcome::Again(
+                    now + Duration::from_std(wait).unwrap_or(Duration::seconds(5)) + Duration::milliseconds(50),
+                )
+            }
+            Err(SendError::Retryable(e)) => {
+                metrics::counter!(m::EMAILS_FAILED, "result" => "retry").increment(1);
+                metrics::counter!(m::OUTBOX_RETRIED, "channel" => "email").increment(1);
+                Outcome::Retry(e)
+            }
+            Err(SendError::Permanent(e)) => {
+                metrics::counter!(m::EMAILS_FAILED, "result" => "permanent").increment(1);
+                for b in batch.iter().filter(|b| b.id != msg.id) {
+                    let _ = self.store.mark_message(b.id, "failed", None, Some(&e), self.now()).await;
+                }
+                self.failed(msg, contact, &e, true).await
+            }
+        }
+    }
+
+    /// With `POSADA_EMAIL_COPY_WHATSAPP`, a WhatsApp reservation that left an e-mail address
+    /// also gets `text` by e-mail (a new thread with this subject).
+    pub async fn copy_by_email(&self, r: &Reservation, subject: &str, text: &str) -> anyhow::Result<()> {
+        let Some(cfg) = &self.config.email else { return Ok(()) };
+        if !cfg.copy_whatsapp || r.channel != "whatsapp" {
+            return Ok(());
+        }
+        let Some(address) = r.guest_email.as_deref().map(|a| a.trim().to_lowercase()).filter(|a| a.contains('@'))
+        else {
+            return Ok(());
+        };
+        let contact = self.store.upsert_contact("email", &address, &r.guest_name, self.now()).await?;
+        let mut message = super::render::text(text);
+        message.payload["subject"] = json!(subject);
+        self.queue(contact.id, message).await
+    }
+
+    /// An owner alert by e-mail to `POSADA_OWNER_EMAIL`, when the e-mail channel is on.
+    pub(super) async fn alert_owner_by_email(&self, text: &str) -> anyhow::Result<bool> {
+        let (Some(_), Some(address)) = (&self.config.email, &self.config.owner_email) else { return Ok(false) };
+        let owner = self.store.upsert_contact("email", address, "Dueño", self.now()).await?;
+        let mut message = super::render::text(text);
+        let first: String = text.lines().next().unwrap_or("").chars().take(70).collect();
+        message.payload["subject"] = json!(format!("[{}] {}", self.config.property.name, first));
+        self.queue(owner.id, message).await?;
+        Ok(true)
+    }
+
+    /// Queues one message for a contact, outside the dialogue.
+    pub(super) async fn queue(&self, contact_id: i64, message: NewMessage) -> anyhow::Result<()> {
+        let state = self.store.conversation_state(contact_id).await?.unwrap_or(json!({}));
+        let turn = store::Turn {
+            contact_id,
+            state,
+            outbound: vec![message],
+            send_job_kind: SEND_MESSAGE.into(),
+            ..Default::default()
+        };
+        self.store.commit_turn(&turn, self.now()).await?;
+        Ok(())
+    }
+}
+
+/// Whether this payload is an e-mail written by a person (the owner's reply from the dashboard).
+pub fn is_human(payload: &Value) -> bool {
+    payload["human"] == json!(true)
+}

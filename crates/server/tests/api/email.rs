@@ -1,0 +1,535 @@
+//! The e-mail channel against real local servers: Dovecot (IMAP, a passwd-file user and a
+//! Maildir under a temporary directory, plain auth on loopback) and an aiosmtpd sink that needs
+//! SMTP AUTH and writes every message it accepts to a directory. Both are Debian packages
+//! (`dovecot-imapd`, `python3-aiosmtpd`), started by each test as its own processes on free
+//! loopback ports. With `CI` set a missing server fails the test; elsewhere it skips loudly.
+
+use crate::both_engines;
+use crate::helpers::*;
+use crate::whatsapp::{date_words, drain};
+use futures_util::TryStreamExt;
+use mail_parser::MessageParser;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const US: &str = "reservas@posada.test";
+const IMAP_USER: &str = "reservas";
+const IMAP_PASSWORD: &str = "imap-secret";
+const SMTP_USER: &str = "posada-smtp";
+const SMTP_PASSWORD: &str = "smtp-secret";
+const OWNER_MAIL: &str = "duena@posada.test";
+
+const SINK: &str = r#"
+import asyncio, os, sys
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+port, outdir, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+
+class Sink:
+    n = 0
+    async def handle_DATA(self, server, session, envelope):
+        fail = os.path.join(outdir, "FAIL")
+        if os.path.exists(fail):
+            return open(fail).read().strip()
+        Sink.n += 1
+        name = os.path.join(outdir, "msg-%05d.eml" % Sink.n)
+        with open(name + ".tmp", "wb") as f:
+            f.write(("X-Sink-Rcpt: %s\r\n" % ",".join(envelope.rcpt_tos)).encode())
+            f.write(envelope.original_content)
+        os.rename(name + ".tmp", name)
+        return "250 OK"
+
+def auth(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+    return AuthResult(success=ok)
+
+c = Controller(Sink(), hostname="127.0.0.1", port=port, authenticator=auth, auth_require_tls=False, auth_required=True)
+c.start()
+print("ready", flush=True)
+asyncio.new_event_loop().run_forever()
+"#;
+
+/// Dovecot and the SMTP sink, killed on drop.
+pub struct MailServers {
+    pub dir: PathBuf,
+    pub imap_port: u16,
+    pub smtp_port: u16,
+    pub sink: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Drop for MailServers {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn python_with_aiosmtpd() -> Option<String> {
+    ["/usr/bin/python3", "python3"].into_iter().map(String::from).find(|p| {
+        Command::new(p)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+fn dovecot() -> Option<String> {
+    ["/usr/sbin/dovecot", "dovecot"].into_iter().map(String::from).find(|p| {
+        Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    })
+}
+
+fn wait_port(port: u16, what: &str, log: &Path) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not start:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+impl MailServers {
+    /// `None` (with a loud note) when the servers are not installed outside CI.
+    pub fn start() -> Option<MailServers> {
+        let (Some(dovecot), Some(python)) = (dovecot(), python_with_aiosmtpd()) else {
+            let note = "dovecot (dovecot-imapd) or aiosmtpd (python3-aiosmtpd) is not installed";
+            if std::env::var_os("CI").is_some() {
+                panic!("{note}: the e-mail tests cannot run (.ci/run installs them)");
+            }
+            eprintln!("\n*** SKIPPED: {note}; install them to run the e-mail tests ***\n");
+            return None;
+        };
+        let dir = std::env::temp_dir().join(format!("posada-mail-{:012x}", rand::random::<u64>() >> 16));
+        let (mail, home, sink) = (dir.join("mail"), dir.join("home"), dir.join("sink"));
+        for d in [&dir, &mail, &home, &sink, &dir.join("run"), &dir.join("state")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap().trim().to_string();
+        let (mail_uid, internal) = if uid == "0" {
+            // Dovecot refuses to serve mail as root: the Maildir belongs to `nobody`.
+            for d in [&mail, &home] {
+                Command::new("chmod").args(["0777", d.to_str().unwrap()]).status().unwrap();
+            }
+            ("65534".to_string(), ("dovecot".to_string(), "dovenull".to_string()))
+        } else {
+            let user =
+                String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
+            (uid.clone(), (user.clone(), user))
+        };
+        std::fs::write(dir.join("passwd"), format!("{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n")).unwrap();
+        let imap_port = free_port();
+        let d = dir.display();
+        let conf = format!(
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\n\
+             ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{d}/mail/%n\n\
+             first_valid_uid = 0\ndefault_internal_user = {}\ndefault_login_user = {}\n\
+             passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/passwd\n}}\n\
+             userdb {{\n  driver = static\n  args = uid={mail_uid} gid={mail_uid} home={d}/home/%n\n}}\n\
+             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n",
+            internal.0, internal.1
+        );
+        std::fs::write(dir.join("dovecot.conf"), conf).unwrap();
+        let log = std::fs::File::create(dir.join("dovecot.out")).unwrap();
+        let mut children = Vec::new();
+        children.push(
+            Command::new(&dovecot)
+                .args(["-F", "-c", dir.join("dovecot.conf").to_str().unwrap()])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start dovecot"),
+        );
+        let smtp_port = free_port();
+        std::fs::write(dir.join("sink.py"), SINK).unwrap();
+        let sink_log = std::fs::File::create(dir.join("sink.out")).unwrap();
+        children.push(
+            Command::new(&python)
+                .arg(dir.join("sink.py"))
+                .args([&smtp_port.to_string(), sink.to_str().unwrap(), SMTP_USER, SMTP_PASSWORD])
+                .stdout(sink_log.try_clone().unwrap())
+                .stderr(sink_log)
+                .spawn()
+                .expect("start the SMTP sink"),
+        );
+        let servers = MailServers { dir: dir.clone(), imap_port, smtp_port, sink, children };
+        wait_port(imap_port, "dovecot", &dir.join("dovecot.out"));
+        wait_port(smtp_port, "the SMTP sink", &dir.join("sink.out"));
+        Some(servers)
+    }
+
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("POSADA_IMAP_HOST", "127.0.0.1".into()),
+            ("POSADA_IMAP_PORT", self.imap_port.to_string()),
+            ("POSADA_IMAP_TLS", "none".into()),
+            ("POSADA_IMAP_USER", IMAP_USER.into()),
+            ("POSADA_IMAP_PASSWORD", IMAP_PASSWORD.into()),
+            ("POSADA_SMTP_HOST", "127.0.0.1".into()),
+            ("POSADA_SMTP_PORT", self.smtp_port.to_string()),
+            ("POSADA_SMTP_TLS", "none".into()),
+            ("POSADA_SMTP_USER", SMTP_USER.into()),
+            ("POSADA_SMTP_PASSWORD", SMTP_PASSWORD.into()),
+            ("POSADA_EMAIL_FROM", format!("Cabañas del Lago <{US}>")),
+            ("POSADA_OWNER_EMAIL", OWNER_MAIL.into()),
+            ("POSADA_PROPERTY_NAME", "Cabañas del Lago".into()),
+        ]
+    }
+
+    async fn session(&self) -> async_imap::Session<tokio::net::TcpStream> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port)).await.unwrap();
+        let mut client = async_imap::Client::new(tcp);
+        client.read_response().await.unwrap();
+        let mut s = client.login(IMAP_USER, IMAP_PASSWORD).await.map_err(|(e, _)| e).unwrap();
+        s.select("INBOX").await.unwrap();
+        s
+    }
+
+    /// Delivers a raw message to the guests' mailbox (IMAP APPEND, unseen).
+    pub async fn deliver(&self, raw: &str) {
+        let mut s = self.session().await;
+        s.append("INBOX", None, None, raw.replace("\r\n", "\n").replace('\n', "\r\n")).await.unwrap();
+        s.logout().await.unwrap();
+    }
+
+    pub async fn unseen(&self) -> usize {
+        let mut s = self.session().await;
+        let n = s.uid_search("UNSEEN").await.unwrap().len();
+        let all: Vec<_> = s.uid_fetch("1:*", "(UID FLAGS)").await.unwrap().try_collect().await.unwrap();
+        assert!(!all.is_empty());
+        s.logout().await.unwrap();
+        n
+    }
+
+    /// Everything the SMTP sink accepted, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.sink)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        names.iter().map(|p| Received::parse(&std::fs::read(p).unwrap())).collect()
+    }
+
+    pub fn fail_smtp_with(&self, answer: Option<&str>) {
+        let path = self.sink.join("FAIL");
+        match answer {
+            Some(a) => std::fs::write(path, a).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// One e-mail as the sink stored it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub raw: String,
+    pub rcpt: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub message_id: String,
+    pub in_reply_to: String,
+    pub references: String,
+}
+
+impl Received {
+    fn parse(bytes: &[u8]) -> Received {
+        let raw = String::from_utf8_lossy(bytes).to_string();
+        let m = MessageParser::default().parse(bytes).unwrap();
+        let header = |name: &str| m.header_raw(name).unwrap_or("").trim().to_string();
+        Received {
+            rcpt: header("X-Sink-Rcpt"),
+            subject: m.subject().unwrap_or("").to_string(),
+            text: m.body_text(0).map(|t| t.to_string()).unwrap_or_default(),
+            html: m.body_html(0).map(|t| t.to_string()).unwrap_or_default(),
+            message_id: header("Message-ID"),
+            in_reply_to: header("In-Reply-To"),
+            references: header("References").split_whitespace().collect::<Vec<_>>().join(" "),
+            raw,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        MessageParser::default().parse(self.raw.as_bytes()).unwrap().header_raw(name).unwrap_or("").trim().to_string()
+    }
+}
+
+pub fn message(from: &str, message_id: &str, subject: &str, extra: &str, body: &str) -> String {
+    format!(
+        "From: {from}\nTo: Cabañas del Lago <{US}>\nSubject: {subject}\nDate: Mon, 23 Nov 2026 10:00:00 -0300\nMessage-ID: <{message_id}>\nMIME-Version: 1.0\n{extra}Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n{body}\n"
+    )
+}
+
+async fn email_app(engine: Engine, servers: &MailServers) -> TestApp {
+    let mut env = servers.env();
+    env.push(("POSADA_PAYMENT_PROVIDER", "sandbox".into()));
+    spawn_app_with(engine, Options { env, ..Default::default() }).await
+}
+
+/// Reads the mailbox now and runs the queue until it settles.
+async fn poll_and_drain(app: &TestApp) {
+    let outcome = app.state.chat.poll_mailbox().await;
+    assert!(matches!(outcome, server::jobs::Outcome::Again(_)), "{outcome:?}");
+    drain(app).await;
+}
+
+both_engines!(
+    a_guest_writes_by_email_and_gets_threaded_replies_a_price_and_a_hold,
+    html_only_and_outlook_replies_are_read_without_their_quotes,
+);
+
+async fn a_guest_writes_by_email_and_gets_threaded_replies_a_price_and_a_hold(engine: Engine) {
+    let Some(servers) = MailServers::start() else { return };
+    let app = email_app(engine, &servers).await;
+    let ask =
+        format!("Hola! ¿Tienen lugar del {} al {} para 4 personas?\n\nSaludos,\nJuana", date_words(30), date_words(33));
+    servers
+        .deliver(&message("\"Juana Pérez\" <Juana@guest.test>", "m1@guest.test", "Consulta cabañas", "", &ask))
+        .await;
+    // The same message again (delivered twice, e.g. also in Cc): one answer only.
+    servers
+        .deliver(&message("\"Juana Pérez\" <juana@guest.test>", "m1@guest.test", "Consulta cabañas", "", &ask))
+        .await;
+    // Never answered: an auto-reply, a bounce, a newsletter and our own message.
+    servers
+        .deliver(&message(
+            "Pedro <pedro@guest.test>",
+            "ooo@guest.test",
+            "Respuesta automática: Consulta",
+            "Auto-Submitted: auto-replied\n",
+            "Estoy de vacaciones hasta el lunes.",
+        ))
+        .await;
+    servers
+        .deliver(&message(
+            "Mail Delivery System <MAILER-DAEMON@mx.guest.test>",
+            "bounce@mx.guest.test",
+            "Undelivered Mail Returned to Sender",
+            "",
+            "This is the mail system at host mx.guest.test. I'm sorry to have to inform you that your message could not be delivered.",
+        ))
+        .await;
+    servers
+        .deliver(&message(
+            "Ofertas <ofertas@news.test>",
+            "news@news.test",
+            "Promo",
+            "Precedence: bulk\nList-Id: <ofertas.news.test>\n",
+            "¡Ofertas!",
+        ))
+        .await;
+    servers.deliver(&message(&format!("Cabañas del Lago <{US}>"), "own@posada.test", "Re: Consulta", "", "hola")).await;
+    // The job reads the mailbox (due at start-up), the inbox answers, the outbox sends.
+    drain(&app).await;
+    assert_eq!(servers.unseen().await, 0, "every message read is flagged \\Seen");
+    let mails = servers.received();
+    assert_eq!(mails.len(), 1, "one e-mail answers the guest, nothing else is answered: {mails:#?}");
+    let reply = &mails[0];
+    assert_eq!(reply.rcpt, "juana@guest.test");
+    assert_eq!(reply.subject, "Re: Consulta cabañas");
+    assert_eq!(reply.in_reply_to, "<m1@guest.test>");
+    assert_eq!(reply.references, "<m1@guest.test>");
+    assert_eq!(reply.header("Auto-Submitted"), "auto-replied");
+    assert!(reply.header("From").contains(US), "{}", reply.raw);
+    assert!(reply.raw.contains("multipart/alternative"), "text + HTML");
+    assert!(reply.text.contains("$"), "a price: {}", reply.text);
+    assert!(reply.text.contains("1. "), "numbered options: {}", reply.text);
+    assert!(reply.text.contains("Respondé con el número"), "{}", reply.text);
+    assert!(reply.html.contains("<ol>") && reply.html.contains("</html>"), "{}", reply.html);
+    let contact = app.state.store.find_contact("email", "juana@guest.test").await.unwrap();
+    assert_eq!(contact.name, "Juana Pérez");
+    let thread = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
+    let inbound: Vec<_> = thread.iter().filter(|m| m.direction == "in").collect();
+    assert_eq!(inbound.len(), 1, "the duplicate Message-ID is stored once");
+    assert!(inbound[0].body.starts_with("Hola! ¿Tienen lugar"), "{}", inbound[0].body);
+    assert!(thread.iter().filter(|m| m.direction == "out").all(|m| m.status == "sent"));
+    let metrics = app.state.metrics.render();
+    for reason in ["auto_reply", "bounce", "bulk", "own"] {
+        assert!(metrics.contains(&format!("emails_ignored_total{{reason=\"{reason}\"}}")), "{reason}");
+    }
+    assert!(metrics.contains("emails_received_total") && metrics.contains("emails_sent_total"));
+
+    // The guest answers "1" from Gmail, quoting us: the new text picks option 1, a hold.
+    let quoted = format!(
+        "1\n\nEl lun, 23 nov 2026 a las 10:05, Cabañas del Lago <{US}>\nescribió:\n> {}\n",
+        reply.text.lines().next().unwrap_or("")
+    );
+    let refs = format!("In-Reply-To: {}\nReferences: <m1@guest.test> {}\n", reply.message_id, reply.message_id);
+    servers
+        .deliver(&message(
+            "\"Juana Pérez\" <juana@guest.test>",
+            "m2@guest.test",
+            "Re: Consulta cabañas",
+            &refs,
+            &quoted,
+        ))
+        .await;
+    poll_and_drain(&app).await;
+    let (list, _) = app
+        .state
+        .store
+        .list_reservations(&store::ReservationFilter {
+            contact: Some("juana@guest.test".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let after = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
+    assert_eq!(
+        list.len(),
+        1,
+        "one hold: {:#?}",
+        after.iter().map(|m| (&m.direction, &m.body, &m.status)).collect::<Vec<_>>()
+    );
+    let hold = &list[0];
+    assert_eq!(
+        (hold.channel.as_str(), hold.guest_email.as_deref(), hold.guest_name.as_str(), hold.guests),
+        ("email", Some("juana@guest.test"), "Juana Pérez", 4)
+    );
+    let later: Vec<Received> = servers.received().into_iter().skip(1).collect();
+    assert!(!later.is_empty());
+    let all_text: String = later.iter().map(|m| m.text.clone()).collect::<Vec<_>>().join("\n");
+    assert!(all_text.contains(&hold.code), "the hold summary names the code: {all_text}");
+    assert!(all_text.contains(&format!("{}/sandbox/pay/", app.address)), "the payment link: {all_text}");
+    for m in &later {
+        assert_eq!(m.in_reply_to, "<m2@guest.test>", "threaded under the guest's last e-mail");
+        assert_eq!(m.references, format!("<m1@guest.test> {} <m2@guest.test>", reply.message_id));
+        assert_eq!(m.subject, "Re: Consulta cabañas");
+    }
+    let inbound = app.state.store.last_inbound_message(contact.id).await.unwrap().unwrap();
+    assert_eq!(inbound.body, "1", "only the new text of the reply");
+    app.stop().await;
+}
+
+async fn html_only_and_outlook_replies_are_read_without_their_quotes(engine: Engine) {
+    let Some(servers) = MailServers::start() else { return };
+    let app = email_app(engine, &servers).await;
+    let html = "From: Ana <ana@guest.test>\nTo: reservas@posada.test\nSubject: Mascotas\nMessage-ID: <h1@guest.test>\nMIME-Version: 1.0\nContent-Type: text/html; charset=UTF-8\n\n<html><body><div dir=\"ltr\">Hola, &iquest;aceptan mascotas?<br>Gracias</div><div class=\"gmail_quote\"><blockquote>somos 9 personas</blockquote></div></body></html>\n";
+    servers.deliver(html).await;
+    let outlook = format!(
+        "Somos 2, del {} al {}.\n\nGracias,\nPedro\n\n________________________________\nDe: Cabañas del Lago <{US}>\nEnviado: lunes, 23 de noviembre de 2026 10:15\nPara: Pedro\nAsunto: Consulta\n\nsomos 9 personas\n",
+        date_words(40),
+        date_words(42)
+    );
+    servers.deliver(&message("Pedro Gómez <pedro@guest.test>", "o1@guest.test", "RE: Consulta", "", &outlook)).await;
+    // The SMTP server is down for a while: the replies wait and go once it is back.
+    // (One round of jobs: two failed sends, fewer than the five that open the breaker.)
+    servers.fail_smtp_with(Some("451 4.3.0 Try again later"));
+    app.run_jobs().await;
+    assert!(servers.received().is_empty());
+    assert!(app.state.store.outbox_stats(app.clock.now()).await.unwrap().queued > 0);
+    servers.fail_smtp_with(None);
+    for _ in 0..4 {
+        app.clock.advance(chrono::Duration::minutes(2));
+        drain(&app).await;
+    }
+    assert_eq!(app.state.store.outbox_stats(app.clock.now()).await.unwrap().queued, 0);
+    let mails = servers.received();
+    let to = |rcpt: &str| mails.iter().filter(|m| m.rcpt == rcpt).collect::<Vec<_>>();
+    assert_eq!(to("ana@guest.test").len(), 1, "{mails:#?}");
+    assert_eq!(to("pedro@guest.test").len(), 1, "{mails:#?}");
+    assert_eq!(to("pedro@guest.test")[0].subject, "Re: Consulta");
+    assert!(to("ana@guest.test")[0].text.to_lowercase().contains("mascota"), "{}", to("ana@guest.test")[0].text);
+    let body_of = |address: &'static str| {
+        let store = app.state.store.clone();
+        async move {
+            let c = store.find_contact("email", address).await.unwrap();
+            store.last_inbound_message(c.id).await.unwrap().unwrap().body
+        }
+    };
+    assert_eq!(body_of("ana@guest.test").await, "Hola, ¿aceptan mascotas?\nGracias");
+    assert_eq!(
+        body_of("pedro@guest.test").await,
+        format!("Somos 2, del {} al {}.\n\nGracias,\nPedro", date_words(40), date_words(42))
+    );
+    assert!(app.state.metrics.render().contains("emails_failed_total{result=\"retry\"}"));
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crashes: the real binary dies between reading a message and recording it.
+
+fn binary_env(db: &TestDatabase, servers: &MailServers, fault: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("POSADA_DATABASE_URL", db.url.clone()),
+        ("POSADA_BIND", "127.0.0.1:0".to_string()),
+        ("POSADA_JWT_SECRET", JWT_SECRET.to_string()),
+        ("POSADA_LOG", "info".to_string()),
+        ("POSADA_JOB_LEASE_S", "1".to_string()),
+        ("POSADA_EMAIL_POLL_SECONDS", "1".to_string()),
+    ];
+    env.extend(servers.env());
+    if let Some(point) = fault {
+        env.push(("POSADA_FAULT", point.to_string()));
+    }
+    env
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool, what: &str, logs: impl Fn() -> String) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}:\n{}", logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_between_fetch_and_commit_loses_nothing_and_repeats_nothing() {
+    let Some(servers) = MailServers::start() else { return };
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    for (round, point) in ["email_before_inbox_insert", "email_before_mark_seen"].into_iter().enumerate() {
+        let mut doomed = Binary::start(&["serve"], &binary_env(&db, &servers, Some(point)));
+        let ask = format!(
+            "Hola, ¿tienen lugar del {} al {} para 2?",
+            date_words(50 + round as i64 * 5),
+            date_words(52 + round as i64 * 5)
+        );
+        servers
+            .deliver(&message("Lucía <lucia@guest.test>", &format!("c{round}@guest.test"), "Consulta", "", &ask))
+            .await;
+        let child = &mut doomed.child;
+        for _ in 0..300 {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(doomed.child.try_wait().unwrap().is_some(), "no crash at {point}:\n{}", doomed.logs());
+        assert!(doomed.logs().contains(point));
+        assert_eq!(servers.unseen().await, 1, "the message is still unseen after the crash at {point}");
+        let healthy = Binary::start(&["serve"], &binary_env(&db, &servers, None));
+        let expected = round + 1;
+        wait_until(|| servers.received().len() >= expected, "the answer", || healthy.logs()).await;
+        // A few more polls: nothing more arrives.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(servers.received().len(), expected, "one answer per message ({point})");
+        assert_eq!(servers.unseen().await, 0);
+        let store = store::connect(&db.url, 2).await.unwrap();
+        let c = store.find_contact("email", "lucia@guest.test").await.unwrap();
+        let inbound =
+            store.list_messages(c.id, 0, 100).await.unwrap().into_iter().filter(|m| m.direction == "in").count();
+        assert_eq!(inbound, expected, "each message stored once ({point})");
+        store.close().await;
+        healthy.terminate();
+    }
+}
