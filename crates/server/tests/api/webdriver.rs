@@ -192,7 +192,8 @@ impl Driver {
 
     /// Waits until the text of `css` contains `needle`.
     pub async fn wait_text(&self, css: &str, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
+        // The whole suite shares two cores with the browser: give pages room under load.
+        let deadline = Instant::now() + timeout * 4;
         loop {
             let t = self.try_text(css).await.unwrap_or_default();
             if t.contains(needle) {
