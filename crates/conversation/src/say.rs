@@ -22,21 +22,7 @@ const MONTHS_SHORT: [&str; 12] = ["ene", "feb", "mar", "abr", "may", "jun", "jul
 
 /// "$40.000", "$40.000,50": pesos with a dot every three digits, centavos only when present.
 pub fn money(m: Money) -> String {
-    let c = m.centavos();
-    let sign = if c < 0 { "-" } else { "" };
-    let abs = c.unsigned_abs();
-    let pesos = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in pesos.chars().enumerate() {
-        if i > 0 && (pesos.len() - i).is_multiple_of(3) {
-            grouped.push('.');
-        }
-        grouped.push(ch);
-    }
-    match abs % 100 {
-        0 => format!("{sign}${grouped}"),
-        cents => format!("{sign}${grouped},{cents:02}"),
-    }
+    m.to_ars()
 }
 
 pub fn month(d: NaiveDate) -> &'static str {

@@ -49,6 +49,25 @@ impl Money {
         Money(round_half_up(self.0 as i128 * num, den * 100) as i64 * 100)
     }
 
+    /// As guests read it: "$40.000", "$40.000,50" (a dot every three digits, centavos only when
+    /// present).
+    pub fn to_ars(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let pesos = (abs / 100).to_string();
+        let mut grouped = String::new();
+        for (i, ch) in pesos.chars().enumerate() {
+            if i > 0 && (pesos.len() - i).is_multiple_of(3) {
+                grouped.push('.');
+            }
+            grouped.push(ch);
+        }
+        match abs % 100 {
+            0 => format!("{sign}${grouped}"),
+            cents => format!("{sign}${grouped},{cents:02}"),
+        }
+    }
+
     /// `self × percent / 100`, rounded half up to whole pesos.
     pub fn percent(self, percent: u32) -> Money {
         self.scale_to_pesos(percent as i128, 100)
@@ -100,6 +119,13 @@ mod tests {
         assert_eq!(Money(4_000_000).to_string(), "40000.00");
         assert_eq!(Money(5).to_string(), "0.05");
         assert_eq!(Money(-150).to_string(), "-1.50");
+    }
+
+    #[test]
+    fn reads_like_argentina() {
+        assert_eq!(Money::from_pesos(105_300).to_ars(), "$105.300");
+        assert_eq!(Money(150).to_ars(), "$1,50");
+        assert_eq!(Money::from_pesos(-1_000).to_ars(), "-$1.000");
     }
 
     #[test]

@@ -436,18 +436,7 @@ impl Payments {
 
 /// "$105.300" (Argentine thousands separator).
 pub fn money(m: Money) -> String {
-    let pesos = m.0 / 100;
-    let digits = pesos.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    let cents = m.0.abs() % 100;
-    let sign = if m.0 < 0 { "-" } else { "" };
-    if cents == 0 { format!("{sign}${out}") } else { format!("{sign}${out},{cents:02}") }
+    m.to_ars()
 }
 
 #[cfg(test)]
