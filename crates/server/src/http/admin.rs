@@ -247,7 +247,8 @@ pub async fn get_unit(State(s): State<AppState>, _admin: Admin, Path(id): Path<S
     Ok(Json(json::unit(&unit)))
 }
 
-fn parse_id(text: &str) -> ApiResult<i64> {
+/// A numeric path id; anything else is a plain 404.
+pub(crate) fn parse_id(text: &str) -> ApiResult<i64> {
     text.parse().map_err(|_| ApiError::not_found("No existe."))
 }
 

@@ -1,5 +1,6 @@
 //! The owner's side of conversations (JSON, JWT): hand-offs, threads, replying, releasing.
 
+use super::admin::parse_id;
 use super::extract::ApiJson;
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
@@ -9,10 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-fn parse_id(text: &str) -> ApiResult<i64> {
-    text.parse().map_err(|_| ApiError::not_found("No existe."))
-}
 
 fn contact_json(c: &store::Contact) -> Value {
     json!({

@@ -1,5 +1,6 @@
 //! iCal routes: the live export per cabin and the owner's feed management.
 
+use super::admin::parse_id;
 use super::extract::ApiJson;
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
@@ -95,10 +96,6 @@ fn feed_json(s: &AppState, f: &Feed) -> Value {
         "events": f.events_count,
         "status": if f.last_error.is_some() { "error" } else if f.last_success_at.is_some() { "ok" } else { "pending" },
     })
-}
-
-fn parse_id(text: &str) -> ApiResult<i64> {
-    text.parse().map_err(|_| ApiError::not_found("No existe."))
 }
 
 pub async fn unit_ical(State(s): State<AppState>, _admin: Admin, Path(id): Path<String>) -> ApiResult<Json<Value>> {
