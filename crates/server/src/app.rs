@@ -97,6 +97,11 @@ impl Application {
             let w = Worker::new(self.state.clone());
             tokio::spawn(w.run(stop_rx.clone()))
         });
+        // New mail is read at once where the IMAP server has IDLE; the poll job stays the fallback.
+        let mail_watch = (self.run_worker && self.state.config.email.is_some()).then(|| {
+            let chat = self.state.chat.clone();
+            tokio::spawn(chat.watch_mailbox_owned(self.state.wake.clone(), stop_rx.clone()))
+        });
         if let Some(l) = self.metrics_listener {
             let state = self.state.clone();
             let mut stop = stop_rx.clone();
@@ -126,6 +131,9 @@ impl Application {
             if tokio::time::timeout(grace, w).await.is_err() {
                 tracing::warn!("worker did not stop within the grace period");
             }
+        }
+        if let Some(w) = mail_watch {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), w).await;
         }
         self.state.store.close().await;
         tracing::info!("stopped");

@@ -260,15 +260,15 @@ impl Handler for FeedPoll {
     }
 }
 
-/// Tells the owner something needs a human: a WhatsApp message to the owner's phone through
-/// the outbox, or the log when no owner phone is configured.
+/// Tells the owner something needs a human: a WhatsApp message to the owner's phone and an
+/// e-mail to the owner's address through the outbox, or the log when neither is configured.
 struct OwnerAlert;
 
 #[async_trait]
 impl Handler for OwnerAlert {
     async fn run(&self, job: &Job, state: &AppState) -> Outcome {
         let text = job.payload.get("text").and_then(|v| v.as_str()).unwrap_or("");
-        state.chat.alert_owner(text).await
+        state.chat.alert_owner(text, job.payload.get("only").and_then(|v| v.as_str())).await
     }
 }
 

@@ -42,6 +42,7 @@ pub const EMAILS_IGNORED: &str = "emails_ignored_total";
 pub const EMAILS_SENT: &str = "emails_sent_total";
 pub const EMAILS_FAILED: &str = "emails_failed_total";
 pub const EMAIL_POLLS: &str = "email_polls_total";
+pub const EMAIL_IDLE: &str = "email_idle_connected";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -83,6 +84,7 @@ pub const ALL: &[&str] = &[
     EMAILS_SENT,
     EMAILS_FAILED,
     EMAIL_POLLS,
+    EMAIL_IDLE,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -149,7 +151,11 @@ fn describe() {
     metrics::describe_counter!(EMAILS_IGNORED, "E-mails read and never answered, by reason");
     metrics::describe_counter!(EMAILS_SENT, "E-mails accepted by the SMTP server");
     metrics::describe_counter!(EMAILS_FAILED, "E-mail send attempts that failed, by result (retry, permanent)");
-    metrics::describe_counter!(EMAIL_POLLS, "Mailbox polls by result (ok, error)");
+    metrics::describe_counter!(
+        EMAIL_POLLS,
+        "Mailbox reads by result (ok, error: the poll job; idle: after an IDLE notice; idle_error: the IDLE connection lost)"
+    );
+    metrics::describe_gauge!(EMAIL_IDLE, "1 while this instance waits for new mail with IMAP IDLE");
 }
 
 /// Channel labels stay a small fixed set, whatever clients send.

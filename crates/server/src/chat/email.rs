@@ -10,7 +10,7 @@ use super::{Chat, Inbound, SEND_MESSAGE};
 use crate::channels::SendError;
 use crate::channels::email::read::{self, Verdict};
 use crate::channels::email::write::{self, Outgoing, Part, Thread};
-use crate::channels::email::{Inbox, MAX_MESSAGE_BYTES};
+use crate::channels::email::{Inbox, MAX_MESSAGE_BYTES, Woken};
 use crate::config::EmailConfig;
 use crate::jobs::Outcome;
 use crate::metrics as m;
@@ -19,10 +19,15 @@ use chrono::Duration;
 use conversation::MessageKind;
 use serde_json::{Value, json};
 use store::{Contact, InboundEvent, NewInbound, NewMessage, Reservation};
+use tokio::sync::watch;
 
 pub const POLL_JOB: &str = "email_poll";
 /// Messages taken per poll; a fuller mailbox is read again at once.
 const POLL_BATCH: usize = 25;
+/// The longest IDLE before we speak again (servers end an IDLE after 30 minutes).
+const IDLE_MAX: std::time::Duration = std::time::Duration::from_secs(9 * 60);
+const IDLE_RETRY_MIN: std::time::Duration = std::time::Duration::from_secs(5);
+const IDLE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Chat {
     // -----------------------------------------------------------------------------------------
@@ -47,24 +52,103 @@ impl Chat {
 
     async fn read_mailbox(&self, cfg: &EmailConfig) -> Result<usize, String> {
         let mut inbox = Inbox::open(&cfg.imap, &cfg.mailbox).await?;
-        let result = async {
-            let uids = inbox.unseen(POLL_BATCH).await?;
-            for &uid in &uids {
-                match inbox.fetch(uid).await? {
-                    Some(raw) => self.take_mail(&raw, cfg).await.map_err(|e| e.to_string())?,
-                    None => {
-                        metrics::counter!(m::EMAILS_IGNORED, "reason" => "too_large").increment(1);
-                        tracing::warn!(uid, max_bytes = MAX_MESSAGE_BYTES, "e-mail too large, not read");
-                    }
-                }
-                crate::fault::point("email_before_mark_seen");
-                inbox.mark_seen(uid).await?;
-            }
-            Ok(uids.len())
-        }
-        .await;
+        let result = self.read_unseen(&mut inbox, cfg).await;
         inbox.close().await;
         result
+    }
+
+    /// Up to a batch of unseen messages into the inbox; how many were taken.
+    async fn read_unseen(&self, inbox: &mut Inbox, cfg: &EmailConfig) -> Result<usize, String> {
+        let uids = inbox.unseen(POLL_BATCH).await?;
+        for &uid in &uids {
+            match inbox.fetch(uid).await? {
+                Some(raw) => self.take_mail(&raw, cfg).await.map_err(|e| e.to_string())?,
+                None => {
+                    metrics::counter!(m::EMAILS_IGNORED, "reason" => "too_large").increment(1);
+                    tracing::warn!(uid, max_bytes = MAX_MESSAGE_BYTES, "e-mail too large, not read");
+                }
+            }
+            crate::fault::point("email_before_mark_seen");
+            inbox.mark_seen(uid).await?;
+        }
+        Ok(uids.len())
+    }
+
+    /// IMAP IDLE, when the server has it: one connection per instance waits for new mail and
+    /// reads it at once, so a guest is answered in seconds rather than at the next poll. The
+    /// poll job goes on as the safety net (a lost connection, a missed notice, another
+    /// instance); the two may read the same message, and the inbox keeps it once. Ends when
+    /// the server has no IDLE (the poll alone then) or at shutdown; a lost connection is
+    /// opened again with a growing pause.
+    pub async fn watch_mailbox(&self, wake: std::sync::Arc<tokio::sync::Notify>, mut stop: watch::Receiver<bool>) {
+        let Some(cfg) = &self.config.email else { return };
+        let mut pause = IDLE_RETRY_MIN;
+        while !*stop.borrow() {
+            let started = std::time::Instant::now();
+            let ended = self.idle_session(cfg, &wake, &mut stop).await;
+            metrics::gauge!(m::EMAIL_IDLE).set(0.0);
+            match ended {
+                Ok(IdleEnd::Stopped) => return,
+                Ok(IdleEnd::Unsupported) => {
+                    tracing::info!(
+                        poll_seconds = cfg.poll_seconds,
+                        "the IMAP server has no IDLE: new mail is read by the poll alone"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    metrics::counter!(m::EMAIL_POLLS, "result" => "idle_error").increment(1);
+                    if started.elapsed() > IDLE_MAX * 2 {
+                        pause = IDLE_RETRY_MIN;
+                    }
+                    tracing::warn!(error = %e, retry_in_s = pause.as_secs(), "IMAP IDLE connection lost");
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    pause = (pause * 2).min(IDLE_RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// [`Chat::watch_mailbox`] for a spawned task.
+    pub async fn watch_mailbox_owned(self, wake: std::sync::Arc<tokio::sync::Notify>, stop: watch::Receiver<bool>) {
+        self.watch_mailbox(wake, stop).await
+    }
+
+    /// One IDLE connection: read what is unseen, wait for a change, again.
+    async fn idle_session(
+        &self,
+        cfg: &EmailConfig,
+        wake: &tokio::sync::Notify,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<IdleEnd, String> {
+        let mut inbox = Inbox::open(&cfg.imap, &cfg.mailbox).await?;
+        if !inbox.supports_idle().await? {
+            inbox.close().await;
+            return Ok(IdleEnd::Unsupported);
+        }
+        metrics::gauge!(m::EMAIL_IDLE).set(1.0);
+        tracing::info!(mailbox = %cfg.mailbox, "waiting for new mail with IMAP IDLE");
+        loop {
+            loop {
+                let taken = self.read_unseen(&mut inbox, cfg).await?;
+                if taken > 0 {
+                    metrics::counter!(m::EMAIL_POLLS, "result" => "idle").increment(1);
+                    wake.notify_one();
+                }
+                if taken < POLL_BATCH {
+                    break;
+                }
+            }
+            let (again, woken) = inbox.idle(IDLE_MAX, stop).await?;
+            inbox = again;
+            if woken == Woken::Stopped {
+                inbox.close().await;
+                return Ok(IdleEnd::Stopped);
+            }
+        }
     }
 
     /// One fetched message: ignored (counted and logged) or stored in the inbox with its job.
@@ -289,30 +373,42 @@ impl Chat {
         self.queue(contact.id, message).await
     }
 
-    /// An owner alert by e-mail to `POSADA_OWNER_EMAIL`, when the e-mail channel is on.
-    pub(super) async fn alert_owner_by_email(&self, text: &str) -> anyhow::Result<bool> {
-        let (Some(_), Some(address)) = (&self.config.email, &self.config.owner_email) else { return Ok(false) };
+    /// An owner alert by e-mail to `POSADA_OWNER_EMAIL`, committed together with `then` (the
+    /// alert's other halves).
+    pub(super) async fn alert_owner_by_email(&self, text: &str, then: Vec<store::NewJob>) -> anyhow::Result<()> {
+        let Some(address) = &self.config.owner_email else { return Ok(()) };
         let owner = self.store.upsert_contact("email", address, "Dueño", self.now()).await?;
         let mut message = super::render::text(text);
         let first: String = text.lines().next().unwrap_or("").chars().take(70).collect();
         message.payload["subject"] = json!(format!("[{}] {}", self.config.property.name, first));
-        self.queue(owner.id, message).await?;
-        Ok(true)
+        self.queue_with(owner.id, message, then).await
     }
 
     /// Queues one message for a contact, outside the dialogue.
     pub(super) async fn queue(&self, contact_id: i64, message: NewMessage) -> anyhow::Result<()> {
+        self.queue_with(contact_id, message, Vec::new()).await
+    }
+
+    /// Queues one message and schedules `jobs` in the same transaction.
+    async fn queue_with(&self, contact_id: i64, message: NewMessage, jobs: Vec<store::NewJob>) -> anyhow::Result<()> {
         let state = self.store.conversation_state(contact_id).await?.unwrap_or(json!({}));
         let turn = store::Turn {
             contact_id,
             state,
             outbound: vec![message],
             send_job_kind: SEND_MESSAGE.into(),
+            jobs,
             ..Default::default()
         };
         self.store.commit_turn(&turn, self.now()).await?;
         Ok(())
     }
+}
+
+/// Why an IDLE connection ended without an error.
+enum IdleEnd {
+    Unsupported,
+    Stopped,
 }
 
 /// Whether this payload is an e-mail written by a person (the owner's reply from the dashboard).

@@ -568,42 +568,54 @@ impl Chat {
 
     /// An alert for the owner: a WhatsApp message to `POSADA_OWNER_PHONE` when WhatsApp is on,
     /// an e-mail to `POSADA_OWNER_EMAIL` when e-mail is on (both when both), otherwise the log (warn).
-    pub async fn alert_owner(&self, text: &str) -> Outcome {
-        let by_email = match self.alert_owner_by_email(text).await {
-            Ok(sent) => sent,
-            Err(e) => return Outcome::Retry(e.to_string()),
-        };
-        let (Some(phone), Some(wa)) = (&self.config.owner_phone, &self.config.whatsapp) else {
-            if !by_email {
-                tracing::warn!(alert = %text, "owner alert (no owner phone or e-mail configured)");
+    ///
+    /// `only` is `Some("whatsapp")` for the WhatsApp half of an alert whose e-mail half is
+    /// already queued: the e-mail turn commits together with a job for the WhatsApp half, so a
+    /// retry of either half never repeats the other.
+    pub async fn alert_owner(&self, text: &str, only: Option<&str>) -> Outcome {
+        let by_whatsapp = self.config.owner_phone.is_some() && self.config.whatsapp.is_some();
+        let by_email = self.config.email.is_some() && self.config.owner_email.is_some();
+        let result = match only {
+            Some("whatsapp") if by_whatsapp => self.alert_owner_by_whatsapp(text).await,
+            Some("whatsapp") => Ok(()),
+            _ if by_email => {
+                let whatsapp_half = by_whatsapp.then(|| NewJob {
+                    kind: crate::ical_sync::import::OWNER_ALERT_JOB.into(),
+                    payload: json!({"text": text, "only": "whatsapp"}),
+                    dedupe_key: None,
+                    run_at: self.now(),
+                    max_attempts: 20,
+                });
+                self.alert_owner_by_email(text, whatsapp_half.into_iter().collect()).await
             }
-            return Outcome::Done;
+            _ if by_whatsapp => self.alert_owner_by_whatsapp(text).await,
+            _ => {
+                tracing::warn!(alert = %text, "owner alert (no owner phone or e-mail configured)");
+                Ok(())
+            }
         };
-        let result = async {
-            let owner = self.store.upsert_contact("whatsapp", phone, "Dueño", self.now()).await?;
-            let state = self.store.conversation_state(owner.id).await?.unwrap_or(json!({}));
-            // The owner may not have written in 24 h: the alert template carries the text then.
-            let message = render::with_template(
-                render::text(text),
-                &wa.template_alert,
-                &wa.template_language,
-                &[text.to_string()],
-            );
-            let turn = Turn {
-                contact_id: owner.id,
-                state,
-                outbound: vec![message],
-                send_job_kind: SEND_MESSAGE.into(),
-                ..Default::default()
-            };
-            self.store.commit_turn(&turn, self.now()).await?;
-            anyhow::Ok(())
-        }
-        .await;
         match result {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Retry(e.to_string()),
         }
+    }
+
+    async fn alert_owner_by_whatsapp(&self, text: &str) -> anyhow::Result<()> {
+        let (Some(phone), Some(wa)) = (&self.config.owner_phone, &self.config.whatsapp) else { return Ok(()) };
+        let owner = self.store.upsert_contact("whatsapp", phone, "Dueño", self.now()).await?;
+        let state = self.store.conversation_state(owner.id).await?.unwrap_or(json!({}));
+        // The owner may not have written in 24 h: the alert template carries the text then.
+        let message =
+            render::with_template(render::text(text), &wa.template_alert, &wa.template_language, &[text.to_string()]);
+        let turn = Turn {
+            contact_id: owner.id,
+            state,
+            outbound: vec![message],
+            send_job_kind: SEND_MESSAGE.into(),
+            ..Default::default()
+        };
+        self.store.commit_turn(&turn, self.now()).await?;
+        Ok(())
     }
 
     // -----------------------------------------------------------------------------------------

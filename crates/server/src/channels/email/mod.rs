@@ -8,6 +8,7 @@ use super::SendError;
 use super::breaker::Breaker;
 use crate::config::{EmailConfig, MailServer, MailTls};
 use async_imap::Session;
+use async_imap::extensions::idle::IdleResponse;
 use futures_util::TryStreamExt;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -162,9 +163,52 @@ impl Inbox {
         Ok(())
     }
 
+    /// Whether the server announces IMAP IDLE (RFC 2177).
+    pub async fn supports_idle(&mut self) -> Result<bool, String> {
+        Ok(timed("capability", self.session.capabilities()).await?.has_str("IDLE"))
+    }
+
+    /// Waits in IDLE until the mailbox changes, `max` passes or `stop` turns true, then leaves
+    /// IDLE (the session is usable again). Servers drop an IDLE after 30 minutes, and a
+    /// connection that died silently is only noticed when we speak: keep `max` well below that.
+    pub async fn idle(
+        self,
+        max: Duration,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(Inbox, Woken), String> {
+        let mut handle = self.session.idle();
+        timed("idle", handle.init()).await?;
+        let woken = {
+            let (wait, _interrupt) = handle.wait_with_timeout(max);
+            tokio::select! {
+                r = wait => match r.map_err(|e| imap_err("idle", e))? {
+                    IdleResponse::NewData(_) => Woken::Changed,
+                    IdleResponse::Timeout | IdleResponse::ManualInterrupt => Woken::Quiet,
+                },
+                _ = tokio::time::sleep(max) => Woken::Quiet,
+                _ = stop.wait_for(|s| *s) => Woken::Stopped,
+            }
+        };
+        let session = timed("idle done", handle.done()).await?;
+        // EXISTS/RECENT notices are also queued as unsolicited responses; nobody reads them.
+        while session.unsolicited_responses.try_recv().is_ok() {}
+        Ok((Inbox { session }, woken))
+    }
+
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
     }
+}
+
+/// Why an IDLE ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woken {
+    /// The server told of a change (a new message, usually).
+    Changed,
+    /// Nothing happened for a while.
+    Quiet,
+    /// The service is shutting down.
+    Stopped,
 }
 
 /// Reads the server's greeting.
