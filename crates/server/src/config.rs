@@ -82,6 +82,7 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_EMAIL_FROM",
     "POSADA_EMAIL_POLL_SECONDS",
     "POSADA_EMAIL_COPY_WHATSAPP",
+    "POSADA_EMAIL_CA_FILE",
     "POSADA_OWNER_EMAIL",
 ];
 
@@ -243,6 +244,34 @@ pub struct MailServer {
     pub tls: MailTls,
     pub user: String,
     pub password: SecretString,
+    /// Trusted besides the public web roots.
+    pub extra_roots: TrustedRoots,
+}
+
+/// Certificates trusted for the mail servers besides the public web roots
+/// (`POSADA_EMAIL_CA_FILE`: a private CA or a self-signed server, PEM).
+#[derive(Clone, Default)]
+pub struct TrustedRoots(pub Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>);
+
+impl std::fmt::Debug for TrustedRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustedRoots({} extra)", self.0.len())
+    }
+}
+
+impl TrustedRoots {
+    /// Every certificate in a PEM file; none at all is an error (a wrong file, surely).
+    pub fn from_pem_file(path: &str) -> Result<TrustedRoots, String> {
+        use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let certs = CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{path} is not PEM certificates: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("{path} holds no certificate (expected -----BEGIN CERTIFICATE-----)"));
+        }
+        Ok(TrustedRoots(certs))
+    }
 }
 
 /// The e-mail channel: a mailbox read over IMAP, replies sent over SMTP.
@@ -457,6 +486,10 @@ fn email_config(source: &Source) -> Result<Option<EmailConfig>, ConfigError> {
             Some(other) => Err(invalid(var, format!("{other:?} is not tls, starttls or none"))),
         }
     };
+    let extra_roots = match source.get("POSADA_EMAIL_CA_FILE") {
+        Some(path) => TrustedRoots::from_pem_file(path).map_err(|e| invalid("POSADA_EMAIL_CA_FILE", e))?,
+        None => TrustedRoots::default(),
+    };
     let server =
         |prefix: &str, tls: MailTls, port_var: &'static str, default_port: u16| -> Result<MailServer, ConfigError> {
             let get = |suffix: &str| source.get(&format!("POSADA_{prefix}_{suffix}")).unwrap_or_default().to_string();
@@ -466,6 +499,7 @@ fn email_config(source: &Source) -> Result<Option<EmailConfig>, ConfigError> {
                 tls,
                 user: get("USER"),
                 password: SecretString::from(get("PASSWORD")),
+                extra_roots: extra_roots.clone(),
             })
         };
     let imap_tls = tls("POSADA_IMAP_TLS", MailTls::Tls)?;
@@ -761,6 +795,33 @@ mod tests {
         let e = Config::load(&src(&plain), Mode::Lenient).unwrap().email.unwrap();
         assert_eq!((e.imap.port, e.smtp.port), (143, 25));
         assert!(Config::load(&src(&[]), Mode::Lenient).unwrap().email.is_none());
+    }
+
+    #[test]
+    fn a_ca_file_that_is_missing_or_holds_no_certificate_stops_start_up() {
+        let base = [
+            ("POSADA_IMAP_HOST", "imap.example.test"),
+            ("POSADA_IMAP_USER", "reservas"),
+            ("POSADA_IMAP_PASSWORD", "x"),
+            ("POSADA_SMTP_HOST", "smtp.example.test"),
+            ("POSADA_SMTP_USER", "reservas"),
+            ("POSADA_SMTP_PASSWORD", "x"),
+            ("POSADA_EMAIL_FROM", "reservas@example.test"),
+        ];
+        let with_ca = |path: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("POSADA_EMAIL_CA_FILE", path));
+            Config::load(&src(&pairs), Mode::Lenient)
+        };
+        let err = with_ca("/nonexistent/ca.pem").unwrap_err().to_string();
+        assert!(err.contains("POSADA_EMAIL_CA_FILE") && err.contains("cannot read"), "{err}");
+        let path = std::env::temp_dir().join(format!("posada-ca-{}.pem", rand::random::<u32>()));
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let err = with_ca(path.to_str().unwrap()).unwrap_err().to_string();
+        std::fs::remove_file(&path).ok();
+        assert!(err.contains("no certificate"), "{err}");
+        let e = Config::load(&src(&base), Mode::Lenient).unwrap().email.unwrap();
+        assert!(e.imap.extra_roots.0.is_empty() && e.smtp.extra_roots.0.is_empty());
     }
 
     #[test]

@@ -363,14 +363,31 @@ impl Chat {
         if !cfg.copy_whatsapp || r.channel != "whatsapp" {
             return Ok(());
         }
-        let Some(address) = r.guest_email.as_deref().map(|a| a.trim().to_lowercase()).filter(|a| a.contains('@'))
-        else {
-            return Ok(());
+        let address = match r.guest_email.as_deref().map(|a| a.trim().to_lowercase()).filter(|a| a.contains('@')) {
+            Some(a) => Some(a),
+            // Written in the chat after the hold was placed (the payment link's message, say).
+            None => match self.store.find_contact("whatsapp", &r.guest_phone).await {
+                Ok(c) => self.address_left_in_chat(c.id).await?,
+                Err(store::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
         };
+        let Some(address) = address else { return Ok(()) };
         let contact = self.store.upsert_contact("email", &address, &r.guest_name, self.now()).await?;
         let mut message = super::render::text(text);
         message.payload["subject"] = json!(subject);
         self.queue(contact.id, message).await
+    }
+
+    /// The latest e-mail address a guest wrote in their chat, if any.
+    pub(super) async fn address_left_in_chat(&self, contact_id: i64) -> anyhow::Result<Option<String>> {
+        let (mut after, mut found) = (0, None);
+        loop {
+            let page = self.store.list_messages(contact_id, after, 1000).await?;
+            let Some(last) = page.last() else { return Ok(found) };
+            after = last.id;
+            found = page.iter().rev().filter(|m| m.direction == "in").find_map(|m| read::address_in(&m.body)).or(found);
+        }
     }
 
     /// An owner alert by e-mail to `POSADA_OWNER_EMAIL`, committed together with `then` (the

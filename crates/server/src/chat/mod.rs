@@ -270,6 +270,11 @@ impl Chat {
         key: &str,
     ) -> anyhow::Result<Driven> {
         let mut out = Driven { state, ..Default::default() };
+        // Not stored until the turn commits: an address in it is looked for here.
+        let said_now = match &first {
+            Event::Message { text, .. } => text.clone(),
+            _ => String::new(),
+        };
         let mut queue = VecDeque::from([first]);
         let mut holds_asked = 0;
         let mut steps = 0;
@@ -301,7 +306,15 @@ impl Chat {
                             } else {
                                 contact.address.clone()
                             },
-                            guest_email: (contact.channel == "email").then(|| contact.address.clone()),
+                            guest_email: if contact.channel == "email" {
+                                Some(contact.address.clone())
+                            } else {
+                                // A WhatsApp guest may have written one ("mi mail es …").
+                                match crate::channels::email::read::address_in(&said_now) {
+                                    Some(a) => Some(a),
+                                    None => self.address_left_in_chat(contact.id).await?,
+                                }
+                            },
                             actor: format!("guest:{}", contact.channel),
                             request_key: Some(format!("{key}:{holds_asked}")),
                         };

@@ -45,18 +45,45 @@ def auth(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
     return AuthResult(success=ok)
 
-c = Controller(Sink(), hostname="127.0.0.1", port=port, authenticator=auth, auth_require_tls=False, auth_required=True)
-c.start()
+if len(sys.argv) > 5:
+    # TLS: STARTTLS required on `port`, TLS from the first byte on the next argument's port.
+    import ssl
+    cert, key, smtps_port = sys.argv[5], sys.argv[6], int(sys.argv[7])
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    starttls = Controller(Sink(), hostname="127.0.0.1", port=port, authenticator=auth, auth_required=True,
+                          tls_context=ctx, require_starttls=True, auth_require_tls=True)
+    smtps = Controller(Sink(), hostname="127.0.0.1", port=smtps_port, authenticator=auth, auth_required=True,
+                       ssl_context=ctx, auth_require_tls=False)
+    starttls.start()
+    smtps.start()
+else:
+    c = Controller(Sink(), hostname="127.0.0.1", port=port, authenticator=auth, auth_require_tls=False, auth_required=True)
+    c.start()
 print("ready", flush=True)
 asyncio.new_event_loop().run_forever()
 "#;
+
+/// How the mail servers are set up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MailSetup {
+    /// Dovecot announces no IDLE (some providers' IMAP does not have it).
+    pub without_idle: bool,
+    /// TLS only, with a certificate from a CA of the test's own (`ca.pem` in the directory):
+    /// IMAP STARTTLS on `imap_port` and IMAPS on `imaps_port`, SMTP STARTTLS on `smtp_port`
+    /// and SMTPS on `smtps_port`. No plaintext login anywhere.
+    pub tls: bool,
+}
 
 /// Dovecot and the SMTP sink, killed on drop.
 pub struct MailServers {
     pub dir: PathBuf,
     pub imap_port: u16,
+    pub imaps_port: u16,
     pub smtp_port: u16,
+    pub smtps_port: u16,
     pub sink: PathBuf,
+    pub setup: MailSetup,
     children: Vec<Child>,
 }
 
@@ -101,9 +128,53 @@ fn wait_port(port: u16, what: &str, log: &Path) {
     panic!("{what} did not start:\n{}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
+/// A CA and a certificate for 127.0.0.1 signed by it (openssl, P-256: quick to make).
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Posada Test CA"],
+    ]
+    .concat());
+    run(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    // Dovecot drops privileges before it reads the key in some set-ups.
+    Command::new("chmod").args(["0644", "server.key"]).current_dir(dir).status().unwrap();
+}
+
 impl MailServers {
     /// `None` (with a loud note) when the servers are not installed outside CI.
     pub fn start() -> Option<MailServers> {
+        MailServers::start_with(MailSetup::default())
+    }
+
+    pub fn start_with(setup: MailSetup) -> Option<MailServers> {
         let (Some(dovecot), Some(python)) = (dovecot(), python_with_aiosmtpd()) else {
             let note = "dovecot (dovecot-imapd) or aiosmtpd (python3-aiosmtpd) is not installed";
             if std::env::var_os("CI").is_some() {
@@ -130,15 +201,30 @@ impl MailServers {
             (uid.clone(), (user.clone(), user))
         };
         std::fs::write(dir.join("passwd"), format!("{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n")).unwrap();
-        let imap_port = free_port();
+        let (imap_port, imaps_port) = (free_port(), if setup.tls { free_port() } else { 0 });
         let d = dir.display();
+        let ssl = if setup.tls {
+            make_certificates(&dir);
+            format!(
+                "ssl = required\nssl_cert = <{d}/server.pem\nssl_key = <{d}/server.key\ndisable_plaintext_auth = yes\n"
+            )
+        } else {
+            "ssl = no\ndisable_plaintext_auth = no\n".to_string()
+        };
+        // Dovecot's own list, less IDLE.
+        let capability = if setup.without_idle {
+            "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 LITERAL+ NOTIFY SPECIAL-USE\n"
+        } else {
+            ""
+        };
+        let imaps_ssl = if setup.tls { "    ssl = yes\n" } else { "" };
         let conf = format!(
             "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\n\
-             ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{d}/mail/%n\n\
+             {ssl}{capability}auth_mechanisms = plain login\nmail_location = maildir:{d}/mail/%n\n\
              first_valid_uid = 0\ndefault_internal_user = {}\ndefault_login_user = {}\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/passwd\n}}\n\
              userdb {{\n  driver = static\n  args = uid={mail_uid} gid={mail_uid} home={d}/home/%n\n}}\n\
-             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n",
+             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {imaps_port}\n{imaps_ssl}  }}\n}}\n",
             internal.0, internal.1
         );
         std::fs::write(dir.join("dovecot.conf"), conf).unwrap();
@@ -152,49 +238,94 @@ impl MailServers {
                 .spawn()
                 .expect("start dovecot"),
         );
-        let smtp_port = free_port();
+        let (smtp_port, smtps_port) = (free_port(), if setup.tls { free_port() } else { 0 });
         std::fs::write(dir.join("sink.py"), SINK).unwrap();
         let sink_log = std::fs::File::create(dir.join("sink.out")).unwrap();
+        let mut args = vec![smtp_port.to_string(), sink.display().to_string(), SMTP_USER.into(), SMTP_PASSWORD.into()];
+        if setup.tls {
+            args.extend([d.to_string() + "/server.pem", d.to_string() + "/server.key", smtps_port.to_string()]);
+        }
         children.push(
             Command::new(&python)
                 .arg(dir.join("sink.py"))
-                .args([&smtp_port.to_string(), sink.to_str().unwrap(), SMTP_USER, SMTP_PASSWORD])
+                .args(&args)
                 .stdout(sink_log.try_clone().unwrap())
                 .stderr(sink_log)
                 .spawn()
                 .expect("start the SMTP sink"),
         );
-        let servers = MailServers { dir: dir.clone(), imap_port, smtp_port, sink, children };
+        let servers =
+            MailServers { dir: dir.clone(), imap_port, imaps_port, smtp_port, smtps_port, sink, setup, children };
         wait_port(imap_port, "dovecot", &dir.join("dovecot.out"));
         wait_port(smtp_port, "the SMTP sink", &dir.join("sink.out"));
+        if setup.tls {
+            wait_port(imaps_port, "dovecot (imaps)", &dir.join("dovecot.out"));
+            wait_port(smtps_port, "the SMTP sink (smtps)", &dir.join("sink.out"));
+        }
         Some(servers)
     }
 
+    /// Posada's settings for these servers (STARTTLS and the test CA with `MailSetup::tls`).
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let tls = if self.setup.tls { "starttls" } else { "none" };
+        let mut env = vec![
             ("POSADA_IMAP_HOST", "127.0.0.1".into()),
             ("POSADA_IMAP_PORT", self.imap_port.to_string()),
-            ("POSADA_IMAP_TLS", "none".into()),
+            ("POSADA_IMAP_TLS", tls.into()),
             ("POSADA_IMAP_USER", IMAP_USER.into()),
             ("POSADA_IMAP_PASSWORD", IMAP_PASSWORD.into()),
             ("POSADA_SMTP_HOST", "127.0.0.1".into()),
             ("POSADA_SMTP_PORT", self.smtp_port.to_string()),
-            ("POSADA_SMTP_TLS", "none".into()),
+            ("POSADA_SMTP_TLS", tls.into()),
             ("POSADA_SMTP_USER", SMTP_USER.into()),
             ("POSADA_SMTP_PASSWORD", SMTP_PASSWORD.into()),
             ("POSADA_EMAIL_FROM", format!("Cabañas del Lago <{US}>")),
             ("POSADA_OWNER_EMAIL", OWNER_MAIL.into()),
             ("POSADA_PROPERTY_NAME", "Cabañas del Lago".into()),
-        ]
+        ];
+        if self.setup.tls {
+            env.push(("POSADA_EMAIL_CA_FILE", self.ca_file().display().to_string()));
+        }
+        env
     }
 
-    async fn session(&self) -> async_imap::Session<tokio::net::TcpStream> {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port)).await.unwrap();
-        let mut client = async_imap::Client::new(tcp);
+    /// The test's own IMAP session (over IMAPS with the test CA when the servers want TLS).
+    async fn session(&self) -> async_imap::Session<Box<dyn server::channels::email::Io>> {
+        use server::channels::email::Io;
+        let port = if self.setup.tls { self.imaps_port } else { self.imap_port };
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let stream: Box<dyn Io> = if self.setup.tls {
+            use tokio_rustls::rustls;
+            let roots = server::config::TrustedRoots::from_pem_file(self.ca_file().to_str().unwrap()).unwrap();
+            let mut store = rustls::RootCertStore::empty();
+            store.add_parsable_certificates(roots.0);
+            let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(store)
+            .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+            let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.unwrap();
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let mut client = async_imap::Client::new(stream);
         client.read_response().await.unwrap();
         let mut s = client.login(IMAP_USER, IMAP_PASSWORD).await.map_err(|(e, _)| e).unwrap();
         s.select("INBOX").await.unwrap();
         s
+    }
+
+    /// The test CA's certificate (PEM), with `MailSetup::tls`.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    pub fn dovecot_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
     }
 
     /// Delivers a raw message to the guests' mailbox (IMAP APPEND, unseen).
@@ -277,8 +408,7 @@ pub fn message(from: &str, message_id: &str, subject: &str, extra: &str, body: &
     )
 }
 
-async fn email_app(engine: Engine, servers: &MailServers) -> TestApp {
-    let mut env = servers.env();
+async fn email_app(engine: Engine, _servers: &MailServers, mut env: Vec<(&'static str, String)>) -> TestApp {
     env.push(("POSADA_PAYMENT_PROVIDER", "sandbox".into()));
     spawn_app_with(engine, Options { env, ..Default::default() }).await
 }
@@ -293,11 +423,12 @@ async fn poll_and_drain(app: &TestApp) {
 both_engines!(
     a_guest_writes_by_email_and_gets_threaded_replies_a_price_and_a_hold,
     html_only_and_outlook_replies_are_read_without_their_quotes,
+    a_whatsapp_booking_that_left_an_address_gets_its_confirmation_by_email_and_the_owner_hears_once_on_each,
 );
 
 async fn a_guest_writes_by_email_and_gets_threaded_replies_a_price_and_a_hold(engine: Engine) {
     let Some(servers) = MailServers::start() else { return };
-    let app = email_app(engine, &servers).await;
+    let app = email_app(engine, &servers, servers.env()).await;
     let ask =
         format!("Hola! ¿Tienen lugar del {} al {} para 4 personas?\n\nSaludos,\nJuana", date_words(30), date_words(33));
     servers
@@ -421,7 +552,7 @@ async fn a_guest_writes_by_email_and_gets_threaded_replies_a_price_and_a_hold(en
 
 async fn html_only_and_outlook_replies_are_read_without_their_quotes(engine: Engine) {
     let Some(servers) = MailServers::start() else { return };
-    let app = email_app(engine, &servers).await;
+    let app = email_app(engine, &servers, servers.env()).await;
     let html = "From: Ana <ana@guest.test>\nTo: reservas@posada.test\nSubject: Mascotas\nMessage-ID: <h1@guest.test>\nMIME-Version: 1.0\nContent-Type: text/html; charset=UTF-8\n\n<html><body><div dir=\"ltr\">Hola, &iquest;aceptan mascotas?<br>Gracias</div><div class=\"gmail_quote\"><blockquote>somos 9 personas</blockquote></div></body></html>\n";
     servers.deliver(html).await;
     let outlook = format!(
@@ -532,4 +663,220 @@ async fn a_crash_between_fetch_and_commit_loses_nothing_and_repeats_nothing() {
         store.close().await;
         healthy.terminate();
     }
+}
+
+/// `env` with these variables set (replaced where present).
+fn with(mut env: Vec<(&'static str, String)>, set: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    for (k, v) in set {
+        env.retain(|(key, _)| key != k);
+        env.push((k, v.clone()));
+    }
+    env
+}
+
+// ---------------------------------------------------------------------------------------------
+// New mail at once: IMAP IDLE in the real binary, and the poll alone where there is no IDLE.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_imap_idle_new_mail_is_answered_long_before_the_next_poll() {
+    let Some(servers) = MailServers::start() else { return };
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    // The poll runs at start-up and then in an hour: only IDLE can notice the second e-mail.
+    let env = with(binary_env(&db, &servers, None), &[("POSADA_EMAIL_POLL_SECONDS", "3600".into())]);
+    let ask = |n: i64| format!("Hola, ¿tienen lugar del {} al {} para 2?", date_words(60 + n), date_words(62 + n));
+    servers.deliver(&message("Lucía <lucia@guest.test>", "i1@guest.test", "Consulta", "", &ask(0))).await;
+    let posada = Binary::start(&["serve"], &env);
+    wait_until(|| servers.received().len() == 1, "the first answer", || posada.logs()).await;
+    wait_until(|| posada.logs().contains("waiting for new mail with IMAP IDLE"), "IDLE", || posada.logs()).await;
+    // Let the start-up poll finish for sure, then write again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    servers.deliver(&message("Tomás <tomas@guest.test>", "i2@guest.test", "Consulta", "", &ask(10))).await;
+    wait_until(|| servers.received().len() == 2, "the answer after an IDLE notice", || posada.logs()).await;
+    let mails = servers.received();
+    assert_eq!(mails[1].rcpt, "tomas@guest.test");
+    assert_eq!(mails[1].in_reply_to, "<i2@guest.test>");
+    assert_eq!(servers.unseen().await, 0);
+    // Nothing is answered twice although the poll and IDLE share the mailbox.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(servers.received().len(), 2);
+    // A clean stop leaves IDLE (DONE, LOGOUT) instead of hanging on it.
+    let (status, logs) = posada.terminate();
+    assert!(status.success(), "{logs}");
+    assert!(logs.contains("\"stopped\""), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_imap_idle_the_poll_alone_reads_the_mailbox() {
+    let Some(servers) = MailServers::start_with(MailSetup { without_idle: true, ..Default::default() }) else {
+        return;
+    };
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let posada = Binary::start(&["serve"], &binary_env(&db, &servers, None));
+    wait_until(|| posada.logs().contains("the IMAP server has no IDLE"), "the no-IDLE notice", || posada.logs()).await;
+    let ask = format!("Hola, ¿tienen lugar del {} al {} para 2?", date_words(70), date_words(72));
+    servers.deliver(&message("Lucía <lucia@guest.test>", "n1@guest.test", "Consulta", "", &ask)).await;
+    wait_until(|| servers.received().len() == 1, "the answer by the poll", || posada.logs()).await;
+    assert!(!posada.logs().contains("waiting for new mail with IMAP IDLE"));
+    posada.terminate();
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS: implicit and STARTTLS, verified against a private CA; without it nothing is read or sent.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_starttls_verify_the_server_and_never_log_in_in_plain() {
+    let Some(servers) = MailServers::start_with(MailSetup { tls: true, ..Default::default() }) else { return };
+    let ask = |n: i64| format!("Hola, ¿tienen lugar del {} al {} para 2?", date_words(80 + n), date_words(82 + n));
+    servers.deliver(&message("Lucía <lucia@guest.test>", "t1@guest.test", "Consulta", "", &ask(0))).await;
+
+    // Without the CA the certificate is unknown: a clear error, the message stays unseen, no mail goes.
+    let untrusting = servers.env().into_iter().filter(|(k, _)| *k != "POSADA_EMAIL_CA_FILE").collect::<Vec<_>>();
+    let config = test_config("sqlite::memory:", &untrusting);
+    let email = config.email.clone().unwrap();
+    let err = server::channels::email::Inbox::open(&email.imap, "INBOX").await.err().expect("an untrusted server");
+    assert!(err.contains("certificate"), "{err}");
+    let mailer = server::channels::email::Mailer::new(&email).unwrap();
+    let probe = lettre::Message::builder()
+        .from(US.parse().unwrap())
+        .to("lucia@guest.test".parse().unwrap())
+        .subject("x")
+        .body("x".to_string())
+        .unwrap();
+    let sent = mailer.send(probe).await;
+    assert!(matches!(&sent, Err(server::channels::SendError::Retryable(e)) if e.contains("certificate")), "{sent:?}");
+    let app = email_app(Engine::Sqlite, &servers, untrusting).await;
+    app.state.chat.poll_mailbox().await;
+    drain(&app).await;
+    assert_eq!(servers.unseen().await, 1);
+    assert!(servers.received().is_empty());
+    assert!(app.state.metrics.render().contains("email_polls_total{result=\"error\"}"));
+    app.stop().await;
+
+    // STARTTLS both ways with the CA file.
+    let app = email_app(Engine::Sqlite, &servers, servers.env()).await;
+    poll_and_drain(&app).await;
+    assert_eq!(servers.unseen().await, 0);
+    let mails = servers.received();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0].rcpt, "lucia@guest.test");
+    app.stop().await;
+
+    // TLS from the first byte (IMAPS, SMTPS).
+    servers.deliver(&message("Tomás <tomas@guest.test>", "t2@guest.test", "Consulta", "", &ask(10))).await;
+    let implicit = with(
+        servers.env(),
+        &[
+            ("POSADA_IMAP_TLS", "tls".into()),
+            ("POSADA_IMAP_PORT", servers.imaps_port.to_string()),
+            ("POSADA_SMTP_TLS", "tls".into()),
+            ("POSADA_SMTP_PORT", servers.smtps_port.to_string()),
+        ],
+    );
+    let app = email_app(Engine::Sqlite, &servers, implicit).await;
+    poll_and_drain(&app).await;
+    let mails = servers.received();
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    assert_eq!(mails[1].rcpt, "tomas@guest.test");
+    app.stop().await;
+
+    // Dovecot's own record: every login of ours was over TLS.
+    let log = servers.dovecot_log();
+    let logins: Vec<&str> = log.lines().filter(|l| l.contains("Login: user=<reservas>")).collect();
+    assert!(logins.len() >= 3, "{log}");
+    assert!(logins.iter().all(|l| l.contains("TLS")), "{log}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The owner by e-mail (and WhatsApp), and the e-mail copy of a WhatsApp reservation.
+
+async fn a_whatsapp_booking_that_left_an_address_gets_its_confirmation_by_email_and_the_owner_hears_once_on_each(
+    engine: Engine,
+) {
+    use crate::whatsapp::{GUEST, OWNER, envelope, post_signed, sent, text, wa_app};
+    let Some(servers) = MailServers::start() else { return };
+    let graph = FakeUpstream::start().await;
+    let mut extra = servers.env();
+    extra.push(("POSADA_PAYMENT_PROVIDER", "sandbox".into()));
+    extra.push(("POSADA_EMAIL_COPY_WHATSAPP", "true".into()));
+    let app = wa_app(engine, &graph, extra).await;
+    let ask = format!(
+        "hola, quiero reservar la cabaña grande del {} al {} para 4. mi mail es Juana.P@Correo.test",
+        date_words(30),
+        date_words(33)
+    );
+    post_signed(&app, &envelope(vec![text("wamid.C1", &ask)], "Juana")).await;
+    drain(&app).await;
+    let (list, _) = app
+        .state
+        .store
+        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "a hold: {:?}", sent(&graph));
+    let hold = &list[0];
+    assert_eq!(hold.guest_email.as_deref(), Some("juana.p@correo.test"), "the address from the chat");
+    assert!(servers.received().is_empty(), "nothing by e-mail before the payment");
+
+    // The guest pays in the sandbox checkout.
+    let r: serde_json::Value = app.get(&format!("/api/v1/reservations/{}", hold.code)).await.json().await.unwrap();
+    let link = r["payment_link"].as_str().expect("a payment link").to_string();
+    let pref = link.rsplit('/').next().unwrap();
+    let paid = app.client.post(app.url(&format!("/sandbox/pay/{pref}/approve"))).send().await.unwrap();
+    assert!(paid.status().is_success());
+    drain(&app).await;
+    let r: serde_json::Value = app.get(&format!("/api/v1/reservations/{}", hold.code)).await.json().await.unwrap();
+    assert_eq!(r["reservation_status"], "confirmed");
+
+    let mails = servers.received();
+    let to = |rcpt: &str| mails.iter().filter(|m| m.rcpt == rcpt).cloned().collect::<Vec<_>>();
+    let copy = to("juana.p@correo.test");
+    assert_eq!(copy.len(), 1, "{mails:#?}");
+    assert_eq!(copy[0].subject, format!("Reserva {} confirmada", hold.code));
+    assert!(copy[0].text.contains("está confirmada") && copy[0].text.contains(&hold.code), "{}", copy[0].text);
+    assert!(copy[0].html.contains(&hold.code));
+    let owner_mail = to(OWNER_MAIL);
+    assert_eq!(owner_mail.len(), 1, "the owner's notice by e-mail, once: {mails:#?}");
+    assert!(owner_mail[0].subject.starts_with("[Cabañas del Lago] ✅ Seña recibida"), "{}", owner_mail[0].subject);
+    assert!(owner_mail[0].text.contains(&hold.code));
+    let owner_wa = |graph: &FakeUpstream| {
+        sent(graph).into_iter().filter(|m| m["to"] == OWNER).filter(|m| m.to_string().contains("Seña recibida")).count()
+    };
+    assert_eq!(owner_wa(&graph), 1, "the owner's notice on WhatsApp, once: {:?}", sent(&graph));
+    let guest_wa = sent(&graph).into_iter().filter(|m| m["to"] == GUEST).map(|m| m.to_string()).collect::<Vec<_>>();
+    assert!(guest_wa.iter().any(|m| m.contains("confirmada") || m.contains(&hold.code)), "{guest_wa:?}");
+
+    // The WhatsApp half of an alert, run again (a retry), repeats only itself.
+    let before = servers.received().len();
+    assert!(matches!(app.state.chat.alert_owner("Prueba", Some("whatsapp")).await, server::jobs::Outcome::Done));
+    drain(&app).await;
+    assert_eq!(servers.received().len(), before, "no second e-mail");
+    assert!(sent(&graph).iter().any(|m| m["to"] == OWNER && m.to_string().contains("Prueba")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_guest_who_asks_for_a_person_by_email_reaches_the_owner_by_email() {
+    let Some(servers) = MailServers::start() else { return };
+    let app = email_app(Engine::Sqlite, &servers, servers.env()).await;
+    servers
+        .deliver(&message(
+            "\"Juana Pérez\" <juana@guest.test>",
+            "p1@guest.test",
+            "Consulta",
+            "",
+            "Hola, quiero hablar con una persona por favor",
+        ))
+        .await;
+    poll_and_drain(&app).await;
+    let mails = servers.received();
+    let owner: Vec<_> = mails.iter().filter(|m| m.rcpt == OWNER_MAIL).collect();
+    assert_eq!(owner.len(), 1, "{mails:#?}");
+    assert!(owner[0].subject.starts_with("[Cabañas del Lago] "), "{}", owner[0].subject);
+    assert!(owner[0].text.contains("juana@guest.test") || owner[0].text.contains("Juana"), "{}", owner[0].text);
+    let guest: Vec<_> = mails.iter().filter(|m| m.rcpt == "juana@guest.test").collect();
+    assert_eq!(guest.len(), 1, "the guest is told someone will write: {mails:#?}");
+    assert_eq!(guest[0].in_reply_to, "<p1@guest.test>");
+    let contact = app.state.store.find_contact("email", "juana@guest.test").await.unwrap();
+    assert!(contact.handed_off);
+    app.stop().await;
 }

@@ -6,12 +6,12 @@ pub mod write;
 
 use super::SendError;
 use super::breaker::Breaker;
-use crate::config::{EmailConfig, MailServer, MailTls};
+use crate::config::{EmailConfig, MailServer, MailTls, TrustedRoots};
 use async_imap::Session;
 use async_imap::extensions::idle::IdleResponse;
 use futures_util::TryStreamExt;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
@@ -40,7 +40,14 @@ impl Mailer {
             .timeout(Some(SMTP_TIMEOUT))
             .credentials(Credentials::new(s.user.clone(), s.password.expose_secret().to_string()))
             .hello_name(ClientId::Domain(config.from_address.rsplit('@').next().unwrap_or("localhost").to_string()));
-        let params = || TlsParameters::new(s.host.clone()).map_err(|e| format!("SMTP TLS for {}: {e}", s.host));
+        let params = || {
+            let mut params = TlsParameters::builder(s.host.clone());
+            for der in &s.extra_roots.0 {
+                let cert = Certificate::from_der(der.to_vec()).map_err(|e| format!("POSADA_EMAIL_CA_FILE: {e}"))?;
+                params = params.add_root_certificate(cert);
+            }
+            params.build().map_err(|e| format!("SMTP TLS for {}: {e}", s.host))
+        };
         builder = match s.tls {
             MailTls::Tls => builder.tls(Tls::Wrapper(params()?)),
             MailTls::StartTls => builder.tls(Tls::Required(params()?)),
@@ -93,9 +100,11 @@ async fn timed<T, E: std::fmt::Display>(
     }
 }
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
+fn tls_connector(extra: &TrustedRoots) -> tokio_rustls::TlsConnector {
     use tokio_rustls::rustls;
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    // A certificate the store cannot take (not a CA, say) simply verifies nothing.
+    roots.add_parsable_certificates(extra.0.iter().cloned());
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
@@ -104,10 +113,10 @@ fn tls_connector() -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
-async fn wrap_tls(host: &str, tcp: tokio::net::TcpStream) -> Result<Box<dyn Io>, String> {
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+async fn wrap_tls(server: &MailServer, tcp: tokio::net::TcpStream) -> Result<Box<dyn Io>, String> {
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(server.host.clone())
         .map_err(|e| imap_err("server name", e))?;
-    let tls = timed("TLS handshake", tls_connector().connect(name, tcp)).await?;
+    let tls = timed("TLS handshake", tls_connector(&server.extra_roots).connect(name, tcp)).await?;
     Ok(Box::new(tls))
 }
 
@@ -115,12 +124,12 @@ impl Inbox {
     pub async fn open(server: &MailServer, mailbox: &str) -> Result<Inbox, String> {
         let tcp = timed("connect", tokio::net::TcpStream::connect((server.host.as_str(), server.port))).await?;
         let client: async_imap::Client<Box<dyn Io>> = match server.tls {
-            MailTls::Tls => greeted(async_imap::Client::new(wrap_tls(&server.host, tcp).await?)).await?,
+            MailTls::Tls => greeted(async_imap::Client::new(wrap_tls(server, tcp).await?)).await?,
             MailTls::None => greeted(async_imap::Client::new(Box::new(tcp) as Box<dyn Io>)).await?,
             MailTls::StartTls => {
                 let mut plain = greeted(async_imap::Client::new(tcp)).await?;
                 timed("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
-                async_imap::Client::new(wrap_tls(&server.host, plain.into_inner()).await?)
+                async_imap::Client::new(wrap_tls(server, plain.into_inner()).await?)
             }
         };
         let login = tokio::time::timeout(IMAP_TIMEOUT, client.login(&server.user, server.password.expose_secret()))

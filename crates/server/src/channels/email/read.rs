@@ -364,6 +364,32 @@ fn decode_entities(s: &str) -> String {
     out
 }
 
+/// The first e-mail address written in a chat message ("mi mail es Juana.P@gmail.com."),
+/// lower-cased; `None` when there is none. Strict enough that "a@b" or "@juana" do not count.
+pub fn address_in(text: &str) -> Option<String> {
+    let is_sep = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '<' | '>' | '"' | '\'' | '[' | ']');
+    text.split(is_sep).find_map(|word| {
+        let word = word.trim_start_matches(':').trim_end_matches(['.', ':', '!', '?']);
+        let (local, domain) = word.split_once('@')?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
+            && !local.starts_with('.')
+            && !local.ends_with('.');
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && domain.len() <= 253
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+            && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+        (local_ok && domain_ok).then(|| word.to_lowercase())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,5 +486,31 @@ mod tests {
             (audio.mime.as_str(), audio.filename.as_str(), audio.data.as_slice()),
             ("audio/ogg", "nota.ogg", &b"OggS"[..])
         );
+    }
+
+    #[test]
+    fn an_address_is_found_in_a_chat_message() {
+        assert_eq!(address_in("mi mail es Juana.P+cabanas@Gmail.com."), Some("juana.p+cabanas@gmail.com".into()));
+        assert_eq!(address_in("mandalo a (pedro@correo.com.ar), gracias"), Some("pedro@correo.com.ar".into()));
+        assert_eq!(address_in("mail: ana@x.io"), Some("ana@x.io".into()));
+        assert_eq!(address_in("<luis@mi-dominio.net>"), Some("luis@mi-dominio.net".into()));
+    }
+
+    #[test]
+    fn things_that_only_look_like_addresses_are_not() {
+        for text in [
+            "hola, somos 4",
+            "a@b",
+            "@juana",
+            "juana@",
+            "te escribo a las 10@noche",
+            "x@y.c",
+            ".juana@gmail.com",
+            "juana@-gmail.com",
+            "juana@gmail..com",
+            "juana@gmail.123",
+        ] {
+            assert_eq!(address_in(text), None, "{text}");
+        }
     }
 }
