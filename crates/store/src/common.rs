@@ -119,6 +119,134 @@ macro_rules! store_impl {
                 Ok(expired.into_iter().map(|(_, code)| code).collect())
             }
 
+            async fn store_inbound_once(&self, event: &NewInbound, now: DateTime<Utc>) -> Result<Option<i64>> {
+                let mut w = self.write().await?;
+                let contact_id = match &event.contact {
+                    Some((channel, address, name)) => Some(Self::upsert_contact_in(&mut w.tx, channel, address, name, Some(now), now).await?.id),
+                    None => None,
+                };
+                let id: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO inbound_events (provider, provider_id, contact_id, kind, payload, received_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(&event.provider)
+                .bind(&event.provider_id)
+                .bind(contact_id)
+                .bind(&event.kind)
+                .bind(Json(&event.payload))
+                .bind(now)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let Some((id,)) = id else {
+                    // A redelivery: acknowledged, ignored.
+                    return Ok(None);
+                };
+                let job = NewJob {
+                    kind: event.job_kind.clone(),
+                    payload: serde_json::json!({"event_id": id}),
+                    dedupe_key: Some(format!("inbound:{id}")),
+                    run_at: now,
+                    max_attempts: 20,
+                };
+                Self::enqueue_in(&mut w.tx, &job, now).await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(Some(id))
+            }
+
+            async fn commit_turn_once(&self, turn: &Turn, now: DateTime<Utc>) -> Result<Option<Vec<i64>>> {
+                let mut w = self.write().await?;
+                if let Some(event_id) = turn.event_id {
+                    let claimed = sqlx::query("UPDATE inbound_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
+                        .bind(event_id)
+                        .bind(now)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                    if claimed.rows_affected() == 0 {
+                        return Ok(None);
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO conversations (contact_id, state, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                )
+                .bind(turn.contact_id)
+                .bind(Json(&turn.state))
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                sqlx::query(
+                    "UPDATE contacts SET handed_off = COALESCE($2, handed_off), updated_at = $3 WHERE id = $1",
+                )
+                .bind(turn.contact_id)
+                .bind(turn.handed_off)
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let insert = "INSERT INTO messages (contact_id, direction, kind, body, payload, inbound_event_id, status, created_at, updated_at) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id";
+                if let Some(m) = &turn.inbound {
+                    sqlx::query(insert)
+                        .bind(turn.contact_id)
+                        .bind("in")
+                        .bind(&m.kind)
+                        .bind(&m.body)
+                        .bind(Json(&m.payload))
+                        .bind(turn.event_id)
+                        .bind("received")
+                        .bind(now)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                }
+                let mut ids = Vec::with_capacity(turn.outbound.len());
+                for m in &turn.outbound {
+                    let (id,): (i64,) = sqlx::query_as(insert)
+                        .bind(turn.contact_id)
+                        .bind("out")
+                        .bind(&m.kind)
+                        .bind(&m.body)
+                        .bind(Json(&m.payload))
+                        .bind(turn.event_id)
+                        .bind("queued")
+                        .bind(now)
+                        .fetch_one(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                    let job = NewJob {
+                        kind: turn.send_job_kind.clone(),
+                        payload: serde_json::json!({"message_id": id}),
+                        dedupe_key: Some(format!("send:{id}")),
+                        run_at: now,
+                        max_attempts: 100_000,
+                    };
+                    Self::enqueue_in(&mut w.tx, &job, now).await?;
+                    ids.push(id);
+                }
+                for (unit_id, stay, total) in &turn.quotes {
+                    sqlx::query(
+                        "INSERT INTO quotes (contact_id, unit_id, check_in, check_out, total, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(turn.contact_id)
+                    .bind(unit_id)
+                    .bind(stay.check_in)
+                    .bind(stay.check_out)
+                    .bind(total.0)
+                    .bind(now)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                }
+                for job in &turn.jobs {
+                    Self::enqueue_in(&mut w.tx, job, now).await?;
+                }
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(Some(ids))
+            }
+
             async fn create_reservation_once(
                 &self,
                 new: &NewReservation,
@@ -1495,38 +1623,8 @@ macro_rules! store_impl {
             }
 
             async fn store_inbound(&self, event: &NewInbound, now: DateTime<Utc>) -> Result<Option<i64>> {
-                let mut w = self.write().await?;
-                let contact_id = match &event.contact {
-                    Some((channel, address, name)) => Some(Self::upsert_contact_in(&mut w.tx, channel, address, name, Some(now), now).await?.id),
-                    None => None,
-                };
-                let id: Option<(i64,)> = sqlx::query_as(
-                    "INSERT INTO inbound_events (provider, provider_id, contact_id, kind, payload, received_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-                )
-                .bind(&event.provider)
-                .bind(&event.provider_id)
-                .bind(contact_id)
-                .bind(&event.kind)
-                .bind(Json(&event.payload))
-                .bind(now)
-                .fetch_optional(&mut *w.tx)
-                .await
-                .map_err(Self::map_err)?;
-                let Some((id,)) = id else {
-                    // A redelivery: acknowledged, ignored.
-                    return Ok(None);
-                };
-                let job = NewJob {
-                    kind: event.job_kind.clone(),
-                    payload: serde_json::json!({"event_id": id}),
-                    dedupe_key: Some(format!("inbound:{id}")),
-                    run_at: now,
-                    max_attempts: 20,
-                };
-                Self::enqueue_in(&mut w.tx, &job, now).await?;
-                w.tx.commit().await.map_err(Self::map_err)?;
-                Ok(Some(id))
+                // A webhook's contact upsert can cross a turn commit of the same contact.
+                retry_on_deadlock(|| self.store_inbound_once(event, now)).await
             }
 
             async fn get_inbound(&self, id: i64) -> Result<InboundEvent> {
@@ -1603,96 +1701,7 @@ macro_rules! store_impl {
             }
 
             async fn commit_turn(&self, turn: &Turn, now: DateTime<Utc>) -> Result<Option<Vec<i64>>> {
-                let mut w = self.write().await?;
-                if let Some(event_id) = turn.event_id {
-                    let claimed = sqlx::query("UPDATE inbound_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
-                        .bind(event_id)
-                        .bind(now)
-                        .execute(&mut *w.tx)
-                        .await
-                        .map_err(Self::map_err)?;
-                    if claimed.rows_affected() == 0 {
-                        return Ok(None);
-                    }
-                }
-                sqlx::query(
-                    "INSERT INTO conversations (contact_id, state, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                )
-                .bind(turn.contact_id)
-                .bind(Json(&turn.state))
-                .bind(now)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(Self::map_err)?;
-                sqlx::query(
-                    "UPDATE contacts SET handed_off = COALESCE($2, handed_off), updated_at = $3 WHERE id = $1",
-                )
-                .bind(turn.contact_id)
-                .bind(turn.handed_off)
-                .bind(now)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(Self::map_err)?;
-                let insert = "INSERT INTO messages (contact_id, direction, kind, body, payload, inbound_event_id, status, created_at, updated_at) \
-                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id";
-                if let Some(m) = &turn.inbound {
-                    sqlx::query(insert)
-                        .bind(turn.contact_id)
-                        .bind("in")
-                        .bind(&m.kind)
-                        .bind(&m.body)
-                        .bind(Json(&m.payload))
-                        .bind(turn.event_id)
-                        .bind("received")
-                        .bind(now)
-                        .execute(&mut *w.tx)
-                        .await
-                        .map_err(Self::map_err)?;
-                }
-                let mut ids = Vec::with_capacity(turn.outbound.len());
-                for m in &turn.outbound {
-                    let (id,): (i64,) = sqlx::query_as(insert)
-                        .bind(turn.contact_id)
-                        .bind("out")
-                        .bind(&m.kind)
-                        .bind(&m.body)
-                        .bind(Json(&m.payload))
-                        .bind(turn.event_id)
-                        .bind("queued")
-                        .bind(now)
-                        .fetch_one(&mut *w.tx)
-                        .await
-                        .map_err(Self::map_err)?;
-                    let job = NewJob {
-                        kind: turn.send_job_kind.clone(),
-                        payload: serde_json::json!({"message_id": id}),
-                        dedupe_key: Some(format!("send:{id}")),
-                        run_at: now,
-                        max_attempts: 100_000,
-                    };
-                    Self::enqueue_in(&mut w.tx, &job, now).await?;
-                    ids.push(id);
-                }
-                for (unit_id, stay, total) in &turn.quotes {
-                    sqlx::query(
-                        "INSERT INTO quotes (contact_id, unit_id, check_in, check_out, total, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(turn.contact_id)
-                    .bind(unit_id)
-                    .bind(stay.check_in)
-                    .bind(stay.check_out)
-                    .bind(total.0)
-                    .bind(now)
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(Self::map_err)?;
-                }
-                for job in &turn.jobs {
-                    Self::enqueue_in(&mut w.tx, job, now).await?;
-                }
-                w.tx.commit().await.map_err(Self::map_err)?;
-                Ok(Some(ids))
+                retry_on_deadlock(|| self.commit_turn_once(turn, now)).await
             }
 
             async fn mark_inbound_processed(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
