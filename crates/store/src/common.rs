@@ -120,6 +120,17 @@ macro_rules! store_impl {
             }
 
             async fn store_inbound_once(&self, event: &NewInbound, now: DateTime<Utc>) -> Result<Option<i64>> {
+                // A redelivery of a stored event is the common duplicate: answered from a plain
+                // read, without locking the contact that a turn commit may be holding.
+                let seen: Option<(i64,)> = sqlx::query_as("SELECT id FROM inbound_events WHERE provider = $1 AND provider_id = $2")
+                    .bind(&event.provider)
+                    .bind(&event.provider_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                if seen.is_some() {
+                    return Ok(None);
+                }
                 let mut w = self.write().await?;
                 let contact_id = match &event.contact {
                     Some((channel, address, name)) => Some(Self::upsert_contact_in(&mut w.tx, channel, address, name, Some(now), now).await?.id),

@@ -43,6 +43,7 @@ conformance!(
     imported_events_refuse_holds_but_echoes_do_not,
     conflicts_are_recorded_once_and_flag_the_reservation,
     the_inbox_deduplicates_and_a_turn_commits_once,
+    redeliveries_racing_turn_commits_of_the_same_contact_never_fail,
     message_statuses_only_move_forward,
     a_hold_with_a_request_key_is_placed_once,
     admin_sessions_live_expire_and_end,
@@ -102,6 +103,44 @@ async fn the_inbox_deduplicates_and_a_turn_commits_once(engine: Engine) {
     assert_eq!(store.conversation_state(contact.id).await.unwrap().unwrap()["stage"], "idle");
     let sends = store.claim_jobs("w", now(), std::time::Duration::from_secs(30), 10).await.unwrap();
     assert_eq!(sends.iter().filter(|j| j.kind == "send_message").count(), 2);
+}
+
+/// A webhook redelivery crossing the turn commit of the same event: the redelivery is answered
+/// without locking the contact (a contact upsert before the inbox insert, against the commit's
+/// event row then contact, deadlocked on PostgreSQL and cost a second each), and a transaction
+/// PostgreSQL still aborts is run again: neither side sees an error.
+async fn redeliveries_racing_turn_commits_of_the_same_contact_never_fail(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    for round in 0..20 {
+        let id = format!("wamid.race{round}");
+        let event = store.store_inbound(&inbound(&id), now()).await.unwrap().unwrap();
+        let contact_id = store.get_inbound(event).await.unwrap().contact_id.unwrap();
+        let turn = Turn {
+            event_id: Some(event),
+            contact_id,
+            state: serde_json::json!({"stage": "idle", "round": round}),
+            handed_off: None,
+            inbound: Some(NewMessage { kind: "text".into(), body: "hola".into(), payload: serde_json::json!({}) }),
+            outbound: vec![NewMessage {
+                kind: "text".into(),
+                body: "¡Hola!".into(),
+                payload: serde_json::json!({"type": "text"}),
+            }],
+            send_job_kind: "send_message".into(),
+            quotes: vec![],
+            jobs: vec![],
+        };
+        let redeliveries = (0..4).map(|_| {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move { store.store_inbound(&inbound(&id), now()).await })
+        });
+        let redeliveries: Vec<_> = redeliveries.collect();
+        let committed = store.commit_turn(&turn, now()).await;
+        assert!(matches!(committed, Ok(Some(_))), "round {round}: {committed:?}");
+        for r in redeliveries {
+            assert_eq!(r.await.unwrap().unwrap(), None, "round {round}: a redelivery is acknowledged and ignored");
+        }
+    }
 }
 
 async fn message_statuses_only_move_forward(engine: Engine) {
