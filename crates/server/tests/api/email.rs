@@ -128,6 +128,16 @@ fn wait_port(port: u16, what: &str, log: &Path) {
     panic!("{what} did not start:\n{}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
+fn spawn_dovecot(dovecot: &str, dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("dovecot.out")).unwrap();
+    Command::new(dovecot)
+        .args(["-F", "-c", dir.join("dovecot.conf").to_str().unwrap()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start dovecot")
+}
+
 /// A CA and a certificate for 127.0.0.1 signed by it (openssl, P-256: quick to make).
 fn make_certificates(dir: &Path) {
     let run = |args: &[&str]| {
@@ -228,16 +238,7 @@ impl MailServers {
             internal.0, internal.1
         );
         std::fs::write(dir.join("dovecot.conf"), conf).unwrap();
-        let log = std::fs::File::create(dir.join("dovecot.out")).unwrap();
-        let mut children = Vec::new();
-        children.push(
-            Command::new(&dovecot)
-                .args(["-F", "-c", dir.join("dovecot.conf").to_str().unwrap()])
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("start dovecot"),
-        );
+        let mut children = vec![spawn_dovecot(&dovecot, &dir)];
         let (smtp_port, smtps_port) = (free_port(), if setup.tls { free_port() } else { 0 });
         std::fs::write(dir.join("sink.py"), SINK).unwrap();
         let sink_log = std::fs::File::create(dir.join("sink.out")).unwrap();
@@ -317,6 +318,15 @@ impl MailServers {
         let mut s = client.login(IMAP_USER, IMAP_PASSWORD).await.map_err(|(e, _)| e).unwrap();
         s.select("INBOX").await.unwrap();
         s
+    }
+
+    /// Stops Dovecot (every open IMAP connection drops), waits, starts it again on the same port.
+    pub fn restart_imap(&mut self, down_for: Duration) {
+        let _ = Command::new("kill").args(["-TERM", &self.children[0].id().to_string()]).status();
+        let _ = self.children[0].wait();
+        std::thread::sleep(down_for);
+        self.children[0] = spawn_dovecot(&dovecot().unwrap(), &self.dir);
+        wait_port(self.imap_port, "dovecot (again)", &self.dir.join("dovecot.out"));
     }
 
     /// The test CA's certificate (PEM), with `MailSetup::tls`.
@@ -679,7 +689,7 @@ fn with(mut env: Vec<(&'static str, String)>, set: &[(&'static str, String)]) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_imap_idle_new_mail_is_answered_long_before_the_next_poll() {
-    let Some(servers) = MailServers::start() else { return };
+    let Some(mut servers) = MailServers::start() else { return };
     let db = TestDatabase::new(Engine::Sqlite).await;
     // The poll runs at start-up and then in an hour: only IDLE can notice the second e-mail.
     let env = with(binary_env(&db, &servers, None), &[("POSADA_EMAIL_POLL_SECONDS", "3600".into())]);
@@ -699,6 +709,14 @@ async fn with_imap_idle_new_mail_is_answered_long_before_the_next_poll() {
     // Nothing is answered twice although the poll and IDLE share the mailbox.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(servers.received().len(), 2);
+    // The IMAP server goes away and comes back: the watcher opens a new IDLE connection.
+    servers.restart_imap(Duration::from_secs(1));
+    let idles = || posada.logs().matches("waiting for new mail with IMAP IDLE").count();
+    wait_until(|| idles() >= 2, "IDLE again after the restart", || posada.logs()).await;
+    assert!(posada.logs().contains("IMAP IDLE connection lost"));
+    servers.deliver(&message("Ana <ana@guest.test>", "i3@guest.test", "Consulta", "", &ask(20))).await;
+    wait_until(|| servers.received().len() == 3, "the answer after the reconnect", || posada.logs()).await;
+    assert_eq!(servers.received()[2].rcpt, "ana@guest.test");
     // A clean stop leaves IDLE (DONE, LOGOUT) instead of hanging on it.
     let (status, logs) = posada.terminate();
     assert!(status.success(), "{logs}");
