@@ -901,3 +901,48 @@ async fn a_guest_who_asks_for_a_person_by_email_reaches_the_owner_by_email() {
     assert!(contact.handed_off);
     app.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// An audio attachment goes through speech-to-text like a WhatsApp voice note.
+
+#[tokio::test]
+async fn an_emailed_audio_is_transcribed_and_answered() {
+    use base64::Engine as _;
+    let Some(servers) = MailServers::start() else { return };
+    let stt = FakeUpstream::start().await;
+    let heard = format!("hola tienen lugar del {} al {} para dos personas", date_words(90), date_words(93));
+    stt.respond_always(Canned::json(
+        200,
+        serde_json::json!({"text": heard, "language": "es", "segments": [{"avg_logprob": -0.1, "no_speech_prob": 0.01}]}),
+    ));
+    let env =
+        with(servers.env(), &[("POSADA_STT_API_BASE", stt.address.clone()), ("POSADA_STT_API_KEY", "stt-key".into())]);
+    let app = email_app(Engine::Sqlite, &servers, env).await;
+    let voice: &[u8] = include_bytes!("../fixtures/voice_note.ogg");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(voice);
+    let wrapped: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let raw = format!(
+        "From: Lucía <lucia@guest.test>\nTo: {US}\nSubject: Consulta\nMessage-ID: <a1@guest.test>\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=UTF-8\n\n\
+         \n--b1\nContent-Type: audio/ogg\nContent-Disposition: attachment; filename=\"consulta.ogg\"\n\
+         Content-Transfer-Encoding: base64\n\n{}\n--b1--\n",
+        wrapped.join("\n")
+    );
+    servers.deliver(&raw).await;
+    poll_and_drain(&app).await;
+    // The transcription request carried the attachment's bytes.
+    let requests = stt.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/v1/audio/transcriptions");
+    assert!(requests[0].body.windows(voice.len()).any(|w| w == voice), "the attachment's bytes, untouched");
+    // The conversation keeps the transcript (not the audio), and the reply is about what was said.
+    let contact = app.state.store.find_contact("email", "lucia@guest.test").await.unwrap();
+    let inbound = app.state.store.last_inbound_message(contact.id).await.unwrap().unwrap();
+    assert_eq!((inbound.kind.as_str(), inbound.body.as_str()), ("voice", heard.as_str()));
+    assert!(inbound.payload["audio"].get("data").is_none(), "no audio bytes in the conversation");
+    let mails = servers.received();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0].in_reply_to, "<a1@guest.test>");
+    assert!(mails[0].text.contains('$'), "a price for the heard dates: {}", mails[0].text);
+    app.stop().await;
+}
