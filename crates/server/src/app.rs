@@ -100,7 +100,8 @@ impl Application {
         // New mail is read at once where the IMAP server has IDLE; the poll job stays the fallback.
         let mail_watch = (self.run_worker && self.state.config.email.is_some()).then(|| {
             let chat = self.state.chat.clone();
-            tokio::spawn(chat.watch_mailbox_owned(self.state.wake.clone(), stop_rx.clone()))
+            let (wake, stop) = (self.state.wake.clone(), stop_rx.clone());
+            tokio::spawn(async move { chat.watch_mailbox(wake, stop).await })
         });
         if let Some(l) = self.metrics_listener {
             let state = self.state.clone();

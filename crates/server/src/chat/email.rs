@@ -112,11 +112,6 @@ impl Chat {
         }
     }
 
-    /// [`Chat::watch_mailbox`] for a spawned task.
-    pub async fn watch_mailbox_owned(self, wake: std::sync::Arc<tokio::sync::Notify>, stop: watch::Receiver<bool>) {
-        self.watch_mailbox(wake, stop).await
-    }
-
     /// One IDLE connection: read what is unseen, wait for a change, again.
     async fn idle_session(
         &self,

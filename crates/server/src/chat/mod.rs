@@ -592,13 +592,8 @@ impl Chat {
             Some("whatsapp") if by_whatsapp => self.alert_owner_by_whatsapp(text).await,
             Some("whatsapp") => Ok(()),
             _ if by_email => {
-                let whatsapp_half = by_whatsapp.then(|| NewJob {
-                    kind: crate::ical_sync::import::OWNER_ALERT_JOB.into(),
-                    payload: json!({"text": text, "only": "whatsapp"}),
-                    dedupe_key: None,
-                    run_at: self.now(),
-                    max_attempts: 20,
-                });
+                let whatsapp_half =
+                    by_whatsapp.then(|| alert_job(json!({"text": text, "only": "whatsapp"}), self.now()));
                 self.alert_owner_by_email(text, whatsapp_half.into_iter().collect()).await
             }
             _ if by_whatsapp => self.alert_owner_by_whatsapp(text).await,
@@ -616,19 +611,10 @@ impl Chat {
     async fn alert_owner_by_whatsapp(&self, text: &str) -> anyhow::Result<()> {
         let (Some(phone), Some(wa)) = (&self.config.owner_phone, &self.config.whatsapp) else { return Ok(()) };
         let owner = self.store.upsert_contact("whatsapp", phone, "Dueño", self.now()).await?;
-        let state = self.store.conversation_state(owner.id).await?.unwrap_or(json!({}));
         // The owner may not have written in 24 h: the alert template carries the text then.
         let message =
             render::with_template(render::text(text), &wa.template_alert, &wa.template_language, &[text.to_string()]);
-        let turn = Turn {
-            contact_id: owner.id,
-            state,
-            outbound: vec![message],
-            send_job_kind: SEND_MESSAGE.into(),
-            ..Default::default()
-        };
-        self.store.commit_turn(&turn, self.now()).await?;
-        Ok(())
+        self.queue(owner.id, message).await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -724,9 +710,14 @@ impl Chat {
 }
 
 fn owner_alert_job(text: &str, contact: &Contact, now: DateTime<Utc>) -> NewJob {
+    alert_job(json!({"text": text, "contact_id": contact.id}), now)
+}
+
+/// A job for [`Chat::alert_owner`].
+pub(crate) fn alert_job(payload: Value, now: DateTime<Utc>) -> NewJob {
     NewJob {
         kind: crate::ical_sync::import::OWNER_ALERT_JOB.into(),
-        payload: json!({"text": text, "contact_id": contact.id}),
+        payload,
         dedupe_key: None,
         run_at: now,
         max_attempts: 20,

@@ -164,13 +164,7 @@ impl Payments {
     }
 
     async fn alert(&self, text: &str) {
-        let job = NewJob {
-            kind: crate::ical_sync::import::OWNER_ALERT_JOB.into(),
-            payload: json!({"text": text}),
-            dedupe_key: None,
-            run_at: self.now(),
-            max_attempts: 20,
-        };
+        let job = crate::chat::alert_job(json!({"text": text}), self.now());
         if let Err(e) = self.store.enqueue_job(&job, self.now()).await {
             tracing::error!(error = %e, "could not queue an owner alert");
         }

@@ -813,7 +813,7 @@ async fn tls_and_starttls_verify_the_server_and_never_log_in_in_plain() {
 async fn a_whatsapp_booking_that_left_an_address_gets_its_confirmation_by_email_and_the_owner_hears_once_on_each(
     engine: Engine,
 ) {
-    use crate::whatsapp::{GUEST, OWNER, envelope, post_signed, sent, text, wa_app};
+    use crate::whatsapp::{GUEST, OWNER, envelope, guest_reservations, post_signed, sent, text, wa_app};
     let Some(servers) = MailServers::start() else { return };
     let graph = FakeUpstream::start().await;
     let mut extra = servers.env();
@@ -827,12 +827,7 @@ async fn a_whatsapp_booking_that_left_an_address_gets_its_confirmation_by_email_
     );
     post_signed(&app, &envelope(vec![text("wamid.C1", &ask)], "Juana")).await;
     drain(&app).await;
-    let (list, _) = app
-        .state
-        .store
-        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
-        .await
-        .unwrap();
+    let list = guest_reservations(&app).await;
     assert_eq!(list.len(), 1, "a hold: {:?}", sent(&graph));
     let hold = &list[0];
     assert_eq!(hold.guest_email.as_deref(), Some("juana.p@correo.test"), "the address from the chat");

@@ -2,7 +2,7 @@
 
 use crate::both_engines;
 use crate::helpers::*;
-use crate::whatsapp::{GUEST, date_words, drain, envelope, post_signed, sent, text, wa_app};
+use crate::whatsapp::{GUEST, date_words, drain, envelope, guest_reservations, post_signed, sent, text, wa_app};
 use serde_json::{Value, json};
 
 const MP_SECRET: &str = "mp-webhook-secret-123";
@@ -57,12 +57,7 @@ async fn hold_by_chat(app: &TestApp, graph: &FakeUpstream) -> store::Reservation
     let ask = format!("quiero reservar la cabaña grande del {} al {} para 4", date_words(30), date_words(33));
     post_signed(app, &envelope(vec![text("wamid.P1", &ask)], "Juana")).await;
     drain(app).await;
-    let (list, _) = app
-        .state
-        .store
-        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
-        .await
-        .unwrap();
+    let list = guest_reservations(app).await;
     assert_eq!(list.len(), 1, "{:?}", sent(graph));
     list.into_iter().next().unwrap()
 }
@@ -254,12 +249,7 @@ async fn mercado_pago_down_delays_the_link_but_keeps_the_hold(engine: Engine) {
     let ask = format!("quiero reservar la cabaña grande del {} al {} para 4", date_words(30), date_words(33));
     post_signed(&app, &envelope(vec![text("wamid.D1", &ask)], "Juana")).await;
     app.run_jobs().await;
-    let (list, _) = app
-        .state
-        .store
-        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
-        .await
-        .unwrap();
+    let list = guest_reservations(&app).await;
     let hold = &list[0];
     assert_eq!(hold.status, domain::ReservationStatus::PreReserved, "the hold stays");
     assert!(guest_texts(&graph).is_empty() || !guest_texts(&graph).contains("mp.test"));

@@ -55,6 +55,12 @@ pub async fn post_signed(app: &TestApp, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// The WhatsApp guest's reservations, newest first.
+pub async fn guest_reservations(app: &TestApp) -> Vec<store::Reservation> {
+    let filter = store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() };
+    app.state.store.list_reservations(&filter).await.unwrap().0
+}
+
 /// Runs the queue until it settles, moving the clock past short waits (order, backoff).
 pub async fn drain(app: &TestApp) {
     for _ in 0..30 {
@@ -108,12 +114,7 @@ async fn a_hold_gets_a_reminder_then_an_expiry_notice(engine: Engine) {
     let ask = format!("quiero reservar la cabaña grande del {} al {} para 2", date_words(30), date_words(32));
     post_signed(&app, &envelope(vec![text("wamid.T1", &ask)], "Juana")).await;
     drain(&app).await;
-    let (list, _) = app
-        .state
-        .store
-        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
-        .await
-        .unwrap();
+    let list = guest_reservations(&app).await;
     assert_eq!(list.len(), 1, "{}", texts(&sent(&graph)));
     let code = list[0].code.clone();
     let before = sent(&graph).len();
@@ -326,12 +327,7 @@ async fn a_guest_gets_a_quote_then_a_hold_and_redeliveries_are_ignored(engine: E
     drain(&app).await;
     let out = sent(&graph);
     let summary = texts(&out[before..]);
-    let (list, _) = app
-        .state
-        .store
-        .list_reservations(&store::ReservationFilter { contact: Some(GUEST.into()), limit: 5, ..Default::default() })
-        .await
-        .unwrap();
+    let list = guest_reservations(&app).await;
     assert_eq!(list.len(), 1, "one hold");
     let hold = &list[0];
     assert_eq!((hold.guest_name.as_str(), hold.channel.as_str(), hold.guests), ("Juana Pérez", "whatsapp", 4));

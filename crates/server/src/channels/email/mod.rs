@@ -194,7 +194,6 @@ impl Inbox {
                     IdleResponse::NewData(_) => Woken::Changed,
                     IdleResponse::Timeout | IdleResponse::ManualInterrupt => Woken::Quiet,
                 },
-                _ = tokio::time::sleep(max) => Woken::Quiet,
                 _ = stop.wait_for(|s| *s) => Woken::Stopped,
             }
         };
