@@ -24,6 +24,14 @@ impl Clock {
         self.now().with_timezone(&tz).date_naive()
     }
 
+    /// A clock that reads `start` now and then runs at the real pace (tests pin the risky hours,
+    /// e.g. 23:30 and 00:30 in the property's zone, when the UTC date and the local one differ).
+    pub fn starting_at(start: DateTime<Utc>) -> Clock {
+        let clock = Clock::default();
+        clock.advance(start - Utc::now());
+        clock
+    }
+
     /// Test support: jump forward (or back).
     pub fn advance(&self, by: chrono::Duration) {
         self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);

@@ -83,7 +83,7 @@ async fn cabins_and_rate_rules_change_the_quote(engine: Engine) {
         .await;
     assert_eq!(bad.status(), 422);
     // A season ×2 on this cabin from Monday for a week: a Tue→Wed night costs 140 001 (rounded).
-    let monday = monday_in(4);
+    let monday = app.monday_in(4);
     let r = app
         .admin_send(
             Method::POST,
@@ -126,7 +126,7 @@ async fn cabins_and_rate_rules_change_the_quote(engine: Engine) {
 async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
     let app = spawn_app(engine).await;
     let token = app.owner_token().await;
-    let mut body = app.hold_body(2, &in_days(30), &in_days(33), "+5492944111111");
+    let mut body = app.hold_body(2, &app.in_days(30), &app.in_days(33), "+5492944111111");
     body["contact_name"] = json!("María Gómez");
     body["channel"] = json!("whatsapp");
     let v: Value = app.pre_reserve(&body).await.json().await.unwrap();
@@ -137,7 +137,7 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
             Method::POST,
             "/api/v1/admin/reservations",
             &token,
-            Some(&json!({"accommodation_id": 2, "check_in": in_days(33), "check_out": in_days(36), "kind": "block", "note": "pintura"})),
+            Some(&json!({"accommodation_id": 2, "check_in": app.in_days(33), "check_out": app.in_days(36), "kind": "block", "note": "pintura"})),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -147,7 +147,7 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
             Method::POST,
             "/api/v1/admin/reservations",
             &token,
-            Some(&json!({"accommodation_id": 2, "check_in": in_days(35), "check_out": in_days(37), "kind": "booking", "guests": 2, "guest_name": "Juan"})),
+            Some(&json!({"accommodation_id": 2, "check_in": app.in_days(35), "check_out": app.in_days(37), "kind": "booking", "guests": 2, "guest_name": "Juan"})),
         )
         .await;
     assert_eq!(r.status(), 409);
@@ -168,7 +168,12 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
     // Moving the hold onto the block fails; moving it elsewhere works and is re-priced.
     let change = format!("/api/v1/admin/reservations/{code}/change");
     let r = app
-        .admin_send(Method::POST, &change, &token, Some(&json!({"check_in": in_days(32), "check_out": in_days(34)})))
+        .admin_send(
+            Method::POST,
+            &change,
+            &token,
+            Some(&json!({"check_in": app.in_days(32), "check_out": app.in_days(34)})),
+        )
         .await;
     assert_eq!(r.status(), 409);
     let r = app
@@ -176,7 +181,7 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
             Method::POST,
             &change,
             &token,
-            Some(&json!({"accommodation_id": 3, "check_in": in_days(32), "check_out": in_days(34)})),
+            Some(&json!({"accommodation_id": 3, "check_in": app.in_days(32), "check_out": app.in_days(34)})),
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -197,7 +202,8 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
 async fn the_calendar_shows_a_month(engine: Engine) {
     let app = spawn_app(engine).await;
     let token = app.owner_token().await;
-    let v: Value = app.pre_reserve(&app.hold_body(2, &in_days(40), &in_days(43), "1")).await.json().await.unwrap();
+    let v: Value =
+        app.pre_reserve(&app.hold_body(2, &app.in_days(40), &app.in_days(43), "1")).await.json().await.unwrap();
     let check_in: chrono::NaiveDate = v["check_in"].as_str().unwrap().parse().unwrap();
     use chrono::Datelike;
     let q = format!("/api/v1/admin/calendar/availability?month={}&year={}", check_in.month(), check_in.year());

@@ -68,7 +68,7 @@ both_engines!(two_hundred_simultaneous_holds_have_one_winner_and_no_5xx, random_
 async fn two_hundred_simultaneous_holds_have_one_winner_and_no_5xx(engine: Engine) {
     let db = seeded(engine).await;
     let bin = Binary::start(&["serve"], &env_for(&db, &[]));
-    let bodies = (0..200).map(|i| hold(2, &in_days(60), &in_days(63), i)).collect();
+    let bodies = (0..200).map(|i| hold(2, &property_in_days(60), &property_in_days(63), i)).collect();
     let codes = burst(std::slice::from_ref(&bin.address), bodies).await;
     assert_eq!((count(&codes, 201), count(&codes, 409)), (1, 199), "{codes:?}");
     assert!(codes.iter().all(|c| *c < 500 && *c != 0), "{codes:?}");
@@ -85,13 +85,13 @@ async fn random_overlapping_holds_never_double_book(engine: Engine) {
             let start = 30 + (x % 30) as i64;
             let len = 1 + (x / 30 % 4) as i64;
             let unit = 2 + (x % 2) as i64; // Arrayán (min 2 nights) and Cabaña Grande (min 1)
-            hold(unit, &in_days(start), &in_days(start + len), i)
+            hold(unit, &property_in_days(start), &property_in_days(start + len), i)
         })
         .collect();
     let codes = burst(std::slice::from_ref(&bin.address), bodies).await;
     assert!(codes.iter().all(|c| [201, 409, 422].contains(c)), "{codes:?}");
     let store = store::connect(&db.url, 2).await.unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = property_today();
     let stays = store.active_stays(None, today, today + chrono::Duration::days(120)).await.unwrap();
     assert_eq!(stays.len(), count(&codes, 201));
     for a in &stays {
@@ -115,7 +115,7 @@ async fn two_instances_on_one_postgres_still_have_one_winner() {
     let db = seeded(Engine::Postgres).await;
     let a = Binary::start(&["serve"], &env_for(&db, &[]));
     let b = Binary::start(&["serve"], &env_for(&db, &[]));
-    let bodies = (0..200).map(|i| hold(3, &in_days(70), &in_days(72), i)).collect();
+    let bodies = (0..200).map(|i| hold(3, &property_in_days(70), &property_in_days(72), i)).collect();
     let codes = burst(&[a.address.clone(), b.address.clone()], bodies).await;
     assert_eq!((count(&codes, 201), count(&codes, 409)), (1, 199), "{codes:?}");
     a.terminate();
@@ -144,7 +144,7 @@ async fn secrets_and_phones_never_reach_the_logs_and_sigterm_stops_cleanly() {
         .await
         .unwrap();
     let token = login["access_token"].as_str().unwrap().to_string();
-    let mut body = hold(2, &in_days(30), &in_days(33), 1);
+    let mut body = hold(2, &property_in_days(30), &property_in_days(33), 1);
     body["contact_phone"] = json!(phone);
     let made: Value = client
         .post(format!("{base}/api/v1/reservations/pre-reserve"))
@@ -167,8 +167,10 @@ async fn secrets_and_phones_never_reach_the_logs_and_sigterm_stops_cleanly() {
         let r = req.send().await.unwrap();
         assert!(r.status().as_u16() < 500, "{} {} → {}", d.method, d.path, r.status());
     }
-    let _ =
-        client.get(format!("{base}/api/v1/availability?check_in={}&check_out={}", in_days(5), in_days(7))).send().await;
+    let _ = client
+        .get(format!("{base}/api/v1/availability?check_in={}&check_out={}", property_in_days(5), property_in_days(7)))
+        .send()
+        .await;
     let (status, logs) = bin.terminate();
     assert!(status.success(), "exit status {status}\n{logs}");
     for secret in [jwt, password, phone, token.as_str()] {

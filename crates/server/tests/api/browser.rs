@@ -74,12 +74,12 @@ async fn the_dashboard_works_in_a_real_browser() {
     shot(&d, "calendario-360").await;
 
     // An owner block by selecting two free nights of the first cabin.
-    let (a, b) = (in_days(20), in_days(21));
-    d.goto(&app.url(&format!("/admin/calendario?desde={}", in_days(14)))).await;
+    let (a, b) = (app.in_days(20), app.in_days(21));
+    d.goto(&app.url(&format!("/admin/calendario?desde={}", app.in_days(14)))).await;
     d.click(&format!("td.c-free[data-unit='1'][data-date='{a}']")).await;
     d.click(&format!("td.c-free[data-unit='1'][data-date='{b}']")).await;
     assert_eq!(d.value("#n-in").await, a);
-    assert_eq!(d.value("#n-out").await, in_days(22));
+    assert_eq!(d.value("#n-out").await, app.in_days(22));
     assert_eq!(d.value("#n-unit").await, "1");
     d.type_into("#n-note", "Mantenimiento").await;
     d.click("#btn-nueva").await;

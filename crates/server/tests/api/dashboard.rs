@@ -162,7 +162,7 @@ async fn staff_sees_no_prices_or_channel_settings(engine: Engine) {
     let r = staff
         .post(
             "/admin/calendario/nueva",
-            &[("unit", "1"), ("check_in", &in_days(40)), ("check_out", &in_days(42)), ("kind", "block")],
+            &[("unit", "1"), ("check_in", &app.in_days(40)), ("check_out", &app.in_days(42)), ("kind", "block")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -176,7 +176,7 @@ async fn calendar_shows_holds_and_imported_blocks_and_creates_blocks(engine: Eng
     let html = ui.page("/admin/calendario").await;
     assert!(html.contains("c-pre_reserved") && html.contains(&format!("/admin/reservas/{code}")), "hold shown");
     assert!(html.contains("Ana Pérez") && html.contains("c-airbnb") && html.contains("Airbnb: Reserved"));
-    assert!(html.contains(&format!(r#"data-unit="1" data-date="{}""#, in_days(5))), "free nights selectable");
+    assert!(html.contains(&format!(r#"data-unit="1" data-date="{}""#, app.in_days(5))), "free nights selectable");
     for q in ["?semanas=5", "?desde=2027-01-01&semanas=2", "?desde=basura&semanas=99"] {
         ui.page(&format!("/admin/calendario{q}")).await;
     }
@@ -192,7 +192,7 @@ async fn calendar_shows_holds_and_imported_blocks_and_creates_blocks(engine: Eng
     let r = ui
         .post(
             "/admin/calendario/nueva",
-            &[("unit", "2"), ("check_in", &in_days(5)), ("check_out", &in_days(7)), ("kind", "block")],
+            &[("unit", "2"), ("check_in", &app.in_days(5)), ("check_out", &app.in_days(7)), ("kind", "block")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -202,8 +202,8 @@ async fn calendar_shows_holds_and_imported_blocks_and_creates_blocks(engine: Eng
             "/admin/calendario/nueva",
             &[
                 ("unit", "1"),
-                ("check_in", &in_days(9)),
-                ("check_out", &in_days(11)),
+                ("check_in", &app.in_days(9)),
+                ("check_out", &app.in_days(11)),
                 ("kind", "booking"),
                 ("guests", "0"),
             ],
@@ -218,8 +218,8 @@ async fn calendar_shows_holds_and_imported_blocks_and_creates_blocks(engine: Eng
             "/admin/calendario/nueva",
             &[
                 ("unit", "1"),
-                ("check_in", &in_days(9)),
-                ("check_out", &in_days(11)),
+                ("check_in", &app.in_days(9)),
+                ("check_out", &app.in_days(11)),
                 ("kind", "block"),
                 ("note", "pintura"),
             ],
@@ -239,8 +239,8 @@ async fn calendar_shows_holds_and_imported_blocks_and_creates_blocks(engine: Eng
             "/admin/calendario/nueva",
             &[
                 ("unit", "1"),
-                ("check_in", &in_days(12)),
-                ("check_out", &in_days(14)),
+                ("check_in", &app.in_days(12)),
+                ("check_out", &app.in_days(14)),
                 ("kind", "booking"),
                 ("guests", "2"),
                 ("guest_name", "Luis"),
@@ -280,20 +280,27 @@ async fn reservation_actions_go_through_booking_with_the_user_as_actor(engine: E
     assert!(r.text().await.unwrap().contains("no puede pasar a"));
     // Change dates: same no-overlap rules.
     let other = hold(&app, 2, 20, 23, "Bea", "+5491100000002").await;
-    let r = ui.post(&path("cambiar"), &[("unit", "2"), ("check_in", &in_days(21)), ("check_out", &in_days(24))]).await;
+    let r = ui
+        .post(&path("cambiar"), &[("unit", "2"), ("check_in", &app.in_days(21)), ("check_out", &app.in_days(24))])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("Esas fechas ya no están disponibles"));
-    let r = ui.post(&path("cambiar"), &[("unit", "2"), ("check_in", &in_days(14)), ("check_out", "")]).await;
+    let r = ui.post(&path("cambiar"), &[("unit", "2"), ("check_in", &app.in_days(14)), ("check_out", "")]).await;
     assert!(r.text().await.unwrap().contains(r#"id="err-check_out""#));
     let r = ui
         .post(
             &path("cambiar"),
-            &[("unit", "3"), ("check_in", &in_days(14)), ("check_out", &in_days(16)), ("note", "pidió la grande")],
+            &[
+                ("unit", "3"),
+                ("check_in", &app.in_days(14)),
+                ("check_out", &app.in_days(16)),
+                ("note", "pidió la grande"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let res = store.get_reservation(&code).await.unwrap();
-    assert_eq!((res.unit_id, res.stay.check_in.to_string()), (3, in_days(14)));
+    assert_eq!((res.unit_id, res.stay.check_in.to_string()), (3, app.in_days(14)));
     // Clear a flag with a note.
     let flag = store::Change { actor: "ical".into(), note: "x".into(), allow_expired: false };
     store.set_flag(&code, domain::AttentionFlag::Conflict, true, &flag, app.clock.now()).await.unwrap();

@@ -166,8 +166,8 @@ async fn sandbox_hold(app: &TestApp, session: &str, unit: i64, from: i64, to: i6
     app.state.store.upsert_contact("sandbox", session, "Ana Chat", app.clock.now()).await.unwrap();
     let req = server::booking::HoldRequest {
         unit_id: unit,
-        check_in: in_days(from).parse().unwrap(),
-        check_out: in_days(to).parse().unwrap(),
+        check_in: app.in_days(from).parse().unwrap(),
+        check_out: app.in_days(to).parse().unwrap(),
         guests: 2,
         channel: "sandbox".into(),
         guest_name: "Ana Chat".into(),

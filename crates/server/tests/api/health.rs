@@ -101,9 +101,9 @@ async fn metrics_are_prometheus_text(engine: Engine) {
     let app = spawn_app(engine).await;
     let units: Value = app.get("/api/v1/accommodations").await.json().await.unwrap();
     let unit = units[0]["id"].as_i64().unwrap();
-    let r = app.pre_reserve(&app.hold_body(unit, &in_days(20), &in_days(23), "+5491100000001")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(20), &app.in_days(23), "+5491100000001")).await;
     assert_eq!(r.status(), 201);
-    let r = app.pre_reserve(&app.hold_body(unit, &in_days(21), &in_days(23), "+5491100000002")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(21), &app.in_days(23), "+5491100000002")).await;
     assert_eq!(r.status(), 409);
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);

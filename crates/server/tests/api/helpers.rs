@@ -51,6 +51,8 @@ pub struct TestApp {
 pub struct Options {
     pub env: Vec<(&'static str, String)>,
     pub worker: bool,
+    /// Start the app's clock here instead of at the real time (it runs on from there).
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -78,7 +80,7 @@ pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
     init_test_logs();
     let db = TestDatabase::new(engine).await;
     let config = test_config(&db.url, &options.env);
-    let clock = Clock::system();
+    let clock = options.now.map(Clock::starting_at).unwrap_or_default();
     let mut app = Application::build_with_clock(config, clock.clone()).await.expect("build app");
     if !options.worker {
         app = app.without_worker();
@@ -115,6 +117,25 @@ fn init_test_logs() {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// Today in the property's zone by the app's clock: the one "today" the product uses.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today_in(self.state.config.timezone)
+    }
+
+    /// A date `days` from the property's today, as the API wants it.
+    pub fn in_days(&self, days: i64) -> String {
+        (self.today() + chrono::Duration::days(days)).to_string()
+    }
+
+    /// A Monday at least `weeks` weeks after the property's today (stable weekday arithmetic for
+    /// pricing).
+    pub fn monday_in(&self, weeks: i64) -> chrono::NaiveDate {
+        use chrono::Datelike;
+        let today = self.today();
+        let to_monday = (7 - today.weekday().num_days_from_monday() as i64) % 7;
+        today + chrono::Duration::days(to_monday + 7 * weeks)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -189,17 +210,15 @@ impl TestApp {
     }
 }
 
-/// A date `days` from today, as the API wants it.
-pub fn in_days(days: i64) -> String {
-    (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
+/// "Today" for tests that run the real binary (its clock is the system's): the property's date in
+/// the default zone, never the UTC date — between 21:00 and 24:00 in Argentina they differ.
+pub fn property_today() -> chrono::NaiveDate {
+    Clock::system().today_in(chrono_tz::America::Argentina::Buenos_Aires)
 }
 
-/// A date that is a Monday at least `weeks` weeks ahead (stable weekday arithmetic for pricing).
-pub fn monday_in(weeks: i64) -> chrono::NaiveDate {
-    use chrono::Datelike;
-    let today = chrono::Utc::now().date_naive();
-    let to_monday = (7 - today.weekday().num_days_from_monday() as i64) % 7;
-    today + chrono::Duration::days(to_monday + 7 * weeks)
+/// A date `days` from the property's today (real-binary tests; `TestApp::in_days` otherwise).
+pub fn property_in_days(days: i64) -> String {
+    (property_today() + chrono::Duration::days(days)).to_string()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ both_engines!(
 );
 
 fn date(days: i64) -> NaiveDate {
-    chrono::Utc::now().date_naive() + chrono::Duration::days(days)
+    property_today() + chrono::Duration::days(days)
 }
 
 fn ymd(d: NaiveDate) -> String {

@@ -6,7 +6,7 @@ both_engines!(a_repeated_key_replays_and_a_reused_key_is_refused, confirm_with_a
 
 async fn a_repeated_key_replays_and_a_reused_key_is_refused(engine: Engine) {
     let app = spawn_app(engine).await;
-    let body = app.hold_body(2, &in_days(30), &in_days(33), "+5491100000001");
+    let body = app.hold_body(2, &app.in_days(30), &app.in_days(33), "+5491100000001");
     let send = |b: &Value, key: &str| {
         app.client.post(app.url("/api/v1/reservations/pre-reserve")).header("Idempotency-Key", key).json(b).send()
     };
@@ -33,7 +33,8 @@ async fn a_repeated_key_replays_and_a_reused_key_is_refused(engine: Engine) {
 
 async fn confirm_with_a_key_runs_once(engine: Engine) {
     let app = spawn_app(engine).await;
-    let v: Value = app.pre_reserve(&app.hold_body(2, &in_days(30), &in_days(33), "1")).await.json().await.unwrap();
+    let v: Value =
+        app.pre_reserve(&app.hold_body(2, &app.in_days(30), &app.in_days(33), "1")).await.json().await.unwrap();
     let code = v["code"].as_str().unwrap();
     let token = app.owner_token().await;
     let confirm = || {

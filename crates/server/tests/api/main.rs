@@ -19,6 +19,7 @@ mod idempotency;
 mod nlu;
 mod payments;
 mod reservations;
+mod risky_hours;
 mod scripts;
 mod ui;
 mod webdriver;

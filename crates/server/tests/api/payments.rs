@@ -205,12 +205,12 @@ async fn late_payments_confirm_free_nights_and_flag_taken_ones(engine: Engine) {
     drain(&app).await;
     assert_eq!(app.state.store.get_reservation(&hold.code).await.unwrap().status, domain::ReservationStatus::Confirmed);
     // A second guest's hold lapses and someone else takes the nights; their late payment is refunded.
-    let body = app.hold_body(1, &in_days(50), &in_days(52), "+5491100000077");
+    let body = app.hold_body(1, &app.in_days(50), &app.in_days(52), "+5491100000077");
     let second: Value = app.pre_reserve(&body).await.json().await.unwrap();
     let code = second["code"].as_str().unwrap().to_string();
     app.clock.advance(chrono::Duration::minutes(70));
     app.run_jobs().await;
-    let third = app.pre_reserve(&app.hold_body(1, &in_days(50), &in_days(52), "+5491100000078")).await;
+    let third = app.pre_reserve(&app.hold_body(1, &app.in_days(50), &app.in_days(52), "+5491100000078")).await;
     assert_eq!(third.status(), 201);
     let deposit = app.state.store.get_reservation(&code).await.unwrap().deposit;
     mp.respond_at("/v1/payments/11", payment(11, "approved", deposit.0 as f64 / 100.0, &code));
@@ -270,11 +270,16 @@ async fn the_sandbox_checkout_drives_the_same_path(engine: Engine) {
         Options {
             env: vec![("POSADA_PAYMENT_PROVIDER", "sandbox".into()), ("POSADA_SANDBOX", "true".into())],
             worker: true,
+            ..Default::default()
         },
     )
     .await;
-    let v: Value =
-        app.pre_reserve(&app.hold_body(3, &in_days(30), &in_days(32), "+5491100000001")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(3, &app.in_days(30), &app.in_days(32), "+5491100000001"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let code = v["code"].as_str().unwrap().to_string();
     let mut link = Value::Null;
     for _ in 0..50 {

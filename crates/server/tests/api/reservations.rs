@@ -34,7 +34,7 @@ async fn accommodations_are_listed_on_both_paths(engine: Engine) {
 
 async fn availability_quotes_each_cabin(engine: Engine) {
     let app = spawn_app(engine).await;
-    let monday = monday_in(3);
+    let monday = app.monday_in(3);
     let (a, b) = (monday - chrono::Duration::days(3), monday); // Fri → Mon
     let v: Value =
         app.get(&format!("/api/v1/availability?check_in={a}&check_out={b}&guests=3")).await.json().await.unwrap();
@@ -66,7 +66,7 @@ async fn availability_quotes_each_cabin(engine: Engine) {
 async fn a_hold_is_placed_and_its_nights_are_taken(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "arrayan").await["id"].as_i64().unwrap();
-    let r = app.pre_reserve(&app.hold_body(unit, &in_days(30), &in_days(33), "+5491100000001")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "+5491100000001")).await;
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
     for field in [
@@ -87,12 +87,12 @@ async fn a_hold_is_placed_and_its_nights_are_taken(engine: Engine) {
     assert_eq!(v["code"].as_str().unwrap().len(), 6);
     assert!(v["total_price"].as_str().unwrap().ends_with(".00"));
     // Overlap → 409; back-to-back on both sides → 201.
-    let r = app.pre_reserve(&app.hold_body(unit, &in_days(32), &in_days(34), "+5491100000002")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(32), &app.in_days(34), "+5491100000002")).await;
     assert_eq!(r.status(), 409);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "dates_unavailable");
-    let r = app.pre_reserve(&app.hold_body(unit, &in_days(33), &in_days(35), "+5491100000003")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(33), &app.in_days(35), "+5491100000003")).await;
     assert_eq!(r.status(), 201);
-    let r = app.pre_reserve(&app.hold_body(unit, &in_days(28), &in_days(30), "+5491100000004")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(28), &app.in_days(30), "+5491100000004")).await;
     assert_eq!(r.status(), 201);
 }
 
@@ -100,29 +100,29 @@ async fn bad_requests_get_clear_errors_and_change_nothing(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "coihue").await["id"].as_i64().unwrap();
     let cases: Vec<(Value, u16, &str)> = vec![
-        (app.hold_body(unit, &in_days(10), &in_days(10), "1"), 422, "invalid_dates"),
-        (app.hold_body(unit, &in_days(10), &in_days(9), "1"), 422, "invalid_dates"),
-        (app.hold_body(unit, &in_days(10), &in_days(71), "1"), 422, "stay_too_long"),
-        (app.hold_body(unit, &in_days(-3), &in_days(2), "1"), 422, "check_in_past"),
-        (app.hold_body(unit, &in_days(10), &in_days(11), "1"), 422, "min_nights"),
-        (app.hold_body(999, &in_days(10), &in_days(12), "1"), 422, "accommodation_not_found"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(10), "1"), 422, "invalid_dates"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(9), "1"), 422, "invalid_dates"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(71), "1"), 422, "stay_too_long"),
+        (app.hold_body(unit, &app.in_days(-3), &app.in_days(2), "1"), 422, "check_in_past"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(11), "1"), 422, "min_nights"),
+        (app.hold_body(999, &app.in_days(10), &app.in_days(12), "1"), 422, "accommodation_not_found"),
         (
             json!({"accommodation_id": unit, "check_in": "2027-02-30", "check_out": "2027-03-02", "guests": 2, "contact_name": "A", "contact_phone": "1"}),
             422,
             "invalid_body",
         ),
         (
-            json!({"accommodation_id": unit, "check_in": in_days(10), "check_out": in_days(12), "guests": 2, "contact_phone": "1"}),
+            json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": 2, "contact_phone": "1"}),
             422,
             "invalid_body",
         ),
         (
-            json!({"accommodation_id": unit, "check_in": in_days(10), "check_out": in_days(12), "guests": -1, "contact_name": "A", "contact_phone": "1"}),
+            json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": -1, "contact_name": "A", "contact_phone": "1"}),
             422,
             "invalid_body",
         ),
         (
-            json!({"accommodation_id": unit, "check_in": in_days(10), "check_out": in_days(12), "guests": 2, "contact_name": " ", "contact_phone": "1"}),
+            json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": 2, "contact_name": " ", "contact_phone": "1"}),
             422,
             "invalid_contact",
         ),
@@ -134,11 +134,12 @@ async fn bad_requests_get_clear_errors_and_change_nothing(engine: Engine) {
         assert_eq!(v["error"]["code"], code, "{body} → {v}");
         assert!(!v["error"]["message"].as_str().unwrap().is_empty());
     }
-    let mut guests = app.hold_body(unit, &in_days(10), &in_days(12), "1");
+    let mut guests = app.hold_body(unit, &app.in_days(10), &app.in_days(12), "1");
     guests["guests"] = json!(3);
     let v: Value = app.pre_reserve(&guests).await.json().await.unwrap();
     assert_eq!((v["error"]["code"].as_str(), v["error"]["capacity"].as_i64()), (Some("invalid_guests"), Some(2)));
-    let v: Value = app.pre_reserve(&app.hold_body(unit, &in_days(10), &in_days(11), "1")).await.json().await.unwrap();
+    let v: Value =
+        app.pre_reserve(&app.hold_body(unit, &app.in_days(10), &app.in_days(11), "1")).await.json().await.unwrap();
     assert_eq!(v["error"]["min_nights"], 2, "the minimum is in the body");
     let r = app
         .client
@@ -159,11 +160,12 @@ async fn a_contact_may_hold_only_two_at_once(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "cabana-grande").await["id"].as_i64().unwrap();
     for i in 0..2 {
-        let r =
-            app.pre_reserve(&app.hold_body(unit, &in_days(40 + i * 2), &in_days(41 + i * 2), "+5491155555555")).await;
+        let r = app
+            .pre_reserve(&app.hold_body(unit, &app.in_days(40 + i * 2), &app.in_days(41 + i * 2), "+5491155555555"))
+            .await;
         assert_eq!(r.status(), 201);
     }
-    let r = app.pre_reserve(&app.hold_body(unit, &in_days(50), &in_days(51), "+5491155555555")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(50), &app.in_days(51), "+5491155555555")).await;
     assert_eq!(r.status(), 409);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "too_many_holds");
 }
@@ -171,8 +173,12 @@ async fn a_contact_may_hold_only_two_at_once(engine: Engine) {
 async fn the_public_view_has_no_guest_data(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "arrayan").await["id"].as_i64().unwrap();
-    let v: Value =
-        app.pre_reserve(&app.hold_body(unit, &in_days(30), &in_days(33), "+5492944987654")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "+5492944987654"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let code = v["code"].as_str().unwrap();
     let r = app.get(&format!("/api/v1/reservations/{code}")).await;
     assert_eq!(r.status(), 200);
@@ -196,7 +202,8 @@ async fn the_public_view_has_no_guest_data(engine: Engine) {
 async fn confirm_and_cancel_need_a_token_and_follow_the_rules(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "arrayan").await["id"].as_i64().unwrap();
-    let v: Value = app.pre_reserve(&app.hold_body(unit, &in_days(30), &in_days(33), "1")).await.json().await.unwrap();
+    let v: Value =
+        app.pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "1")).await.json().await.unwrap();
     let code = v["code"].as_str().unwrap().to_string();
     let path = format!("/api/v1/reservations/{code}/confirm");
     assert_eq!(app.client.post(app.url(&path)).send().await.unwrap().status(), 401);
@@ -230,12 +237,13 @@ async fn confirm_and_cancel_need_a_token_and_follow_the_rules(engine: Engine) {
 async fn expired_holds_are_swept_and_free_their_nights(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "arrayan").await["id"].as_i64().unwrap();
-    let v: Value = app.pre_reserve(&app.hold_body(unit, &in_days(30), &in_days(33), "1")).await.json().await.unwrap();
+    let v: Value =
+        app.pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "1")).await.json().await.unwrap();
     let code = v["code"].as_str().unwrap().to_string();
     app.clock.advance(chrono::Duration::minutes(61));
     // Before any sweep, the nights already count as free…
     let v: Value = app
-        .get(&format!("/api/v1/availability?check_in={}&check_out={}", in_days(30), in_days(33)))
+        .get(&format!("/api/v1/availability?check_in={}&check_out={}", app.in_days(30), app.in_days(33)))
         .await
         .json()
         .await
@@ -248,7 +256,8 @@ async fn expired_holds_are_swept_and_free_their_nights(engine: Engine) {
     let r = app.admin_send(Method::POST, &format!("/api/v1/reservations/{code}/confirm"), &token, None).await;
     assert_eq!(r.status(), 409);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "hold_expired");
-    let v: Value = app.pre_reserve(&app.hold_body(unit, &in_days(30), &in_days(33), "2")).await.json().await.unwrap();
+    let v: Value =
+        app.pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "2")).await.json().await.unwrap();
     let second = v["code"].as_str().unwrap().to_string();
     app.clock.advance(chrono::Duration::minutes(61));
     assert!(app.run_jobs().await >= 1);

@@ -94,7 +94,7 @@ pub fn location(r: &reqwest::Response) -> String {
 
 /// Places a hold through the public API; returns its code.
 pub async fn hold(app: &TestApp, unit: i64, from_days: i64, to_days: i64, name: &str, phone: &str) -> String {
-    let mut body = app.hold_body(unit, &in_days(from_days), &in_days(to_days), phone);
+    let mut body = app.hold_body(unit, &app.in_days(from_days), &app.in_days(to_days), phone);
     body["contact_name"] = name.into();
     let r = app.pre_reserve(&body).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
@@ -108,7 +108,8 @@ pub async fn imported_block(app: &TestApp, unit: i64, from_days: i64, to_days: i
     let feed = store.add_feed(unit, &format!("https://www.airbnb.test/{unit}.ics"), "airbnb", now).await.unwrap();
     let ev = store::IncomingEvent {
         uid: format!("airbnb-{unit}-{from_days}"),
-        stay: domain::Stay::new(in_days(from_days).parse().unwrap(), in_days(to_days).parse().unwrap()).unwrap(),
+        stay: domain::Stay::new(app.in_days(from_days).parse().unwrap(), app.in_days(to_days).parse().unwrap())
+            .unwrap(),
         kind: "booking".into(),
         summary: "Reserved".into(),
         reference: None,

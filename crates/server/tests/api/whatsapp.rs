@@ -347,7 +347,7 @@ async fn a_guest_gets_a_quote_then_a_hold_and_redeliveries_are_ignored(engine: E
 /// "15 de enero" style, so the understanding reads the dates the same way as the test.
 pub fn date_words(days: i64) -> String {
     use chrono::Datelike;
-    let d = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    let d = property_today() + chrono::Duration::days(days);
     let months = [
         "enero",
         "febrero",
@@ -451,8 +451,8 @@ async fn outside_the_24_hour_window_only_templates_go_out(engine: Engine) {
         .booking
         .place_hold(&server::booking::HoldRequest {
             unit_id: 3,
-            check_in: chrono::Utc::now().date_naive() + chrono::Duration::days(40),
-            check_out: chrono::Utc::now().date_naive() + chrono::Duration::days(42),
+            check_in: property_today() + chrono::Duration::days(40),
+            check_out: property_today() + chrono::Duration::days(42),
             guests: 2,
             channel: "whatsapp".into(),
             guest_name: "Juana".into(),
