@@ -55,11 +55,27 @@ fn moved(date: NaiveDate) -> NaiveDate {
     }
 }
 
+/// Easter Sunday, for any year chrono can represent.
+pub fn easter_checked(year: i32) -> Option<NaiveDate> {
+    (1583..=200_000).contains(&year).then(|| easter(year))
+}
+
 /// The year's holidays in date order; empty outside the table's years.
 pub fn holidays(year: i32) -> Vec<Holiday> {
+    table(year).to_vec()
+}
+
+/// Computed once: pricing and the calendar words ask for holidays per night.
+fn table(year: i32) -> &'static [Holiday] {
+    static TABLE: std::sync::OnceLock<Vec<Vec<Holiday>>> = std::sync::OnceLock::new();
     if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
-        return Vec::new();
+        return &[];
     }
+    let all = TABLE.get_or_init(|| (FIRST_YEAR..=LAST_YEAR).map(compute).collect());
+    &all[(year - FIRST_YEAR) as usize]
+}
+
+fn compute(year: i32) -> Vec<Holiday> {
     let e = easter(year);
     let mut list = vec![
         Holiday { date: ymd(year, 1, 1), name: "Año Nuevo" },
@@ -91,11 +107,12 @@ pub fn holidays(year: i32) -> Vec<Holiday> {
 }
 
 pub fn is_holiday(date: NaiveDate) -> bool {
-    holiday(date).is_some()
+    table(date.year()).binary_search_by_key(&date, |h| h.date).is_ok()
 }
 
 pub fn holiday(date: NaiveDate) -> Option<Holiday> {
-    holidays(date.year()).into_iter().find(|h| h.date == date)
+    let list = table(date.year());
+    list.binary_search_by_key(&date, |h| h.date).ok().map(|i| list[i].clone())
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 //! - [`stay`]: a stay is `[check_in, check_out)` of plain dates, and its validation.
 //! - [`pricing`]: nightly prices from the unit, rate rules, weekends and holidays; quotes.
 //! - [`holidays`]: Argentine public holidays, a table per year.
+//! - [`periods`]: long weekends, Carnaval, Semana Santa, fortnights, winter breaks by province.
 //! - [`reservation`]: states, allowed transitions, attention flags, codes.
 
 pub mod holidays;
 pub mod money;
+pub mod periods;
 pub mod pricing;
 pub mod reservation;
 pub mod stay;

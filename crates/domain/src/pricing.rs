@@ -8,13 +8,13 @@
 //!
 //! "Most specific" means, in order: a holiday rule beats a season rule, a unit's own rule beats
 //! one for all units, a shorter date span beats a longer one, and the newer rule (higher id) wins
-//! a tie. A holiday rule matches the night *before* a public holiday — the night guests arrive for
-//! a long weekend (Sunday night before a holiday Monday, the eve of a mid-week holiday).
+//! a tie. A holiday rule matches the holiday nights of [`crate::periods::is_holiday_night`]: every
+//! night of a long weekend (Friday to Monday night of a Monday holiday) and the eve of a mid-week
+//! holiday.
 
-use crate::holidays;
 use crate::money::Money;
 use crate::stay::Stay;
-use chrono::{Datelike, Days, NaiveDate, Weekday};
+use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// A multiplier in basis points: 10 000 = ×1.0, 12 000 = ×1.2.
@@ -53,7 +53,8 @@ pub enum RuleScope {
     /// Every night in the span.
     #[default]
     AllNights,
-    /// Only nights before a public holiday (long weekends) within the span.
+    /// Only holiday nights within the span: every night of a long weekend and the eve of a
+    /// mid-week holiday ([`crate::periods::is_holiday_night`]).
     HolidayEves,
 }
 
@@ -93,9 +94,9 @@ impl RateRule {
     }
 }
 
-/// The night before a public holiday.
+/// A night of a long weekend or the eve of a holiday ([`crate::periods::is_holiday_night`]).
 pub fn is_holiday_eve(night: NaiveDate) -> bool {
-    night.checked_add_days(Days::new(1)).is_some_and(holidays::is_holiday)
+    crate::periods::is_holiday_night(night)
 }
 
 /// What pricing needs to know about a unit.
@@ -126,6 +127,7 @@ pub struct NightPrice {
     pub date: NaiveDate,
     pub price: Money,
     pub weekend: bool,
+    /// A night of a long weekend or the eve of a holiday (the nights holiday rules price).
     pub holiday_eve: bool,
     /// The rate rule that set this night's base, if any.
     pub rule: Option<String>,
@@ -261,8 +263,15 @@ mod tests {
         let eve = night_price(&unit(), &rules, &p, d("2026-02-15"));
         assert!(eve.holiday_eve);
         assert_eq!(eve.price, Money::from_pesos(30_000));
-        // Sat 2026-02-14: season ×2 then weekend ×1.5.
-        assert_eq!(night_price(&unit(), &rules, &p, d("2026-02-14")).price, Money::from_pesos(36_000));
+        // Sat 2026-02-14, the first night of Carnaval's long weekend: holiday rule ×2.5, then
+        // weekend ×1.5 (only the eves were priced before, so Carnaval's Saturday cost like any
+        // other Saturday).
+        let saturday = night_price(&unit(), &rules, &p, d("2026-02-14"));
+        assert_eq!((saturday.holiday_eve, saturday.price), (true, Money::from_pesos(45_000)));
+        // Sat 2026-02-07, a plain weekend: season ×2 then weekend ×1.5.
+        assert_eq!(night_price(&unit(), &rules, &p, d("2026-02-07")).price, Money::from_pesos(36_000));
+        // Tue 2026-02-17, Carnival Tuesday night (work on Wednesday): the season again.
+        assert_eq!(night_price(&unit(), &rules, &p, d("2026-02-17")).price, Money::from_pesos(24_000));
         // A stay touching the season needs its minimum.
         assert_eq!(quote(&unit(), &rules, &p, stay("2026-02-10", "2026-02-11")).min_nights, 3);
         assert_eq!(quote(&unit(), &rules, &p, stay("2026-03-10", "2026-03-11")).min_nights, 1);
