@@ -381,7 +381,7 @@ impl Engine<'_> {
             Intent::Greeting => self.greet(),
             Intent::Thanks => self.thanks(),
             Intent::Human => self.hand_off(Some(text)),
-            Intent::Cancel => self.cancel(text),
+            Intent::Cancel | Intent::Status | Intent::Change => self.cancel(text),
             Intent::Payment => self.payment(text),
             Intent::Info => self.info(a),
             Intent::Price => self.price(a),
@@ -1383,7 +1383,14 @@ impl Engine<'_> {
                 }
             }
             Topic::Photos => return self.photos(&units, unit.is_some()),
-            Topic::Policies => {
+            Topic::Policies
+            | Topic::Cancellation
+            | Topic::DateChange
+            | Topic::PaymentMethods
+            | Topic::Deposit
+            | Topic::Children
+            | Topic::Nearby
+            | Topic::Accessibility => {
                 let mut t = format!(
                     "La reserva se confirma pagando una seña del {}% del total.",
                     self.ctx.pricing.deposit_percent
@@ -1394,7 +1401,7 @@ impl Engine<'_> {
                 }
                 t
             }
-            Topic::Amenities => match &unit {
+            Topic::Amenities | Topic::Included => match &unit {
                 Some(u) => unit_card(u),
                 None => {
                     let lines: Vec<String> = units

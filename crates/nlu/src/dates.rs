@@ -18,6 +18,8 @@ pub(crate) struct Dates {
     pub any_length: bool,
     /// Something did not add up (dropped end date, length disagreeing with the range…).
     pub doubtful: bool,
+    /// A month named on its own, not as part of a date ("en enero").
+    pub lone_month: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +94,17 @@ const MONTH_ABBR: &[(&str, u32)] = &[
 /// A month name written in full (no typos): used as context ("para enero del 4 al 11").
 fn month_full(w: &str) -> Option<u32> {
     MONTHS.iter().find(|(n, _)| *n == w).map(|&(_, m)| m)
+}
+
+/// A month named in words (full name, or a typo of one): "de enero", "de enro", "febero".
+pub(crate) fn month_name(w: &str) -> Option<u32> {
+    if let Some(m) = month_full(w) {
+        return Some(m);
+    }
+    if w.len() < 4 || is_count_noun(w) {
+        return None;
+    }
+    MONTHS.iter().find(|(name, _)| edit_distance(w, name, 1) <= 1).map(|&(_, m)| m)
 }
 
 /// A month right after a day number: full names, abbreviations, and typos.
@@ -279,7 +292,7 @@ fn year_at(t: &[Tok], i: usize) -> Option<(i32, usize)> {
 }
 
 fn followed_by_month(t: &[Tok], i: usize) -> bool {
-    let j = if is_w(t, i, "de") { i + 1 } else { i };
+    let j = if is_w(t, i, "de") || is_w(t, i, "d") { i + 1 } else { i };
     word_at(t, j).and_then(month_after_day).is_some()
 }
 
@@ -339,7 +352,8 @@ fn calendar_at(t: &[Tok], i: usize, after_connector: bool) -> Option<(Cal, usize
     }
     // d [de|-] mes [de yyyy]
     let mut j = i + 1;
-    if is_w(t, j, "de") || t.get(j).is_some_and(|x| x.is_sym('-') && !x.space_before) {
+    // "de", or "d" typed in a hurry ("del 12 al 17 d enro").
+    if is_w(t, j, "de") || is_w(t, j, "d") || t.get(j).is_some_and(|x| x.is_sym('-') && !x.space_before) {
         j += 1;
     }
     if let Some(m) = word_at(t, j).and_then(month_after_day) {
@@ -512,9 +526,12 @@ fn role_before(t: &[Tok], lo: usize, s: usize) -> Role {
     role
 }
 
-fn scan(t: &[Tok]) -> (Vec<Atom>, Option<u32>) {
+/// Atoms in order, the month named on its own (context for bare days) and whether that month
+/// was a month name (not a festivity).
+fn scan(t: &[Tok], taken: &[bool]) -> (Vec<Atom>, Option<u32>, bool) {
     let mut atoms: Vec<Atom> = Vec::new();
     let mut ctx_month = None;
+    let mut named_month = false;
     let mut i = 0;
     let mut prev_end = 0usize;
     while i < t.len() {
@@ -535,7 +552,9 @@ fn scan(t: &[Tok]) -> (Vec<Atom>, Option<u32>) {
                 conn && k == i
             }
         });
-        let found = if t[i].kind == Kind::Num {
+        let found = if taken.get(i).copied().unwrap_or(false) {
+            None
+        } else if t[i].kind == Kind::Num {
             length_at(t, i)
                 .map(|(n, e)| (Ak::Len(n), e))
                 .or_else(|| calendar_at(t, i, after_connector).map(|(c, e)| (Ak::Cal(c), e)))
@@ -560,13 +579,14 @@ fn scan(t: &[Tok]) -> (Vec<Atom>, Option<u32>) {
                 || w == "nochebuena";
             if let Some(m) = month_full(w) {
                 ctx_month = Some(m);
+                named_month = !taken.get(i).copied().unwrap_or(false);
             } else if festive {
                 ctx_month = Some(12);
             }
         }
         i += 1;
     }
-    (atoms, ctx_month)
+    (atoms, ctx_month, named_month)
 }
 
 fn ymd(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
@@ -625,14 +645,17 @@ fn next_month(m: u32) -> u32 {
     if m == 12 { 1 } else { m + 1 }
 }
 
-fn resolve_start(k: &Ak, today: NaiveDate) -> Option<NaiveDate> {
+/// `from`: where bare days and weekdays start counting (today, or the start of the period the
+/// guest is talking about).
+fn resolve_start(k: &Ak, today: NaiveDate, from: NaiveDate) -> Option<NaiveDate> {
     match *k {
         Ak::Cal(c) => match (c.m, c.y) {
             (Some(m), Some(y)) => ymd(y, m, c.d),
             (Some(m), None) => next_dm(c.d, m, today),
-            (None, _) => next_day(c.d, c.wd, today),
+            (None, _) => next_day(c.d, c.wd, from),
         },
         Ak::Wd { wd, past: true } => prev_weekday(wd, today),
+        Ak::Wd { wd, past: false } if from > today => next_weekday(wd, from.pred_opt()?),
         Ak::Wd { wd, past: false } => next_weekday(wd, today),
         Ak::Rel { off, .. } => add_days(today, off),
         Ak::Weekend | Ak::Len(_) => None,
@@ -653,9 +676,13 @@ fn resolve_end(k: &Ak, start: NaiveDate, today: NaiveDate) -> Option<NaiveDate> 
     }
 }
 
-pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
-    let (atoms, ctx_month) = scan(t);
+/// `taken`: tokens already read as something else (named periods). `anchor`: the first day of the
+/// period being talked about, where bare days count from ("del 20 al 24" after "en enero").
+pub(crate) fn extract(t: &[Tok], today: NaiveDate, taken: &[bool], anchor: Option<NaiveDate>) -> Dates {
+    let (atoms, ctx_month, named_month) = scan(t, taken);
     let mut out = Dates { consumed: vec![false; t.len()], ..Dates::default() };
+    out.lone_month = ctx_month.filter(|_| named_month);
+    let from = anchor.filter(|a| *a > today && ctx_month.is_none()).unwrap_or(today);
     for a in &atoms {
         for c in &mut out.consumed[a.s..a.e.min(t.len())] {
             *c = true;
@@ -730,14 +757,14 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate) -> Dates {
         a.m = Some(cm);
     }
 
-    let mut ci = ci_k.as_ref().and_then(|k| resolve_start(k, today));
+    let mut ci = ci_k.as_ref().and_then(|k| resolve_start(k, today, from));
     let mut co = match (ci, co_k.as_ref()) {
         (Some(s), Some(k)) => resolve_end(k, s, today),
-        (None, Some(k)) => resolve_start(k, today),
+        (None, Some(k)) => resolve_start(k, today, from),
         _ => None,
     };
     if ci.is_none() && co.is_none() && weekend {
-        ci = coming_saturday(today);
+        ci = coming_saturday(from);
     }
     // "el 26 y 27", "hoy y mañana": a list of nights, the last one included.
     if let (Some(a), Some(b), Some(e)) = (ci_atom, co_atom, co)

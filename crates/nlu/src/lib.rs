@@ -87,14 +87,18 @@
 //! up or are in the past, and `unknown` is always below 0.45. Thresholds for the dialogue:
 //! below 0.45 ask to rephrase, 0.45–0.75 confirm, above 0.75 act.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 mod dates;
 mod intent;
 mod party;
+mod periods;
 mod text;
 mod units;
+mod wants;
+
+pub use domain::periods::Province;
 
 /// Longest text analysed; longer input is cut at this many characters.
 pub const MAX_TEXT_CHARS: usize = 4096;
@@ -118,13 +122,17 @@ pub enum Intent {
     Info,
     Payment,
     Cancel,
+    /// Move an existing booking to other dates ("cambiame al 14").
+    Change,
+    /// Asks about the guest's own reservation ("¿está confirmada?", "¿por qué me cancelaron?").
+    Status,
     Human,
     Thanks,
     Unknown,
 }
 
 impl Intent {
-    pub const ALL: [Intent; 10] = [
+    pub const ALL: [Intent; 12] = [
         Intent::Greeting,
         Intent::Availability,
         Intent::Reserve,
@@ -132,6 +140,8 @@ impl Intent {
         Intent::Info,
         Intent::Payment,
         Intent::Cancel,
+        Intent::Change,
+        Intent::Status,
         Intent::Human,
         Intent::Thanks,
         Intent::Unknown,
@@ -147,6 +157,8 @@ impl Intent {
             Intent::Info => "info",
             Intent::Payment => "payment",
             Intent::Cancel => "cancel",
+            Intent::Change => "change",
+            Intent::Status => "status",
             Intent::Human => "human",
             Intent::Thanks => "thanks",
             Intent::Unknown => "unknown",
@@ -183,8 +195,106 @@ pub enum Topic {
     Photos,
     /// Bedding, heating, kitchen, views, capacity and other equipment.
     Amenities,
-    /// Cancellation policy, house rules.
+    /// House rules and policies in general.
     Policies,
+    /// What happens if the guest cancels ("¿y si tengo que cancelar?").
+    Cancellation,
+    /// Whether and how dates can be changed ("¿se puede cambiar la fecha?").
+    DateChange,
+    /// How one can pay ("¿se puede pagar con transferencia?").
+    PaymentMethods,
+    /// The deposit and the balance ("¿cuánto es la seña?", "¿el saldo cuándo se paga?").
+    Deposit,
+    /// Children, babies, cots.
+    Children,
+    /// What the stay includes: bed linen, towels, breakfast.
+    Included,
+    /// Things to do and places near by.
+    Nearby,
+    /// Access for wheelchairs, reduced mobility.
+    Accessibility,
+}
+
+/// A named period or a month the guest talks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodKind {
+    /// "en enero": a window to search in.
+    Month,
+    /// "todo febrero": the whole month (the dialogue asks how many nights).
+    WholeMonth,
+    /// "la primera quincena de enero": the 1st to the 16th, or the 16th to the month's end.
+    Fortnight,
+    /// "esta semana": today to next Monday.
+    ThisWeek,
+    /// "la semana que viene": next Monday to the Monday after.
+    NextWeek,
+    /// "el finde largo (de octubre)": a run of days off around a holiday.
+    LongWeekend,
+    Carnaval,
+    /// Holy Thursday to Easter Sunday.
+    SemanaSanta,
+    /// The 24th to the 26th of December.
+    Navidad,
+    /// The 31st of December to the 2nd of January.
+    AnoNuevo,
+    /// The province's winter school break (dates only when the province is known).
+    WinterHolidays,
+}
+
+/// A period: for stay-like kinds its start and end are the proposed check-in and check-out,
+/// for windows the days to search in (end exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub kind: PeriodKind,
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    /// The dates are an estimate (winter breaks not yet published).
+    #[serde(default)]
+    pub estimated: bool,
+}
+
+impl Period {
+    /// Whether the period is itself a stay (Carnaval, a long weekend, a fortnight…), rather than
+    /// a window in which the guest still has to choose nights (a month, a week, a winter break).
+    pub fn is_stay(&self) -> bool {
+        matches!(
+            self.kind,
+            PeriodKind::Fortnight
+                | PeriodKind::LongWeekend
+                | PeriodKind::Carnaval
+                | PeriodKind::SemanaSanta
+                | PeriodKind::Navidad
+                | PeriodKind::AnoNuevo
+        )
+    }
+}
+
+/// "la más barata" / "la más grande".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    Cheapest,
+    Biggest,
+}
+
+/// "hasta 300 mil" (the whole stay) or "80 lucas por noche".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Whole pesos.
+    pub amount: u64,
+    pub per_night: bool,
+}
+
+/// What the conversation already knows, so a partial message can be read against it: a period
+/// being talked about ("del 20 al 24" after "en enero") and the stay last discussed ("el finde
+/// siguiente", "no, de enero").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    /// The period's days, end exclusive.
+    pub window: Option<(NaiveDate, NaiveDate)>,
+    /// Check-in and check-out.
+    pub stay: Option<(NaiveDate, NaiveDate)>,
 }
 
 /// The understanding of one message.
@@ -205,25 +315,80 @@ pub struct Analysis {
     /// For `info`: the topic asked about.
     #[serde(default)]
     pub topic: Option<Topic>,
+    /// How many of `guests` are children, when said.
+    #[serde(default)]
+    pub children: Option<u32>,
+    /// A named period or a month ("carnaval", "en enero").
+    #[serde(default)]
+    pub period: Option<Period>,
+    /// Where the guests come from (winter breaks depend on it).
+    #[serde(default)]
+    pub province: Option<Province>,
+    /// Travelling with a pet (`Some(false)`: "sin mascotas").
+    #[serde(default)]
+    pub pets: Option<bool>,
+    /// Needs step-free access.
+    #[serde(default)]
+    pub accessible: bool,
+    /// Amenities required ("con parrilla", "que tenga pileta"): `pool`, `wifi`, `parking`, `grill`.
+    #[serde(default)]
+    pub amenities: Vec<Topic>,
+    #[serde(default)]
+    pub sort: Option<Sort>,
+    #[serde(default)]
+    pub budget: Option<Budget>,
 }
 
 /// Understand one message. `today` is the property's local date; `units` the catalogue.
 pub fn analyze(text: &str, today: NaiveDate, units: &[UnitRef]) -> Analysis {
+    analyze_with(text, today, units, &Hint::default())
+}
+
+/// Understand one message of a conversation, reading partial dates against what was said
+/// before ([`Hint`]).
+pub fn analyze_with(text: &str, today: NaiveDate, units: &[UnitRef], hint: &Hint) -> Analysis {
     let (text, truncated) = match text.char_indices().nth(MAX_TEXT_CHARS) {
         Some((cut, _)) => (&text[..cut], true),
         None => (text, false),
     };
     let toks = text::tokenize(text);
-    let dates = dates::extract(&toks, today);
-    let guests = party::extract(&toks, &dates.consumed);
+    let found = periods::extract(&toks, today, hint);
+    let wants = wants::extract(&toks);
+    let taken: Vec<bool> = found.consumed.iter().zip(&wants.consumed).map(|(a, b)| *a || *b).collect();
+    let anchor = hint.window.map(|(start, _)| start);
+    let mut dates = dates::extract(&toks, today, &taken, anchor);
+    let blocked: Vec<bool> = dates.consumed.iter().zip(&taken).map(|(a, b)| *a || *b).collect();
+    let (guests, children) = party::extract(&toks, &blocked);
     let unit = units::find(&toks, units);
     let cues = intent::cues(&toks);
+    let mut period = found.period;
+    if period.is_none()
+        && let Some(m) = dates.lone_month
+    {
+        let span = (today.year()..=today.year() + 1)
+            .filter_map(|y| domain::periods::month(y, m))
+            .find(|s| s.end > today)
+            .map(|s| (s.start.max(today), s.end));
+        period = Some(Period {
+            kind: PeriodKind::Month,
+            start: span.map(|s| s.0),
+            end: span.map(|s| s.1),
+            estimated: false,
+        });
+    }
+    fill_stay(&mut dates, period.as_ref(), found.shift, hint, today);
     let facts = intent::Facts {
         check_in: dates.check_in.is_some(),
         any_date: dates.any_date,
         length: dates.any_length,
         guests: guests.is_some(),
         unit: unit.is_some(),
+        period: period.is_some_and(|p| p.start.is_some() || p.kind == PeriodKind::WinterHolidays)
+            || found.shift.is_some(),
+        wants: wants.pets == Some(false) || wants.budget.is_some() || !wants.amenities.is_empty() || wants.accessible,
+        required: !wants.amenities.is_empty(),
+        window: period.is_some_and(|p| !p.is_stay()) && dates.check_in.is_none(),
+        whole_month: period.is_some_and(|p| p.kind == PeriodKind::WholeMonth),
     };
     let (intent, mut confidence, topic) = intent::decide(&cues, &facts);
     if intent != Intent::Unknown && (dates.doubtful || dates.past) {
@@ -243,5 +408,63 @@ pub fn analyze(text: &str, today: NaiveDate, units: &[UnitRef]) -> Analysis {
         unit,
         past_date: dates.past,
         topic,
+        children,
+        period,
+        province: found.province,
+        pets: wants.pets,
+        accessible: wants.accessible,
+        amenities: wants.amenities,
+        sort: wants.sort,
+        budget: wants.budget,
+    }
+}
+
+/// Dates from what was not written as dates: a stay-like period ("carnaval"), a shift of the
+/// remembered stay ("el finde siguiente"), or a month correcting it ("no, de enero").
+fn fill_stay(d: &mut dates::Dates, period: Option<&Period>, shift: Option<i64>, hint: &Hint, today: NaiveDate) {
+    if d.check_in.is_some() || d.check_out.is_some() {
+        return;
+    }
+    let set = |d: &mut dates::Dates, ci: NaiveDate, co: NaiveDate| {
+        if co > ci && ci >= today {
+            d.check_in = Some(ci);
+            d.check_out = Some(co);
+            d.nights = u32::try_from((co - ci).num_days()).ok();
+            d.any_date = true;
+        }
+    };
+    if let (Some(days), Some((ci, co))) = (shift, hint.stay) {
+        let by = chrono::Days::new(days.unsigned_abs());
+        if let (Some(a), Some(b)) = (ci.checked_add_days(by), co.checked_add_days(by)) {
+            set(d, a, b);
+        }
+        return;
+    }
+    let Some(p) = period else { return };
+    match (p.kind, p.start, p.end) {
+        (_, Some(start), Some(end)) if p.is_stay() => match d.nights {
+            // "carnaval, 2 noches": from the period's first day.
+            Some(n) => {
+                if let Some(co) = start.checked_add_days(chrono::Days::new(u64::from(n))) {
+                    set(d, start, co);
+                }
+            }
+            None => set(d, start, end),
+        },
+        (PeriodKind::Month, Some(start), _) => {
+            // "no, de enero": the same days in that month.
+            if let Some((ci, co)) = hint.stay {
+                let nights = (co - ci).num_days();
+                let moved = NaiveDate::from_ymd_opt(start.year(), start.month(), ci.day())
+                    .filter(|m| *m >= today)
+                    .or_else(|| NaiveDate::from_ymd_opt(start.year() + 1, start.month(), ci.day()));
+                if let Some(m) = moved
+                    && let Some(out) = m.checked_add_days(chrono::Days::new(nights.unsigned_abs()))
+                {
+                    set(d, m, out);
+                }
+            }
+        }
+        _ => {}
     }
 }

@@ -96,7 +96,13 @@ fn w(t: &[Tok], i: usize) -> Option<&str> {
     t.get(i).and_then(|x| x.word())
 }
 
-pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> Option<u32> {
+/// The party size and, when said, how many of them are children.
+pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> (Option<u32>, Option<u32>) {
+    let (total, kids) = count(t, consumed);
+    (total, total.and(kids.filter(|k| *k > 0)))
+}
+
+fn count(t: &[Tok], consumed: &[bool]) -> (Option<u32>, Option<u32>) {
     let mut used = vec![false; t.len()];
     let mut total: Option<u32> = None;
     let mut adults = 0u32;
@@ -237,7 +243,7 @@ pub(crate) fn extract(t: &[Tok], consumed: &[bool]) -> Option<u32> {
         Some(tot) => tot,
         None if base > 0 => base,
         None if solo => 1,
-        None => return None,
+        None => return (None, None),
     };
-    (1..=60).contains(&n).then_some(n)
+    ((1..=60).contains(&n).then_some(n), Some(kids).filter(|k| *k < n))
 }

@@ -99,7 +99,7 @@ fn squeeze(w: &str) -> String {
     out.into_iter().collect()
 }
 
-const ORDINAL_SUFFIXES: &[&str] = &["ro", "ero", "er", "do", "to", "vo", "mo"];
+const ORDINAL_SUFFIXES: &[&str] = &["ro", "ero", "er", "do", "to", "vo", "mo", "ra", "era", "da", "nda", "ta", "va"];
 const MONEY_AFTER: &[&str] =
     &["mil", "k", "pesos", "peso", "lucas", "luca", "usd", "dolares", "dolar", "ars", "mango", "mangos"];
 

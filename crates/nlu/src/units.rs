@@ -121,6 +121,8 @@ fn match_at(msg: &[&str], i: usize, pattern: &[String]) -> Option<u32> {
 struct Pattern<'a> {
     unit: &'a UnitRef,
     words: Vec<String>,
+    /// An ordinary word standing for the name after an article ("la grande" for "Cabaña Grande").
+    short: Option<String>,
 }
 
 fn patterns(units: &[UnitRef]) -> Vec<Pattern<'_>> {
@@ -134,13 +136,17 @@ fn patterns(units: &[UnitRef]) -> Vec<Pattern<'_>> {
             let distinctive: Vec<String> = all.iter().filter(|w| !GENERIC.contains(&w.as_str())).cloned().collect();
             let ordinary =
                 distinctive.is_empty() || distinctive.iter().all(|w| COMMON.contains(&w.as_str()) || w.len() < 3);
+            let short = match distinctive.as_slice() {
+                [one] if ordinary && one.len() >= 4 => Some(one.clone()),
+                _ => None,
+            };
             let words = if ordinary {
                 all.into_iter().filter(|w| !matches!(w.as_str(), "la" | "el" | "los" | "las")).collect()
             } else {
                 distinctive
             };
             if !words.is_empty() && !out.iter().any(|p: &Pattern| p.unit.id == u.id && p.words == words) {
-                out.push(Pattern { unit: u, words });
+                out.push(Pattern { unit: u, words, short });
             }
         }
     }
@@ -181,6 +187,21 @@ pub(crate) fn find(t: &[Tok], units: &[UnitRef]) -> Option<String> {
             if best.is_none() && msg[i] == j.as_str() {
                 best = Some((2, i, u));
             }
+        }
+    }
+    if best.is_none() {
+        // "en la grande", "y la grande?": the article and the ordinary word, when exactly one
+        // cabin is called that way ("la más grande" is a preference, not a name).
+        let mut hits = pats.iter().filter_map(|p| {
+            let word = p.short.as_deref()?;
+            (1..msg.len())
+                .any(|i| msg[i] == word && matches!(msg[i - 1], "la" | "el") && (i < 2 || msg[i - 2] != "mas"))
+                .then_some(p.unit)
+        });
+        if let Some(u) = hits.next()
+            && hits.all(|other| other.id == u.id)
+        {
+            return Some(u.slug.clone());
         }
     }
     best.map(|(_, _, u)| u.slug.clone())
