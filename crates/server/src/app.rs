@@ -66,6 +66,7 @@ impl Application {
             clock,
         };
         ensure_owner(&state).await?;
+        crate::property::seed_defaults(state.store.as_ref(), &config, state.clock.now()).await?;
         let metrics_listener = match config.metrics_bind {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("cannot bind {addr}"))?),
             None => None,

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A unique value (slug, e-mail) is taken.
     #[error("{0} already exists")]
     Duplicate(&'static str),
+    /// A value the store refuses to write (a setting key or value out of bounds).
+    #[error("invalid {0}")]
+    Invalid(String),
     /// The stored row breaks an invariant of ours (a bug or a hand edit).
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -10,12 +10,14 @@ pub mod error;
 pub mod model;
 mod postgres;
 mod rows;
+pub mod settings;
 mod sqlite;
 pub mod testing;
 
 pub use error::{Result, Result as StoreResult, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
+pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -60,7 +62,7 @@ pub struct Funnel {
 
 #[async_trait]
 #[allow(clippy::too_many_arguments)]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SettingsStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     async fn ping(&self) -> Result<()>;
     /// Closes the pool (graceful shutdown).

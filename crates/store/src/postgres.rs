@@ -76,4 +76,5 @@ impl PgStore {
     }
 }
 
+crate::settings::settings_impl!(PgStore);
 store_impl!(PgStore, sqlx::Postgres, Backend::Postgres);

@@ -83,4 +83,5 @@ impl SqliteStore {
     }
 }
 
+crate::settings::settings_impl!(SqliteStore);
 store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

@@ -1,0 +1,251 @@
+//! The owner's settings about the place, typed: what "Tu alojamiento" edits and what the bot
+//! answers from. Stored as key → text through [`store::SettingsStore`]; the `POSADA_PROPERTY_*`
+//! and `POSADA_CHECK_*` environment variables only seed keys that are absent (first run).
+//!
+//! Later settings (per-cabin check-in instructions, automatic messages) are new keys read the
+//! same way: no migration, one place to look.
+
+use crate::config::{Config, PaymentProvider};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use store::SettingsStore;
+
+/// Every key this module knows, with the label the dashboard shows and its limit.
+pub const FIELDS: &[Field] = &[
+    Field { key: "name", label: "Nombre del alojamiento", max: 100, kind: Kind::Line },
+    Field { key: "address", label: "Dirección", max: 300, kind: Kind::Line },
+    Field { key: "map_url", label: "Link al mapa", max: 500, kind: Kind::Url },
+    Field { key: "directions", label: "Cómo llegar", max: 1500, kind: Kind::Text },
+    Field { key: "nearby", label: "Qué hay cerca", max: 1500, kind: Kind::Text },
+    Field { key: "check_in_from", label: "Check-in desde", max: 5, kind: Kind::Time },
+    Field { key: "check_out_until", label: "Check-out hasta", max: 5, kind: Kind::Time },
+    Field { key: "balance", label: "El saldo (cuándo y cómo se paga)", max: 500, kind: Kind::Text },
+    Field { key: "payment.mercado_pago", label: "Seña con link de Mercado Pago", max: 3, kind: Kind::Switch },
+    Field { key: "payment.transfer", label: "Seña por transferencia", max: 3, kind: Kind::Switch },
+    Field { key: "payment.transfer.alias", label: "Alias", max: 20, kind: Kind::Alias },
+    Field { key: "payment.transfer.cbu", label: "CBU o CVU", max: 22, kind: Kind::Cbu },
+    Field { key: "payment.transfer.holder", label: "Titular de la cuenta", max: 100, kind: Kind::Line },
+    Field { key: "payment.transfer.bank", label: "Banco", max: 60, kind: Kind::Line },
+    Field { key: "policy.cancellation", label: "Política de cancelación", max: 1500, kind: Kind::Text },
+    Field { key: "policy.date_changes", label: "Cambios de fecha", max: 1000, kind: Kind::Text },
+    Field { key: "policy.pets", label: "Mascotas (reglas)", max: 1000, kind: Kind::Text },
+    Field { key: "policy.children", label: "Chicos y bebés", max: 1000, kind: Kind::Text },
+    Field { key: "included", label: "Qué incluye la estadía", max: 1000, kind: Kind::Text },
+    Field { key: "policy.house_rules", label: "Normas de la casa", max: 1500, kind: Kind::Text },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Line,
+    Text,
+    Url,
+    Time,
+    Switch,
+    Alias,
+    Cbu,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub max: usize,
+    pub kind: Kind,
+}
+
+/// The settings as the rest of the server uses them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropertySettings {
+    values: BTreeMap<String, String>,
+}
+
+impl PropertySettings {
+    pub fn from_map(values: BTreeMap<String, String>) -> PropertySettings {
+        PropertySettings { values }
+    }
+
+    pub fn get(&self, key: &str) -> &str {
+        self.values.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    fn on(&self, key: &str) -> bool {
+        self.get(key) == "on"
+    }
+
+    pub fn name(&self) -> &str {
+        match self.get("name") {
+            "" => "Posada",
+            n => n,
+        }
+    }
+
+    pub fn check_in_from(&self) -> &str {
+        match self.get("check_in_from") {
+            "" => "14:00",
+            t => t,
+        }
+    }
+
+    pub fn check_out_until(&self) -> &str {
+        match self.get("check_out_until") {
+            "" => "10:00",
+            t => t,
+        }
+    }
+
+    pub fn map_url(&self) -> Option<&str> {
+        Some(self.get("map_url")).filter(|u| !u.is_empty())
+    }
+
+    /// What the dialogue gets: the owner's words, nothing more.
+    pub fn to_conversation(&self) -> conversation::PropertyInfo {
+        let transfer = self.on("payment.transfer").then(|| conversation::Transfer {
+            alias: self.get("payment.transfer.alias").into(),
+            cbu: self.get("payment.transfer.cbu").into(),
+            holder: self.get("payment.transfer.holder").into(),
+            bank: self.get("payment.transfer.bank").into(),
+        });
+        conversation::PropertyInfo {
+            name: self.name().into(),
+            address: self.get("address").into(),
+            map_link: self.map_url().map(String::from),
+            directions: self.get("directions").into(),
+            nearby: self.get("nearby").into(),
+            check_in_from: self.check_in_from().into(),
+            check_out_until: self.check_out_until().into(),
+            balance: self.get("balance").into(),
+            mercado_pago: self.get("payment.mercado_pago") != "off",
+            transfer: transfer.filter(|t| !t.alias.is_empty() || !t.cbu.is_empty()),
+            cancellation: self.get("policy.cancellation").into(),
+            date_changes: self.get("policy.date_changes").into(),
+            pets: self.get("policy.pets").into(),
+            children: self.get("policy.children").into(),
+            included: self.get("included").into(),
+            house_rules: self.get("policy.house_rules").into(),
+        }
+    }
+}
+
+/// The settings now stored.
+pub async fn load(store: &dyn SettingsStore) -> store::Result<PropertySettings> {
+    Ok(PropertySettings::from_map(store.settings().await?))
+}
+
+/// First-run defaults from the environment (`POSADA_PROPERTY_*`, `POSADA_CHECK_*`, payments):
+/// keys the owner has not written yet. Later starts change nothing the owner saved.
+pub fn defaults(config: &Config) -> Vec<(String, String)> {
+    let p = &config.property;
+    let mut out = vec![
+        ("name".to_string(), p.name.clone()),
+        ("address".to_string(), p.location.clone()),
+        ("map_url".to_string(), p.map_url.clone().unwrap_or_default()),
+        ("check_in_from".to_string(), p.check_in_from.clone()),
+        ("check_out_until".to_string(), p.check_out_until.clone()),
+        ("policy.cancellation".to_string(), p.policies.clone().unwrap_or_default()),
+        (
+            "payment.mercado_pago".to_string(),
+            if config.payments.provider == PaymentProvider::None { "off" } else { "on" }.to_string(),
+        ),
+    ];
+    out.retain(|(_, v)| !v.is_empty());
+    out
+}
+
+pub async fn seed_defaults(store: &dyn SettingsStore, config: &Config, now: DateTime<Utc>) -> store::Result<u64> {
+    store.seed_settings(&defaults(config), now).await
+}
+
+/// Checks one submitted value; `Err` is the Spanish message shown next to the field.
+pub fn validate(field: &Field, raw: &str) -> Result<String, String> {
+    let v = raw.trim().replace("\r\n", "\n");
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err("Tiene caracteres que no se pueden guardar.".into());
+    }
+    if v.chars().count() > field.max {
+        return Err(format!("Puede tener hasta {} caracteres.", field.max));
+    }
+    if v.is_empty() {
+        return Ok(v);
+    }
+    match field.kind {
+        Kind::Line if v.contains('\n') => Err("Tiene que ser una sola línea.".into()),
+        Kind::Url if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains([' ', '"', '<', '>']) => {
+            Err("Pegá el link completo, empezando por https://".into())
+        }
+        Kind::Time => {
+            let ok = v.len() == 5
+                && v.as_bytes()[2] == b':'
+                && v[..2].parse::<u32>().is_ok_and(|h| h < 24)
+                && v[3..].parse::<u32>().is_ok_and(|m| m < 60);
+            if ok { Ok(v) } else { Err("Escribila como 14:00.".into()) }
+        }
+        Kind::Switch if v != "on" && v != "off" => Err("Elegí sí o no.".into()),
+        Kind::Alias => {
+            let ok =
+                (6..=20).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+            if ok { Ok(v) } else { Err("El alias tiene de 6 a 20 letras, números, puntos o guiones.".into()) }
+        }
+        Kind::Cbu => {
+            if v.len() == 22 && v.bytes().all(|b| b.is_ascii_digit()) && cbu_ok(&v) {
+                Ok(v)
+            } else {
+                Err("El CBU o CVU tiene 22 números (revisá que esté bien copiado).".into())
+            }
+        }
+        _ => Ok(v),
+    }
+}
+
+/// The two check digits of a CBU/CVU (BCRA's weights 7 1 3 9 …).
+fn cbu_ok(cbu: &str) -> bool {
+    let d: Vec<u32> = cbu.bytes().map(|b| u32::from(b - b'0')).collect();
+    let check = |digits: &[u32], weights: &[u32]| {
+        let sum: u32 = digits.iter().zip(weights.iter().cycle()).map(|(a, b)| a * b).sum();
+        (10 - sum % 10) % 10
+    };
+    let bank = check(&d[0..7], &[7, 1, 3, 9, 7, 1, 3]);
+    let account = check(&d[8..21], &[3, 9, 7, 1, 3, 9, 7, 1, 3, 9, 7, 1, 3]);
+    bank == d[7] && account == d[21]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(key: &str) -> &'static Field {
+        FIELDS.iter().find(|f| f.key == key).unwrap()
+    }
+
+    #[test]
+    fn values_are_checked_like_an_owner_would_expect() {
+        assert_eq!(validate(field("check_in_from"), " 15:00 "), Ok("15:00".into()));
+        assert!(validate(field("check_in_from"), "3 pm").is_err());
+        assert!(validate(field("map_url"), "maps.google.com/x").is_err());
+        assert!(validate(field("map_url"), "https://maps.app.goo.gl/abc").is_ok());
+        assert!(validate(field("address"), "línea 1\nlínea 2").is_err());
+        assert!(validate(field("nearby"), "Lago a 200 m\nProveeduría a 1 km").is_ok());
+        assert!(validate(field("payment.transfer.alias"), "lago.escondido.mp").is_ok());
+        assert!(validate(field("payment.transfer.alias"), "a b").is_err());
+        // A valid CBU (check digits) and a mistyped one.
+        assert!(validate(field("payment.transfer.cbu"), "2850590940090418135201").is_ok());
+        assert!(validate(field("payment.transfer.cbu"), "2850590940090418135202").is_err());
+        assert!(validate(field("policy.cancellation"), "con\u{0}nul").is_err());
+        assert!(validate(field("name"), &"x".repeat(101)).is_err());
+        assert_eq!(validate(field("directions"), ""), Ok(String::new()));
+    }
+
+    #[test]
+    fn the_dialogue_gets_only_what_was_written() {
+        let mut m = BTreeMap::new();
+        m.insert("payment.transfer".to_string(), "on".to_string());
+        let s = PropertySettings::from_map(m.clone());
+        // Transfer switched on without an alias or CBU: the bot does not offer it.
+        assert!(s.to_conversation().transfer.is_none());
+        m.insert("payment.transfer.alias".into(), "lago.mp.ok".into());
+        let info = PropertySettings::from_map(m).to_conversation();
+        assert_eq!(info.transfer.map(|t| t.alias), Some("lago.mp.ok".into()));
+        assert_eq!((info.name.as_str(), info.check_in_from.as_str()), ("Posada", "14:00"));
+        assert!(info.mercado_pago);
+        assert!(info.address.is_empty());
+    }
+}
