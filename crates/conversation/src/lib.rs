@@ -56,6 +56,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Money, PricingPolicy, Quote, RateRule, ReservationStatus, Stay};
+pub use nlu::{Budget, PeriodKind, Province, Sort, Topic};
 use serde::{Deserialize, Serialize};
 
 mod engine;
@@ -64,8 +65,13 @@ mod say;
 
 pub use render::{LIMITS, Limits, render_numbered, reserve_title, select_choice};
 
-/// Minutes of guest silence after which a conversation starts afresh.
+/// Minutes of guest silence after which a pending question or offer is stale: the next message
+/// starts from what the guest said, not from the last question.
 pub const INACTIVITY_MINUTES: i64 = 30;
+
+/// Hours of guest silence after which the conversation starts clean (the guest's name, the last
+/// hold and what the owner did stay).
+pub const MEMORY_HOURS: i64 = 48;
 
 /// Below this transcript confidence the reply first says what was heard.
 pub const VOICE_CONFIDENCE_FLOOR: f32 = 0.6;
@@ -85,19 +91,15 @@ pub struct Context {
     pub now: DateTime<Utc>,
     /// The property's time zone (hold expiry times are said in it).
     pub tz: chrono_tz::Tz,
-    /// The name the bot introduces (e.g. "Cabañas del Bosque").
-    pub property_name: String,
-    /// Where the property is, in words ("A 3 km del centro de San Martín de los Andes…").
-    pub location: String,
-    pub map_link: Option<String>,
+    /// What the owner wrote about the place ("Tu alojamiento"): the bot answers from it, or
+    /// offers a person; it never makes things up.
+    pub property: PropertyInfo,
     /// Active units, in display order.
     pub units: Vec<UnitInfo>,
     /// Weekend nights and deposit percent.
     pub pricing: PricingPolicy,
     /// Seasons and long-weekend rules, to explain prices.
     pub rate_rules: Vec<RateRule>,
-    /// Cancellation policy and house rules in the owner's words, if any.
-    pub policies: Option<String>,
     /// The contact's WhatsApp profile name (or e-mail display name).
     pub contact_name: Option<String>,
     /// The contact's reservations the server knows about (holds and bookings), newest first.
@@ -113,13 +115,10 @@ impl Context {
             today,
             now,
             tz,
-            property_name: "Posada".into(),
-            location: String::new(),
-            map_link: None,
+            property: PropertyInfo { name: "Posada".into(), ..PropertyInfo::default() },
             units: Vec::new(),
             pricing: PricingPolicy::default(),
             rate_rules: Vec::new(),
-            policies: None,
             contact_name: None,
             reservations: Vec::new(),
             hold_minutes: 60,
@@ -134,6 +133,54 @@ impl Context {
     pub fn unit_refs(&self) -> Vec<nlu::UnitRef> {
         self.units.iter().map(|u| nlu::UnitRef { id: u.id, name: u.name.clone(), slug: u.slug.clone() }).collect()
     }
+}
+
+/// The owner's words about the place. Empty texts mean "not said": the bot then offers a person
+/// instead of guessing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PropertyInfo {
+    /// The name the bot introduces (e.g. "Cabañas del Bosque").
+    pub name: String,
+    /// Street address or where it is, in words.
+    pub address: String,
+    pub map_link: Option<String>,
+    /// How to get there (from the bus terminal, by car…).
+    pub directions: String,
+    /// What there is near by.
+    pub nearby: String,
+    /// "14:00"
+    pub check_in_from: String,
+    /// "10:00"
+    pub check_out_until: String,
+    /// When and how the balance is paid ("al llegar, en efectivo o transferencia").
+    pub balance: String,
+    /// The deposit is paid with the Mercado Pago link the bot sends.
+    pub mercado_pago: bool,
+    /// Bank transfer, when the owner takes it.
+    pub transfer: Option<Transfer>,
+    /// Cancellation policy.
+    pub cancellation: String,
+    /// Changes of dates.
+    pub date_changes: String,
+    /// Pets (on top of which cabins take them).
+    pub pets: String,
+    /// Children, babies, cots.
+    pub children: String,
+    /// What the stay includes (bed linen, towels, wifi…).
+    pub included: String,
+    /// House rules.
+    pub house_rules: String,
+}
+
+/// Bank details for a transfer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Transfer {
+    pub alias: String,
+    pub cbu: String,
+    pub holder: String,
+    pub bank: String,
 }
 
 /// One cabin of the catalogue.
@@ -156,6 +203,9 @@ pub struct UnitInfo {
     /// "10:00"
     pub check_out_until: String,
     pub pets_allowed: bool,
+    /// Step-free access (from the amenities: "accesible", "silla de ruedas", "planta baja").
+    #[serde(default)]
+    pub accessible: bool,
 }
 
 impl UnitInfo {
@@ -175,6 +225,7 @@ impl UnitInfo {
             check_in_from: "14:00".into(),
             check_out_until: "10:00".into(),
             pets_allowed: false,
+            accessible: false,
         }
     }
 }
@@ -231,6 +282,22 @@ pub enum Event {
     PaymentConfirmed { code: String },
     /// The owner gave the conversation back to the bot.
     HandOffReleased,
+    /// The owner cancelled a reservation this conversation made: the guest is told and a person
+    /// takes the chat.
+    OwnerCancelled { code: String },
+    /// Money arrived that the bot cannot turn into a booking (the hold was cancelled, or its
+    /// nights were taken after it lapsed): the guest hears it kindly and a person takes over.
+    PaymentNeedsOwner { code: String, amount: Money, reason: PaymentProblem },
+}
+
+/// Why a payment needs the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentProblem {
+    /// The reservation had been cancelled.
+    Cancelled,
+    /// The hold had lapsed and someone else took the nights.
+    DatesTaken,
 }
 
 impl Event {
@@ -328,8 +395,16 @@ pub enum HoldFailure {
 pub enum Effect {
     /// Send this to the guest.
     Reply(Reply),
-    /// Query availability; answer with [`Event::Availability`].
-    CheckAvailability { stay: Stay, guests: u32, unit: Option<i64> },
+    /// Query availability; answer with [`Event::Availability`]. `among`: when none of these
+    /// units is free (the ones that meet the guest's constraints), the nearest free windows are
+    /// looked for in them.
+    CheckAvailability {
+        stay: Stay,
+        guests: u32,
+        unit: Option<i64>,
+        #[serde(default)]
+        among: Vec<i64>,
+    },
     /// Place a hold; answer with [`Event::HoldPlaced`] or [`Event::HoldFailed`].
     PlaceHold { unit_id: i64, stay: Stay, guests: u32, guest_name: Option<String> },
     /// Cancel an unpaid hold; answer with [`Event::Cancelled`].
@@ -395,16 +470,28 @@ pub struct State {
     pub failures: u32,
     /// The choices last offered; a reply "2" or the option's words select one.
     pub choices: Vec<Choice>,
-    /// The guest's name as first seen (kept across fresh starts).
+    /// The guest's name: the profile's, or the one given for the reservation (kept across fresh
+    /// starts).
     pub name: Option<String>,
+    /// The full name given for the reservation (asked once, at the first hold, when the
+    /// profile has none).
+    pub reservation_name: Option<String>,
+    /// The reservation name was asked already: never twice.
+    pub name_asked: bool,
+    /// Reservations of this chat the owner cancelled (the bot knows when the guest asks).
+    pub owner_cancelled: Vec<String>,
+    /// An unpaid hold being moved to other dates: the next hold replaces it.
+    pub moving: Option<String>,
+    /// The hold a move replaced, cancelled quietly (the new hold's summary says so).
+    pub replaced: Option<String>,
     /// The last hold placed in this conversation (kept across fresh starts).
     pub hold: Option<BookingInfo>,
     /// The last guest message.
     pub last_message_at: Option<DateTime<Utc>>,
 }
 
-/// The stay being talked about; every part optional until said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// What the guest said about the stay, kept until the guest changes it: every part optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Slots {
     pub check_in: Option<NaiveDate>,
@@ -413,6 +500,33 @@ pub struct Slots {
     pub nights: Option<u32>,
     pub guests: Option<u32>,
     pub unit: Option<i64>,
+    /// How many of the guests are children.
+    pub children: Option<u32>,
+    /// The period talked about ("en enero", "la semana que viene"): partial dates are read in it.
+    pub window: Option<Window>,
+    /// Travelling with a pet.
+    pub pets: Option<bool>,
+    /// Needs step-free access.
+    pub accessible: bool,
+    /// Amenities required (pool, wifi, parking, grill).
+    pub amenities: Vec<Topic>,
+    pub sort: Option<Sort>,
+    pub budget: Option<Budget>,
+    /// Where the guests come from (winter breaks depend on it).
+    pub province: Option<Province>,
+    /// The named period the dates came from ("Carnaval"), to say it back.
+    pub period: Option<PeriodKind>,
+}
+
+/// A period the guest is talking about, to search in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub kind: PeriodKind,
+    pub start: NaiveDate,
+    /// Exclusive.
+    pub end: NaiveDate,
+    #[serde(default)]
+    pub estimated: bool,
 }
 
 /// Where the conversation is.
@@ -425,6 +539,12 @@ pub enum Stage {
     AwaitingDates,
     /// Asked how many they are.
     AwaitingGuests,
+    /// Asked how many nights, within the period talked about.
+    AwaitingNights,
+    /// Asked which province they come from (winter breaks).
+    AwaitingProvince,
+    /// Asked the name for the reservation; these offers are held once it comes.
+    AskingName { offers: Vec<Offer> },
     /// Understood with medium confidence; asked "¿…, no?". `pending` is what was understood;
     /// `reserve` whether the guest asked to book rather than to look.
     Confirming { pending: Slots, reserve: bool },
@@ -436,10 +556,21 @@ pub enum Stage {
         #[serde(default)]
         after_taken: bool,
     },
-    /// Showed these priced options.
-    Offered { offers: Vec<Offer> },
-    /// Sent [`Effect::PlaceHold`] for this offer.
-    Reserving { offer: Offer },
+    /// Showed these priced options. `group`: cabins offered together for a large party.
+    Offered {
+        offers: Vec<Offer>,
+        #[serde(default)]
+        group: Vec<Offer>,
+    },
+    /// Sent [`Effect::PlaceHold`] for this offer; `rest` are held next (a party in several
+    /// cabins), `placed` were held already in this round.
+    Reserving {
+        offer: Offer,
+        #[serde(default)]
+        rest: Vec<Offer>,
+        #[serde(default)]
+        placed: Vec<BookingInfo>,
+    },
     /// A hold is waiting for payment.
     Holding { code: String },
     /// Asked "¿la cancelo?" for this code.
@@ -458,7 +589,7 @@ pub struct Offer {
 }
 
 impl State {
-    /// Whether the conversation has been idle too long and should start afresh. A handed-off
+    /// Whether the last question or offer is stale (30 minutes of silence). A handed-off
     /// conversation never expires (a person owns it until released).
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
         if self.stage == Stage::HandedOff {
@@ -467,9 +598,32 @@ impl State {
         self.last_message_at.is_some_and(|t| now - t > chrono::Duration::minutes(INACTIVITY_MINUTES))
     }
 
-    /// A fresh conversation that still knows the guest's name and last hold.
+    /// Whether the conversation is old enough to start clean (48 hours of silence).
+    pub fn forgotten(&self, now: DateTime<Utc>) -> bool {
+        self.stage != Stage::HandedOff
+            && self.last_message_at.is_some_and(|t| now - t > chrono::Duration::hours(MEMORY_HOURS))
+    }
+
+    /// The same memory without the pending question or offer (after [`State::expired`]).
+    pub fn without_pending(&self) -> State {
+        let stage = match &self.stage {
+            Stage::Holding { code } => Stage::Holding { code: code.clone() },
+            _ => Stage::Idle,
+        };
+        State { stage, choices: Vec::new(), failures: 0, moving: None, ..self.clone() }
+    }
+
+    /// A fresh conversation that still knows the guest's name, the last hold and what the owner
+    /// did (after [`State::forgotten`]).
     pub fn fresh_keeping_name(&self) -> State {
-        State { name: self.name.clone(), hold: self.hold.clone(), ..State::default() }
+        State {
+            name: self.name.clone(),
+            reservation_name: self.reservation_name.clone(),
+            name_asked: self.name_asked,
+            hold: self.hold.clone(),
+            owner_cancelled: self.owner_cancelled.clone(),
+            ..State::default()
+        }
     }
 
     pub fn to_json(&self) -> String {

@@ -106,10 +106,40 @@ pub fn until(when: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Stri
     }
 }
 
-/// The first word of a profile name, if it looks like a name.
+/// Profile names that are not names: the bot greets without a name rather than "¡Listo, Huésped!".
+const PLACEHOLDERS: &[&str] = &[
+    "huesped",
+    "huésped",
+    "guest",
+    "usuario",
+    "user",
+    "cliente",
+    "invitado",
+    "whatsapp",
+    "anonimo",
+    "anónimo",
+    "desconocido",
+    "unknown",
+    "sin",
+    "nombre",
+    "null",
+    "none",
+    "test",
+    "prueba",
+    "hola",
+    "yo",
+];
+
+/// The first word of a profile name, if it looks like a name (not "Huésped", not a number).
 pub fn first_name(name: &str) -> Option<String> {
     let w = name.split_whitespace().next()?;
+    if name.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
     let w: String = w.chars().filter(|c| c.is_alphabetic() || *c == '\'' || *c == '-').collect();
+    if PLACEHOLDERS.contains(&w.to_lowercase().as_str()) {
+        return None;
+    }
     (w.chars().count() >= 2 && w.chars().count() <= 20).then_some(w)
 }
 
@@ -152,6 +182,20 @@ pub fn weekday_plural(w: Weekday) -> &'static str {
         Weekday::Sat => "sábados",
         Weekday::Sun => "domingos",
     }
+}
+
+/// How a named stay period is said: "Carnaval", "el fin de semana largo".
+pub fn period_name(kind: nlu::PeriodKind) -> Option<&'static str> {
+    use nlu::PeriodKind::*;
+    Some(match kind {
+        Carnaval => "Carnaval",
+        SemanaSanta => "Semana Santa",
+        Navidad => "Navidad",
+        AnoNuevo => "Año Nuevo",
+        LongWeekend => "el fin de semana largo",
+        Fortnight => "la quincena",
+        _ => return None,
+    })
 }
 
 /// Cuts to at most `max` characters, ending with "…" when cut.

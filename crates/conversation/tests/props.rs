@@ -42,7 +42,85 @@ const PHRASES: &[&str] = &[
     "del 1 de diciembre al 15 de febrero",
     "",
     "   ",
+    "cuánto sale la noche en la grande?",
+    "y la grande?",
+    "la grande",
+    "tenemos un perro chiquito",
+    "tenés algo más barato?",
+    "y si tengo que cancelar?",
+    "se puede pagar con transferencia?",
+    "carnaval",
+    "en enero",
+    "del 20 al 24",
+    "no, de enero!!",
+    "somos 9",
+    "cambiame al 14",
+    "por qué me cancelaron??",
+    "Lucía Fernández",
+    "mejor el finde siguiente",
+    "vacaciones de invierno",
+    "córdoba",
+    "todo febrero",
+    "sí, la grande",
 ];
+
+/// Whether a typed message may place a hold: an explicit yes (a yes word, a number, "reservo",
+/// "me quedo con…"), never a question.
+fn explicit_yes(text: &str) -> bool {
+    let n = text.to_lowercase();
+    let first = n.split(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or("");
+    [
+        "si",
+        "sí",
+        "sii",
+        "sip",
+        "dale",
+        "ok",
+        "oka",
+        "okay",
+        "okey",
+        "oki",
+        "listo",
+        "perfecto",
+        "correcto",
+        "exacto",
+        "claro",
+        "obvio",
+        "genial",
+        "buenísimo",
+        "buenisimo",
+        "joya",
+        "bárbaro",
+        "barbaro",
+        "afirmativo",
+        "bueno",
+        "confirmo",
+        "va",
+        "reservo",
+        "reservala",
+        "reservalo",
+        "reserva",
+        "reservamela",
+        "reservame",
+        "reservamos",
+        "hacelo",
+        "hacela",
+        "mandale",
+        "de",
+        "por",
+    ]
+    .contains(&first)
+        || n.contains("reserv")
+        || n.contains("quedo con")
+        || n.contains("quedamos con")
+        || n.contains("quiero la")
+        || n.contains("quiero el")
+        || n.contains("elijo")
+        || n.contains("vamos con")
+        || n.contains("tomo")
+        || n.chars().any(|c| c.is_ascii_digit())
+        || ["primera", "segunda", "tercera", "uno", "dos", "tres"].iter().any(|w| n.contains(w))
+}
 
 #[derive(Debug, Clone)]
 enum Input {
@@ -56,6 +134,8 @@ enum Input {
     Link,
     Paid,
     Released,
+    OwnerCancelled,
+    PaidCancelled,
     Advance(i64),
     FailNextHold,
     /// A server event out of the blue (stale or for another code).
@@ -100,6 +180,8 @@ fn input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Link),
         1 => Just(Input::Paid),
         1 => Just(Input::Released),
+        1 => Just(Input::OwnerCancelled),
+        1 => Just(Input::PaidCancelled),
         1 => (1i64..90).prop_map(Input::Advance),
         1 => Just(Input::FailNextHold),
         1 => any::<u8>().prop_map(Input::Stray),
@@ -126,6 +208,16 @@ fn event(server: &mut Server, input: &Input) -> Option<Event> {
             Event::PaymentConfirmed { code: c }
         }
         Input::Released => Event::HandOffReleased,
+        Input::OwnerCancelled => {
+            let c = server.last_code();
+            server.set_status(&c, domain::ReservationStatus::Cancelled);
+            Event::OwnerCancelled { code: c }
+        }
+        Input::PaidCancelled => Event::PaymentNeedsOwner {
+            code: server.last_code(),
+            amount: domain::Money::from_pesos(79_200),
+            reason: PaymentProblem::Cancelled,
+        },
         Input::Advance(m) => {
             server.advance(*m);
             return None;
@@ -135,11 +227,11 @@ fn event(server: &mut Server, input: &Input) -> Option<Event> {
             return None;
         }
         Input::Stray(n) => match n % 5 {
-            0 => Event::Availability(server.availability(stay("2026-12-10", "2026-12-14"), 4, None)),
+            0 => Event::Availability(server.availability(stay("2026-12-10", "2026-12-14"), 4, None, &[])),
             1 => Event::HoldFailed { reason: HoldFailure::Invalid("algo_raro {x}".into()) },
             2 => Event::Cancelled { code: "ZZZZZZ".into() },
             3 => Event::HoldExpired { code: "ZZZZZZ".into() },
-            _ => Event::Availability(server.availability(stay("2026-12-10", "2026-12-11"), 9, Some(2))),
+            _ => Event::Availability(server.availability(stay("2026-12-10", "2026-12-11"), 9, Some(2), &[])),
         },
     })
 }
@@ -176,10 +268,21 @@ proptest! {
             let Some(ev) = event(&mut server, input) else { continue };
             let handed_off = state.stage == Stage::HandedOff;
             let is_message = matches!(ev, Event::Message { .. });
+            let asking_name = matches!(state.stage, Stage::AskingName { .. });
+            let typed = match &ev {
+                Event::Message { text, kind: MessageKind::Text | MessageKind::Voice { .. } } => Some(text.clone()),
+                _ => None,
+            };
             let effects = server.drive(&mut state, ev);
             check(&effects)?;
             if handed_off && is_message {
                 prop_assert!(effects.is_empty(), "spoke while handed off: {effects:?}");
+            }
+            // A hold only on an explicit yes (or on the name asked right after one).
+            if let Some(text) = typed
+                && effects.iter().any(|e| matches!(e, Effect::PlaceHold { .. }))
+            {
+                prop_assert!(asking_name || explicit_yes(&text), "hold placed on {text:?}");
             }
             prop_assert!(state.choices.len() <= 10);
             let json = state.to_json();
@@ -188,17 +291,20 @@ proptest! {
     }
 
     #[test]
-    fn any_text_in_any_stage_is_answered(stage in 0usize..9, text in any::<String>(), guests in 1u32..8) {
+    fn any_text_in_any_stage_is_answered(stage in 0usize..12, text in any::<String>(), guests in 1u32..8) {
         let s = stay("2026-12-10", "2026-12-14");
         let offer = Offer { unit_id: 2, stay: s, guests, total: domain::Money::from_pesos(1000) };
         let stage = match stage {
+            9 => Stage::AwaitingNights,
+            10 => Stage::AwaitingProvince,
+            11 => Stage::AskingName { offers: vec![offer] },
             0 => Stage::Idle,
             1 => Stage::AwaitingDates,
             2 => Stage::AwaitingGuests,
             3 => Stage::Confirming { pending: Slots { guests: Some(guests), ..Slots::default() }, reserve: false },
             4 => Stage::Checking { reserve: true, after_taken: false },
-            5 => Stage::Offered { offers: vec![offer] },
-            6 => Stage::Reserving { offer },
+            5 => Stage::Offered { offers: vec![offer], group: Vec::new() },
+            6 => Stage::Reserving { offer, rest: Vec::new(), placed: Vec::new() },
             7 => Stage::Holding { code: "K7M2QA".into() },
             _ => Stage::ConfirmCancel { code: "K7M2QA".into() },
         };
@@ -237,4 +343,8 @@ fn inactivity_expires_but_hand_off_does_not() {
             .fresh_keeping_name();
     assert_eq!(fresh.name.as_deref(), Some("Juana"));
     assert_eq!(fresh.slots, Slots::default());
+    // Memory outlives a stale question: 30 minutes forget the question, 48 hours the search.
+    let state = State { last_message_at: Some(server.now), ..State::default() };
+    assert!(!state.forgotten(server.now + chrono::Duration::hours(47)));
+    assert!(state.forgotten(server.now + chrono::Duration::hours(49)));
 }

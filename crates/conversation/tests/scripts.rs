@@ -11,11 +11,18 @@
 //! = reservation CODE arrayan 2027-01-10 2027-01-14 4 confirmed   a reservation of this contact
 //! = hold-fails taken | too-many | invalid <text>   the next hold attempt fails
 //! = no-payment-link              holds are placed without a payment link
+//! = property FIELD text          the owner's setting (address, map, directions, nearby, balance,
+//!                                cancellation, date_changes, pets, children, included,
+//!                                house_rules; transfer ALIAS CBU HOLDER; mercado_pago off); empty
+//!                                text clears it
+//! = unit SLUG pets on|off | = unit SLUG accessible on|off | = unit SLUG amenity TEXT
 //! > guest text                   a typed message
 //! >btn ID | Title                a tapped reply button   (>row for a list row)
 //! >voice 0.42 | transcript       a voice note with its transcription confidence
 //! >other                         an image / sticker
 //! ! reminder [CODE] | ! expired [CODE] | ! link [CODE] | ! paid [CODE] | ! released
+//! ! owner-cancelled [CODE]       the owner cancelled it in the dashboard
+//! ! paid-cancelled [CODE] | ! paid-taken [CODE]   a payment the bot cannot turn into a booking
 //! < reply …                      expected replies (snapshot; `<|` continues a reply)
 //! @ effect …                     expected non-reply effects
 //! ```
@@ -59,12 +66,19 @@ fn render(server: &Server, effects: &[Effect]) -> Vec<String> {
                     out.push(format!("<| [{kind} {}] {}{desc}  ({})", i + 1, o.title, o.id));
                 }
             }
-            Effect::CheckAvailability { stay, guests, unit } => out.push(format!(
-                "@ consultar {}→{} x{guests} {}",
-                stay.check_in,
-                stay.check_out,
-                unit.map(|u| server.unit_slug(u)).unwrap_or_else(|| "todas".into())
-            )),
+            Effect::CheckAvailability { stay, guests, unit, among } => {
+                let mut line = format!(
+                    "@ consultar {}→{} x{guests} {}",
+                    stay.check_in,
+                    stay.check_out,
+                    unit.map(|u| server.unit_slug(u)).unwrap_or_else(|| "todas".into())
+                );
+                if !among.is_empty() {
+                    let names: Vec<String> = among.iter().map(|u| server.unit_slug(*u)).collect();
+                    line.push_str(&format!(" (que cumplan: {})", names.join(", ")));
+                }
+                out.push(line)
+            }
             Effect::PlaceHold { unit_id, stay, guests, guest_name } => out.push(format!(
                 "@ retener {} {}→{} x{guests} a nombre de {}",
                 server.unit_slug(*unit_id),
@@ -169,6 +183,45 @@ fn run(path: &Path) -> (String, Vec<String>) {
                     server.fail_next_hold = Some(HoldFailure::Invalid(why));
                 }
                 ["no-payment-link"] => server.payment_links = false,
+                ["property", "transfer", alias, cbu, holder @ ..] => {
+                    server.property.transfer = Some(Transfer {
+                        alias: alias.to_string(),
+                        cbu: cbu.to_string(),
+                        holder: holder.join(" "),
+                        bank: String::new(),
+                    })
+                }
+                ["property", "mercado_pago", "off"] => server.property.mercado_pago = false,
+                ["property", field, ..] => {
+                    let text = rest.splitn(3, ' ').nth(2).unwrap_or("").trim().to_string();
+                    let p = &mut server.property;
+                    match *field {
+                        "address" => p.address = text,
+                        "map" => p.map_link = (!text.is_empty()).then_some(text),
+                        "directions" => p.directions = text,
+                        "nearby" => p.nearby = text,
+                        "balance" => p.balance = text,
+                        "cancellation" => p.cancellation = text,
+                        "date_changes" => p.date_changes = text,
+                        "pets" => p.pets = text,
+                        "children" => p.children = text,
+                        "included" => p.included = text,
+                        "house_rules" => p.house_rules = text,
+                        other => panic!("{name}:{lineno}: unknown property field {other}"),
+                    }
+                }
+                ["unit", slug, what, value @ ..] => {
+                    let u = unit_id(&server, slug);
+                    let unit = server.units.iter_mut().find(|x| x.id == u).unwrap();
+                    match (*what, value) {
+                        ("pets", ["on"]) => unit.pets_allowed = true,
+                        ("pets", ["off"]) => unit.pets_allowed = false,
+                        ("accessible", ["on"]) => unit.accessible = true,
+                        ("accessible", ["off"]) => unit.accessible = false,
+                        ("amenity", words) => unit.amenities.push(words.join(" ")),
+                        other => panic!("{name}:{lineno}: unknown unit setting {other:?}"),
+                    }
+                }
                 _ => panic!("{name}:{lineno}: unknown setting {rest:?}"),
             }
             None
@@ -212,6 +265,19 @@ fn run(path: &Path) -> (String, Vec<String>) {
                     Event::PaymentConfirmed { code: c }
                 }
                 Some("released") => Event::HandOffReleased,
+                Some("owner-cancelled") => {
+                    let c = code(&server);
+                    server.set_status(&c, ReservationStatus::Cancelled);
+                    Event::OwnerCancelled { code: c }
+                }
+                Some(kind @ ("paid-cancelled" | "paid-taken")) => {
+                    let c = code(&server);
+                    let amount =
+                        server.reservations.iter().find(|b| b.code == c).map(|b| b.deposit).unwrap_or_default();
+                    let reason =
+                        if kind == "paid-cancelled" { PaymentProblem::Cancelled } else { PaymentProblem::DatesTaken };
+                    Event::PaymentNeedsOwner { code: c, amount, reason }
+                }
                 _ => panic!("{name}:{lineno}: unknown event {rest:?}"),
             })
         } else if line.trim().is_empty() || line.starts_with('#') {

@@ -73,6 +73,22 @@ pub struct Server {
     pub fail_next_hold: Option<HoldFailure>,
     pub payment_links: bool,
     pub codes_used: usize,
+    /// What the owner wrote in "Tu alojamiento".
+    pub property: PropertyInfo,
+}
+
+/// The owner's settings the scripts run with (`= property …` changes them).
+pub fn property() -> PropertyInfo {
+    PropertyInfo {
+        name: "Cabañas Lago Escondido".into(),
+        address: "Ruta 40 km 2130, a 3 km del centro de Villa La Angostura".into(),
+        map_link: Some("https://maps.example.com/?q=lago-escondido".into()),
+        check_in_from: "14:00".into(),
+        check_out_until: "10:00".into(),
+        mercado_pago: true,
+        cancellation: "Si cancelás con más de 15 días de anticipación, te devolvemos la seña.".into(),
+        ..PropertyInfo::default()
+    }
 }
 
 impl Default for Server {
@@ -88,6 +104,7 @@ impl Default for Server {
             fail_next_hold: None,
             payment_links: true,
             codes_used: 0,
+            property: property(),
         }
     }
 }
@@ -96,12 +113,9 @@ impl Server {
     pub fn ctx(&self) -> Context {
         let tz = chrono_tz::America::Argentina::Buenos_Aires;
         let mut ctx = Context::new(self.today, self.now, tz);
-        ctx.property_name = "Cabañas Lago Escondido".into();
-        ctx.location = "Ruta 40 km 2130, a 3 km del centro de Villa La Angostura".into();
-        ctx.map_link = Some("https://maps.example.com/?q=lago-escondido".into());
+        ctx.property = self.property.clone();
         ctx.units = self.units.clone();
         ctx.rate_rules = self.rules.clone();
-        ctx.policies = Some("Si cancelás con más de 15 días de anticipación, te devolvemos la seña.".into());
         ctx.contact_name = self.name.clone();
         ctx.reservations = self.reservations.clone();
         ctx
@@ -143,11 +157,13 @@ impl Server {
         UnitOption { unit_id: u.id, available: reason.is_none(), reason, quote }
     }
 
-    pub fn availability(&self, stay: Stay, guests: u32, unit: Option<i64>) -> AvailabilityResult {
+    pub fn availability(&self, stay: Stay, guests: u32, unit: Option<i64>, among: &[i64]) -> AvailabilityResult {
         let results: Vec<UnitOption> = self.units.iter().map(|u| self.option(u, stay, guests)).collect();
         let nothing_fits = !results.iter().any(|o| o.available);
+        let none_among = !among.is_empty() && !results.iter().any(|o| o.available && among.contains(&o.unit_id));
         let candidates: Vec<&UnitInfo> = match unit {
             Some(w) => self.units.iter().filter(|u| u.id == w).collect(),
+            None if none_among => self.units.iter().filter(|u| among.contains(&u.id) && u.capacity >= guests).collect(),
             None if nothing_fits => self.units.iter().filter(|u| u.capacity >= guests).collect(),
             None => Vec::new(),
         };
@@ -236,8 +252,8 @@ impl Server {
             *state = out.state;
             for e in out.effects {
                 match &e {
-                    Effect::CheckAvailability { stay, guests, unit } => {
-                        queue.insert(0, Event::Availability(self.availability(*stay, *guests, *unit)));
+                    Effect::CheckAvailability { stay, guests, unit, among } => {
+                        queue.insert(0, Event::Availability(self.availability(*stay, *guests, *unit, among)));
                     }
                     Effect::PlaceHold { unit_id, stay, guests, .. } => {
                         let ev = self.place_hold(*unit_id, *stay, *guests);

@@ -169,6 +169,7 @@ pub enum Nav {
     Reservas,
     Conversaciones,
     Cabanas,
+    Alojamiento,
     Canales,
     Estadisticas,
     None,
@@ -239,6 +240,7 @@ pub fn layout(v: Option<&Viewer>, nav: Nav, title: &str, ok: Option<&str>, body:
             (Nav::Calendario, "/admin/calendario", "Calendario"),
             (Nav::Reservas, "/admin/reservas", "Reservas"),
             (Nav::Conversaciones, "/admin/conversaciones", "Conversaciones"),
+            (Nav::Alojamiento, "/admin/alojamiento", "Tu alojamiento"),
         ];
         if v.role == Role::Owner {
             items.push((Nav::Cabanas, "/admin/cabanas", "Cabañas y precios"));

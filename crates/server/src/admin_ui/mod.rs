@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod home;
 pub mod html;
 pub mod live;
+pub mod property;
 pub mod reservations;
 pub mod session;
 pub mod stats;
@@ -159,6 +160,8 @@ pub fn register(api: Api) -> Api {
         .add("POST", "/admin/precios/reglas", post(units::create_rule), T, true, "Create a rate rule (owner)")
         .add("POST", "/admin/precios/reglas/{id}", post(units::update_rule), T, true, "Save a rate rule (owner)")
         .add("POST", "/admin/precios/reglas/{id}/borrar", post(units::delete_rule), T, true, "Delete a rate rule")
+        .add("GET", "/admin/alojamiento", get(property::show), T, true, "Tu alojamiento: what the bot tells guests")
+        .add("POST", "/admin/alojamiento", post(property::save), T, true, "Save the property settings (owner)")
         .add("GET", "/admin/canales", get(channels::index), T, true, "iCal export, imported feeds, conflicts")
         .add("POST", "/admin/canales/sincronizar", post(channels::sync), T, true, "Fetch every feed now (owner)")
         .add("POST", "/admin/canales/{id}/rotar", post(channels::rotate), T, true, "New export URL (owner)")

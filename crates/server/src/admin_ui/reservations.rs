@@ -591,20 +591,12 @@ pub async fn cancel(State(s): State<AppState>, Path(code): Path<String>, form: C
         Ok(c) => c,
         Err(err) => return refused(&s, &form, &code, "general", booking_message(err)?).await,
     };
-    // A reservation that came from a chat: the guest hears it there (through the outbox).
+    // A reservation that came from a chat: the guest hears it there and the chat waits for a
+    // person (Conversaciones); the bot knows it if the guest asks later.
     let Some(contact) = s.chat.contact_of(&cancelled).await else {
         return Ok(done(&format!("/admin/reservas/{}", r.code), "cancelada"));
     };
-    let unit = s.store.get_unit(cancelled.unit_id).await.map(|u| u.name).unwrap_or_default();
-    let text = format!(
-        "Hola{}. Te escribimos por tu reserva *{}* en {} ({} → {}): quedó cancelada. Si tenés dudas, respondé este mensaje y te atiende una persona.",
-        if cancelled.guest_name.is_empty() { String::new() } else { format!(" {}", cancelled.guest_name) },
-        cancelled.code,
-        unit,
-        cancelled.stay.check_in.format("%d/%m/%Y"),
-        cancelled.stay.check_out.format("%d/%m/%Y"),
-    );
-    if let Err(err) = s.chat.notify(contact.id, &text, None).await {
+    if let Err(err) = s.chat.owner_cancelled(&cancelled).await {
         tracing::error!(error = %err, code = %cancelled.code, "could not queue the cancellation notice");
         return Ok(done(&format!("/admin/reservas/{}", r.code), "cancelada"));
     }

@@ -270,7 +270,11 @@ impl Chat {
             Ok(m) => m,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        let property = &self.config.property.name;
+        let settings = match self.property().await {
+            Ok(p) => p,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let property = &settings.name().to_string();
         let thread = match last_in.as_ref().and_then(|m| m.payload["message_id"].as_str().map(|id| (m, id))) {
             Some((m, id)) => {
                 let subject = write::reply_subject(m.payload["subject"].as_str().unwrap_or(""));
@@ -392,7 +396,8 @@ impl Chat {
         let owner = self.store.upsert_contact("email", address, "Dueño", self.now()).await?;
         let mut message = super::render::text(text);
         let first: String = text.lines().next().unwrap_or("").chars().take(70).collect();
-        message.payload["subject"] = json!(format!("[{}] {}", self.config.property.name, first));
+        let name = self.property().await?.name().to_string();
+        message.payload["subject"] = json!(format!("[{name}] {first}"));
         self.queue_with(owner.id, message, then).await
     }
 

@@ -286,8 +286,8 @@ impl Chat {
             for effect in step.effects {
                 match effect {
                     Effect::Reply(r) => out.replies.push(r),
-                    Effect::CheckAvailability { stay, guests, unit } => {
-                        queue.push_back(Event::Availability(self.availability(stay, guests, unit).await?))
+                    Effect::CheckAvailability { stay, guests, unit, among } => {
+                        queue.push_back(Event::Availability(self.availability(stay, guests, unit, &among).await?))
                     }
                     Effect::PlaceHold { unit_id, stay, guests, guest_name } => {
                         holds_asked += 1;
@@ -297,10 +297,11 @@ impl Chat {
                             check_out: stay.check_out,
                             guests,
                             channel: contact.channel.clone(),
+                            // The name the guest gave (or a real profile name); the reservation
+                            // needs one, and a placeholder is better said as what it is.
                             guest_name: guest_name
                                 .filter(|n| !n.trim().is_empty())
-                                .or_else(|| (!contact.name.is_empty()).then(|| contact.name.clone()))
-                                .unwrap_or_else(|| "Huésped".into()),
+                                .unwrap_or_else(|| unnamed(&contact.channel)),
                             guest_phone: if contact.channel == "email" {
                                 String::new()
                             } else {
@@ -364,8 +365,15 @@ impl Chat {
     }
 
     /// Availability for the engine: every unit, and the nearest free windows of the same
-    /// length for the wanted unit (or, when nothing fits, for every unit big enough).
-    async fn availability(&self, stay: Stay, guests: u32, unit: Option<i64>) -> anyhow::Result<AvailabilityResult> {
+    /// length for the wanted unit (or, when none of the units that meet the guest's constraints
+    /// is free, for those; or, when nothing fits, for every unit big enough).
+    async fn availability(
+        &self,
+        stay: Stay,
+        guests: u32,
+        unit: Option<i64>,
+        among: &[i64],
+    ) -> anyhow::Result<AvailabilityResult> {
         let list = match self.booking.availability(stay, guests.max(1)).await {
             Ok(l) => l,
             Err(BookingError::Stay(_)) => Vec::new(),
@@ -386,8 +394,14 @@ impl Chat {
             .collect();
         let wanted_free = unit.map(|u| results.iter().any(|r| r.unit_id == u && r.available));
         let any_free = results.iter().any(|r| r.available);
+        let none_among = !among.is_empty() && !results.iter().any(|r| r.available && among.contains(&r.unit_id));
         let candidates: Vec<i64> = match (unit, wanted_free) {
             (Some(u), Some(false)) => vec![u],
+            (None, _) if none_among => list
+                .iter()
+                .filter(|a| among.contains(&a.unit.id) && a.unit.capacity >= guests)
+                .map(|a| a.unit.id)
+                .collect(),
             (None, _) if !any_free => list.iter().filter(|a| a.unit.capacity >= guests).map(|a| a.unit.id).collect(),
             _ => Vec::new(),
         };
@@ -441,14 +455,16 @@ impl Chat {
         Ok(found)
     }
 
+    /// The owner's settings about the place ("Tu alojamiento").
+    pub async fn property(&self) -> anyhow::Result<crate::property::PropertySettings> {
+        Ok(crate::property::load(self.store.as_ref()).await?)
+    }
+
     /// Everything the engine may need to know, built per event.
     async fn context(&self, contact: &Contact) -> anyhow::Result<Context> {
         let mut ctx = Context::new(self.booking.today(), self.now(), self.config.timezone);
-        let p = &self.config.property;
-        ctx.property_name = p.name.clone();
-        ctx.location = p.location.clone();
-        ctx.map_link = p.map_url.clone();
-        ctx.policies = p.policies.clone();
+        let p = self.property().await?;
+        ctx.property = p.to_conversation();
         ctx.pricing = self.config.pricing_policy();
         ctx.rate_rules = self.store.list_rate_rules().await?;
         ctx.hold_minutes = self.config.hold_minutes;
@@ -462,13 +478,16 @@ impl Chat {
                 let mut info = UnitInfo::new(u.id, &u.slug, &u.name, u.capacity, u.base_price);
                 info.min_nights = u.min_nights;
                 info.weekend_multiplier = u.weekend_multiplier;
-                info.pets_allowed = u.amenities.iter().any(|a| a.to_lowercase().contains("mascota"));
+                let amenities: Vec<String> = u.amenities.iter().map(|a| a.to_lowercase()).collect();
+                let says = |words: &[&str]| amenities.iter().any(|a| words.iter().any(|w| a.contains(w)));
+                info.pets_allowed = says(&["mascota", "pet friendly", "petfriendly", "perros"]);
+                info.accessible = says(&["accesib", "silla de ruedas", "movilidad reducida", "planta baja", "rampa"]);
                 info.description = u.description;
                 info.amenities = u.amenities;
                 info.photos =
                     u.photos.into_iter().map(|ph| conversation::Photo { url: ph.url, caption: ph.caption }).collect();
-                info.check_in_from = p.check_in_from.clone();
-                info.check_out_until = p.check_out_until.clone();
+                info.check_in_from = p.check_in_from().to_string();
+                info.check_out_until = p.check_out_until().to_string();
                 info
             })
             .collect();
@@ -538,6 +557,29 @@ impl Chat {
         }
         self.store.commit_turn(&turn, self.now()).await?;
         Ok(())
+    }
+
+    /// The owner cancelled a reservation (dashboard or API). When it came from a chat, the guest
+    /// hears it there and the chat goes to a person (it shows as waiting in Conversaciones); the
+    /// bot remembers it if the guest asks later. `true` when a guest was told.
+    pub async fn owner_cancelled(&self, r: &Reservation) -> anyhow::Result<bool> {
+        let Some(contact) = self.contact_of(r).await else { return Ok(false) };
+        self.outside_event(contact.id, Event::OwnerCancelled { code: r.code.clone() }, None).await?;
+        Ok(true)
+    }
+
+    /// A payment that cannot become a booking (the hold was cancelled, or it lapsed and its
+    /// nights were taken): the guest hears it kindly in their chat, and a person takes over.
+    pub async fn payment_needs_owner(
+        &self,
+        r: &Reservation,
+        amount: domain::Money,
+        problem: conversation::PaymentProblem,
+    ) -> anyhow::Result<bool> {
+        let Some(contact) = self.contact_of(r).await else { return Ok(false) };
+        let event = Event::PaymentNeedsOwner { code: r.code.clone(), amount, reason: problem };
+        self.outside_event(contact.id, event, None).await?;
+        Ok(true)
     }
 
     /// The owner gives the chat back to the bot.
@@ -707,6 +749,22 @@ impl Chat {
         }
         Outcome::Fail(error.to_string())
     }
+}
+
+/// The name a hold gets when the guest gave none (the booking needs one).
+pub fn unnamed(channel: &str) -> String {
+    let via = match channel {
+        "whatsapp" => "WhatsApp",
+        "email" => "e-mail",
+        "sandbox" => "chat de prueba",
+        other => other,
+    };
+    format!("Sin nombre ({via})")
+}
+
+/// Whether a reservation's name is the stand-in of [`unnamed`].
+pub fn is_unnamed(name: &str) -> bool {
+    name.starts_with("Sin nombre (")
 }
 
 fn owner_alert_job(text: &str, contact: &Contact, now: DateTime<Utc>) -> NewJob {

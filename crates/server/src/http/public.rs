@@ -224,6 +224,10 @@ pub async fn cancel(
         let code = known_code(&code)?;
         let note = note_from(&raw)?;
         let r = state.booking.cancel(&code, &admin.email, &note).await.map_err(not_found_code)?;
+        // A chat-made reservation: its guest hears it and the chat goes to a person.
+        if let Err(e) = state.chat.owner_cancelled(&r).await {
+            tracing::error!(error = %e, code = %r.code, "could not tell the guest about the cancellation");
+        }
         Ok((
             StatusCode::OK,
             json!({"code": r.code, "status": r.status.as_str(), "cancelled_at": r.cancelled_at.map(|t| t.to_rfc3339())}),

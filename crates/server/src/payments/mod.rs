@@ -94,7 +94,7 @@ impl Payments {
             "statement_descriptor": self.config.property.name.chars().take(22).collect::<String>(),
         });
         let mut payer = serde_json::Map::new();
-        if !r.guest_name.is_empty() {
+        if !r.guest_name.is_empty() && !crate::chat::is_unnamed(&r.guest_name) {
             payer.insert("name".into(), json!(r.guest_name));
         }
         if let Some(e) = &r.guest_email {
@@ -249,8 +249,14 @@ impl Payments {
             return Ok(());
         }
         if r.status == ReservationStatus::Cancelled || r.status == ReservationStatus::Blocked {
-            self.store.record_payment(&record, None, self.now()).await?;
-            return self.needs_refund(r, &record, "la reserva estaba cancelada").await;
+            let outcome = self.store.record_payment(&record, None, self.now()).await?;
+            self.needs_refund(r, &record, "la reserva estaba cancelada").await?;
+            // The guest paid and the checkout said "te llega la confirmación": they hear what
+            // happened in their chat, once, and a person takes it from there.
+            if outcome.status_changed {
+                self.chat.payment_needs_owner(r, record.amount, conversation::PaymentProblem::Cancelled).await?;
+            }
+            return Ok(());
         }
         let late = r.status == ReservationStatus::Expired || !r.occupies_at(self.now());
         // The OTAs' calendars first, outside any transaction.
@@ -284,15 +290,7 @@ impl Payments {
             | Some(Err(StoreError::HoldExpired)) => {
                 metrics::counter!(m::LATE_PAYMENTS, "result" => "refund").increment(1);
                 self.needs_refund(r, &record, "las fechas ya no estaban libres").await?;
-                if let Some(contact) = self.chat.contact_of(r).await {
-                    let text = format!(
-                        "Recibimos tu pago de {} para la reserva *{}*, pero lamentablemente esas fechas ya se ocuparon 😔. \
-                         Te vamos a devolver el dinero; el dueño se va a comunicar con vos.",
-                        money(record.amount),
-                        r.code
-                    );
-                    self.chat.notify(contact.id, &text, None).await?;
-                }
+                self.chat.payment_needs_owner(r, record.amount, conversation::PaymentProblem::DatesTaken).await?;
             }
             Some(Err(e)) => return Err(e.into()),
             None => {}
@@ -304,7 +302,7 @@ impl Payments {
     async fn tell_confirmed(&self, r: &Reservation, paid: Money) -> anyhow::Result<()> {
         let unit = self.store.get_unit(r.unit_id).await?;
         let balance = if r.total > paid { r.total - paid } else { Money::ZERO };
-        let p = &self.config.property;
+        let p = self.chat.property().await?;
         let mut text = format!(
             "🎉 ¡Pago recibido! Tu reserva *{}* está confirmada.\n{} · del {} al {} · {} noches · {} personas\nPagaste {} de seña.",
             r.code,
@@ -320,9 +318,10 @@ impl Payments {
         }
         text.push_str(&format!(
             "\nCheck-in desde las {} · check-out hasta las {}.",
-            p.check_in_from, p.check_out_until
+            p.check_in_from(),
+            p.check_out_until()
         ));
-        if let Some(map) = &p.map_url {
+        if let Some(map) = p.map_url() {
             text.push_str(&format!("\nCómo llegar: {map}"));
         }
         if let Some(contact) = self.chat.contact_of(r).await {

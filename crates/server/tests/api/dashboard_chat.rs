@@ -249,8 +249,14 @@ async fn cancelling_a_reservation_from_a_chat_tells_the_guest(engine: Engine) {
     drain(&app).await;
     let seen = guest_sees(&app, "cancel-1").await;
     let last = seen.last().unwrap()["body"].as_str().unwrap().to_string();
-    assert!(last.contains(&code) && last.contains("quedó cancelada"), "{last}");
+    assert!(last.contains(&code) && last.contains("cancelarla"), "{last}");
     assert!(!last.contains("teléfono"), "the internal reason stays in the history");
+    // The chat goes to a person: it waits in Conversaciones, the bot stays silent.
+    let contact = app.state.store.find_contact("sandbox", "cancel-1").await.unwrap();
+    assert!(contact.handed_off, "the chat is handed off");
+    let list = ui.page("/admin/conversaciones").await;
+    let waiting = &list[..list.find(r#"id="chats-recientes""#).unwrap()];
+    assert!(waiting.contains(&format!("/admin/conversaciones/{}", contact.id)), "shown as waiting");
     let res = app.state.store.get_reservation(&code).await.unwrap();
     let audit = app.state.store.audit_for(res.id).await.unwrap();
     assert_eq!(

@@ -827,6 +827,8 @@ async fn a_whatsapp_booking_that_left_an_address_gets_its_confirmation_by_email_
     );
     post_signed(&app, &envelope(vec![text("wamid.C1", &ask)], "Juana")).await;
     drain(&app).await;
+    post_signed(&app, &envelope(vec![text("wamid.C1b", "dale")], "Juana")).await;
+    drain(&app).await;
     let list = guest_reservations(&app).await;
     assert_eq!(list.len(), 1, "a hold: {:?}", sent(&graph));
     let hold = &list[0];

@@ -57,6 +57,9 @@ async fn hold_by_chat(app: &TestApp, graph: &FakeUpstream) -> store::Reservation
     let ask = format!("quiero reservar la cabaña grande del {} al {} para 4", date_words(30), date_words(33));
     post_signed(app, &envelope(vec![text("wamid.P1", &ask)], "Juana")).await;
     drain(app).await;
+    // The offer names cabin, dates, total and deposit; the hold comes with the guest's yes.
+    post_signed(app, &envelope(vec![text("wamid.P1b", "dale")], "Juana")).await;
+    drain(app).await;
     let list = guest_reservations(app).await;
     assert_eq!(list.len(), 1, "{:?}", sent(graph));
     list.into_iter().next().unwrap()
@@ -248,6 +251,9 @@ async fn mercado_pago_down_delays_the_link_but_keeps_the_hold(engine: Engine) {
     mp.respond_next(Canned::json(503, json!({"message": "down"})));
     let ask = format!("quiero reservar la cabaña grande del {} al {} para 4", date_words(30), date_words(33));
     post_signed(&app, &envelope(vec![text("wamid.D1", &ask)], "Juana")).await;
+    // The offer (no hold, no payment job yet) goes out completely; then the guest's yes.
+    drain(&app).await;
+    post_signed(&app, &envelope(vec![text("wamid.D1b", "dale")], "Juana")).await;
     app.run_jobs().await;
     let list = guest_reservations(&app).await;
     let hold = &list[0];

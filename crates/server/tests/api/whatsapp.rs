@@ -114,6 +114,8 @@ async fn a_hold_gets_a_reminder_then_an_expiry_notice(engine: Engine) {
     let ask = format!("quiero reservar la cabaña grande del {} al {} para 2", date_words(30), date_words(32));
     post_signed(&app, &envelope(vec![text("wamid.T1", &ask)], "Juana")).await;
     drain(&app).await;
+    post_signed(&app, &envelope(vec![text("wamid.T1b", "dale, reservala")], "Juana")).await;
+    drain(&app).await;
     let list = guest_reservations(&app).await;
     assert_eq!(list.len(), 1, "{}", texts(&sent(&graph)));
     let code = list[0].code.clone();

@@ -1,0 +1,534 @@
+//! The guest's own reservations: cancel (with confirmation), change dates, "¿está confirmada?",
+//! payment questions, the hold's timers, and what the owner did (a cancellation, a payment the
+//! bot cannot turn into a booking).
+
+use super::*;
+
+impl Engine<'_> {
+    /// A reservation of this contact by code: the server's view first, then our memory.
+    pub(super) fn booking(&self, code: &str) -> Option<BookingInfo> {
+        self.ctx
+            .reservations
+            .iter()
+            .find(|b| b.code.eq_ignore_ascii_case(code))
+            .cloned()
+            .or_else(|| self.st.hold.clone().filter(|h| h.code.eq_ignore_ascii_case(code)))
+    }
+
+    /// Reservations that can still be paid or cancelled, most relevant first.
+    pub(super) fn open_bookings(&self) -> Vec<BookingInfo> {
+        let mut out: Vec<BookingInfo> = self
+            .ctx
+            .reservations
+            .iter()
+            .filter(|b| {
+                matches!(b.status, ReservationStatus::PreReserved | ReservationStatus::Confirmed)
+                    && b.stay.check_out > self.ctx.today
+                    && !(b.status == ReservationStatus::PreReserved
+                        && b.expires_at.is_some_and(|at| at <= self.ctx.now))
+            })
+            .cloned()
+            .collect();
+        if let Some(h) = &self.st.hold {
+            let lapsed = h.expires_at.is_some_and(|at| at <= self.ctx.now);
+            if h.status == ReservationStatus::PreReserved
+                && !lapsed
+                && !self.ctx.reservations.iter().any(|b| b.code == h.code)
+            {
+                out.insert(0, h.clone());
+            }
+        }
+        out
+    }
+
+    fn mentioned_code(&self, text: &str) -> Option<BookingInfo> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter_map(domain::ReservationCode::parse)
+            .find_map(|c| self.booking(c.as_str()))
+    }
+
+    /// The reservation a message is about: a code written, the hold being talked about, or the
+    /// only open one.
+    fn target(&self, text: &str) -> Option<BookingInfo> {
+        self.mentioned_code(text).or_else(|| {
+            let open = self.open_bookings();
+            if let Stage::Holding { code } = &self.st.stage
+                && let Some(b) = open.iter().find(|b| &b.code == code)
+            {
+                return Some(b.clone());
+            }
+            (open.len() == 1).then(|| open[0].clone())
+        })
+    }
+
+    // ---- cancel -------------------------------------------------------------------------------
+
+    pub(super) fn cancel(&mut self, text: &str) {
+        self.st.choices.clear();
+        if let Some(b) = self.target(text) {
+            return self.cancel_booking(&b);
+        }
+        let open = self.open_bookings();
+        if !open.is_empty() {
+            self.st.stage = Stage::Idle;
+            let options = open
+                .iter()
+                .take(9)
+                .map(|b| {
+                    Choice::new(format!("cancel:{}", b.code), crate::render::fit_title("Cancelar", &b.code))
+                        .with_description(format!("{}, {}", self.unit_name(b.unit_id), say::short_range(&b.stay)))
+                })
+                .collect();
+            return self.choices("¿Cuál de tus reservas querés cancelar?", options);
+        }
+        if self.in_flow() || matches!(self.st.stage, Stage::Confirming { .. }) || self.search_ready() {
+            self.st.stage = Stage::Idle;
+            self.st.slots = Slots::default();
+            return self.text("Listo, dejamos la búsqueda. Cuando quieras, escribime 🙂");
+        }
+        self.st.stage = Stage::Idle;
+        self.text("No veo reservas hechas desde este número. Si tenés un código de reserva, escribímelo y lo reviso.");
+    }
+
+    pub(super) fn cancel_booking(&mut self, b: &BookingInfo) {
+        match b.status {
+            ReservationStatus::PreReserved => {
+                self.st.stage = Stage::ConfirmCancel { code: b.code.clone() };
+                let body = format!(
+                    "¿Cancelo la reserva *{}* ({}, {})? Las fechas quedan libres para otros.",
+                    b.code,
+                    self.unit_name(b.unit_id),
+                    self.range(&b.stay)
+                );
+                self.choices(
+                    body,
+                    vec![Choice::new(format!("yes:cancel:{}", b.code), "Sí, cancelar"), Choice::new("no:cancel", "No")],
+                );
+            }
+            ReservationStatus::Confirmed => {
+                let who = self.who();
+                self.fx.push(Effect::HandOff);
+                self.fx.push(Effect::AlertOwner {
+                    text: format!(
+                        "{who} pide cancelar la reserva pagada {}: {}, {}, {}.",
+                        b.code,
+                        self.unit_name(b.unit_id),
+                        self.range(&b.stay),
+                        say::people(b.guests)
+                    ),
+                });
+                let policy = self.policy_line(&self.ctx.property.cancellation);
+                self.text(format!(
+                    "Tu reserva *{}* ya está paga, así que la cancelación la ve el dueño{policy}. Ya le avisé y te escribe por acá 🙏",
+                    b.code
+                ));
+                self.give_to_person();
+            }
+            _ => {
+                self.st.stage = Stage::Idle;
+                self.text(format!("La reserva *{}* ya no está activa, no hace falta cancelarla 🙂", b.code));
+            }
+        }
+    }
+
+    /// " (la política: …)" when the owner wrote one.
+    fn policy_line(&self, policy: &str) -> String {
+        let p = policy.trim();
+        if p.is_empty() {
+            return String::new();
+        }
+        let p = say::clip(p, 300);
+        let mut c = p.trim_end_matches('.').chars();
+        let lower: String = c.next().map(|f| f.to_lowercase().collect::<String>() + c.as_str()).unwrap_or_default();
+        format!(" (según la política: {lower})")
+    }
+
+    pub(super) fn on_cancel_answer(&mut self, code: &str, yes: bool) {
+        self.st.choices.clear();
+        let still_open = self.booking(code).filter(|b| b.status == ReservationStatus::PreReserved);
+        match (yes, still_open) {
+            (true, Some(b)) => {
+                self.st.stage = Stage::Idle;
+                self.fx.push(Effect::CancelHold { code: b.code });
+            }
+            (true, None) => {
+                self.st.stage = Stage::Idle;
+                match self.booking(code) {
+                    Some(b) if b.status == ReservationStatus::Confirmed => self.cancel_booking(&b),
+                    _ => self.text("Esa reserva ya no está activa, no hace falta cancelarla 🙂"),
+                }
+            }
+            (false, _) => {
+                self.st.stage = match self.booking(code) {
+                    Some(b) if b.status == ReservationStatus::PreReserved => Stage::Holding { code: b.code },
+                    _ => Stage::Idle,
+                };
+                self.text("Perfecto, la dejamos como está 🙂");
+            }
+        }
+    }
+
+    pub(super) fn on_cancelled(&mut self, code: &str) {
+        if let Some(h) = self.st.hold.as_mut().filter(|h| h.code == code) {
+            h.status = ReservationStatus::Cancelled;
+        }
+        if self.st.replaced.as_deref() == Some(code) {
+            // The old hold of a move: the summary of the new one said so already.
+            self.st.replaced = None;
+            return;
+        }
+        if matches!(&self.st.stage, Stage::Holding { code: c } | Stage::ConfirmCancel { code: c } if c == code) {
+            self.st.stage = Stage::Idle;
+        }
+        self.st.choices.clear();
+        self.text(format!(
+            "Listo, cancelé la reserva *{code}* y las fechas quedaron libres. Si querés armar otra, escribime 🙂"
+        ));
+    }
+
+    // ---- change of dates ------------------------------------------------------------------------
+
+    /// "cambiame al 14": move an unpaid hold (a new hold, then the old one is cancelled); a paid
+    /// booking goes to the owner. Without a booking it is just a new search.
+    pub(super) fn change(&mut self, a: &Analysis, text: &str) {
+        match self.target(text) {
+            Some(b) => self.change_booking(&b, Some(a)),
+            None if self.open_bookings().len() > 1 => {
+                let options = self
+                    .open_bookings()
+                    .iter()
+                    .take(9)
+                    .map(|b| {
+                        Choice::new(format!("change:{}", b.code), crate::render::fit_title("Cambiar", &b.code))
+                            .with_description(format!("{}, {}", self.unit_name(b.unit_id), say::short_range(&b.stay)))
+                    })
+                    .collect();
+                self.choices("¿Cuál de tus reservas querés cambiar?", options);
+            }
+            None => self.request(a, true),
+        }
+    }
+
+    pub(super) fn change_booking(&mut self, b: &BookingInfo, a: Option<&Analysis>) {
+        self.st.choices.clear();
+        match b.status {
+            ReservationStatus::Confirmed => {
+                let who = self.who();
+                let wish = a
+                    .and_then(|a| a.check_in)
+                    .map(|d| format!(" (quiere pasarla al {})", say::date(d, self.ctx.today)))
+                    .unwrap_or_default();
+                self.fx.push(Effect::HandOff);
+                self.fx.push(Effect::AlertOwner {
+                    text: format!(
+                        "{who} pide cambiar la reserva pagada {}: {}, {}{wish}.",
+                        b.code,
+                        self.unit_name(b.unit_id),
+                        self.range(&b.stay)
+                    ),
+                });
+                let policy = self.policy_line(&self.ctx.property.date_changes);
+                self.text(format!(
+                    "Tu reserva *{}* ya está paga, así que el cambio de fechas lo ve el dueño{policy}. Ya le avisé y te escribe por acá 🙏",
+                    b.code
+                ));
+                self.give_to_person();
+            }
+            ReservationStatus::PreReserved => {
+                self.st.moving = Some(b.code.clone());
+                self.st.slots.check_in = Some(b.stay.check_in);
+                self.st.slots.check_out = Some(b.stay.check_out);
+                self.st.slots.nights = None;
+                self.st.slots.guests = Some(b.guests);
+                self.st.slots.unit = Some(b.unit_id);
+                let new = a.map(|a| self.slots_of(a)).unwrap_or_default();
+                if new.check_in.is_none() && new.check_out.is_none() && new.nights.is_none() && new.guests.is_none() {
+                    self.st.slots.check_in = None;
+                    self.st.slots.check_out = None;
+                    self.st.slots.nights = Some(b.stay.nights());
+                    self.st.stage = Stage::AwaitingDates;
+                    return self.text(format!(
+                        "Dale. ¿A qué fechas querés pasar la reserva *{}*? Ahora es {} en {}.",
+                        b.code,
+                        self.range(&b.stay),
+                        self.unit_name(b.unit_id)
+                    ));
+                }
+                memory::merge(&mut self.st.slots, &new);
+                self.proceed();
+            }
+            _ => {
+                self.st.stage = Stage::Idle;
+                self.text(format!(
+                    "La reserva *{}* ya no está activa. Si querés, armamos una nueva: decime fechas y cuántos son 🙂",
+                    b.code
+                ));
+            }
+        }
+    }
+
+    // ---- status --------------------------------------------------------------------------------
+
+    /// "¿está confirmada?", "¿qué pasó con mi reserva?", "¿por qué me cancelaron?".
+    pub(super) fn status(&mut self, text: &str) {
+        self.st.choices.clear();
+        let b = self
+            .mentioned_code(text)
+            .or_else(|| self.open_bookings().into_iter().next())
+            .or_else(|| self.ctx.reservations.first().cloned())
+            .or_else(|| self.st.hold.clone());
+        let Some(b) = b else {
+            return self.text(
+                "No veo reservas hechas desde este número. Si tenés un código de reserva, escribímelo y lo reviso.",
+            );
+        };
+        let what = format!("*{}* ({}, {})", b.code, self.unit_name(b.unit_id), self.range(&b.stay));
+        match b.status {
+            ReservationStatus::Confirmed => {
+                self.text(format!("Tu reserva {what} está confirmada ✅ ¡Te esperamos!"));
+            }
+            ReservationStatus::PreReserved => {
+                let until = b.expires_at.map(|at| format!(" {}", self.until(at))).unwrap_or_default();
+                let link = b.payment_link.as_ref().map(|l| format!(" Pagá acá: {l}")).unwrap_or_default();
+                self.text(format!(
+                    "Tu reserva {what} está esperando la seña de {}{until}.{link}",
+                    say::money(b.deposit)
+                ));
+            }
+            ReservationStatus::Cancelled if self.st.owner_cancelled.contains(&b.code) => {
+                let who = self.who();
+                self.fx.push(Effect::HandOff);
+                self.fx.push(Effect::AlertOwner {
+                    text: format!(
+                        "{who} pregunta por la reserva {} que cancelaste ({}, {}). Último mensaje: “{}”",
+                        b.code,
+                        self.unit_name(b.unit_id),
+                        self.range(&b.stay),
+                        say::clip(text.trim(), 300)
+                    ),
+                });
+                self.text(format!(
+                    "La reserva {what} la canceló el alojamiento. El motivo te lo explica el dueño: ya le avisé que preguntaste y te escribe por acá 🙏"
+                ));
+                self.give_to_person();
+            }
+            ReservationStatus::Cancelled => {
+                self.text(format!(
+                    "La reserva {what} está cancelada. Si querés armar otra, decime fechas y cuántos son 🙂"
+                ));
+            }
+            ReservationStatus::Expired => {
+                let body =
+                    format!("La reserva {what} venció sin el pago y las fechas se liberaron. ¿La armamos de nuevo?");
+                let again = Choice::new(offer_id("check", Some(b.unit_id), &b.stay, b.guests), "Buscar de nuevo")
+                    .with_description(format!("{}, {}", self.unit_name(b.unit_id), self.range(&b.stay)));
+                self.choices(body, vec![again, Choice::new("other_dates", "Otras fechas")]);
+            }
+            ReservationStatus::Blocked => self.text(format!("La reserva {what} la maneja el dueño directamente.")),
+        }
+    }
+
+    // ---- payment -------------------------------------------------------------------------------
+
+    pub(super) fn payment(&mut self, text: &str) {
+        self.st.choices.clear();
+        let norm = normalize(text);
+        let says_paid = [
+            "ya pague",
+            "ya pagamos",
+            "ya transferi",
+            "ya hice el pago",
+            "ya lo pague",
+            "te transferi",
+            "les transferi",
+            "comprobante",
+        ]
+        .iter()
+        .any(|p| norm.contains(p))
+            || norm.starts_with("pague");
+        let target = self.mentioned_code(text).or_else(|| {
+            let open = self.open_bookings();
+            open.iter().find(|b| b.status == ReservationStatus::PreReserved).or(open.first()).cloned()
+        });
+        let Some(b) = target else {
+            let latest = self.ctx.reservations.first().cloned().or_else(|| self.st.hold.clone());
+            if let Some(b) = latest.filter(|b| b.status == ReservationStatus::Expired) {
+                let body = format!(
+                    "La reserva *{}* venció sin el pago y las fechas se liberaron. ¿La armamos de nuevo?",
+                    b.code
+                );
+                let again = Choice::new(offer_id("check", Some(b.unit_id), &b.stay, b.guests), "Buscar de nuevo")
+                    .with_description(format!("{}, {}", self.unit_name(b.unit_id), self.range(&b.stay)));
+                return self.choices(body, vec![again, Choice::new("other_dates", "Otras fechas")]);
+            }
+            return self.payment_methods(text);
+        };
+        match b.status {
+            ReservationStatus::Confirmed => {
+                self.text(format!(
+                    "Tu reserva *{}* ya está paga ✅ ¡Te esperamos el {}!",
+                    b.code,
+                    say::date(b.stay.check_in, self.ctx.today)
+                ));
+            }
+            ReservationStatus::PreReserved => {
+                let until = b.expires_at.map(|at| format!("\nTe la guardo {}.", self.until(at))).unwrap_or_default();
+                let by_transfer = says_paid && norm.contains("transf") && self.ctx.property.transfer.is_some();
+                let t = match (&b.payment_link, says_paid) {
+                    (_, true) if by_transfer => {
+                        let who = self.who();
+                        self.fx.push(Effect::AlertOwner {
+                            text: format!(
+                                "{who} dice que pagó la seña de la reserva {} por transferencia. Revisá la cuenta y confirmala.",
+                                b.code
+                            ),
+                        });
+                        format!(
+                            "¡Gracias! Le aviso al dueño para que confirme la reserva *{}* apenas vea la transferencia.{until}",
+                            b.code
+                        )
+                    }
+                    (_, true) => format!(
+                        "Todavía no me figura el pago de la reserva *{}*. A veces tarda unos minutos: apenas entre, te aviso por acá.{until}",
+                        b.code
+                    ),
+                    (Some(link), false) => format!(
+                        "Para confirmar la reserva *{}* pagá la seña de {} acá: {link}{until}",
+                        b.code,
+                        say::money(b.deposit)
+                    ),
+                    (None, false) => format!(
+                        "En un momento te paso el link para pagar la seña de {} de la reserva *{}*.{until}",
+                        say::money(b.deposit),
+                        b.code
+                    ),
+                };
+                self.text(t);
+            }
+            _ => self.text("No veo reservas pendientes de pago desde este número."),
+        }
+    }
+
+    pub(super) fn on_payment_link(&mut self, code: &str, url: &str) {
+        if let Some(h) = self.st.hold.as_mut().filter(|h| h.code == code) {
+            h.payment_link = Some(url.to_string());
+        }
+        let b = self.booking(code);
+        let deposit = b.as_ref().map(|b| format!(" de {}", say::money(b.deposit))).unwrap_or_default();
+        let until =
+            b.and_then(|b| b.expires_at).map(|at| format!("\nTe la guardo {}.", self.until(at))).unwrap_or_default();
+        self.text(format!("Acá tenés el link para pagar la seña{deposit} de la reserva *{code}*: {url}{until}"));
+    }
+
+    pub(super) fn on_paid(&mut self, code: &str) {
+        if let Some(h) = self.st.hold.as_mut().filter(|h| h.code == code) {
+            h.status = ReservationStatus::Confirmed;
+        }
+        if matches!(&self.st.stage, Stage::Holding { code: c } if c == code) {
+            self.st.stage = Stage::Idle;
+        }
+        let t = match self.booking(code) {
+            Some(b) => format!(
+                "🎉 ¡Pago recibido{}! Tu reserva *{code}* en {}, {}, ya está confirmada. Antes de la llegada te mandamos los datos para el ingreso.",
+                self.name(),
+                self.the_unit(b.unit_id),
+                self.range(&b.stay)
+            ),
+            None => format!("🎉 ¡Pago recibido{}! Tu reserva *{code}* ya está confirmada.", self.name()),
+        };
+        self.text(t);
+    }
+
+    // ---- timers --------------------------------------------------------------------------------
+
+    pub(super) fn on_reminder(&mut self, code: &str) {
+        let Some(b) = self.booking(code) else {
+            return self
+                .text(format!("⏰ Tu reserva *{code}* vence en unos minutos. Si querés mantenerla, pagá la seña."));
+        };
+        if b.status != ReservationStatus::PreReserved {
+            return;
+        }
+        let when =
+            b.expires_at.map(|t| say::at(t, self.ctx.now, self.ctx.tz)).unwrap_or_else(|| "en unos minutos".into());
+        let pay = match &b.payment_link {
+            Some(link) => format!("pagá la seña de {} acá: {link}", say::money(b.deposit)),
+            None => format!("pagá la seña de {}; el link te lo paso enseguida.", say::money(b.deposit)),
+        };
+        self.text(format!(
+            "⏰ Tu reserva *{}* ({}, {}) vence {when}. Para no perderla, {pay}",
+            b.code,
+            self.unit_name(b.unit_id),
+            self.range(&b.stay)
+        ));
+    }
+
+    pub(super) fn on_expired(&mut self, code: &str) {
+        if let Some(h) = self.st.hold.as_mut().filter(|h| h.code == code) {
+            h.status = ReservationStatus::Expired;
+        }
+        let b = self.booking(code);
+        if b.as_ref().is_some_and(|b| matches!(b.status, ReservationStatus::Confirmed | ReservationStatus::Cancelled)) {
+            return;
+        }
+        if matches!(&self.st.stage, Stage::Holding { code: c } | Stage::ConfirmCancel { code: c } if c == code) {
+            self.st.stage = Stage::Idle;
+        }
+        let mut options = Vec::new();
+        if let Some(b) = &b
+            && b.stay.check_in >= self.ctx.today
+        {
+            options.push(
+                Choice::new(offer_id("check", Some(b.unit_id), &b.stay, b.guests), "Buscar de nuevo")
+                    .with_description(format!("{}, {}", self.unit_name(b.unit_id), self.range(&b.stay))),
+            );
+        }
+        options.push(Choice::new("other_dates", "Otras fechas"));
+        self.choices(
+            format!(
+                "⏱️ La reserva *{code}* venció porque no entró el pago, y las fechas se liberaron. Si querés, la armamos de nuevo."
+            ),
+            options,
+        );
+    }
+
+    // ---- what the owner did ----------------------------------------------------------------------
+
+    /// The owner cancelled a reservation of this chat: the guest hears it here and a person
+    /// takes the chat (it shows as waiting in Conversaciones).
+    pub(super) fn on_owner_cancelled(&mut self, code: &str) {
+        if !self.st.owner_cancelled.iter().any(|c| c == code) {
+            self.st.owner_cancelled.push(code.to_string());
+        }
+        if let Some(h) = self.st.hold.as_mut().filter(|h| h.code == code) {
+            h.status = ReservationStatus::Cancelled;
+        }
+        if self.st.moving.as_deref() == Some(code) {
+            self.st.moving = None;
+        }
+        let what = match self.booking(code) {
+            Some(b) => format!("*{code}* en {} ({})", self.unit_name(b.unit_id), self.range(&b.stay)),
+            None => format!("*{code}*"),
+        };
+        self.fx.push(Effect::HandOff);
+        self.text(format!(
+            "Hola{}. Te escribimos por tu reserva {what}: el alojamiento tuvo que cancelarla 😔 En un rato te escribe una persona por acá para explicarte y ver opciones.",
+            self.name()
+        ));
+        self.give_to_person();
+    }
+
+    /// A payment that cannot become a booking: kind words, and a person takes over.
+    pub(super) fn on_payment_needs_owner(&mut self, code: &str, amount: Money, reason: PaymentProblem) {
+        let why = match reason {
+            PaymentProblem::Cancelled => "esa reserva ya estaba cancelada",
+            PaymentProblem::DatesTaken => "la reserva había vencido y esas fechas ya se ocuparon",
+        };
+        self.fx.push(Effect::HandOff);
+        self.text(format!(
+            "Recibimos tu pago de {} para la reserva *{code}*, pero {why} 😔 No te preocupes: ya le avisé al dueño y te escribe por acá para devolvértelo o buscar otras fechas 🙏",
+            say::money(amount)
+        ));
+        self.give_to_person();
+    }
+}
