@@ -53,6 +53,18 @@ pub fn range(stay: &Stay, today: NaiveDate) -> String {
     }
 }
 
+/// Two days, both included: ("del", "al") → "del 12 al 23 de julio", ("entre el", "y el") →
+/// "entre el 1 y el 28 de febrero", "del 28 de diciembre al 3 de enero".
+pub fn days(first: NaiveDate, last: NaiveDate, today: NaiveDate, words: (&str, &str)) -> String {
+    let (a, b) = words;
+    if first.month() == last.month() && first.year() == last.year() {
+        let year = if with_year(first, today) { format!(" de {}", first.year()) } else { String::new() };
+        format!("{a} {} {b} {} de {}{year}", first.day(), last.day(), month(last))
+    } else {
+        format!("{a} {} {b} {}", date(first, today), date(last, today))
+    }
+}
+
 /// "16–20 dic", "30 nov–3 dic" — the shortest form, next to a cabin name in a title.
 pub fn tight_range(stay: &Stay) -> String {
     short_range(stay).replace(" al ", "–")
@@ -196,6 +208,15 @@ pub fn period_name(kind: nlu::PeriodKind) -> Option<&'static str> {
         Fortnight => "la quincena",
         _ => return None,
     })
+}
+
+/// The owner's sentence after a colon: "Al llegar…" → "al llegar…".
+pub fn lower_first(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 /// Cuts to at most `max` characters, ending with "…" when cut.

@@ -68,6 +68,9 @@ const PHRASES: &[&str] = &[
 /// "me quedo con…"), never a question.
 fn explicit_yes(text: &str) -> bool {
     let n = text.to_lowercase();
+    if n.contains('?') && !n.starts_with("sí") && !n.starts_with("si") && !n.starts_with("dale") {
+        return false;
+    }
     let first = n.split(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or("");
     [
         "si",

@@ -15,6 +15,7 @@
 //!                                cancellation, date_changes, pets, children, included,
 //!                                house_rules; transfer ALIAS CBU HOLDER; mercado_pago off); empty
 //!                                text clears it
+//! = rule holiday 1.5              a holiday rule (every night of a long weekend) for all cabins
 //! = unit SLUG pets on|off | = unit SLUG accessible on|off | = unit SLUG amenity TEXT
 //! > guest text                   a typed message
 //! >btn ID | Title                a tapped reply button   (>row for a list row)
@@ -183,6 +184,21 @@ fn run(path: &Path) -> (String, Vec<String>) {
                     server.fail_next_hold = Some(HoldFailure::Invalid(why));
                 }
                 ["no-payment-link"] => server.payment_links = false,
+                ["rule", "holiday", mult] => {
+                    let id = server.rules.len() as i64 + 1;
+                    server.rules.push(domain::RateRule {
+                        id,
+                        unit_id: None,
+                        name: "Fines de semana largos".into(),
+                        start: None,
+                        end: None,
+                        scope: domain::RuleScope::HolidayEves,
+                        effect: domain::RuleEffect::Multiplier(
+                            domain::Multiplier::from_f64(mult.parse().unwrap()).unwrap(),
+                        ),
+                        min_nights: None,
+                    });
+                }
                 ["property", "transfer", alias, cbu, holder @ ..] => {
                     server.property.transfer = Some(Transfer {
                         alias: alias.to_string(),

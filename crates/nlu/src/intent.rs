@@ -23,6 +23,8 @@ pub(crate) struct Cues {
     status: bool,
     /// "la más barata", "la más grande".
     sort: Option<crate::Sort>,
+    /// "¿y la salida?", "¿el check out?": check-in / check-out words without a date.
+    schedule_word: bool,
     /// Number of words that are none of the above and not filler.
     words: usize,
 }
@@ -366,6 +368,16 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
             set_topic(&mut c, Topic::Amenities);
             continue;
         }
+        // "¿la seña se devuelve?": the cancellation policy.
+        if starts(w, &["devuel", "reintegr", "reembols"]) {
+            set_topic(&mut c, Topic::Cancellation);
+            continue;
+        }
+        // "¿y el total?"
+        if w == "total" && matches!(p1, "el" | "y") && !matches!(n1, "somos" | "personas") {
+            c.price = true;
+            continue;
+        }
         // Price
         if starts(w, &["precio", "tarifa", "valor", "costo", "cotiz", "presupuest", "descuento", "promo", "oferta"])
             || matches!(
@@ -376,6 +388,11 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
         {
             c.price = true;
             continue;
+        }
+        if matches!(w, "salida" | "entrada" | "checkout" | "checkin" | "ingreso" | "egreso")
+            || (matches!(w, "out" | "in") && matches!(p1, "check" | "chek"))
+        {
+            c.schedule_word = true;
         }
         // Info topics
         let topic = if (starts(w, &["mascot", "perr", "gato", "animal", "petfriendly"])
@@ -778,12 +795,17 @@ pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
         // "que tenga pileta, somos 6": a search with a requirement.
         let searching = stay || (f.required && f.guests);
         if searching && !matches!(tp, Topic::Schedule | Topic::Cancellation | Topic::DateChange | Topic::Included) {
-            return (Intent::Availability, 0.7, None);
+            // Dates and a party with it: a complete search ("llevamos a la perra, somos 2 del
+            // 10 al 14"); dates alone with a topic may be a question about those days.
+            return (Intent::Availability, if f.check_in && f.guests { 0.85 } else { 0.7 }, None);
         }
         return (Intent::Info, if c.avail_weak && slots { 0.7 } else { 0.88 }, Some(tp));
     }
     if f.any_date || f.period {
         return (Intent::Availability, if c.words > 4 { 0.75 } else { 0.88 }, None);
+    }
+    if c.schedule_word && !f.guests && !f.length {
+        return (Intent::Info, 0.8, Some(Topic::Schedule));
     }
     if f.guests || f.length || f.wants {
         return (Intent::Availability, if c.avail_weak || f.guests { 0.8 } else { 0.7 }, None);

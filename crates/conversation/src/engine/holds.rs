@@ -159,9 +159,10 @@ impl Engine<'_> {
                 t
             }
         };
+        let (la, one) = if placed.len() > 1 { ("las", "se confirman") } else { ("la", "se confirma") };
         match b.expires_at {
-            Some(at) => t.push_str(&format!("Te la guardo {}; se confirma con el pago de la seña.", self.until(at))),
-            None => t.push_str("Se confirma con el pago de la seña."),
+            Some(at) => t.push_str(&format!("Te {la} guardo {}; {one} con el pago de la seña.", self.until(at))),
+            None => t.push_str(&format!("{} con el pago de la seña.", capital(one))),
         }
         if let Some(old) = &replaced {
             t.push_str(&format!("\nLa reserva anterior (*{old}*) la cancelé."));

@@ -212,8 +212,8 @@ impl Engine<'_> {
                     None => String::new(),
                 };
                 match (owner(&p.included), listed.is_empty()) {
-                    (Some(inc), true) => format!("Incluye: {inc}"),
-                    (Some(inc), false) => format!("{listed}\nIncluye: {inc}"),
+                    (Some(inc), true) => format!("Incluye: {}", say::lower_first(&inc)),
+                    (Some(inc), false) => format!("{listed}\nIncluye: {}", say::lower_first(&inc)),
                     (None, false) => listed,
                     (None, true) => {
                         return self.offer_person("Qué incluye la estadía no lo tengo anotado 😕");
@@ -233,7 +233,7 @@ impl Engine<'_> {
                     self.ctx.pricing.deposit_percent
                 )];
                 parts.extend(owner(&p.house_rules));
-                parts.extend(owner(&p.cancellation).map(|c| format!("Cancelaciones: {c}")));
+                parts.extend(owner(&p.cancellation).map(|c| format!("Cancelaciones: {}", say::lower_first(&c))));
                 parts.join("\n")
             }
             Topic::Amenities => match &unit {
@@ -328,7 +328,7 @@ impl Engine<'_> {
             _ => " y se paga con el link de Mercado Pago que te paso al reservar.",
         });
         if let Some(b) = owner(&p.balance) {
-            t.push_str(&format!("\nEl resto: {b}"));
+            t.push_str(&format!("\nEl resto: {}", say::lower_first(&b)));
         }
         if let Some(h) = self.open_bookings().into_iter().find(|b| b.status == ReservationStatus::PreReserved) {
             t.push_str(&format!("\nPara tu reserva *{}* la seña es de {}.", h.code, say::money(h.deposit)));
@@ -404,7 +404,7 @@ impl Engine<'_> {
             }
         }
         match owner(&p.balance) {
-            Some(b) => lines.push(format!("El resto: {b}")),
+            Some(b) => lines.push(format!("El resto: {}", say::lower_first(&b))),
             None if asks_cash || asks_dollars => {
                 return self.offer_person(&format!(
                     "{} El saldo y los otros medios te los confirma el dueño.",
@@ -458,8 +458,18 @@ impl Engine<'_> {
 
     /// A price question. With the stay known it is answered with the real quote (and the
     /// confirmation "¿te la reservo?", never a hold); otherwise with the price list.
-    pub(super) fn price(&mut self, a: &Analysis) {
+    pub(super) fn price(&mut self, a: &Analysis, text: &str) {
+        // "¿cuál es la más barata?" looks across every cabin, not only the one talked about.
+        if a.sort.is_some() && a.unit.is_none() {
+            self.st.slots.unit = None;
+        }
         self.absorb_constraints(a);
+        let norm = normalize(text);
+        if norm.contains("por persona") {
+            self.text("El precio es por cabaña y por noche, no por persona 🙂");
+        } else if norm.contains("descuento") || norm.contains("promo") {
+            self.text("Descuentos especiales no tengo anotados; los precios son estos:");
+        }
         let unit = a.unit.as_deref().and_then(|s| self.unit_by_slug(s)).and_then(|id| self.ctx.unit(id)).cloned();
         if let Some(u) = &unit {
             self.st.slots.unit = Some(u.id);

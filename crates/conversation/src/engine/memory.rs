@@ -112,6 +112,10 @@ impl Engine<'_> {
             self.choices(q, vec![Choice::new("yes:confirm", "Sí"), Choice::new("no:confirm", "No")]);
             return;
         }
+        // "¿tenés algo más barato?" looks across every cabin.
+        if a.sort.is_some() && a.unit.is_none() {
+            self.st.slots.unit = None;
+        }
         merge(&mut self.st.slots, &new);
         if let Some(p) = a.period.filter(|p| p.kind == PeriodKind::WinterHolidays && p.start.is_none()) {
             let _ = p;
@@ -204,11 +208,8 @@ impl Engine<'_> {
     fn ask_dates(&mut self, s: &Slots) {
         self.st.stage = Stage::AwaitingDates;
         if let Some(w) = s.window {
-            let within = format!(
-                "del {} al {}",
-                say::date(w.start, self.ctx.today),
-                say::date(w.end.pred_opt().unwrap_or(w.end), self.ctx.today)
-            );
+            let last = w.end.pred_opt().unwrap_or(w.end);
+            let within = say::days(w.start, last, self.ctx.today, ("entre el", "y el"));
             let short = (w.end - w.start).num_days() <= 9;
             match (s.nights, w.kind) {
                 (Some(n), _) if short => {
@@ -222,7 +223,7 @@ impl Engine<'_> {
                     }
                 }
                 (Some(n), _) => {
-                    return self.text(format!("Dale, {}. ¿Desde qué día? (entre el {within})", say::nights(n)));
+                    return self.text(format!("Dale, {}. ¿Desde qué día? ({within})", say::nights(n)));
                 }
                 (None, PeriodKind::WholeMonth) => {
                     self.st.stage = Stage::AwaitingNights;
@@ -239,9 +240,8 @@ impl Engine<'_> {
                     let first_monday = w.start + chrono::Days::new(2);
                     let last_friday = w.end - chrono::Days::new(3);
                     return self.text(format!(
-                        "Las vacaciones de invierno{who} son del {} al {}{approx}. ¿Cuántas noches serían, y desde qué día?",
-                        say::date(first_monday, self.ctx.today),
-                        say::date(last_friday, self.ctx.today)
+                        "Las vacaciones de invierno{who} son {}{approx}. ¿Cuántas noches serían, y desde qué día?",
+                        say::days(first_monday, last_friday, self.ctx.today, ("del", "al"))
                     ));
                 }
                 (None, PeriodKind::Month) => {
@@ -250,7 +250,7 @@ impl Engine<'_> {
                 }
                 (None, _) => {
                     self.st.stage = Stage::AwaitingNights;
-                    return self.text(format!("¿Cuántas noches serían, y desde qué día? (entre el {within})"));
+                    return self.text(format!("¿Cuántas noches serían, y desde qué día? ({within})"));
                 }
             }
         }

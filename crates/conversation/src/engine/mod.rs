@@ -18,6 +18,7 @@ mod offers;
 use crate::render::{chosen_number, select_choice};
 use crate::say::{self, normalize};
 use crate::*;
+use chrono::Datelike;
 use nlu::{Analysis, Intent};
 
 /// Below this the understanding is a guess: ask to rephrase.
@@ -134,6 +135,35 @@ fn yes_no(text: &str) -> Option<(bool, String)> {
         cut = cut[end..].trim_start_matches([',', ' ', '.', '!', '?', '¡', '¿']);
     }
     Some((answer, cut.trim().to_string()))
+}
+
+/// "lo consulto y te aviso", "mañana te confirmo": the guest will think about it.
+fn deferral(text: &str) -> bool {
+    let n = normalize(text);
+    [
+        "lo consulto",
+        "lo consultamos",
+        "lo consulte",
+        "te aviso",
+        "les aviso",
+        "lo pienso",
+        "lo pensamos",
+        "te confirmo",
+        "les confirmo",
+        "despues te digo",
+        "despues te escribo",
+        "te escribo despues",
+        "lo hablo",
+        "lo charlo",
+        "lo charlamos",
+        "lo hablamos",
+        "te digo despues",
+        "luego te",
+        "mas tarde te",
+        "ya te digo",
+    ]
+    .iter()
+    .any(|p| n.contains(p))
 }
 
 /// "me quedo con la arrayán", "elijo la 2", "vamos con la grande": a pick said as a decision.
@@ -317,6 +347,22 @@ impl Engine<'_> {
             return self.failure();
         }
         let mut a = self.analyze(text);
+        // "¿y la primera?" right after a fortnight: the other fortnight of the same month.
+        if self.st.slots.period == Some(PeriodKind::Fortnight)
+            && let Some(ci) = self.st.slots.check_in
+            && a.period.is_none()
+        {
+            let n = normalize(text);
+            let which = ["primera", "1ra", "segunda", "2da", "otra"].iter().find(|w| n.split(' ').any(|x| x == **w));
+            if let Some(w) = which {
+                let second = match *w {
+                    "otra" => ci.day() == 1,
+                    w => w.starts_with('s') || w.starts_with('2'),
+                };
+                let part = if second { "segunda" } else { "primera" };
+                a = self.analyze(&format!("{part} quincena de {}", say::month(ci)));
+            }
+        }
 
         // 1. Answers to the question just asked come first.
         match self.st.stage.clone() {
@@ -363,6 +409,17 @@ impl Engine<'_> {
                 a.confidence = a.confidence.max(0.9);
             }
             _ => {}
+        }
+
+        // "dale, lo consulto y te aviso": no pick, no new search — the offer stays open.
+        if deferral(text) && !text.contains('?') {
+            self.st.failures = 0;
+            let open = matches!(self.st.stage, Stage::Offered { .. });
+            return self.text(if open {
+                "¡Dale! Cuando lo decidas, escribime y lo reservamos 🙂 Mientras tanto las fechas siguen libres para otros."
+            } else {
+                "¡Dale! Cualquier cosa, escribime 🙂"
+            });
         }
 
         // 2. A pick among the options last offered.
@@ -417,7 +474,7 @@ impl Engine<'_> {
             Intent::Status => self.status(text),
             Intent::Payment => self.payment(text),
             Intent::Info => self.info(a, text),
-            Intent::Price => self.price(a),
+            Intent::Price => self.price(a, text),
             Intent::Availability | Intent::Reserve => self.request(a, false),
             Intent::Unknown => self.failure(),
         }
@@ -688,8 +745,9 @@ impl Engine<'_> {
             || a.topic.is_some()
             || a.sort.is_some();
         let new_facts = has_stay_facts(a) || a.period.is_some();
-        // A number or an ordinal: "2", "la segunda", "opción 2".
+        // A number or an ordinal: "2", "la segunda", "opción 2" (not "¿y la primera?").
         if !new_facts
+            && !text.contains('?')
             && let Some(n) = chosen_number(text)
             && let Some(c) = self.st.choices.get(n - 1).cloned()
         {
@@ -772,9 +830,26 @@ impl Engine<'_> {
             if let Some(c) = self.option_named(&rest, &reserve_options) {
                 return self.on_choice(&c.id);
             }
-            // "dale, la reservo": a yes without saying which.
+            // "dale, la reservo", "sí, esa", "de una, las dos": a yes that books; "dale, lo
+            // consulto y te aviso", "ok gracias", "sí, pero ¿cuánto es la seña?" are not.
             let rest_a = self.analyze(&rest);
-            if !has_stay_facts(&rest_a) && rest_a.unit.is_none() && !rest.contains('?') {
+            let books = rest_a.intent == Intent::Reserve || decided(&rest) || {
+                let n = normalize(&rest);
+                [
+                    "esa",
+                    "esa misma",
+                    "las dos",
+                    "las tres",
+                    "ambas",
+                    "de una",
+                    "reservala",
+                    "reservalas",
+                    "hacela",
+                    "va",
+                ]
+                .contains(&n.as_str())
+            };
+            if books && !has_stay_facts(&rest_a) && rest_a.unit.is_none() && !rest.contains('?') {
                 if let [only] = reserve_options.as_slice() {
                     return self.on_choice(&only.id.clone());
                 }

@@ -430,17 +430,14 @@ impl Engine<'_> {
         let room = crate::LIMITS.list_rows - 1 - extra.len().min(crate::LIMITS.list_rows - 1);
         let mut options = Vec::new();
         let mut offers = Vec::new();
+        let moving_one = self.st.moving.is_some() && opts.len() == 1;
         for o in opts.iter().take(room) {
             let Some(u) = self.ctx.unit(o.unit_id).cloned() else { continue };
             self.card(&u, &o.quote, &r.stay);
-            options.push(
-                Choice::new(offer_id("reserve", Some(u.id), &r.stay, r.guests), reserve_title(&u.name))
-                    .with_description(format!(
-                        "{} en total · seña {}",
-                        say::money(o.quote.total),
-                        say::money(o.quote.deposit)
-                    )),
-            );
+            let title = if moving_one { "Sí, cambiarla".to_string() } else { reserve_title(&u.name) };
+            options.push(Choice::new(offer_id("reserve", Some(u.id), &r.stay, r.guests), title).with_description(
+                format!("{} en total · seña {}", say::money(o.quote.total), say::money(o.quote.deposit)),
+            ));
             offers.push(Offer { unit_id: u.id, stay: r.stay, guests: r.guests, total: o.quote.total });
         }
         options.extend(extra);

@@ -1,0 +1,135 @@
+//! A hold only on an explicit yes: price, availability, info and policy questions — and the
+//! polite "ok, gracias" / "lo consulto y te aviso" — never place one, whatever was offered
+//! before. Each phrasing runs after several offers, after the single-offer confirmation
+//! ("¿Te la reservo?") and with a whole search in memory and nothing offered.
+
+mod common;
+
+use common::*;
+use conversation::*;
+
+/// Argentine guests asking, not booking.
+const NOT_A_YES: &[&str] = &[
+    "cuánto sale la noche en la grande?",
+    "y la grande cuánto sale?",
+    "cuánto sale?",
+    "cuánto es la seña?",
+    "y el total?",
+    "cuánto me sale todo?",
+    "precio por noche?",
+    "cuál es la más barata?",
+    "tenés algo más barato?",
+    "la grande tiene parrilla?",
+    "tiene pileta?",
+    "hay wifi?",
+    "aceptan mascotas?",
+    "y si tengo que cancelar?",
+    "se puede cambiar la fecha después?",
+    "se puede pagar con transferencia?",
+    "aceptan tarjeta?",
+    "dónde queda?",
+    "cómo llego?",
+    "a qué hora es el check in?",
+    "incluye ropa de cama?",
+    "se puede ir con chicos?",
+    "tienen fotos de la arrayán?",
+    "cuántas personas entran en la grande?",
+    "la arrayán tiene vista al lago?",
+    "y la grande?",
+    "y la arrayán?",
+    "qué diferencia hay entre las dos?",
+    "hay disponibilidad para el finde largo?",
+    "y para 6?",
+    "y del 20 al 24?",
+    "hay descuento por semana?",
+    "el precio es por persona o por cabaña?",
+    "la seña se devuelve?",
+    "está cerca del centro?",
+    "tiene estacionamiento?",
+    "hay algo para hacer cerca?",
+    "cuánto sale en carnaval?",
+    "dale, lo consulto con mi pareja y te aviso",
+    "ok gracias",
+    "bueno, lo pienso",
+    "genial, mañana te confirmo",
+    "perfecto, gracias!",
+    "lo consulto y te aviso",
+    "me lo pasás por mail?",
+    "sí, pero cuánto es la seña?",
+    "y con el perro se puede?",
+    "la grande?",
+];
+
+/// The contexts: after two offers, after one ("¿Te la reservo?"), with a full search in
+/// memory and nothing offered.
+fn contexts() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("two offers", vec!["tienen lugar del 10 al 14 de diciembre para 4?"]),
+        ("one offer", vec!["la arrayán del 10 al 14 de diciembre para 4?"]),
+        ("confirmation of a named cabin", vec!["tienen lugar del 10 al 14 de diciembre para 4?", "la arrayán"]),
+        ("search in memory", vec!["tienen lugar del 10 al 14 de diciembre para 4?", "gracias"]),
+    ]
+}
+
+#[test]
+fn questions_and_polite_answers_never_hold() {
+    assert!(NOT_A_YES.len() >= 40);
+    let mut problems = Vec::new();
+    for (name, setup) in contexts() {
+        for phrase in NOT_A_YES {
+            let mut server = Server::default();
+            let mut state = State::default();
+            for line in &setup {
+                server.drive(&mut state, Event::text(line));
+            }
+            let effects = server.drive(&mut state, Event::text(phrase));
+            if std::env::var_os("NO_HOLD_VERBOSE").is_some() {
+                let first = effects.iter().find_map(|e| match e {
+                    Effect::Reply(Reply::Text(t)) => Some(t.clone()),
+                    Effect::Reply(Reply::Choices { body, .. }) => Some(body.clone()),
+                    Effect::Reply(Reply::Photo { caption, .. }) => Some(caption.clone()),
+                    _ => None,
+                });
+                println!("[{name}] {phrase}\n    → {}", first.unwrap_or_default().replace('\n', " / "));
+            }
+            if effects.iter().any(|e| matches!(e, Effect::PlaceHold { .. })) {
+                problems.push(format!("{name}: {phrase:?} placed a hold"));
+            }
+            if !effects.iter().any(|e| matches!(e, Effect::Reply(_))) {
+                problems.push(format!("{name}: {phrase:?} got no answer"));
+            }
+            for e in &effects {
+                if let Effect::Reply(r) = e
+                    && let Err(why) = check_reply(r)
+                {
+                    problems.push(format!("{name}: {phrase:?}: {why}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// The control group: these are explicit yeses and do hold (with one offer showing).
+#[test]
+fn explicit_yeses_hold() {
+    for yes in [
+        "dale",
+        "sí",
+        "si!",
+        "reservala",
+        "reservo",
+        "sí, la arrayán",
+        "dale, la reservo",
+        "ok",
+        "de una",
+        "me quedo con la arrayán",
+        "1",
+    ] {
+        let mut server = Server::default();
+        let mut state = State::default();
+        server.drive(&mut state, Event::text("la arrayán del 10 al 14 de diciembre para 4?"));
+        let effects = server.drive(&mut state, Event::text(yes));
+        assert!(effects.iter().any(|e| matches!(e, Effect::PlaceHold { .. })), "{yes:?} should hold: {effects:?}");
+    }
+}
