@@ -20,6 +20,7 @@ mod nlu;
 mod payments;
 mod reservations;
 mod risky_hours;
+mod sandbox_chat;
 mod scripts;
 mod shutdown;
 mod ui;
