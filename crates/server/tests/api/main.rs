@@ -21,6 +21,7 @@ mod payments;
 mod reservations;
 mod risky_hours;
 mod scripts;
+mod tools;
 mod ui;
 mod webdriver;
 mod whatsapp;
