@@ -5,6 +5,7 @@ pub mod admin_ui;
 pub mod app;
 pub mod auth;
 pub mod booking;
+pub mod build_info;
 pub mod channels;
 pub mod chat;
 pub mod cli;

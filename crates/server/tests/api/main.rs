@@ -23,6 +23,7 @@ mod risky_hours;
 mod sandbox_chat;
 mod scripts;
 mod shutdown;
+mod tools;
 mod ui;
 mod webdriver;
 mod whatsapp;
