@@ -3,10 +3,12 @@
 use crate::app::{Application, shutdown_signal};
 use crate::config::{Config, Mode, Source};
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use secrecy::SecretString;
 use std::io::BufRead;
 use std::process::ExitCode;
+use std::sync::Arc;
+use store::Store;
 
 #[derive(Parser)]
 #[command(name = "posada", version, about = "Cabin bookings from WhatsApp and e-mail conversations")]
@@ -22,7 +24,11 @@ enum Command {
     /// Run with an embedded SQLite file, demo cabins and sandbox channels.
     Demo,
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate {
+        /// Only list the migrations that would run (JSON); change nothing, create nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage admin users.
     Admin {
         #[command(subcommand)]
@@ -77,7 +83,12 @@ enum AdminCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--version` also names the commit and the schema (known only at run time).
+    let version: &'static str = Box::leak(crate::build_info::describe().into_boxed_str());
+    let cli = match Cli::from_arg_matches(&Cli::command().version(version).get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -105,15 +116,48 @@ fn load(mode: Mode) -> anyhow::Result<(Source, Config)> {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
+            let stop = shutdown_signal();
             let (_, config) = load(Mode::Serve)?;
+            prepare_data_dir(&config)?;
             let app = Application::build(config).await?;
-            app.run_until_stopped(shutdown_signal()).await
+            app.run_until_stopped(stop).await
         }
         Command::Demo => demo().await,
-        Command::Migrate => {
+        Command::Migrate { dry_run: true } => {
             let (_, config) = load(Mode::Lenient)?;
-            let store = store::connect(&config.database_url, 2).await?;
-            println!("{}", serde_json::json!({"migrated": true, "backend": store.backend().as_str()}));
+            let status = store::inspect(&config.database_url).await.with_context(|| describe_database(&config))?;
+            anyhow::ensure!(
+                status.unknown.is_empty(),
+                "la base tiene migraciones de una versión más nueva de posada ({:?}); esta versión ({}) no puede usarla",
+                status.unknown,
+                crate::build_info::describe()
+            );
+            println!(
+                "{}",
+                serde_json::json!({
+                    "dry_run": true,
+                    "backend": if store::is_postgres_url(&config.database_url) { "postgres" } else { "sqlite" },
+                    "schema_version": status.schema_version(),
+                    "target_version": crate::build_info::schema_version(),
+                    "pending": status.pending,
+                    "changed": status.changed,
+                })
+            );
+            Ok(())
+        }
+        Command::Migrate { dry_run: false } => {
+            let (_, config) = load(Mode::Lenient)?;
+            prepare_data_dir(&config)?;
+            let store = store::connect(&config.database_url, 2).await.with_context(|| describe_database(&config))?;
+            let status = store.migration_status().await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "migrated": true,
+                    "backend": store.backend().as_str(),
+                    "schema_version": status.schema_version(),
+                })
+            );
             store.close().await;
             Ok(())
         }
@@ -129,7 +173,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 password.chars().count() >= 8,
                 "the password (first stdin line) needs at least 8 characters"
             );
-            let store = store::connect(&config.database_url, 2).await?;
+            let store = open_for_tool(&config).await?;
             let hash = crate::auth::hash_password(SecretString::from(password)).await?;
             let user = store.upsert_admin_user(&email, &hash, role, chrono::Utc::now()).await?;
             println!("{}", serde_json::json!({"email": user.email, "role": user.role.as_str()}));
@@ -138,12 +182,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Ical { command } => {
             let (_, config) = load(Mode::Lenient)?;
-            let store = store::connect(&config.database_url, 2).await?;
+            let store = open_for_tool(&config).await?;
             let result = ical(command, store.clone(), config).await;
             store.close().await;
             result
         }
-        Command::Chat { url, name } => chat(&url, &name).await,
+        Command::Chat { url, name } => crate::sandbox_client::run(&url, &name).await,
         Command::Nlu { today, units, text } => {
             let source = Source::from_env()?;
             let config = Config::load(&source, Mode::Lenient)?;
@@ -170,6 +214,60 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// "sqlite:///var/lib/posada/posada.db (POSADA_DATA_DIR=/var/lib/posada)", secrets hidden.
+fn describe_database(config: &Config) -> String {
+    let url = crate::app::redact_url(&config.database_url);
+    if config.database_url_defaulted {
+        format!("base de datos {url} (la de POSADA_DATA_DIR={})", config.data_dir.display())
+    } else {
+        format!("base de datos {url} (POSADA_DATABASE_URL)")
+    }
+}
+
+/// `serve`, `demo`, `migrate` and `restore` may create the SQLite file: its folder first.
+fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
+    if config.database_url_defaulted {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("no puedo crear la carpeta de datos {}", config.data_dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The database every tool works on: the one `serve` and `demo` use (`POSADA_DATABASE_URL`, or
+/// `posada.db` in the data directory). It must exist and be migrated — a tool never creates a
+/// database by accident, nor migrates one behind the service's back.
+pub async fn open_for_tool(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = match store::open_existing(&config.database_url, 2).await {
+        Ok(store) => store,
+        Err(store::StoreError::NoDatabase(path)) => anyhow::bail!(
+            "no hay ninguna base de datos en {path}. `posada serve` o `posada demo` la crean con la misma \
+             configuración (POSADA_DATA_DIR={}, o POSADA_DATABASE_URL); revisá que sea la carpeta correcta",
+            config.data_dir.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("no puedo abrir la {}", describe_database(config))),
+    };
+    let status = store.migration_status().await?;
+    if !status.unknown.is_empty() {
+        store.close().await;
+        anyhow::bail!(
+            "la {} fue actualizada por una versión más nueva de posada (migraciones {:?}); esta es {}",
+            describe_database(config),
+            status.unknown,
+            crate::build_info::describe()
+        );
+    }
+    if !status.pending.is_empty() {
+        store.close().await;
+        let what = if status.applied.is_empty() { "está vacía" } else { "necesita migraciones" };
+        anyhow::bail!(
+            "la {} {what} ({} pendientes): corré `posada migrate` (o iniciá `posada serve`)",
+            describe_database(config),
+            status.pending.len()
+        );
+    }
+    Ok(store)
 }
 
 async fn ical(command: IcalCommand, store: std::sync::Arc<dyn store::Store>, config: Config) -> anyhow::Result<()> {
@@ -208,80 +306,11 @@ async fn ical(command: IcalCommand, store: std::sync::Arc<dyn store::Store>, con
     Ok(())
 }
 
-/// A terminal guest: each stdin line is a message; replies are printed with numbered options
-/// (answer "2" or the option's words, as on e-mail).
-async fn chat(url: &str, name: &str) -> anyhow::Result<()> {
-    let url = url.trim_end_matches('/');
-    let session = format!("cli-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-    let http = reqwest::Client::new();
-    let mut after = 0i64;
-    eprintln!("Chat de prueba con {url} — escribí y apretá Enter (Ctrl-D para salir).");
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            if tx.blocking_send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut open = true;
-    let mut quiet_polls = 0;
-    loop {
-        if open {
-            match tokio::time::timeout(std::time::Duration::from_millis(300), rx.recv()).await {
-                Ok(Some(line)) if !line.trim().is_empty() => {
-                    let r = http
-                        .post(format!("{url}/sandbox/api/messages"))
-                        .json(&serde_json::json!({"session": session, "name": name, "text": line}))
-                        .send()
-                        .await
-                        .context("is the server running with the sandbox on (posada demo)?")?;
-                    anyhow::ensure!(r.status().is_success(), "the server answered {}", r.status());
-                    quiet_polls = 0;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => open = false,
-                Err(_) => {}
-            }
-        } else {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            quiet_polls += 1;
-            // After stdin ends, wait a little for the last replies.
-            if quiet_polls > 10 {
-                return Ok(());
-            }
-        }
-        let v: serde_json::Value = http
-            .get(format!("{url}/sandbox/api/messages?session={session}&after={after}"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        for m in v["messages"].as_array().into_iter().flatten() {
-            after = after.max(m["id"].as_i64().unwrap_or(0));
-            if m["direction"] == "out" {
-                quiet_polls = 0;
-                match m["kind"].as_str() {
-                    Some("photo") => println!(
-                        "🖼  {} ({})",
-                        m["payload"]["caption"].as_str().unwrap_or(""),
-                        m["payload"]["url"].as_str().unwrap_or("")
-                    ),
-                    _ => println!("{}", m["body"].as_str().unwrap_or("")),
-                }
-                println!();
-            }
-        }
-    }
-}
-
 async fn demo() -> anyhow::Result<()> {
+    let stop = shutdown_signal();
     let mut source = Source::from_env()?;
-    let dir = source.get("POSADA_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(crate::demo::default_data_dir);
+    let dir = source.data_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    if source.get("POSADA_DATABASE_URL").is_none() {
-        source.set("POSADA_DATABASE_URL", format!("sqlite://{}", dir.join("posada.db").display()));
-    }
     if source.get("POSADA_JWT_SECRET").is_none() {
         source.set("POSADA_JWT_SECRET", crate::demo::kept_secret(&dir, "jwt_secret", 48)?);
     }
@@ -319,5 +348,5 @@ async fn demo() -> anyhow::Result<()> {
     }
     println!("Chat as a guest: {url}/sandbox/chat   (or: posada chat --url {url})");
     println!("Try: curl '{url}/api/v1/accommodations'");
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
 }

@@ -146,8 +146,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    /// `POSADA_DATABASE_URL` was not set: the SQLite file in the data directory.
+    pub database_url_defaulted: bool,
     pub db_max_connections: u32,
-    pub data_dir: Option<PathBuf>,
+    /// `POSADA_DATA_DIR`, else `$XDG_DATA_HOME/posada` or `~/.local/share/posada`: the default
+    /// database, demo secrets and backups live here, for every command alike.
+    pub data_dir: PathBuf,
     pub bind: SocketAddr,
     pub public_url: String,
     /// `POSADA_PUBLIC_URL` was not set: follow the address actually bound (port 0 in tests).
@@ -351,6 +355,11 @@ impl Source {
 
     pub fn get(&self, var: &str) -> Option<&str> {
         self.values.get(var).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    /// `POSADA_DATA_DIR` or the default data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.get("POSADA_DATA_DIR").map(PathBuf::from).unwrap_or_else(default_data_dir)
     }
 
     pub fn set(&mut self, var: &str, value: impl Into<String>) {
@@ -568,7 +577,11 @@ impl Config {
                 return Err(invalid("POSADA_JWT_SECRET", "is required by `posada serve` (at least 32 bytes)"));
             }
         };
-        let database_url = source.get("POSADA_DATABASE_URL").unwrap_or("sqlite://posada.db").to_string();
+        let data_dir = source.data_dir();
+        let database_url = match source.get("POSADA_DATABASE_URL") {
+            Some(url) => url.to_string(),
+            None => format!("sqlite://{}", data_dir.join("posada.db").display()),
+        };
         if !store::is_supported_url(&database_url) {
             return Err(invalid("POSADA_DATABASE_URL", "must start with postgres:// or sqlite://"));
         }
@@ -608,8 +621,9 @@ impl Config {
         }
         Ok(Config {
             database_url,
+            database_url_defaulted: source.get("POSADA_DATABASE_URL").is_none(),
             db_max_connections: source.parse("POSADA_DB_MAX_CONNECTIONS", 16)?,
-            data_dir: source.get("POSADA_DATA_DIR").map(PathBuf::from),
+            data_dir,
             bind,
             public_url_defaulted: source.get("POSADA_PUBLIC_URL").is_none(),
             public_url,
@@ -675,6 +689,21 @@ impl Config {
     }
 }
 
+/// Where the data lives when `POSADA_DATA_DIR` is not set (the XDG convention).
+pub fn default_data_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("XDG_DATA_HOME")
+        && !dir.is_empty()
+    {
+        return PathBuf::from(dir).join("posada");
+    }
+    if let Ok(home) = std::env::var("HOME")
+        && !home.is_empty()
+    {
+        return PathBuf::from(home).join(".local/share/posada");
+    }
+    PathBuf::from("posada-data")
+}
+
 fn parse_weekday(text: &str) -> Option<Weekday> {
     let t = text.to_lowercase();
     let t = t.as_str();
@@ -705,7 +734,29 @@ mod tests {
         let c = Config::load(&src(&[("POSADA_JWT_SECRET", &"x".repeat(32))]), Mode::Serve).unwrap();
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.db_max_connections, 16);
+        assert_eq!(c.database_url, format!("sqlite://{}", default_data_dir().join("posada.db").display()));
+        assert!(c.database_url_defaulted);
         assert_eq!(c.weekend_nights, vec![Weekday::Fri, Weekday::Sat]);
+    }
+
+    #[test]
+    fn the_database_defaults_to_the_data_dir_for_every_command() {
+        for mode in [Mode::Serve, Mode::Lenient] {
+            let c =
+                Config::load(&src(&[("POSADA_DATA_DIR", "/srv/posada"), ("POSADA_JWT_SECRET", &"x".repeat(32))]), mode)
+                    .unwrap();
+            assert_eq!(
+                (c.database_url.as_str(), c.data_dir.as_path()),
+                ("sqlite:///srv/posada/posada.db", "/srv/posada".as_ref())
+            );
+        }
+        let c = Config::load(
+            &src(&[("POSADA_DATA_DIR", "/srv/posada"), ("POSADA_DATABASE_URL", "postgres://db/posada")]),
+            Mode::Lenient,
+        )
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://db/posada");
+        assert!(!c.database_url_defaulted);
     }
 
     #[test]

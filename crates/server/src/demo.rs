@@ -3,18 +3,8 @@
 
 use anyhow::Context;
 use domain::{Money, Multiplier};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use store::{Photo, Store, UnitInput};
-
-pub fn default_data_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("XDG_DATA_HOME") {
-        return PathBuf::from(dir).join("posada");
-    }
-    if let Ok(home) = std::env::var("HOME") {
-        return PathBuf::from(home).join(".local/share/posada");
-    }
-    PathBuf::from("posada-data")
-}
 
 /// Reads a secret kept in the data dir, or creates it (owner-only permissions).
 pub fn kept_secret(dir: &Path, name: &str, len: usize) -> anyhow::Result<String> {

@@ -1971,6 +1971,29 @@ macro_rules! store_impl {
                 Ok($crate::Funnel { conversations, quoted, holds, paid })
             }
 
+            async fn migration_status(&self) -> Result<$crate::MigrationStatus> {
+                let (tables,): (i64,) = sqlx::query_as(Self::MIGRATIONS_TABLE_QUERY)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                let recorded: Vec<(i64, String, bool, Vec<u8>)> = if tables > 0 {
+                    sqlx::query_as(
+                        "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?
+                } else {
+                    Vec::new()
+                };
+                Ok($crate::MigrationStatus::compare(Self::migrator(), recorded))
+            }
+
+            async fn migrate(&self) -> Result<()> {
+                Self::migrator().run(&self.pool).await?;
+                Ok(())
+            }
+
             async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>> {
                 let rows: Vec<(String, String)> =
                     sqlx::query_as(Self::SCHEMA_QUERY).fetch_all(&self.pool).await.map_err(Self::map_err)?;

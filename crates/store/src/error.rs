@@ -30,6 +30,9 @@ pub enum StoreError {
     /// on each other while checking the exclusion constraint). Safe to run again.
     #[error("transaction aborted by a deadlock; retry")]
     Retry(#[source] sqlx::Error),
+    /// A tool was pointed at a SQLite file that does not exist (it is never created by accident).
+    #[error("no database at {0}")]
+    NoDatabase(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]

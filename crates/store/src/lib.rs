@@ -7,6 +7,7 @@
 
 mod common;
 pub mod error;
+pub mod migrations;
 pub mod model;
 mod postgres;
 mod rows;
@@ -15,6 +16,7 @@ mod sqlite;
 pub mod testing;
 
 pub use error::{Result, Result as StoreResult, StoreError};
+pub use migrations::{Migration, MigrationStatus};
 pub use model::*;
 pub use postgres::PgStore;
 pub use settings::SettingsStore;
@@ -294,17 +296,50 @@ pub trait Store: SettingsStore + Send + Sync + 'static {
     /// Funnel counts for what happened in `[from, to)`.
     async fn funnel(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Funnel>;
 
+    /// The database's migrations against this build's.
+    async fn migration_status(&self) -> Result<MigrationStatus>;
+    /// Applies the pending migrations.
+    async fn migrate(&self) -> Result<()>;
+
     /// Table → columns, to check that both schemas stay equal.
     async fn schema(&self) -> Result<BTreeMap<String, BTreeSet<String>>>;
 }
 
 /// Opens the database named by `url` (`postgres://…` or `sqlite://…`) and applies migrations.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres_url(url) {
         Ok(Arc::new(PgStore::connect(url, max_connections).await?))
     } else {
         Ok(Arc::new(SqliteStore::connect(url).await?))
     }
+}
+
+/// Opens an existing database without creating or migrating anything: the CLI's tools, which
+/// must never leave a stray database behind ([`StoreError::NoDatabase`] for a missing SQLite file).
+pub async fn open_existing(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
+    if is_postgres_url(url) {
+        Ok(Arc::new(PgStore::open_existing(url, max_connections).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open_existing(url).await?))
+    }
+}
+
+/// What `migrate` would do to the database at `url`, creating nothing: a SQLite file that does
+/// not exist yet has every migration pending.
+pub async fn inspect(url: &str) -> Result<MigrationStatus> {
+    match open_existing(url, 1).await {
+        Ok(store) => {
+            let status = store.migration_status().await;
+            store.close().await;
+            status
+        }
+        Err(StoreError::NoDatabase(_)) => Ok(MigrationStatus::all_pending(sqlite::migrator())),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Whether `url` names a backend we know.

@@ -18,15 +18,26 @@ pub struct WriteTx {
 }
 
 impl PgStore {
+    /// Connects and migrates (the database itself must exist: we never create one).
     pub async fn connect(url: &str, max_connections: u32) -> crate::Result<PgStore> {
+        let store = PgStore::open_existing(url, max_connections).await?;
+        MIGRATOR.run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating (the CLI's tools).
+    pub async fn open_existing(url: &str, max_connections: u32) -> crate::Result<PgStore> {
         let options = PgConnectOptions::from_str(url)?.application_name("posada");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
         Ok(PgStore { pool })
+    }
+
+    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -38,6 +49,8 @@ impl PgStore {
     const GREATEST: &'static str = "GREATEST";
     const SCHEMA_QUERY: &'static str = "SELECT table_name::text, column_name::text FROM information_schema.columns \
          WHERE table_schema = current_schema()";
+    const MIGRATIONS_TABLE_QUERY: &'static str = "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'";
 
     async fn write(&self) -> crate::Result<WriteTx> {
         Ok(WriteTx { tx: self.pool.begin().await.map_err(Self::map_err)? })
@@ -74,6 +87,10 @@ impl PgStore {
         }
         Self::map_err(e)
     }
+}
+
+pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+    &MIGRATOR
 }
 
 crate::settings::settings_impl!(PgStore);

@@ -23,10 +23,27 @@ pub struct WriteTx {
 }
 
 impl SqliteStore {
-    /// `sqlite://path/to/file.db` (created when missing).
+    /// `sqlite://path/to/file.db` (created when missing), migrated.
     pub async fn connect(url: &str) -> crate::Result<SqliteStore> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+        let store = SqliteStore::open(url, true).await?;
+        MIGRATOR.run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// An existing database file as it is: never created, never migrated (the CLI's tools).
+    pub async fn open_existing(url: &str) -> crate::Result<SqliteStore> {
+        SqliteStore::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> crate::Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        let file = options.get_filename();
+        let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+        if !create && !in_memory && !file.exists() {
+            return Err(crate::StoreError::NoDatabase(file.display().to_string()));
+        }
+        let options = options
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(15))
@@ -39,8 +56,11 @@ impl SqliteStore {
             .acquire_timeout(std::time::Duration::from_secs(15))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool, gate: Arc::new(Mutex::new(())) })
+    }
+
+    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -52,6 +72,8 @@ impl SqliteStore {
     const GREATEST: &'static str = "MAX";
     const SCHEMA_QUERY: &'static str = "SELECT m.name, p.name FROM sqlite_master m \
          JOIN pragma_table_info(m.name) p WHERE m.type = 'table'";
+    const MIGRATIONS_TABLE_QUERY: &'static str =
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
 
     async fn write(&self) -> crate::Result<WriteTx> {
         let gate = self.gate.clone().lock_owned().await;
@@ -81,6 +103,10 @@ impl SqliteStore {
         }
         Self::map_err(e)
     }
+}
+
+pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+    &MIGRATOR
 }
 
 crate::settings::settings_impl!(SqliteStore);

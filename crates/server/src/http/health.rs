@@ -10,7 +10,14 @@ use serde_json::json;
 use std::time::Instant;
 
 pub async fn readyz(State(s): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({"status": "ready", "timestamp": s.clock.now().to_rfc3339()}))
+    use crate::build_info as b;
+    Json(json!({
+        "status": "ready",
+        "timestamp": s.clock.now().to_rfc3339(),
+        "version": b::VERSION,
+        "commit": b::COMMIT,
+        "schema_version": b::schema_version(),
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
