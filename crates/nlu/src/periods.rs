@@ -231,7 +231,7 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate, hint: &Hint) -> Found {
                 continue;
             }
             let coming_end = match (n1, n2) {
-                ("que", "viene") => Some(i + 3),
+                ("que" | "q", "viene") => Some(i + 3),
                 ("proxima" | "siguiente" | "entrante", _) => Some(i + 2),
                 _ if matches!(prev, "proxima" | "otra") => Some(i + 1),
                 _ => None,
@@ -363,8 +363,9 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate, hint: &Hint) -> Found {
                 }
             }
             _ => {
-                if let Some(m) = month_name(a)
-                    && matches!(w(t, i + 1), "entero" | "completo" | "completito")
+                // Cheap check first: a month name is looked up only before "entero".
+                if matches!(w(t, i + 1), "entero" | "completo" | "completito")
+                    && let Some(m) = month_name(a)
                 {
                     set(&mut f, PeriodKind::WholeMonth, upcoming(today, None, |y| cal::month(y, m)));
                     mark(&mut f, i, i + 2);

@@ -571,7 +571,12 @@ impl Engine<'_> {
     }
 
     /// An honest "I don't know that" with a person offered, and the open question again.
+    /// While an offer is open its buttons stay the ones to answer: the person is offered in words.
     fn offer_person(&mut self, what: &str) {
+        if matches!(self.st.stage, Stage::Offered { .. }) && !self.st.choices.is_empty() {
+            return self
+                .text(format!("{what} Si querés, te paso con una persona: escribime «quiero hablar con alguien»."));
+        }
         let body = self.with_reask(format!("{what} ¿Querés que te pase con una persona?"));
         self.choices(
             body,

@@ -145,8 +145,10 @@ fn render(
         for key in *keys {
             let Some(f) = field(key) else { continue };
             let html = form_field(f, get(key), errors, readonly);
-            // Short fields go two by two on wide screens; text areas take the whole width.
-            if matches!(f.kind, Kind::Text) {
+            // Short fields go two by two; long lines and text areas take the whole width.
+            let short = matches!(f.kind, Kind::Time | Kind::Switch | Kind::Alias | Kind::Cbu)
+                || (f.kind == Kind::Line && f.max <= 60);
+            if !short {
                 if !pair.is_empty() {
                     let _ = write!(b, r#"<div class="row">{}</div>"#, pair.join(""));
                     pair.clear();
@@ -214,10 +216,6 @@ pub async fn save(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respons
         .any(|k| values.get(*k).is_some_and(|v| !v.is_empty()));
     if transfer_on && !has_details && !errors.contains_key("payment.transfer.alias") {
         errors.insert("payment.transfer.alias", "Para aceptar transferencias, escribí el alias o el CBU.".into());
-    }
-    let mp_off = values.get("payment.mercado_pago").is_some_and(|v| v == "off");
-    if mp_off && !transfer_on {
-        errors.insert("payment.mercado_pago", "Dejá al menos una forma de pagar la seña.".into());
     }
     if !errors.is_empty() {
         return Ok(render(&s, &form.session, &values, &errors, None, StatusCode::UNPROCESSABLE_ENTITY));

@@ -7,6 +7,7 @@ mod admin;
 mod binary;
 mod browser;
 mod cli;
+mod conversation;
 mod crash;
 mod dashboard;
 mod dashboard_chat;

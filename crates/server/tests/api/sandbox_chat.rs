@@ -207,6 +207,10 @@ async fn the_web_chat_keeps_what_the_guest_tapped_and_typed_through_a_429() {
     d.wait_text("#status", "Demasiados mensajes seguidos", Duration::from_secs(10)).await;
     d.type_into("#t", "¿aceptan mascotas?").await;
     d.click("form button").await;
+    // The web chat has no profile name: the bot asks once for the name on the reservation.
+    d.wait_text("#log", "A nombre de quién", Duration::from_secs(40)).await;
+    d.type_into("#t", "Lucía Gómez").await;
+    d.click("form button").await;
     // The reply with the hold: its code in bold, its payment link clickable.
     d.wait_text("#log", "/sandbox/pay/", Duration::from_secs(30)).await;
     let link =
@@ -243,8 +247,9 @@ async fn the_web_chat_keeps_what_the_guest_tapped_and_typed_through_a_429() {
             .filter(|m| m.direction == "in")
             .map(|m| m.body)
             .collect();
-        if ins.len() >= 3 {
-            assert_eq!(ins, vec![ask.clone(), title.clone(), "¿aceptan mascotas?".to_string()]);
+        if ins.len() >= 4 {
+            let want = vec![ask.clone(), title.clone(), "¿aceptan mascotas?".to_string(), "Lucía Gómez".to_string()];
+            assert_eq!(ins, want);
             break;
         }
         assert!(Instant::now() < deadline, "the waiting messages were sent: {ins:?}");

@@ -1,0 +1,349 @@
+//! The conversation, round 2, through the whole service: "Tu alojamiento" (stored settings the
+//! bot answers from; environment variables only seed them), what happens after the owner acts
+//! (a cancellation hands the chat off and the bot knows it; a payment for a cancelled hold is
+//! answered kindly), memory and the hold rule in the sandbox chat and by e-mail, and the page in
+//! a real browser at 360 px and on a desktop.
+
+use crate::both_engines;
+use crate::dashboard_chat::{guest_says, guest_sees, sandbox_app};
+use crate::email::{MailServers, message};
+use crate::helpers::*;
+use crate::ui::*;
+use crate::whatsapp::drain;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+both_engines!(
+    the_property_page_edits_what_the_bot_says,
+    environment_variables_only_seed_the_settings,
+    an_owner_cancellation_hands_the_chat_off_and_the_bot_knows_it,
+    a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_owner,
+    memory_and_the_hold_rule_in_the_sandbox_chat,
+);
+
+/// The bot's replies after `after` messages, as one text.
+fn replies_after(seen: &[Value], after: usize) -> String {
+    seen.iter()
+        .skip(after)
+        .filter(|m| m["direction"] == "out")
+        .map(|m| m["body"].as_str().unwrap_or("").to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn say(app: &TestApp, session: &str, text: &str) -> String {
+    let before = guest_sees(app, session).await.len();
+    guest_says(app, session, "Lucía", text).await;
+    replies_after(&guest_sees(app, session).await, before)
+}
+
+async fn the_property_page_edits_what_the_bot_says(engine: Engine) {
+    let app = sandbox_app(engine, vec![]).await;
+    let ui = owner_ui(&app).await;
+    // Nothing written yet: the bot offers a person instead of inventing an address.
+    let answer = say(&app, "prop-1", "¿dónde queda?").await;
+    assert!(answer.contains("no lo tengo anotado") && answer.contains("persona"), "{answer}");
+
+    let page = ui.page("/admin/alojamiento").await;
+    assert!(page.contains("Tu alojamiento") && page.contains(r#"name="address""#), "{page}");
+    assert!(page.contains(r#"href="/admin/alojamiento" aria-current="page""#), "in the menu");
+    // Bad values: every error next to its field, nothing saved.
+    let r = ui
+        .post(
+            "/admin/alojamiento",
+            &[
+                ("address", "Ruta 40 km 2130"),
+                ("map_url", "maps.google.com/x"),
+                ("check_in_from", "a las 3"),
+                ("payment.mercado_pago", "on"),
+                ("payment.transfer", "on"),
+                ("payment.transfer.cbu", "123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    for field in ["map_url", "check_in_from", "payment.transfer.cbu"] {
+        assert!(html.contains(&format!(r#"id="err-{field}""#)), "{field}: {html}");
+    }
+    assert!(html.contains("Ruta 40 km 2130"), "what was typed stays in the form");
+    assert!(!app.state.store.settings().await.unwrap().contains_key("address"), "nothing saved");
+    // Good values, with markup that must come back escaped.
+    let r = ui
+        .post(
+            "/admin/alojamiento",
+            &[
+                ("name", "Cabañas <b>del Lago</b>"),
+                ("address", "Ruta 40 km 2130, Villa La Angostura"),
+                ("map_url", "https://maps.app.goo.gl/abc"),
+                ("check_in_from", "15:00"),
+                ("check_out_until", "10:30"),
+                ("payment.mercado_pago", "on"),
+                ("payment.transfer", "on"),
+                ("payment.transfer.alias", "lago.escondido.mp"),
+                ("payment.transfer.cbu", "2850590940090418135201"),
+                ("payment.transfer.holder", "Lago Escondido SRL"),
+                ("balance", "Al llegar, en efectivo o por transferencia."),
+                ("policy.cancellation", "Hasta 15 días antes te devolvemos la seña."),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/admin/alojamiento?ok=guardada");
+    let page = ui.page("/admin/alojamiento?ok=guardada").await;
+    assert!(page.contains("Cabañas &lt;b&gt;del Lago&lt;/b&gt;") && !page.contains("<b>del Lago"), "escaped");
+    let audit = app.state.store.audit_after(0, 100).await.unwrap();
+    let saved = audit.iter().find(|a| a.action == "settings_changed").expect("an audit row");
+    assert!(saved.note.contains("address") && saved.actor == OWNER_EMAIL, "{saved:?}");
+
+    // The bot answers from what was saved.
+    let answer = say(&app, "prop-1", "¿dónde queda?").await;
+    assert!(answer.contains("Ruta 40 km 2130") && answer.contains("https://maps.app.goo.gl/abc"), "{answer}");
+    let answer = say(&app, "prop-1", "se puede pagar con transferencia?").await;
+    assert!(answer.contains("lago.escondido.mp") && answer.contains("Lago Escondido SRL"), "{answer}");
+    let answer = say(&app, "prop-1", "a qué hora es el check in?").await;
+    assert!(answer.contains("15:00") && answer.contains("10:30"), "{answer}");
+    let answer = say(&app, "prop-1", "y si tengo que cancelar?").await;
+    assert!(answer.contains("Hasta 15 días antes"), "{answer}");
+
+    // Staff reads the page but cannot change it.
+    let staff = staff_ui(&app).await;
+    let page = staff.page("/admin/alojamiento").await;
+    assert!(page.contains("Solo el dueño") && !page.contains(r#"id="btn-guardar-alojamiento""#), "{page}");
+    let r = staff.post("/admin/alojamiento", &[("address", "otra")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A form without the CSRF token changes nothing.
+    let r = ui.post_raw("/admin/alojamiento", &[("address", "otra")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.state.store.settings().await.unwrap()["address"], "Ruta 40 km 2130, Villa La Angostura");
+}
+
+async fn environment_variables_only_seed_the_settings(engine: Engine) {
+    let env = vec![
+        ("POSADA_PROPERTY_LOCATION", "Av. Siempre Viva 742".to_string()),
+        ("POSADA_CHECK_IN_FROM", "13:00".to_string()),
+    ];
+    let app = sandbox_app(engine, env).await;
+    let s = app.state.store.settings().await.unwrap();
+    assert_eq!((s["address"].as_str(), s["check_in_from"].as_str()), ("Av. Siempre Viva 742", "13:00"));
+    let ui = owner_ui(&app).await;
+    assert!(ui.page("/admin/alojamiento").await.contains("Av. Siempre Viva 742"));
+    // The owner changes it; a restart with the same environment keeps the owner's words.
+    app.state
+        .store
+        .save_settings(&[("address".into(), Some("Ruta 40 km 2130".into()))], OWNER_EMAIL, app.clock.now())
+        .await
+        .unwrap();
+    let seeded =
+        server::property::seed_defaults(app.state.store.as_ref(), &app.state.config, app.clock.now()).await.unwrap();
+    assert_eq!(seeded, 0);
+    assert_eq!(app.state.store.settings().await.unwrap()["address"], "Ruta 40 km 2130");
+    let answer = say(&app, "seed-1", "dónde quedan?").await;
+    assert!(answer.contains("Ruta 40 km 2130") && !answer.contains("Siempre Viva"), "{answer}");
+}
+
+/// A guest holds through the sandbox chat with the explicit yes; returns the code.
+async fn chat_hold(app: &TestApp, session: &str) -> String {
+    let ask = format!("tienen lugar en la arrayán del {} al {} para 4?", day_words(app, 20), day_words(app, 23));
+    let offer = say(app, session, &ask).await;
+    assert!(offer.contains("¿Te la reservo?"), "the confirmation first: {offer}");
+    let filter = store::ReservationFilter { contact: Some(session.into()), limit: 5, ..Default::default() };
+    assert!(app.state.store.list_reservations(&filter).await.unwrap().0.is_empty(), "no hold on a question");
+    let done = say(app, session, "dale").await;
+    assert!(done.contains("Te reservé"), "{done}");
+    app.state.store.list_reservations(&filter).await.unwrap().0[0].code.clone()
+}
+
+/// "15 de enero" for the day `n` days from the app's today.
+fn day_words(app: &TestApp, n: i64) -> String {
+    let d: chrono::NaiveDate = app.in_days(n).parse().unwrap();
+    let months = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ];
+    use chrono::Datelike;
+    format!("{} de {}", d.day(), months[d.month0() as usize])
+}
+
+async fn an_owner_cancellation_hands_the_chat_off_and_the_bot_knows_it(engine: Engine) {
+    let app = sandbox_app(engine, vec![]).await;
+    let code = chat_hold(&app, "owner-cancel").await;
+    // The owner cancels through the admin API (the dashboard path is in dashboard_chat).
+    let token = app.owner_token().await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/reservations/{code}/cancel")))
+        .bearer_auth(&token)
+        .json(&json!({"reason": "mantenimiento de la cabaña"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drain(&app).await;
+    let seen = guest_sees(&app, "owner-cancel").await;
+    let told = seen.last().unwrap()["body"].as_str().unwrap().to_string();
+    assert!(told.contains(&code) && told.contains("cancelarla"), "{told}");
+    assert!(!told.contains("mantenimiento"), "the owner's reason stays internal");
+    let contact = app.state.store.find_contact("sandbox", "owner-cancel").await.unwrap();
+    assert!(contact.handed_off, "the chat waits for a person");
+    // While a person holds the chat, the bot is silent.
+    let quiet = say(&app, "owner-cancel", "por qué me cancelaron??").await;
+    assert!(quiet.is_empty(), "{quiet}");
+    // Given back to the bot, it knows what happened and calls the owner again.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/contacts/{}/release", contact.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let answer = say(&app, "owner-cancel", "por qué me cancelaron??").await;
+    assert!(answer.contains(&code) && answer.contains("la canceló el alojamiento"), "{answer}");
+    assert!(!answer.contains("No veo reservas"), "{answer}");
+    assert!(app.state.store.find_contact("sandbox", "owner-cancel").await.unwrap().handed_off);
+}
+
+async fn a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_owner(engine: Engine) {
+    let app = sandbox_app(engine, vec![("POSADA_PAYMENT_PROVIDER", "sandbox".into())]).await;
+    let code = chat_hold(&app, "late-pay").await;
+    drain(&app).await;
+    let r: Value = app.get(&format!("/api/v1/reservations/{code}")).await.json().await.unwrap();
+    let link = r["payment_link"].as_str().expect("a payment link").to_string();
+    // The guest cancels in the chat, then pays the link still open in the browser.
+    assert!(say(&app, "late-pay", "quiero cancelar la reserva").await.contains("¿Cancelo"));
+    assert!(say(&app, "late-pay", "sí").await.contains("cancelé"));
+    let pref = link.rsplit('/').next().unwrap();
+    let before = guest_sees(&app, "late-pay").await.len();
+    let page = app.client.post(app.url(&format!("/sandbox/pay/{pref}/approve"))).send().await.unwrap();
+    assert!(page.status().is_success());
+    drain(&app).await;
+    let after = replies_after(&guest_sees(&app, "late-pay").await, before);
+    assert!(after.contains("Recibimos tu pago") && after.contains("ya estaba cancelada"), "{after}");
+    assert!(!after.contains("confirmada"), "{after}");
+    let contact = app.state.store.find_contact("sandbox", "late-pay").await.unwrap();
+    assert!(contact.handed_off, "a person takes it from there");
+    let r = app.state.store.get_reservation(&code).await.unwrap();
+    assert!(r.flags.contains(&domain::AttentionFlag::NeedsRefund), "flagged for a refund");
+    assert_eq!(r.status, domain::ReservationStatus::Cancelled);
+}
+
+async fn memory_and_the_hold_rule_in_the_sandbox_chat(engine: Engine) {
+    let app = sandbox_app(engine, vec![]).await;
+    let s = "memory-1";
+    use chrono::Datelike;
+    let next_year = app.today().year() + 1;
+    // The month said first frames the days said next.
+    let a = say(&app, s, "hola! hay disponibilidad en enero para una pareja?").await;
+    assert!(a.contains("enero"), "{a}");
+    let b = say(&app, s, "del 20 al 24").await;
+    assert!(b.to_lowercase().contains("del 20 al 24 de enero"), "{b}");
+    // A price question while offers are open never holds.
+    let c = say(&app, s, "cuánto sale la noche en la grande?").await;
+    assert!(c.contains("Cabaña Grande") && c.contains("¿Te la reservo?"), "{c}");
+    let filter = store::ReservationFilter { contact: Some(s.into()), limit: 5, ..Default::default() };
+    assert!(app.state.store.list_reservations(&filter).await.unwrap().0.is_empty(), "no hold on a question");
+    // "somos 4 al final" keeps the January dates.
+    let d = say(&app, s, "ah no, somos 4 al final").await;
+    assert!(d.to_lowercase().contains("del 20 al 24 de enero") && d.contains("para 4"), "{d}");
+    // The explicit yes holds, in January of the coming year.
+    let e = say(&app, s, "sí, la grande").await;
+    assert!(e.contains("Te reservé la Cabaña Grande"), "{e}");
+    let hold = &app.state.store.list_reservations(&filter).await.unwrap().0[0];
+    assert_eq!(hold.stay.check_in, chrono::NaiveDate::from_ymd_opt(next_year, 1, 20).unwrap());
+}
+
+/// The same wandering guest by e-mail (real Dovecot and SMTP): the month is remembered, a price
+/// question is answered without a hold, the transfer question gets an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_and_the_hold_rule_by_email() {
+    let Some(servers) = MailServers::start() else { return };
+    let mut env = servers.env();
+    env.push(("POSADA_PAYMENT_PROVIDER", "sandbox".into()));
+    let app = spawn_app_with(Engine::Sqlite, Options { env, ..Default::default() }).await;
+    let from = "\"Lucía Fernández\" <lucia@guest.test>";
+    let ask = "Hola! ¿hay disponibilidad en enero para una pareja?\n\nSaludos, Lucía";
+    servers.deliver(&message(from, "e1@guest.test", "Consulta", "", ask)).await;
+    drain(&app).await;
+    let first = servers.received();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert!(first[0].text.contains("enero"), "{}", first[0].text);
+    let refs = |m: &crate::email::Received| format!("In-Reply-To: {}\nReferences: {}\n", m.message_id, m.message_id);
+    let reply = |n: usize, id: &str, body: &str| {
+        let prev = servers.received()[n - 1].clone();
+        message(from, id, "Re: Consulta", &refs(&prev), body)
+    };
+    servers.deliver(&reply(1, "e2@guest.test", "del 20 al 24\n\n> quoted text")).await;
+    app.state.chat.poll_mailbox().await;
+    drain(&app).await;
+    let offers: String = servers.received().iter().skip(1).map(|m| m.text.clone()).collect();
+    assert!(offers.to_lowercase().contains("del 20 al 24 de enero"), "{offers}");
+    let n = servers.received().len();
+    servers.deliver(&reply(n, "e3@guest.test", "cuánto sale la noche en la grande?")).await;
+    app.state.chat.poll_mailbox().await;
+    drain(&app).await;
+    let price: String = servers.received().iter().skip(n).map(|m| m.text.clone()).collect();
+    assert!(price.contains("Cabaña Grande") && price.contains("¿Te la reservo?"), "{price}");
+    let filter = store::ReservationFilter { contact: Some("lucia@guest.test".into()), limit: 5, ..Default::default() };
+    assert!(app.state.store.list_reservations(&filter).await.unwrap().0.is_empty(), "no hold by e-mail either");
+    let n = servers.received().len();
+    servers.deliver(&reply(n, "e4@guest.test", "se puede pagar con transferencia?")).await;
+    app.state.chat.poll_mailbox().await;
+    drain(&app).await;
+    let transfer: String = servers.received().iter().skip(n).map(|m| m.text.clone()).collect();
+    assert!(transfer.contains("transferencia"), "{transfer}");
+    // The numbered choice is the explicit yes by e-mail.
+    let n = servers.received().len();
+    servers.deliver(&reply(n, "e5@guest.test", "1")).await;
+    app.state.chat.poll_mailbox().await;
+    drain(&app).await;
+    assert_eq!(app.state.store.list_reservations(&filter).await.unwrap().0.len(), 1, "the hold on the choice");
+    app.stop().await;
+}
+
+async fn shot(d: &crate::webdriver::Driver, name: &str) {
+    let dir = if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        std::env::temp_dir().join("posada-screenshots")
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), d.screenshot().await).unwrap();
+}
+
+/// "Tu alojamiento" in Chromium: fits 360 px without sideways scrolling, saves, and the bot uses
+/// it; a desktop screenshot too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_property_page_in_a_real_browser() {
+    let Some(d) = crate::webdriver::Driver::start(360, 780).await else { return };
+    let app = sandbox_app(Engine::Sqlite, vec![]).await;
+    d.goto(&app.url("/admin/alojamiento")).await;
+    d.find("#login-submit").await;
+    d.type_into("#email", OWNER_EMAIL).await;
+    d.type_into("#password", OWNER_PASSWORD).await;
+    d.click("#login-submit").await;
+    d.wait_text("h1", "Tu alojamiento", std::time::Duration::from_secs(10)).await;
+    let wide = d.script("return document.documentElement.scrollWidth").await;
+    assert!(wide.as_i64().unwrap_or(9999) <= 360, "no sideways scrolling at 360 px: {wide}");
+    d.type_into("#p-address", "Ruta 40 km 2130, Villa La Angostura").await;
+    d.type_into("#p-nearby", "Lago Correntoso a 300 m.").await;
+    d.click("#btn-guardar-alojamiento").await;
+    d.wait_text("main", "los cambios se guardaron", std::time::Duration::from_secs(10)).await;
+    shot(&d, "alojamiento-360").await;
+    d.resize(1280, 900).await;
+    d.goto(&app.url("/admin/alojamiento")).await;
+    d.find("#form-alojamiento").await;
+    shot(&d, "alojamiento-desktop").await;
+    let answer = say(&app, "browser-1", "hay algo para hacer cerca?").await;
+    assert!(answer.contains("Lago Correntoso"), "{answer}");
+    d.quit().await;
+}
