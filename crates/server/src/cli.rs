@@ -29,6 +29,19 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Make a consistent backup of the database while the service runs (SQLite: VACUUM INTO;
+    /// PostgreSQL: pg_dump -Fc), keeping the newest POSADA_BACKUP_KEEP.
+    Backup {
+        /// Where to write it (default POSADA_BACKUP_DIR, i.e. the data directory's backups/).
+        #[arg(long)]
+        to: Option<std::path::PathBuf>,
+    },
+    /// Restore a backup into an empty place (a data directory without a database, or an empty
+    /// PostgreSQL database); never over a live database.
+    Restore {
+        /// A file made by `posada backup`.
+        file: std::path::PathBuf,
+    },
     /// Manage admin users.
     Admin {
         #[command(subcommand)]
@@ -159,6 +172,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 })
             );
             store.close().await;
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let (_, config) = load(Mode::Lenient)?;
+            let store = open_for_tool(&config).await?;
+            let dir = to.unwrap_or_else(|| config.backup.dir.clone());
+            let made =
+                crate::backup::make(store.as_ref(), &config, &dir, store::BackupTrigger::Manual, chrono::Utc::now())
+                    .await;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&made?)?);
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let (_, config) = load(Mode::Lenient)?;
+            prepare_data_dir(&config)?;
+            let restored = crate::backup::restore(&config, &file).await?;
+            println!("{}", serde_json::to_string_pretty(&restored)?);
             Ok(())
         }
         Command::Admin { command: AdminCommand::AddUser { email, role } } => {

@@ -4,6 +4,7 @@
 pub mod admin_ui;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod booking;
 pub mod build_info;
 pub mod channels;

@@ -40,6 +40,11 @@ impl PgStore {
         &MIGRATOR
     }
 
+    /// PostgreSQL is copied with `pg_dump` (the server's `backup` module).
+    async fn copy_to_file_impl(&self, _path: &std::path::Path) -> crate::Result<()> {
+        Err(crate::StoreError::Unsupported("use pg_dump"))
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

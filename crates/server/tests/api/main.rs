@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod backup;
 mod binary;
 mod browser;
 mod cli;
