@@ -109,6 +109,13 @@ pub fn made_at(file: &Path) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&naive))
 }
 
+/// 1 for `posada-…Z.db`, n for `posada-…Z-n.db` (several backups in one second).
+fn sequence(file: &Path) -> u32 {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let stem = name.trim_end_matches(SQLITE_EXT).trim_end_matches(PG_EXT);
+    stem.rsplit_once("Z-").and_then(|(_, n)| n.parse().ok()).unwrap_or(1)
+}
+
 fn is_backup_name(name: &str) -> bool {
     (name.ends_with(SQLITE_EXT) || name.ends_with(PG_EXT)) && made_at(Path::new(name)).is_some()
 }
@@ -124,8 +131,8 @@ pub fn retain(dir: &Path, keep: u32) -> anyhow::Result<Vec<PathBuf>> {
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(is_backup_name))
         .collect();
-    // Newest first: by the time in the name, then the name (the -2, -3 of one second).
-    files.sort_by(|a, b| made_at(b).cmp(&made_at(a)).then_with(|| b.cmp(a)));
+    // Newest first: by the time in the name, then the -2, -3 of one second.
+    files.sort_by_key(|f| std::cmp::Reverse((made_at(f), sequence(f))));
     let mut removed = Vec::new();
     for old in files.into_iter().skip(keep as usize) {
         std::fs::remove_file(&old).with_context(|| format!("no puedo borrar la copia vieja {}", old.display()))?;
@@ -501,13 +508,17 @@ mod tests {
         let twin = free_name(&dir, t0 + chrono::Duration::days(4), SQLITE_EXT);
         assert!(twin.display().to_string().ends_with("posada-20261205-060000Z-2.db"), "{}", twin.display());
         std::fs::write(&twin, b"x").unwrap();
+        let triplet = free_name(&dir, t0 + chrono::Duration::days(4), SQLITE_EXT);
+        std::fs::write(&triplet, b"x").unwrap();
+        assert_eq!((sequence(&made[4]), sequence(&twin), sequence(&triplet)), (1, 2, 3));
         // Not ours: never deleted.
         for other in ["notes.txt", "posada.db", ".posada-20261201-060000Z.db.partial", "posada-old.db"] {
             std::fs::write(dir.join(other), b"x").unwrap();
         }
+        // Within one second the later -n is the newer: -3, -2 and the plain name of that second stay.
         let removed = retain(&dir, 3).unwrap();
-        assert_eq!(removed, vec![made[2].clone(), made[1].clone(), made[0].clone()]);
-        assert!(twin.exists() && made[4].exists() && made[3].exists());
+        assert_eq!(removed, vec![made[3].clone(), made[2].clone(), made[1].clone(), made[0].clone()]);
+        assert!(triplet.exists() && twin.exists() && made[4].exists());
         for other in ["notes.txt", "posada.db", ".posada-20261201-060000Z.db.partial", "posada-old.db"] {
             assert!(dir.join(other).exists(), "{other} was touched");
         }

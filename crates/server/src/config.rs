@@ -442,6 +442,13 @@ fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
     })
 }
 
+impl WhatsAppConfig {
+    /// How long the webhook verification token is (`posada doctor` warns on a short one).
+    pub fn verify_token_len(&self) -> usize {
+        self.verify_token.expose_secret().chars().count()
+    }
+}
+
 /// All four credentials or none: a partial set would accept unsigned webhooks or fail to send.
 fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigError> {
     const REQUIRED: [&str; 4] = [

@@ -2018,6 +2018,12 @@ macro_rules! store_impl {
                 Ok(out)
             }
 
+            async fn engine_details(&self) -> Result<$crate::EngineDetails> {
+                let (version, btree_gist): (String, Option<String>) =
+                    sqlx::query_as(Self::ENGINE_QUERY).fetch_one(&self.pool).await.map_err(Self::map_err)?;
+                Ok($crate::EngineDetails { version, btree_gist })
+            }
+
             async fn migration_status(&self) -> Result<$crate::MigrationStatus> {
                 let (tables,): (i64,) = sqlx::query_as(Self::MIGRATIONS_TABLE_QUERY)
                     .fetch_one(&self.pool)

@@ -42,6 +42,14 @@ impl Backend {
     }
 }
 
+/// What the database engine is (`posada doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EngineDetails {
+    pub version: String,
+    /// PostgreSQL's extension the no-overlap constraint needs (`None` on SQLite, or missing).
+    pub btree_gist: Option<String>,
+}
+
 /// Limits checked inside the hold transaction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HoldLimits {
@@ -302,6 +310,9 @@ pub trait Store: Send + Sync + 'static {
     async fn last_backup(&self) -> Result<Option<Backup>>;
     /// Rows of the tables a business cannot lose (`posada backup`/`restore` report them).
     async fn counts(&self) -> Result<BTreeMap<String, i64>>;
+
+    /// The engine's version and, on PostgreSQL, the installed `btree_gist` version (`posada doctor`).
+    async fn engine_details(&self) -> Result<EngineDetails>;
 
     /// The database's migrations against this build's.
     async fn migration_status(&self) -> Result<MigrationStatus>;

@@ -99,6 +99,7 @@ impl SqliteStore {
     const GREATEST: &'static str = "MAX";
     const SCHEMA_QUERY: &'static str = "SELECT m.name, p.name FROM sqlite_master m \
          JOIN pragma_table_info(m.name) p WHERE m.type = 'table'";
+    const ENGINE_QUERY: &'static str = "SELECT sqlite_version(), CAST(NULL AS TEXT)";
     const MIGRATIONS_TABLE_QUERY: &'static str =
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
 

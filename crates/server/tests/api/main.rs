@@ -12,6 +12,7 @@ mod crash;
 mod dashboard;
 mod dashboard_chat;
 mod docs;
+mod doctor;
 mod email;
 mod errors;
 mod health;
