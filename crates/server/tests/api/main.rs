@@ -25,5 +25,6 @@ mod risky_hours;
 mod scripts;
 mod tools;
 mod ui;
+mod upgrade;
 mod webdriver;
 mod whatsapp;
