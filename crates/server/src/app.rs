@@ -22,6 +22,8 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     state: AppState,
     run_worker: bool,
+    /// Turned on by the shutdown signal; `state.stopping` watches it.
+    stop_tx: watch::Sender<bool>,
 }
 
 impl Application {
@@ -44,7 +46,9 @@ impl Application {
             .with_context(|| format!("cannot open the database ({})", redact_url(&config.database_url)))?;
         let booking = Booking::new(store.clone(), config.clone(), clock.clone());
         let chat = crate::chat::Chat::new(store.clone(), booking.clone(), config.clone(), clock.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
         let state = AppState {
+            stopping: crate::state::Stopping::new(stop_rx),
             payments: crate::payments::Payments::new(
                 store.clone(),
                 booking.clone(),
@@ -70,7 +74,7 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("cannot bind {addr}"))?),
             None => None,
         };
-        Ok(Application { listener, metrics_listener, state, run_worker: true })
+        Ok(Application { listener, metrics_listener, state, run_worker: true, stop_tx })
     }
 
     /// Tests drive the queue by hand.
@@ -91,8 +95,14 @@ impl Application {
         self.state.clone()
     }
 
+    /// Serves until `shutdown` resolves, then stops within `POSADA_SHUTDOWN_GRACE_S` whatever
+    /// the clients do: open streams (the dashboard's SSE, the sandbox's long polls) end at once,
+    /// in-flight requests and the worker's current jobs get the grace, and connections still open
+    /// when it runs out are dropped.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_tx = self.stop_tx.clone();
+        let stop_rx = stop_tx.subscribe();
+        let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_s);
         let worker = self.run_worker.then(|| {
             let w = Worker::new(self.state.clone());
             tokio::spawn(w.run(stop_rx.clone()))
@@ -118,20 +128,38 @@ impl Application {
         }
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.listener.local_addr()?, backend = self.state.store.backend().as_str(), "listening");
-        let signal_stop = stop_tx.clone();
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // The grace runs from the signal, for everything: requests, streams and the worker.
+        let signalled: Arc<std::sync::OnceLock<tokio::time::Instant>> = Default::default();
+        let (signal_stop, signal_at) = (stop_tx.clone(), signalled.clone());
+        let serve = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
+                let _ = signal_at.set(tokio::time::Instant::now());
                 tracing::info!("shutting down: no new connections, finishing in-flight requests");
                 let _ = signal_stop.send(true);
             })
-            .await?;
-        let _ = stop_tx.send(true);
-        if let Some(w) = worker {
-            let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_s);
-            if tokio::time::timeout(grace, w).await.is_err() {
-                tracing::warn!("worker did not stop within the grace period");
+            .into_future();
+        let stopping = self.state.stopping.clone();
+        let deadline = |signalled: Arc<std::sync::OnceLock<tokio::time::Instant>>| {
+            signalled.get().map(|at| *at + grace).unwrap_or_else(|| tokio::time::Instant::now() + grace)
+        };
+        let out_of_grace = {
+            let signalled = signalled.clone();
+            async move {
+                stopping.wait().await;
+                tokio::time::sleep_until(deadline(signalled)).await;
             }
+        };
+        tokio::select! {
+            served = serve => served?,
+            // A client that keeps a connection open cannot hold the process: it is dropped.
+            _ = out_of_grace => tracing::warn!("connections still open after the grace period: closed"),
+        }
+        let _ = stop_tx.send(true);
+        if let Some(w) = worker
+            && tokio::time::timeout_at(deadline(signalled), w).await.is_err()
+        {
+            tracing::warn!("worker did not stop within the grace period");
         }
         if let Some(w) = mail_watch {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), w).await;

@@ -230,7 +230,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             result
         }
-        Command::Chat { url, name } => chat(&url, &name).await,
+        Command::Chat { url, name } => crate::sandbox_client::run(&url, &name).await,
         Command::Nlu { today, units, text } => {
             let source = Source::from_env()?;
             let config = Config::load(&source, Mode::Lenient)?;
@@ -367,73 +367,6 @@ async fn ical(command: IcalCommand, store: std::sync::Arc<dyn store::Store>, con
         }
     }
     Ok(())
-}
-
-/// A terminal guest: each stdin line is a message; replies are printed with numbered options
-/// (answer "2" or the option's words, as on e-mail).
-async fn chat(url: &str, name: &str) -> anyhow::Result<()> {
-    let url = url.trim_end_matches('/');
-    let session = format!("cli-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-    let http = reqwest::Client::new();
-    let mut after = 0i64;
-    eprintln!("Chat de prueba con {url} — escribí y apretá Enter (Ctrl-D para salir).");
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            if tx.blocking_send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut open = true;
-    let mut quiet_polls = 0;
-    loop {
-        if open {
-            match tokio::time::timeout(std::time::Duration::from_millis(300), rx.recv()).await {
-                Ok(Some(line)) if !line.trim().is_empty() => {
-                    let r = http
-                        .post(format!("{url}/sandbox/api/messages"))
-                        .json(&serde_json::json!({"session": session, "name": name, "text": line}))
-                        .send()
-                        .await
-                        .context("is the server running with the sandbox on (posada demo)?")?;
-                    anyhow::ensure!(r.status().is_success(), "the server answered {}", r.status());
-                    quiet_polls = 0;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => open = false,
-                Err(_) => {}
-            }
-        } else {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            quiet_polls += 1;
-            // After stdin ends, wait a little for the last replies.
-            if quiet_polls > 10 {
-                return Ok(());
-            }
-        }
-        let v: serde_json::Value = http
-            .get(format!("{url}/sandbox/api/messages?session={session}&after={after}"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        for m in v["messages"].as_array().into_iter().flatten() {
-            after = after.max(m["id"].as_i64().unwrap_or(0));
-            if m["direction"] == "out" {
-                quiet_polls = 0;
-                match m["kind"].as_str() {
-                    Some("photo") => println!(
-                        "🖼  {} ({})",
-                        m["payload"]["caption"].as_str().unwrap_or(""),
-                        m["payload"]["url"].as_str().unwrap_or("")
-                    ),
-                    _ => println!("{}", m["body"].as_str().unwrap_or("")),
-                }
-                println!();
-            }
-        }
-    }
 }
 
 async fn demo() -> anyhow::Result<()> {

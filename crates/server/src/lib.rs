@@ -21,5 +21,6 @@ pub mod ical_sync;
 pub mod jobs;
 pub mod metrics;
 pub mod payments;
+pub mod sandbox_client;
 pub mod state;
 pub mod telemetry;

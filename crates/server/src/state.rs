@@ -28,4 +28,28 @@ pub struct AppState {
     pub bad_signatures: Arc<RateLimiter>,
     /// The dashboard's per-instance state (login throttle, live updates).
     pub ui: Arc<crate::admin_ui::UiState>,
+    /// Turns on when the instance starts shutting down: open streams (SSE, long polls) end.
+    pub stopping: Stopping,
+}
+
+/// Shutdown as seen by long-lived responses: a stream selects on [`Stopping::wait`] and ends, so
+/// graceful shutdown never waits on a client that keeps a connection open.
+#[derive(Clone)]
+pub struct Stopping(tokio::sync::watch::Receiver<bool>);
+
+impl Stopping {
+    pub fn new(rx: tokio::sync::watch::Receiver<bool>) -> Stopping {
+        Stopping(rx)
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once shutdown began (at once if it already did).
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        // A dropped sender means the application is gone: stop too.
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
 }

@@ -13,6 +13,7 @@ use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -205,6 +206,7 @@ async fn describe(s: &AppState, a: &AuditEntry, names: &mut HashMap<i64, String>
 /// GET /admin/events
 pub async fn events(State(s): State<AppState>, _session: Session) -> Response {
     let rx = s.ui.live.subscribe(&s);
+    let stopping = s.stopping.clone();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         loop {
             match rx.recv().await {
@@ -221,7 +223,10 @@ pub async fn events(State(s): State<AppState>, _session: Session) -> Response {
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
-    });
+    })
+    // Shutdown ends the stream (the browser reconnects to whichever instance is up), so an open
+    // page never holds a stopping server.
+    .take_until(async move { stopping.wait().await });
     let mut r = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response();
     let h = r.headers_mut();
     h.insert("cache-control", HeaderValue::from_static("no-cache"));

@@ -1,5 +1,10 @@
 //! The sandbox channel: chat with the bot as a guest in the browser (or with `posada chat`),
 //! through the same inbox, engine and outbox as WhatsApp. On in `posada demo`; 404 otherwise.
+//!
+//! Clients long-poll for replies (`GET …/messages?after=N&wait=25`): the request returns as soon
+//! as something new is there, or empty after `wait` seconds, so an idle chat costs one request
+//! every 25 s instead of three a second, and stays far below the per-address rate limit. A sent
+//! message carries the client's own id, so a retry after a lost answer is stored once.
 
 use super::extract::{ApiJson, ApiQuery};
 use crate::chat::PROCESS_INBOUND;
@@ -12,7 +17,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 use store::{NewInbound, StoreError};
+use tokio::sync::Semaphore;
 
 fn enabled(s: &AppState) -> ApiResult<()> {
     if s.config.sandbox { Ok(()) } else { Err(ApiError::not_found("No existe.")) }
@@ -38,7 +45,18 @@ pub struct SendBody {
     button_id: Option<String>,
     #[serde(default)]
     title: Option<String>,
+    /// The client's id for this message: a retry with the same id is stored once.
+    #[serde(default)]
+    client_id: Option<String>,
 }
+
+/// The longest a poll waits for news.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting poll looks at the database (works across instances, no extra wiring).
+const WAIT_STEP: Duration = Duration::from_millis(300);
+/// Polls allowed to wait at once on this instance; beyond it a poll answers at once.
+const MAX_WAITING: usize = 64;
+static WAITING: Semaphore = Semaphore::const_new(MAX_WAITING);
 
 pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> ApiResult<(StatusCode, Json<Value>)> {
     enabled(&s)?;
@@ -53,15 +71,30 @@ pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> A
             ));
         }
     };
+    let provider_id = match b.client_id.as_deref() {
+        Some(id) if (1..=64).contains(&id.len()) && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') => {
+            format!("{}-c-{id}", b.session)
+        }
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_client_id",
+                "El identificador del mensaje debe tener de 1 a 64 letras, números o guiones.",
+            ));
+        }
+        None => format!("{}-{:032x}", b.session, rand::random::<u128>()),
+    };
     let event = NewInbound {
         provider: "sandbox".into(),
-        provider_id: format!("{}-{:032x}", b.session, rand::random::<u128>()),
+        provider_id,
         contact: Some(("sandbox".into(), b.session.clone(), b.name.clone().unwrap_or_default())),
         kind: if b.button_id.is_some() { "button".into() } else { "text".into() },
         payload,
         job_kind: PROCESS_INBOUND.into(),
     };
-    let id = s.store.store_inbound(&event, s.clock.now()).await?;
+    let Some(id) = s.store.store_inbound(&event, s.clock.now()).await? else {
+        // A retry of a message already stored: nothing more to do.
+        return Ok((StatusCode::ACCEPTED, Json(json!({"event_id": null, "duplicate": true}))));
+    };
     s.wake.notify_one();
     metrics::counter!(m::INBOUND_MESSAGES, "channel" => "sandbox", "type" => event.kind.clone()).increment(1);
     Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id}))))
@@ -72,24 +105,50 @@ pub struct ListQuery {
     session: String,
     #[serde(default)]
     after: i64,
+    /// Seconds to wait for something new (0 = answer at once; at most 30).
+    #[serde(default)]
+    wait: u64,
 }
 
-pub async fn messages(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<Value>> {
-    enabled(&s)?;
-    valid_session(&q.session)?;
-    let contact = match s.store.find_contact("sandbox", &q.session).await {
+/// The conversation after `after`, as the guest sees it; `None` before the first message.
+async fn read(s: &AppState, session: &str, after: i64) -> ApiResult<Option<(Vec<Value>, bool)>> {
+    let contact = match s.store.find_contact("sandbox", session).await {
         Ok(c) => c,
-        Err(StoreError::NotFound) => return Ok(Json(json!({"messages": []}))),
+        Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let list = s.store.list_messages(contact.id, q.after, 200).await?;
+    let list = s.store.list_messages(contact.id, after, 200).await?;
     let items: Vec<Value> = list
         .iter()
         // Replies appear once the outbox has delivered them, as on a phone.
         .filter(|m| m.direction == "in" || m.status != "queued")
         .map(|m| json!({"id": m.id, "direction": m.direction, "kind": m.kind, "body": m.body, "payload": m.payload, "status": m.status}))
         .collect();
-    Ok(Json(json!({"messages": items, "handed_off": contact.handed_off})))
+    Ok(Some((items, contact.handed_off)))
+}
+
+pub async fn messages(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<Value>> {
+    enabled(&s)?;
+    valid_session(&q.session)?;
+    let wait = Duration::from_secs(q.wait).min(MAX_WAIT);
+    // Only so many polls wait at once; the others answer at once (the client asks again).
+    let permit = if wait.is_zero() { None } else { WAITING.try_acquire().ok() };
+    let deadline = Instant::now() + if permit.is_some() { wait } else { Duration::ZERO };
+    loop {
+        let found = read(&s, &q.session, q.after).await?;
+        let news = found.as_ref().is_some_and(|(items, _)| !items.is_empty());
+        if news || Instant::now() >= deadline || s.stopping.is_stopping() {
+            return Ok(Json(match found {
+                Some((items, handed_off)) => json!({"messages": items, "handed_off": handed_off}),
+                None => json!({"messages": []}),
+            }));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(WAIT_STEP.min(deadline.saturating_duration_since(Instant::now()))) => {}
+            // Shutdown answers every waiting poll at once.
+            _ = s.stopping.wait() => {}
+        }
+    }
 }
 
 pub async fn page(State(s): State<AppState>) -> ApiResult<Response> {

@@ -29,17 +29,30 @@ fn cookie_pair(set_cookie: &str) -> String {
 
 /// GET /admin/login, then POST the form; returns the raw response of the POST.
 pub async fn submit_login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    let form = app.get("/admin/login").await;
+    submit_login_at(&app.client, &app.address, email, password).await
+}
+
+/// The login form against any running server (the real binary too).
+pub async fn submit_login_at(client: &reqwest::Client, base: &str, email: &str, password: &str) -> reqwest::Response {
+    let form = client.get(format!("{base}/admin/login")).send().await.unwrap();
     let login_cookie = cookie_pair(set_cookies(&form).iter().find(|c| c.starts_with("posada_login=")).unwrap());
     let html = form.text().await.unwrap();
     let csrf = input_value(&html, "csrf").unwrap();
-    app.client
-        .post(app.url("/admin/login"))
+    client
+        .post(format!("{base}/admin/login"))
         .header("cookie", login_cookie)
         .form(&[("csrf", csrf.as_str()), ("email", email), ("password", password), ("next", "/admin")])
         .send()
         .await
         .unwrap()
+}
+
+/// A dashboard session cookie (`posada_session=…`) from any running server.
+pub async fn session_cookie_at(base: &str, email: &str, password: &str) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = submit_login_at(&client, base, email, password).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {email}");
+    cookie_pair(set_cookies(&r).iter().find(|c| c.starts_with("posada_session=")).unwrap())
 }
 
 pub async fn ui_login<'a>(app: &'a TestApp, email: &str, password: &str) -> Ui<'a> {
