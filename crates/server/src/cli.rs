@@ -29,6 +29,27 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check everything before going live (in Spanish): database, public address, WhatsApp,
+    /// Mercado Pago, e-mail, voice notes, calendars, clock, disk, backups. Exit status 0 only
+    /// when every required check passes. Prints the URLs to paste into each console.
+    Doctor {
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a consistent backup of the database while the service runs (SQLite: VACUUM INTO;
+    /// PostgreSQL: pg_dump -Fc), keeping the newest POSADA_BACKUP_KEEP.
+    Backup {
+        /// Where to write it (default POSADA_BACKUP_DIR, i.e. the data directory's backups/).
+        #[arg(long)]
+        to: Option<std::path::PathBuf>,
+    },
+    /// Restore a backup into an empty place (a data directory without a database, or an empty
+    /// PostgreSQL database); never over a live database.
+    Restore {
+        /// A file made by `posada backup`.
+        file: std::path::PathBuf,
+    },
     /// Manage admin users.
     Admin {
         #[command(subcommand)]
@@ -96,6 +117,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Doctor { json } = cli.command {
+        return runtime.block_on(doctor(json));
+    }
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -161,6 +185,25 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Doctor { .. } => unreachable!("handled in main"),
+        Command::Backup { to } => {
+            let (_, config) = load(Mode::Lenient)?;
+            let store = open_for_tool(&config).await?;
+            let dir = to.unwrap_or_else(|| config.backup.dir.clone());
+            let made =
+                crate::backup::make(store.as_ref(), &config, &dir, store::BackupTrigger::Manual, chrono::Utc::now())
+                    .await;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&made?)?);
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let (_, config) = load(Mode::Lenient)?;
+            prepare_data_dir(&config)?;
+            let restored = crate::backup::restore(&config, &file).await?;
+            println!("{}", serde_json::to_string_pretty(&restored)?);
+            Ok(())
+        }
         Command::Admin { command: AdminCommand::AddUser { email, role } } => {
             let (_, config) = load(Mode::Lenient)?;
             let role = store::Role::parse(&role).context("--role must be owner or staff")?;
@@ -214,6 +257,26 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `posada doctor`: the report on stdout; exit status 1 when a required check fails.
+async fn doctor(json: bool) -> ExitCode {
+    let source = match Source::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("posada doctor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = crate::doctor::run(&source).await;
+    let text = if json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        crate::doctor::render(&report)
+    };
+    // A closed pipe (`posada doctor | head`) is not worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// "sqlite:///var/lib/posada/posada.db (POSADA_DATA_DIR=/var/lib/posada)", secrets hidden.

@@ -84,6 +84,11 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_EMAIL_COPY_WHATSAPP",
     "POSADA_EMAIL_CA_FILE",
     "POSADA_OWNER_EMAIL",
+    "POSADA_WHATSAPP_BUSINESS_ACCOUNT_ID",
+    "POSADA_BACKUP_DIR",
+    "POSADA_BACKUP_KEEP",
+    "POSADA_BACKUP_DAILY_AT",
+    "POSADA_PG_BIN_DIR",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +197,20 @@ pub struct Config {
     pub sandbox: bool,
     pub property: PropertyConfig,
     pub payments: PaymentsConfig,
+    pub backup: BackupConfig,
+}
+
+/// `posada backup` and the optional daily job.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// Default `{data_dir}/backups`.
+    pub dir: PathBuf,
+    /// How many backup files to keep in `dir` (the newest; 0 keeps all).
+    pub keep: u32,
+    /// A backup every day at this time in the property's zone (`None`: no daily job).
+    pub daily_at: Option<chrono::NaiveTime>,
+    /// Where `pg_dump`/`pg_restore` are (default: the `PATH`).
+    pub pg_bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +247,8 @@ pub struct WhatsAppConfig {
     pub template_confirmation: String,
     /// Owner alerts outside the window (one parameter: the alert text).
     pub template_alert: String,
+    /// The WhatsApp Business Account that owns the number: `posada doctor` reads its templates.
+    pub business_account_id: Option<String>,
 }
 
 /// How a mail server connection is protected.
@@ -421,6 +442,13 @@ fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
     })
 }
 
+impl WhatsAppConfig {
+    /// How long the webhook verification token is (`posada doctor` warns on a short one).
+    pub fn verify_token_len(&self) -> usize {
+        self.verify_token.expose_secret().chars().count()
+    }
+}
+
 /// All four credentials or none: a partial set would accept unsigned webhooks or fail to send.
 fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigError> {
     const REQUIRED: [&str; 4] = [
@@ -461,6 +489,7 @@ fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigErro
             .unwrap_or("reserva_confirmada")
             .to_string(),
         template_alert: source.get("POSADA_WHATSAPP_TEMPLATE_ALERT").unwrap_or("alerta_posada").to_string(),
+        business_account_id: source.get("POSADA_WHATSAPP_BUSINESS_ACCOUNT_ID").map(String::from),
     }))
 }
 
@@ -619,7 +648,20 @@ impl Config {
         if hold_minutes == 0 {
             return Err(invalid("POSADA_HOLD_MINUTES", "must be at least 1"));
         }
+        let backup = BackupConfig {
+            dir: source.get("POSADA_BACKUP_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("backups")),
+            keep: source.parse("POSADA_BACKUP_KEEP", 14)?,
+            daily_at: match source.get("POSADA_BACKUP_DAILY_AT") {
+                None => None,
+                Some(t) => Some(
+                    chrono::NaiveTime::parse_from_str(t, "%H:%M")
+                        .map_err(|_| invalid("POSADA_BACKUP_DAILY_AT", format!("{t:?} is not a time like 03:30")))?,
+                ),
+            },
+            pg_bin_dir: source.get("POSADA_PG_BIN_DIR").map(PathBuf::from),
+        };
         Ok(Config {
+            backup,
             database_url,
             database_url_defaulted: source.get("POSADA_DATABASE_URL").is_none(),
             db_max_connections: source.parse("POSADA_DB_MAX_CONNECTIONS", 16)?,
@@ -757,6 +799,28 @@ mod tests {
         .unwrap();
         assert_eq!(c.database_url, "postgres://db/posada");
         assert!(!c.database_url_defaulted);
+    }
+
+    #[test]
+    fn backups_default_to_the_data_dir_and_keep_fourteen() {
+        let c = Config::load(&src(&[("POSADA_DATA_DIR", "/srv/posada")]), Mode::Lenient).unwrap();
+        assert_eq!(
+            (c.backup.dir.as_path(), c.backup.keep, c.backup.daily_at),
+            ("/srv/posada/backups".as_ref(), 14, None)
+        );
+        let c = Config::load(
+            &src(&[
+                ("POSADA_BACKUP_DIR", "/mnt/copias"),
+                ("POSADA_BACKUP_KEEP", "3"),
+                ("POSADA_BACKUP_DAILY_AT", "03:30"),
+            ]),
+            Mode::Lenient,
+        )
+        .unwrap();
+        assert_eq!(c.backup.dir, PathBuf::from("/mnt/copias"));
+        assert_eq!((c.backup.keep, c.backup.daily_at), (3, chrono::NaiveTime::from_hms_opt(3, 30, 0)));
+        let err = Config::load(&src(&[("POSADA_BACKUP_DAILY_AT", "3am")]), Mode::Lenient).unwrap_err();
+        assert!(err.to_string().contains("POSADA_BACKUP_DAILY_AT"), "{err}");
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl Worker {
         w.register(crate::payments::PROCESS_JOB, Arc::new(ProcessPayment));
         w.register(crate::payments::REJECTED_NOTICE_JOB, Arc::new(RejectedNotice));
         w.register(crate::chat::email::POLL_JOB, Arc::new(EmailPoll));
+        w.register(crate::backup::DAILY_JOB, Arc::new(DailyBackup));
         w
     }
 
@@ -90,6 +91,16 @@ impl Worker {
             self.state.store.enqueue_job(&job, now).await?;
         }
         self.state.booking.importer().ensure_poll_jobs().await?;
+        if let Some(at) = self.state.config.backup.daily_at {
+            let job = NewJob {
+                kind: crate::backup::DAILY_JOB.into(),
+                payload: serde_json::json!({}),
+                dedupe_key: Some(format!("recurring:{}", crate::backup::DAILY_JOB)),
+                run_at: crate::backup::next_daily(now, at, self.state.config.timezone),
+                max_attempts: 1_000_000,
+            };
+            self.state.store.enqueue_job(&job, now).await?;
+        }
         Ok(())
     }
 
@@ -142,6 +153,7 @@ impl Worker {
             metrics::gauge!(m::JOBS_OLDEST_AGE).set(stats.oldest_age_s);
             metrics::gauge!(m::JOBS_FAILED).set(stats.failed as f64);
         }
+        crate::backup::update_gauges(&self.state).await;
     }
 
     /// Runs jobs until `shutdown` turns true: up to [`BATCH`] at once, claiming more as soon as
@@ -344,6 +356,16 @@ struct EmailPoll;
 impl Handler for EmailPoll {
     async fn run(&self, _job: &Job, state: &AppState) -> Outcome {
         state.chat.poll_mailbox().await
+    }
+}
+
+/// The daily backup (`POSADA_BACKUP_DAILY_AT`).
+struct DailyBackup;
+
+#[async_trait]
+impl Handler for DailyBackup {
+    async fn run(&self, _job: &Job, state: &AppState) -> Outcome {
+        crate::backup::daily(state).await
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod admin_ui;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod booking;
 pub mod build_info;
 pub mod channels;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod error;
 pub mod fault;
 pub mod http;

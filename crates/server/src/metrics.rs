@@ -43,6 +43,10 @@ pub const EMAILS_SENT: &str = "emails_sent_total";
 pub const EMAILS_FAILED: &str = "emails_failed_total";
 pub const EMAIL_POLLS: &str = "email_polls_total";
 pub const EMAIL_IDLE: &str = "email_idle_connected";
+pub const BACKUP_LAST_SUCCESS: &str = "backup_last_success_timestamp_seconds";
+pub const BACKUPS: &str = "backups_total";
+pub const DISK_FREE: &str = "disk_free_bytes";
+pub const DISK_SIZE: &str = "disk_size_bytes";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -85,6 +89,10 @@ pub const ALL: &[&str] = &[
     EMAILS_FAILED,
     EMAIL_POLLS,
     EMAIL_IDLE,
+    BACKUP_LAST_SUCCESS,
+    BACKUPS,
+    DISK_FREE,
+    DISK_SIZE,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -156,6 +164,13 @@ fn describe() {
         "Mailbox reads by result (ok, error: the poll job; idle: after an IDLE notice; idle_error: the IDLE connection lost)"
     );
     metrics::describe_gauge!(EMAIL_IDLE, "1 while this instance waits for new mail with IMAP IDLE");
+    metrics::describe_gauge!(BACKUP_LAST_SUCCESS, "Unix time of the newest recorded backup (0: none yet)");
+    metrics::describe_counter!(BACKUPS, "Daily backup job runs, by result (ok, error)");
+    metrics::describe_gauge!(
+        DISK_FREE,
+        "Bytes available to the service on the file system of each directory (data, backups)"
+    );
+    metrics::describe_gauge!(DISK_SIZE, "Size of the file system of each directory (data, backups)");
 }
 
 /// Channel labels stay a small fixed set, whatever clients send.

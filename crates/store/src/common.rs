@@ -1971,6 +1971,59 @@ macro_rules! store_impl {
                 Ok($crate::Funnel { conversations, quoted, holds, paid })
             }
 
+            async fn copy_to_file(&self, path: &std::path::Path) -> Result<()> {
+                self.copy_to_file_impl(path).await
+            }
+
+            async fn record_backup(&self, backup: &NewBackup, now: DateTime<Utc>) -> Result<Backup> {
+                let mut w = self.write().await?;
+                let row: BackupRow = sqlx::query_as(
+                    "INSERT INTO backups (created_at, file, bytes, trigger, took_ms) VALUES ($1, $2, $3, $4, $5) \
+                     RETURNING id, created_at, file, bytes, trigger, took_ms",
+                )
+                .bind(now)
+                .bind(&backup.file)
+                .bind(backup.bytes)
+                .bind(backup.trigger.as_str())
+                .bind(backup.took_ms)
+                .fetch_one(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                row.try_into()
+            }
+
+            async fn last_backup(&self) -> Result<Option<Backup>> {
+                let row: Option<BackupRow> = sqlx::query_as(
+                    "SELECT id, created_at, file, bytes, trigger, took_ms FROM backups \
+                     ORDER BY created_at DESC, id DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::map_err)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn counts(&self) -> Result<BTreeMap<String, i64>> {
+                const TABLES: [&str; 7] =
+                    ["units", "reservations", "payments", "contacts", "messages", "audit_log", "ical_feeds"];
+                let mut out = BTreeMap::new();
+                for table in TABLES {
+                    let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::map_err)?;
+                    out.insert(table.to_string(), n);
+                }
+                Ok(out)
+            }
+
+            async fn engine_details(&self) -> Result<$crate::EngineDetails> {
+                let (version, btree_gist): (String, Option<String>) =
+                    sqlx::query_as(Self::ENGINE_QUERY).fetch_one(&self.pool).await.map_err(Self::map_err)?;
+                Ok($crate::EngineDetails { version, btree_gist })
+            }
+
             async fn migration_status(&self) -> Result<$crate::MigrationStatus> {
                 let (tables,): (i64,) = sqlx::query_as(Self::MIGRATIONS_TABLE_QUERY)
                     .fetch_one(&self.pool)

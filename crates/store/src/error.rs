@@ -30,6 +30,9 @@ pub enum StoreError {
     /// on each other while checking the exclusion constraint). Safe to run again.
     #[error("transaction aborted by a deadlock; retry")]
     Retry(#[source] sqlx::Error),
+    /// This engine cannot do that (the caller has another way).
+    #[error("not supported on this database engine: {0}")]
+    Unsupported(&'static str),
     /// A tool was pointed at a SQLite file that does not exist (it is never created by accident).
     #[error("no database at {0}")]
     NoDatabase(String),

@@ -44,6 +44,14 @@ impl Backend {
     }
 }
 
+/// What the database engine is (`posada doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EngineDetails {
+    pub version: String,
+    /// PostgreSQL's extension the no-overlap constraint needs (`None` on SQLite, or missing).
+    pub btree_gist: Option<String>,
+}
+
 /// Limits checked inside the hold transaction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HoldLimits {
@@ -296,6 +304,18 @@ pub trait Store: SettingsStore + Send + Sync + 'static {
     /// Funnel counts for what happened in `[from, to)`.
     async fn funnel(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Funnel>;
 
+    // Backups
+    /// Writes a consistent copy of the whole database to `path` while it is in use (SQLite's
+    /// `VACUUM INTO`); [`StoreError::Unsupported`] on PostgreSQL, which `pg_dump` copies.
+    async fn copy_to_file(&self, path: &std::path::Path) -> Result<()>;
+    async fn record_backup(&self, backup: &NewBackup, now: DateTime<Utc>) -> Result<Backup>;
+    async fn last_backup(&self) -> Result<Option<Backup>>;
+    /// Rows of the tables a business cannot lose (`posada backup`/`restore` report them).
+    async fn counts(&self) -> Result<BTreeMap<String, i64>>;
+
+    /// The engine's version and, on PostgreSQL, the installed `btree_gist` version (`posada doctor`).
+    async fn engine_details(&self) -> Result<EngineDetails>;
+
     /// The database's migrations against this build's.
     async fn migration_status(&self) -> Result<MigrationStatus>;
     /// Applies the pending migrations.
@@ -336,6 +356,21 @@ pub async fn inspect(url: &str) -> Result<MigrationStatus> {
         Err(StoreError::NoDatabase(_)) => Ok(MigrationStatus::all_pending(sqlite::migrator())),
         Err(e) => Err(e),
     }
+}
+
+/// A SQLite file checked without changing it (a backup before it is trusted or restored):
+/// `PRAGMA quick_check`, its migrations, and its row counts.
+pub async fn inspect_sqlite_file(path: &std::path::Path) -> Result<(MigrationStatus, BTreeMap<String, i64>)> {
+    let store = SqliteStore::open_read_only(path).await?;
+    let result = async {
+        store.quick_check().await?;
+        let status = store.migration_status().await?;
+        let counts = if status.applied.is_empty() { BTreeMap::new() } else { store.counts().await? };
+        Ok((status, counts))
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 pub fn is_postgres_url(url: &str) -> bool {

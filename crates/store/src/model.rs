@@ -592,3 +592,53 @@ impl fmt::Debug for AdminSession {
             .finish_non_exhaustive()
     }
 }
+
+/// What made a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupTrigger {
+    /// `posada backup`.
+    Manual,
+    /// The daily job in the queue (`POSADA_BACKUP_DAILY_AT`).
+    Daily,
+    /// `posada restore` recorded the file it restored from.
+    Restored,
+}
+
+impl BackupTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupTrigger::Manual => "manual",
+            BackupTrigger::Daily => "daily",
+            BackupTrigger::Restored => "restored",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<BackupTrigger> {
+        Some(match text {
+            "manual" => BackupTrigger::Manual,
+            "daily" => BackupTrigger::Daily,
+            "restored" => BackupTrigger::Restored,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewBackup {
+    /// The backup file's full path.
+    pub file: String,
+    pub bytes: i64,
+    pub trigger: BackupTrigger,
+    pub took_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backup {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub file: String,
+    pub bytes: i64,
+    pub trigger: BackupTrigger,
+    pub took_ms: i64,
+}

@@ -40,6 +40,11 @@ impl PgStore {
         &MIGRATOR
     }
 
+    /// PostgreSQL is copied with `pg_dump` (the server's `backup` module).
+    async fn copy_to_file_impl(&self, _path: &std::path::Path) -> crate::Result<()> {
+        Err(crate::StoreError::Unsupported("use pg_dump"))
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -49,6 +54,8 @@ impl PgStore {
     const GREATEST: &'static str = "GREATEST";
     const SCHEMA_QUERY: &'static str = "SELECT table_name::text, column_name::text FROM information_schema.columns \
          WHERE table_schema = current_schema()";
+    const ENGINE_QUERY: &'static str = "SELECT current_setting('server_version'), \
+         (SELECT extversion::text FROM pg_extension WHERE extname = 'btree_gist')";
     const MIGRATIONS_TABLE_QUERY: &'static str = "SELECT COUNT(*) FROM information_schema.tables \
          WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'";
 

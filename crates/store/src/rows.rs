@@ -575,3 +575,28 @@ impl From<PaymentRow> for Payment {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub struct BackupRow {
+    id: i64,
+    created_at: DateTime<Utc>,
+    file: String,
+    bytes: i64,
+    trigger: String,
+    took_ms: i64,
+}
+
+impl TryFrom<BackupRow> for Backup {
+    type Error = StoreError;
+    fn try_from(r: BackupRow) -> Result<Backup, StoreError> {
+        Ok(Backup {
+            id: r.id,
+            created_at: r.created_at,
+            file: r.file,
+            bytes: r.bytes,
+            trigger: BackupTrigger::parse(&r.trigger)
+                .ok_or_else(|| StoreError::Corrupt(format!("backup trigger {:?}", r.trigger)))?,
+            took_ms: r.took_ms,
+        })
+    }
+}

@@ -35,6 +35,25 @@ impl SqliteStore {
         SqliteStore::open(url, false).await
     }
 
+    /// A file opened read-only (a backup being checked): nothing is written, not even a journal.
+    pub async fn open_read_only(path: &std::path::Path) -> crate::Result<SqliteStore> {
+        if !path.exists() {
+            return Err(crate::StoreError::NoDatabase(path.display().to_string()));
+        }
+        let options = SqliteConnectOptions::new().filename(path).read_only(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        Ok(SqliteStore { pool, gate: Arc::new(Mutex::new(())) })
+    }
+
+    /// `PRAGMA quick_check`: the file's structure is sound.
+    pub async fn quick_check(&self) -> crate::Result<()> {
+        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA quick_check").fetch_all(&self.pool).await?;
+        match rows.as_slice() {
+            [(ok,)] if ok == "ok" => Ok(()),
+            _ => Err(crate::StoreError::Corrupt(rows.into_iter().map(|r| r.0).take(5).collect::<Vec<_>>().join("; "))),
+        }
+    }
+
     async fn open(url: &str, create: bool) -> crate::Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?;
         let file = options.get_filename();
@@ -63,6 +82,14 @@ impl SqliteStore {
         &MIGRATOR
     }
 
+    /// `VACUUM INTO` reads one snapshot (WAL: writers carry on) and writes a compact copy; the
+    /// file must not exist yet.
+    async fn copy_to_file_impl(&self, path: &std::path::Path) -> crate::Result<()> {
+        let path = path.to_str().ok_or(crate::StoreError::Unsupported("a backup path that is not UTF-8"))?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(&self.pool).await.map_err(Self::map_err)?;
+        Ok(())
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -72,6 +99,7 @@ impl SqliteStore {
     const GREATEST: &'static str = "MAX";
     const SCHEMA_QUERY: &'static str = "SELECT m.name, p.name FROM sqlite_master m \
          JOIN pragma_table_info(m.name) p WHERE m.type = 'table'";
+    const ENGINE_QUERY: &'static str = "SELECT sqlite_version(), CAST(NULL AS TEXT)";
     const MIGRATIONS_TABLE_QUERY: &'static str =
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
 

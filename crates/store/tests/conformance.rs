@@ -49,6 +49,8 @@ conformance!(
     admin_sessions_live_expire_and_end,
     the_audit_log_reads_as_a_feed,
     the_funnel_counts_conversations_quotes_holds_and_paid,
+    backups_are_recorded_and_the_newest_is_found,
+    migration_status_compares_the_database_with_this_build,
 );
 
 fn inbound(id: &str) -> NewInbound {
@@ -1021,4 +1023,40 @@ async fn the_funnel_counts_conversations_quotes_holds_and_paid(engine: Engine) {
     assert_eq!(f, Funnel { conversations: 2, quoted: 1, holds: 2, paid: 1 });
     // Outside the period, nothing.
     assert_eq!(store.funnel(to, to + Duration::hours(1)).await.unwrap(), Funnel::default());
+}
+
+async fn backups_are_recorded_and_the_newest_is_found(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    assert_eq!(store.last_backup().await.unwrap(), None);
+    let new = |file: &str, trigger| NewBackup { file: file.into(), bytes: 4096, trigger, took_ms: 12 };
+    let first = store.record_backup(&new("/b/posada-1.db", BackupTrigger::Manual), now()).await.unwrap();
+    assert_eq!((first.file.as_str(), first.trigger, first.bytes), ("/b/posada-1.db", BackupTrigger::Manual, 4096));
+    store.record_backup(&new("/b/posada-2.db", BackupTrigger::Daily), now() + Duration::hours(24)).await.unwrap();
+    // An older row recorded later (a restored file) does not hide the newest.
+    store.record_backup(&new("/b/posada-0.db", BackupTrigger::Restored), now() - Duration::hours(5)).await.unwrap();
+    let last = store.last_backup().await.unwrap().unwrap();
+    assert_eq!((last.file.as_str(), last.trigger), ("/b/posada-2.db", BackupTrigger::Daily));
+    assert_eq!(last.created_at, now() + Duration::hours(24));
+    // The engine's own online copy: SQLite writes one, PostgreSQL leaves it to pg_dump.
+    let path = std::env::temp_dir().join(format!("posada-copy-{:016x}.db", rand::random::<u64>()));
+    match (engine, store.copy_to_file(&path).await) {
+        (Engine::Sqlite, Ok(())) => {
+            let copy = store::connect(&format!("sqlite://{}", path.display()), 1).await.unwrap();
+            assert_eq!(copy.last_backup().await.unwrap().unwrap().file, "/b/posada-2.db");
+            copy.close().await;
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+            }
+        }
+        (Engine::Postgres, Err(StoreError::Unsupported(_))) => assert!(!path.exists()),
+        (engine, other) => panic!("{engine:?}: {other:?}"),
+    }
+}
+
+async fn migration_status_compares_the_database_with_this_build(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let status = store.migration_status().await.unwrap();
+    assert!(status.up_to_date(), "{status:?}");
+    assert_eq!(status.schema_version(), Some(store::migrations::latest_version()));
+    assert_eq!(status.applied, store::migrations::known(store.backend()));
 }

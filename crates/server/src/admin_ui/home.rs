@@ -147,5 +147,6 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
         "Todos los calendarios importados están al día.",
     );
     body += "</div>";
+    body += &crate::backup::dashboard_line(s.store.last_backup().await?.as_ref(), now, tz);
     Ok(page(html::layout(Some(&sess.viewer()), Nav::Hoy, "Hoy", q.ok.as_deref(), &body)))
 }

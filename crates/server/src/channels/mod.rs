@@ -27,6 +27,41 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// A provider's answer to a read-only check (`posada doctor`): whatever the status, the JSON
+/// body (`Null` when it was not JSON) and the `Date` header (for the clock-skew check).
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Sends a check request; `Err` only when no HTTP answer came (unreachable, timeout, TLS).
+pub async fn probe(req: reqwest::RequestBuilder) -> Result<Probe, String> {
+    let r = req.timeout(std::time::Duration::from_secs(10)).send().await.map_err(|e| {
+        if e.is_timeout() {
+            "no contestó en 10 segundos".to_string()
+        } else {
+            let mut text = e.without_url_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                text = format!("{text}: {inner}");
+                source = inner.source();
+            }
+            text
+        }
+    })?;
+    let status = r.status().as_u16();
+    let date = r
+        .headers()
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .map(|d| d.with_timezone(&chrono::Utc));
+    let body = r.json().await.unwrap_or(serde_json::Value::Null);
+    Ok(Probe { status, body, date })
+}
+
 /// Classifies an HTTP status from a provider.
 pub fn classify_status(status: u16, body: &str) -> SendError {
     let short: String = body.chars().take(300).collect();

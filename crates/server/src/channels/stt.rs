@@ -31,6 +31,20 @@ impl Stt {
         Stt { config, http, breaker: Arc::new(Breaker::new("stt")) }
     }
 
+    /// `GET /v1/models` with the key: does the service answer and take the key (`posada doctor`)?
+    /// OpenAI-compatible servers list their models there.
+    pub async fn probe_models(&self) -> Result<super::Probe, String> {
+        let mut req = self.http.get(format!("{}/v1/models", self.config.api_base));
+        if let Some(key) = &self.config.api_key {
+            req = req.bearer_auth(key.expose_secret());
+        }
+        super::probe(req).await
+    }
+
+    pub fn model(&self) -> &str {
+        &self.config.model
+    }
+
     pub async fn transcribe(&self, audio: Vec<u8>, mime: &str) -> Result<Transcript, SendError> {
         if self.breaker.allow(Instant::now()).is_err() {
             return Err(SendError::BreakerOpen);

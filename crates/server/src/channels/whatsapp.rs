@@ -159,6 +159,20 @@ impl WhatsApp {
         outcome
     }
 
+    /// `GET /{phone-number-id}`: does the token reach the business number (`posada doctor`)?
+    pub async fn probe_phone_number(&self) -> Result<super::Probe, String> {
+        let fields = [("fields", "display_phone_number,verified_name,quality_rating,code_verification_status")];
+        let req = self.http.get(self.url(&self.config.phone_number_id)).query(&fields);
+        super::probe(req.bearer_auth(self.config.access_token.expose_secret())).await
+    }
+
+    /// `GET /{waba-id}/message_templates`: the account's templates and their review status.
+    pub async fn probe_templates(&self, waba_id: &str) -> Result<super::Probe, String> {
+        let query = [("fields", "name,status,language,category"), ("limit", "200")];
+        let req = self.http.get(self.url(&format!("{waba_id}/message_templates"))).query(&query);
+        super::probe(req.bearer_auth(self.config.access_token.expose_secret())).await
+    }
+
     /// Media id → bytes: the metadata call, then the file with the same bearer token.
     pub async fn download_media(&self, media_id: &str, timeout: Duration) -> Result<(Vec<u8>, String), SendError> {
         let token = self.config.access_token.expose_secret();
@@ -191,6 +205,13 @@ impl WhatsApp {
         }
         Ok((bytes, mime))
     }
+}
+
+/// A Graph API error body: `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`
+/// → (code, message).
+pub fn graph_error(body: &Value) -> Option<(i64, String)> {
+    let e = body.get("error")?;
+    Some((e["code"].as_i64().unwrap_or(0), e["message"].as_str().unwrap_or("").to_string()))
 }
 
 #[cfg(test)]

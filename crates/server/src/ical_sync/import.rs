@@ -186,6 +186,19 @@ impl Importer {
         Ok(Fetched::Body { text: String::from_utf8_lossy(&body).into_owned(), etag, last_modified })
     }
 
+    /// Fetches and parses a feed without applying anything (`posada doctor`): how many events it
+    /// has, or (error type, message). An unconditional GET: a 304 would prove nothing.
+    pub async fn check_feed(&self, feed: &Feed) -> Result<usize, (&'static str, String)> {
+        let unconditional = Feed { etag: None, last_modified: None, ..feed.clone() };
+        match self.fetch(&unconditional, self.fetch_timeout()).await {
+            Ok(Fetched::Body { text, .. }) => ical::parse_feed(&text, self.config.timezone)
+                .map(|events| events.len())
+                .map_err(|e| ("not_ical", e.to_string())),
+            Ok(Fetched::NotModified) => Ok(0),
+            Err(e) => Err((e.kind, e.message)),
+        }
+    }
+
     /// A double booking happened elsewhere: say so loudly and tell the owner.
     async fn on_conflicts(&self, feed: &Feed, changes: &FeedChanges) {
         for c in &changes.new_conflicts {

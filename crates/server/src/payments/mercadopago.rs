@@ -63,6 +63,12 @@ impl MercadoPago {
         }
     }
 
+    /// `GET /users/me`: whose account the token opens (`posada doctor`).
+    pub async fn probe_me(&self) -> Result<crate::channels::Probe, String> {
+        let req = self.http.get(format!("{}/users/me", self.api_base)).bearer_auth(self.token.expose_secret());
+        crate::channels::probe(req).await
+    }
+
     /// `GET /v1/payments/{id}`: the truth about a payment (never the webhook's body).
     pub async fn payment(&self, id: &str) -> Result<Value, SendError> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {

@@ -43,7 +43,8 @@ class Sink:
 
 def auth(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd itself answers 535 to a wrong password (with the default it says nothing).
+    return AuthResult(success=ok, handled=False)
 
 if len(sys.argv) > 5:
     # TLS: STARTTLS required on `port`, TLS from the first byte on the next argument's port.

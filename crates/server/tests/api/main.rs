@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod backup;
 mod binary;
 mod browser;
 mod cli;
@@ -12,6 +13,7 @@ mod crash;
 mod dashboard;
 mod dashboard_chat;
 mod docs;
+mod doctor;
 mod email;
 mod errors;
 mod health;
@@ -26,5 +28,6 @@ mod scripts;
 mod shutdown;
 mod tools;
 mod ui;
+mod upgrade;
 mod webdriver;
 mod whatsapp;

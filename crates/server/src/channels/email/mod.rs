@@ -56,6 +56,15 @@ impl Mailer {
         Ok(Mailer { transport: builder.build(), breaker: Arc::new(Breaker::new("smtp")) })
     }
 
+    /// Connects, negotiates TLS and logs in, then says goodbye (`posada doctor`).
+    pub async fn check_login(&self) -> Result<(), String> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("el servidor SMTP cortó la conexión".into()),
+            Err(e) => Err(format!("SMTP: {e}")),
+        }
+    }
+
     /// Sends one e-mail. 5xx answers are permanent; connection trouble, timeouts and 4xx are retried.
     pub async fn send(&self, message: lettre::Message) -> Result<(), SendError> {
         if self.breaker.allow(Instant::now()).is_err() {
