@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod dashboard;
 mod dashboard_chat;
+mod deploy;
 mod docs;
 mod doctor;
 mod email;
