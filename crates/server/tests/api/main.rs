@@ -20,6 +20,7 @@ mod health;
 mod ical;
 mod idempotency;
 mod nlu;
+mod observability;
 mod payments;
 mod reservations;
 mod risky_hours;
