@@ -37,6 +37,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a running service for its health (`GET /api/v1/healthz`): exit status 0 when it is
+    /// healthy or degraded. For container health checks (the image has no curl).
+    Health {
+        /// Default: http://127.0.0.1:{port of POSADA_BIND}.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Make a consistent backup of the database while the service runs (SQLite: VACUUM INTO;
     /// PostgreSQL: pg_dump -Fc), keeping the newest POSADA_BACKUP_KEEP.
     Backup {
@@ -186,6 +193,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Doctor { .. } => unreachable!("handled in main"),
+        Command::Health { url } => {
+            let source = Source::from_env()?;
+            let config = Config::load(&source, Mode::Lenient)?;
+            let base = url.unwrap_or_else(|| format!("http://127.0.0.1:{}", config.bind.port()));
+            let r = reqwest::Client::new()
+                .get(format!("{}/api/v1/healthz", base.trim_end_matches('/')))
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await
+                .with_context(|| format!("{base} does not answer"))?;
+            let status = r.status();
+            println!("{}", r.text().await.unwrap_or_default());
+            anyhow::ensure!(status.is_success(), "unhealthy: {status}");
+            Ok(())
+        }
         Command::Backup { to } => {
             let (_, config) = load(Mode::Lenient)?;
             let store = open_for_tool(&config).await?;

@@ -47,6 +47,7 @@ pub const BACKUP_LAST_SUCCESS: &str = "backup_last_success_timestamp_seconds";
 pub const BACKUPS: &str = "backups_total";
 pub const DISK_FREE: &str = "disk_free_bytes";
 pub const DISK_SIZE: &str = "disk_size_bytes";
+pub const HEALTH_STATUS: &str = "health_status";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -93,6 +94,7 @@ pub const ALL: &[&str] = &[
     BACKUPS,
     DISK_FREE,
     DISK_SIZE,
+    HEALTH_STATUS,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -170,6 +172,7 @@ fn describe() {
         DISK_FREE,
         "Bytes available to the service on the file system of each directory (data, backups)"
     );
+    metrics::describe_gauge!(HEALTH_STATUS, "What /api/v1/healthz says: 0 healthy, 1 degraded, 2 unhealthy");
     metrics::describe_gauge!(DISK_SIZE, "Size of the file system of each directory (data, backups)");
 }
 

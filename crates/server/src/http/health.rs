@@ -150,11 +150,14 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "checks": {"database": database, "jobs": jobs, "ical_sync": ical_sync, "outbox": outbox, "breakers": breakers},
     });
+    metrics::gauge!(m::HEALTH_STATUS).set(overall as u8 as f64);
     let code = if overall == Level::Unhealthy { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (code, Json(body)).into_response()
 }
 
 pub async fn metrics(State(s): State<AppState>) -> Response {
+    // Each scrape carries a fresh health_status (the alert rules watch it).
+    let _ = healthz(State(s.clone())).await;
     s.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
 }
