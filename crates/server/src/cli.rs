@@ -13,6 +13,10 @@ use store::Store;
 #[derive(Parser)]
 #[command(name = "posada", version, about = "Cabin bookings from WhatsApp and e-mail conversations")]
 struct Cli {
+    /// Read POSADA_* settings from this file first (KEY=VALUE lines, as systemd's
+    /// EnvironmentFile, e.g. /etc/posada/env); variables already set win.
+    #[arg(long, global = true, value_name = "FILE")]
+    env_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,6 +121,12 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Some(file) = &cli.env_file
+        && let Err(e) = load_env_file(file)
+    {
+        eprintln!("posada: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -135,6 +145,27 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `KEY=VALUE` lines (comments, blank lines, optional quotes) into the environment, before any
+/// thread exists; only `POSADA_*` keys, and never over a variable already set.
+fn load_env_file(path: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("no puedo leer {}", path.display()))?;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let Some((key, value)) = line.split_once('=') else { continue };
+        let key = key.trim().trim_start_matches("export ").trim();
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        if key.starts_with("POSADA_") && std::env::var_os(key).is_none() {
+            // SAFETY: called from `main` before the runtime (or any other thread) starts.
+            unsafe { std::env::set_var(key, value) };
+        }
+    }
+    Ok(())
 }
 
 fn load(mode: Mode) -> anyhow::Result<(Source, Config)> {

@@ -17,6 +17,7 @@ mod docs;
 mod doctor;
 mod email;
 mod errors;
+mod guide;
 mod health;
 mod ical;
 mod idempotency;
