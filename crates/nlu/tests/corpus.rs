@@ -195,6 +195,17 @@ fn validation_round_2_split() {
     assert!(acc >= 0.95, "validation_r2 fully-right {:.1}% < 95%", acc * 100.0);
 }
 
+/// Round 3 (the wandering guests of issue 14's audit: typos in partial follow-ups, named
+/// periods said loosely, constraints in passing, policy vs action): written and committed before
+/// the parser was run on them.
+#[test]
+fn validation_round_3_split() {
+    let r = run("validation_r3");
+    assert!(r.total >= 35);
+    let acc = r.full as f64 / r.total as f64;
+    assert!(acc >= 0.95, "validation_r3 fully-right {:.1}% < 95%", acc * 100.0);
+}
+
 #[test]
 fn train_split() {
     let r = run("train");
