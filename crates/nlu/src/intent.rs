@@ -19,6 +19,8 @@ pub(crate) struct Cues {
     avail_weak: bool,
     /// A change word without a target: a question about changes, or an unfinished request.
     change_word: bool,
+    /// "puedo / podemos" before the change word: a question unless dates come with it.
+    change_may: bool,
     /// Asks about the guest's own reservation ("¿está confirmada?", "¿por qué me cancelaron?").
     status: bool,
     /// "la más barata", "la más grande".
@@ -134,6 +136,12 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
                     | "anulado"
             ) && (w != "cancelo" || p1 == "se" || p2 == "se");
             let conditional = near_before(&["si", "caso", "llegamos", "llego", "tuviera", "tuvieramos", "hubiera"])
+                // "si se me complica y tengo que cancelar, ¿qué pasa?": a question about what
+                // would happen, not a request.
+                || (matches!(n1, "que" | "q") && n2 == "pasa")
+                || (p1 == "que"
+                    && matches!(p2, "tengo" | "tenemos" | "tendria" | "tendriamos")
+                    && (4..=8).any(|k| at(i - k) == "si"))
                 || (near_before(&["puede", "podria", "puedo", "podemos", "permite", "permiten"])
                     && !near_before(&["quiero", "queremos", "necesito", "necesitamos"]))
                 || near_before(&["politica", "politicas", "condiciones", "condicion", "reglas"])
@@ -193,6 +201,8 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
                 set_topic(&mut c, Topic::DateChange);
             } else {
                 c.change_word = true;
+                // "¿puedo cambiar las fechas después?" asks, unless new dates come with it.
+                c.change_may |= near_before(&["puedo", "podemos", "podriamos"]);
             }
             continue;
         }
@@ -357,8 +367,10 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
             c.reserve = true;
             continue;
         }
-        // "la más barata" asks for a price; "la más grande" about the cabins.
-        if (w.starts_with("barat") || w.starts_with("economic")) && (p1 == "mas" || p2 == "mas" || p1 == "lo") {
+        // "la más barata" / "¿cuál sale menos?" ask for a price; "la más grande" about the cabins.
+        if ((w.starts_with("barat") || w.starts_with("economic")) && (p1 == "mas" || p2 == "mas" || p1 == "lo"))
+            || (w == "menos" && matches!(p1, "sale" | "salga" | "salen" | "cuesta" | "cueste" | "cuestan"))
+        {
             c.sort = Some(crate::Sort::Cheapest);
             c.price = true;
             continue;
@@ -751,6 +763,9 @@ pub(crate) fn decide(c: &Cues, f: &Facts) -> (Intent, f32, Option<Topic>) {
     if c.human {
         let conf = if strong_others(1) > 0 { 0.72 } else { 0.92 };
         return (Intent::Human, conf, None);
+    }
+    if c.change_word && c.change_may && !slots {
+        return (Intent::Info, 0.8, Some(Topic::DateChange));
     }
     if c.change_word {
         return (Intent::Change, if slots { 0.88 } else { 0.8 }, None);

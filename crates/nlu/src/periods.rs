@@ -332,7 +332,8 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate, hint: &Hint) -> Found {
                 i = end;
                 continue;
             }
-            "vacaciones" | "receso"
+            // "las vacas de invierno" is how many say it.
+            "vacaciones" | "vacas" | "receso"
                 if matches!(w(t, i + 1), "de" | "d") && matches!(w(t, i + 2), "invierno" | "julio") =>
             {
                 winter = true;

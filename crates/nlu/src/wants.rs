@@ -119,7 +119,9 @@ pub(crate) fn extract(t: &[Tok]) -> Wants {
             out.sort = Some(Sort::Cheapest);
             continue;
         }
-        if x == "caro" && before(1) == "menos" {
+        if (x == "caro" && before(1) == "menos")
+            || (x == "menos" && matches!(before(1), "sale" | "salga" | "salen" | "cuesta" | "cueste" | "cuestan"))
+        {
             out.sort = Some(Sort::Cheapest);
             continue;
         }
