@@ -142,14 +142,26 @@ const PLACEHOLDERS: &[&str] = &[
     "yo",
 ];
 
-/// The first word of a profile name, if it looks like a name (not "Huésped", not a number).
+/// Titles before a name ("Dra. Marta Gómez" → Marta).
+const TITLES: &[&str] = &["dr", "dra", "sr", "sra", "srta", "lic", "ing", "prof", "arq", "don", "doña", "dona"];
+
+/// Words that stand for a group, not a person ("Familia Pérez"): no first name to say.
+const GROUPS: &[&str] = &["familia", "flia", "fam", "los", "las", "equipo"];
+
+/// The first word of a profile name, if it looks like a name (not "Huésped", not a number, not
+/// an e-mail address some mail clients put as the display name, not "Familia Pérez").
 pub fn first_name(name: &str) -> Option<String> {
-    let w = name.split_whitespace().next()?;
-    if name.chars().any(|c| c.is_ascii_digit()) {
+    if name.chars().any(|c| c.is_ascii_digit() || c == '@') {
         return None;
     }
-    let w: String = w.chars().filter(|c| c.is_alphabetic() || *c == '\'' || *c == '-').collect();
-    if PLACEHOLDERS.contains(&w.to_lowercase().as_str()) {
+    let clean = |w: &str| -> String { w.chars().filter(|c| c.is_alphabetic() || *c == '\'' || *c == '-').collect() };
+    let mut words = name.split_whitespace().map(clean).filter(|w| !w.is_empty());
+    let mut w = words.next()?;
+    if TITLES.contains(&w.to_lowercase().as_str()) {
+        w = words.next()?;
+    }
+    let lower = w.to_lowercase();
+    if PLACEHOLDERS.contains(&lower.as_str()) || GROUPS.contains(&lower.as_str()) {
         return None;
     }
     (w.chars().count() >= 2 && w.chars().count() <= 20).then_some(w)
@@ -295,6 +307,17 @@ mod tests {
         let after_midnight = late + chrono::Duration::hours(1);
         assert_eq!(until(after_midnight + chrono::Duration::minutes(60), after_midnight, tz), "hasta las 01:30");
         assert_eq!(until(now + chrono::Duration::days(3), now, tz), "hasta el 26/11 a las 17:40");
+    }
+
+    #[test]
+    fn first_names_only_from_real_names() {
+        let f = |n: &str| first_name(n);
+        assert_eq!(f("Juana Pérez").as_deref(), Some("Juana"));
+        assert_eq!(f("Dra. Marta Gómez").as_deref(), Some("Marta"));
+        assert_eq!(f("🌸 Ana").as_deref(), Some("Ana"));
+        for not_a_name in ["Huésped", "lucia@guest.test", "Familia Pérez", "Flia. Gómez", "+54 9 294", "Dr.", ""] {
+            assert_eq!(f(not_a_name), None, "{not_a_name}");
+        }
     }
 
     #[test]

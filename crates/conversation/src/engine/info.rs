@@ -332,6 +332,17 @@ impl Engine<'_> {
         }
         if let Some(h) = self.open_bookings().into_iter().find(|b| b.status == ReservationStatus::PreReserved) {
             t.push_str(&format!("\nPara tu reserva *{}* la seña es de {}.", h.code, say::money(h.deposit)));
+        } else if let Stage::Offered { offers, group } = &self.st.stage
+            && let ([o], true) = (offers.as_slice(), group.is_empty())
+        {
+            // One offer open: its figure, the way a person would answer.
+            t.push_str(&format!(
+                "\nPara {} {} son {} de seña, sobre {} en total.",
+                self.the_unit(o.unit_id),
+                self.range(&o.stay),
+                say::money(o.total.percent(self.ctx.pricing.deposit_percent)),
+                say::money(o.total)
+            ));
         }
         t
     }

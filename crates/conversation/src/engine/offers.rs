@@ -31,10 +31,18 @@ impl Engine<'_> {
         // The constraints: pets, access, amenities, budget; then "la más barata / grande".
         let fitting: Vec<&UnitOption> = free.iter().copied().filter(|o| self.option_fits(o, &r.stay)).collect();
         if !fitting.is_empty() {
+            let only = fitting.len() == 1 && free.len() > 1;
             let picked = self.sorted(fitting);
             let body = match picked.as_slice() {
                 [one] => {
-                    let why = self.sort_words();
+                    // "¿algo más barato con el perro?" when one free cabin alone takes the dog:
+                    // it is the only one, not the cheapest.
+                    let only_words = self.constraint_words_one();
+                    let why = if only && !only_words.is_empty() {
+                        format!(", la única {only_words}")
+                    } else {
+                        self.sort_words().to_string()
+                    };
                     format!("{} tengo libre {}{why}. ¿Te la reservo?", capital(&when), self.the_unit(one.unit_id))
                 }
                 _ => format!("{} tengo libres estas cabañas. ¿Cuál te reservo?", capital(&when)),
@@ -238,9 +246,59 @@ impl Engine<'_> {
         say::join(&parts)
     }
 
+    /// One cabin's constraints in words: "que acepta mascotas", "accesible", "con parrilla".
+    fn constraint_words_one(&self) -> String {
+        let s = &self.st.slots;
+        let mut parts: Vec<String> = Vec::new();
+        if s.pets == Some(true) {
+            parts.push("que acepta mascotas".into());
+        }
+        if s.accessible {
+            parts.push("accesible".into());
+        }
+        for a in &s.amenities {
+            parts.push(format!("con {}", info::amenity_label(*a)));
+        }
+        if s.budget.is_some() {
+            parts.push("dentro de tu presupuesto".into());
+        }
+        say::join(&parts)
+    }
+
+    /// Why no cabin at all (free or not) meets the pets / access / amenities constraints.
+    fn none_in_catalogue(&self) -> String {
+        let s = &self.st.slots;
+        let units = &self.ctx.units;
+        if s.accessible && !units.iter().any(|u| u.accessible) {
+            return "No tengo anotado que alguna cabaña sea accesible 😕".into();
+        }
+        if s.pets == Some(true) && !units.iter().any(|u| u.pets_allowed) {
+            return "Ninguna de las cabañas acepta mascotas 😕".into();
+        }
+        if let Some(a) = s.amenities.iter().find(|a| !units.iter().any(|u| info::has_amenity(u, **a))) {
+            return format!("Ninguna de las cabañas tiene {} 😕", info::amenity_label(*a));
+        }
+        format!("Ninguna cabaña reúne todo eso ({}) 😕", self.constraint_words())
+    }
+
     /// Free cabins exist, but none meets the constraints: say so, and offer the nearest
     /// alternative — the same cabins on the nearest free nights, or the closest free cabin.
+    /// When no cabin meets them at all, no other nights help: say so and offer a person.
     fn nothing_fits(&mut self, free: &[&UnitOption], r: &AvailabilityResult) {
+        if self.fitting_units().is_empty() {
+            let names: Vec<String> =
+                free.iter().filter_map(|o| self.ctx.unit(o.unit_id)).map(|u| u.name.clone()).collect();
+            let what = format!(
+                "{} {} tengo {} {}.",
+                self.none_in_catalogue(),
+                capital(&self.range(&r.stay)),
+                if names.len() > 1 { "libres" } else { "libre" },
+                say::join(&names)
+            );
+            self.st.stage = Stage::Idle;
+            self.st.choices.clear();
+            return self.offer_person(&what);
+        }
         let wants = self.constraint_words();
         let mut lines = vec![format!("{} no me quedan cabañas {wants} 😕", capital(&self.range(&r.stay)),)];
         let mut extra: Vec<Choice> = Vec::new();
@@ -343,10 +401,16 @@ impl Engine<'_> {
         let deposit: Money = cards.iter().map(|c| c.quote.deposit).sum();
         let names: Vec<String> =
             group.iter().map(|g| format!("{} ({})", self.unit_name(g.unit_id), say::people(g.guests))).collect();
+        // "para Semana Santa, del 25 al 28 de marzo," when the dates came from a named period.
+        let range = self.range(&r.stay);
+        let when = match self.dates_words(&r.stay) {
+            w if w == range => range,
+            named => format!("{named},"),
+        };
         self.text(format!(
             "Para {} no tengo una sola cabaña, pero {} te puedo dar {} para las mismas noches: {}.",
             r.guests,
-            self.range(&r.stay),
+            when,
             if group.len() == 2 { "dos" } else { "tres" },
             say::join(&names)
         ));

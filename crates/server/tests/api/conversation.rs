@@ -310,6 +310,64 @@ async fn memory_and_the_hold_rule_by_email() {
     app.stop().await;
 }
 
+/// By e-mail, a guest whose mail client puts the address as the display name: greeted without a
+/// name, a loose policy question explained (never "¿Cancelo…?"), the name asked once at the hold
+/// and put on the reservation; the owner's cancellation reaches the guest by e-mail and hands the
+/// chat to a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_email_guest_without_a_real_name_by_email_from_question_to_owner_cancellation() {
+    let Some(servers) = MailServers::start() else { return };
+    let app = spawn_app_with(Engine::Sqlite, Options { env: servers.env(), ..Default::default() }).await;
+    let from = "\"lucia@guest.test\" <lucia@guest.test>";
+    let ask = format!("Hola! tienen lugar del {} al {} para 2?", day_words(&app, 20), day_words(&app, 23));
+    servers.deliver(&message(from, "n1@guest.test", "Consulta", "", &ask)).await;
+    drain(&app).await;
+    let first = servers.received();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert!(!first[0].text.to_lowercase().contains("lucia"), "no address as a name: {}", first[0].text);
+    assert!(first[0].text.contains("1. "), "numbered offers: {}", first[0].text);
+    let refs = |m: &crate::email::Received| format!("In-Reply-To: {}\nReferences: {}\n", m.message_id, m.message_id);
+    let say = |id: &'static str, body: &'static str| {
+        let servers = &servers;
+        let app = &app;
+        async move {
+            let n = servers.received().len();
+            let prev = servers.received()[n - 1].clone();
+            servers.deliver(&message(from, id, "Re: Consulta", &refs(&prev), body)).await;
+            app.state.chat.poll_mailbox().await;
+            drain(app).await;
+            servers.received().iter().skip(n).map(|m| m.text.clone()).collect::<String>()
+        }
+    };
+    let filter = store::ReservationFilter { contact: Some("lucia@guest.test".into()), limit: 5, ..Default::default() };
+    let policy = say("n2@guest.test", "si se me complica y tengo que cancelar que pasa?").await;
+    assert!(policy.contains("cancelación") && !policy.contains("¿Cancelo"), "{policy}");
+    let asked = say("n3@guest.test", "1").await;
+    assert!(asked.contains("¿A nombre de quién hago la reserva?"), "{asked}");
+    assert!(app.state.store.list_reservations(&filter).await.unwrap().0.is_empty(), "no hold before the name");
+    let held = say("n4@guest.test", "Lucía Fernández").await;
+    assert!(held.contains("¡Listo, Lucía!"), "{held}");
+    let list = app.state.store.list_reservations(&filter).await.unwrap().0;
+    assert_eq!((list.len(), list[0].guest_name.as_str()), (1, "Lucía Fernández"));
+    let code = list[0].code.clone();
+    // The owner cancels: the guest hears it by e-mail and the chat waits for a person.
+    let n = servers.received().len();
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/reservations/{code}/cancel")))
+        .bearer_auth(app.owner_token().await)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drain(&app).await;
+    let told: String = servers.received().iter().skip(n).map(|m| m.text.clone()).collect();
+    assert!(told.contains(&code) && told.contains("cancelarla"), "{told}");
+    assert!(app.state.store.find_contact("email", "lucia@guest.test").await.unwrap().handed_off);
+    app.stop().await;
+}
+
 async fn shot(d: &crate::webdriver::Driver, name: &str) {
     let dir = if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
