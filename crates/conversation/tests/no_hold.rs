@@ -58,6 +58,15 @@ const NOT_A_YES: &[&str] = &[
     "sí, pero cuánto es la seña?",
     "y con el perro se puede?",
     "la grande?",
+    // From the issue-14 audit on the running binary.
+    "si se me complica y tengo que cancelar que pasa?",
+    "puedo cambiar las fechas despues?",
+    "cual sale menos?",
+    "tenés algo más barato? que sea con el perro",
+    "y hasta 300 mil tenés algo?",
+    "ah y tenemos perro, hay problema?",
+    "incluye toallas?",
+    "y cuanto sale en total?",
 ];
 
 /// The contexts: after two offers, after one ("¿Te la reservo?"), with a full search in
