@@ -104,6 +104,10 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
+impl Config {
+    pub const DEFAULT_MAX_HOLDS_PER_ADDRESS: u32 = 3;
+}
+
 /// An optional secret; empty counts as unset.
 fn secret(source: &Source, var: &str) -> Option<SecretString> {
     source.get(var).filter(|v| !v.is_empty()).map(|v| SecretString::from(v.to_string()))
@@ -708,7 +712,8 @@ impl Config {
             deposit_percent,
             weekend_nights,
             max_holds_per_contact: source.parse("POSADA_MAX_HOLDS_PER_CONTACT", 2)?,
-            max_holds_per_address: source.parse("POSADA_MAX_HOLDS_PER_ADDRESS", 3)?,
+            max_holds_per_address: source
+                .parse("POSADA_MAX_HOLDS_PER_ADDRESS", Config::DEFAULT_MAX_HOLDS_PER_ADDRESS)?,
             booking_horizon_days,
             public_api_key: secret(source, "POSADA_PUBLIC_API_KEY"),
             timezone,

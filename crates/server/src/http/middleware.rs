@@ -157,7 +157,7 @@ pub async fn sandbox_gate(State(state): State<AppState>, req: Request, next: Nex
         false
     };
     if off {
-        return super::public::not_found().await.into_response();
+        return ApiError::not_found("No existe.").into_response();
     }
     next.run(req).await
 }

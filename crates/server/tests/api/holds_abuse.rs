@@ -22,8 +22,7 @@ async fn error_of(r: reqwest::Response) -> (u16, Value) {
 }
 
 async fn phones_are_validated_and_normalised_before_the_contact_limit(engine: Engine) {
-    let env = vec![("POSADA_MAX_HOLDS_PER_ADDRESS", "0".to_string())];
-    let app = spawn_app_with(engine, Options { env, ..Default::default() }).await;
+    let app = spawn_app(engine).await;
     for phone in ["fake-1234", "1234", "+54 9 294 412 3456 int 2", "", "0294 4123456"] {
         let (status, e) =
             error_of(app.pre_reserve(&app.hold_body(1, &app.in_days(10), &app.in_days(12), phone)).await).await;
@@ -98,7 +97,10 @@ async fn export(app: &TestApp, token: &str, unit: i64) -> String {
 }
 
 async fn one_address_has_only_so_many_live_anonymous_holds(engine: Engine) {
-    let env = vec![("POSADA_TRUSTED_PROXIES", "127.0.0.1".to_string())];
+    let env = vec![
+        ("POSADA_TRUSTED_PROXIES", "127.0.0.1".to_string()),
+        ("POSADA_MAX_HOLDS_PER_ADDRESS", server::config::Config::DEFAULT_MAX_HOLDS_PER_ADDRESS.to_string()),
+    ];
     let app = spawn_app_with(engine, Options { env, ..Default::default() }).await;
     let from = |client: &'static str, unit: i64, day: i64, phone: String| {
         let body = app.hold_body(unit, &app.in_days(day), &app.in_days(day + 2), &phone);
