@@ -6,15 +6,20 @@
 //! - [`holidays`]: Argentine public holidays, a table per year.
 //! - [`periods`]: long weekends, Carnaval, Semana Santa, fortnights, winter breaks by province.
 //! - [`reservation`]: states, allowed transitions, attention flags, codes.
+//! - [`phone`]: phone numbers as the hold limit counts them (E.164).
+//! - [`text`]: which characters text may hold (no control characters).
 
 pub mod holidays;
 pub mod money;
 pub mod periods;
+pub mod phone;
 pub mod pricing;
 pub mod reservation;
 pub mod stay;
+pub mod text;
 
 pub use money::Money;
+pub use phone::{Phone, PhoneError};
 pub use pricing::{Multiplier, NightPrice, PricingPolicy, Quote, RateRule, RuleEffect, RuleScope, UnitPricing};
 pub use reservation::{AttentionFlag, ReservationCode, ReservationStatus, TransitionError};
 pub use stay::{MAX_NIGHTS, Stay, StayError};

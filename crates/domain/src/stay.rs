@@ -26,6 +26,9 @@ pub enum StayError {
     Guests { capacity: u32 },
     #[error("la estadía mínima es de {min} noches")]
     MinNights { min: u32 },
+    /// The stay ends after the booking horizon: the calendar is not open that far ahead.
+    #[error("solo tomamos reservas hasta {days} días adelante")]
+    BeyondHorizon { days: u32 },
 }
 
 impl StayError {
@@ -36,6 +39,7 @@ impl StayError {
             StayError::CheckInPast => "check_in_past",
             StayError::Guests { .. } => "invalid_guests",
             StayError::MinNights { .. } => "min_nights",
+            StayError::BeyondHorizon { .. } => "beyond_horizon",
         }
     }
 }
@@ -82,6 +86,15 @@ impl Stay {
         Some(Stay { check_in: move_by(self.check_in)?, check_out: move_by(self.check_out)? })
     }
 
+    /// Whether the stay ends within `days` of `today` (the booking horizon: what we sell must
+    /// also be in the calendar the OTAs import).
+    pub fn within_horizon(&self, today: NaiveDate, days: u32) -> Result<(), StayError> {
+        match today.checked_add_days(Days::new(days as u64)) {
+            Some(last) if self.check_out <= last => Ok(()),
+            _ => Err(StayError::BeyondHorizon { days }),
+        }
+    }
+
     /// Checks a guest's request against today, the unit's capacity and the minimum nights.
     pub fn validate_request(
         &self,
@@ -110,6 +123,21 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_horizon_counts_the_check_out_day() {
+        let today = d("2026-01-01");
+        let stay = |a: &str, b: &str| Stay::new(d(a), d(b)).unwrap();
+        assert_eq!(stay("2026-01-08", "2026-01-11").within_horizon(today, 10), Ok(()));
+        assert_eq!(
+            stay("2026-01-08", "2026-01-12").within_horizon(today, 10),
+            Err(StayError::BeyondHorizon { days: 10 })
+        );
+        assert!(stay("9999-01-01", "9999-01-03").within_horizon(today, 540).is_err());
+        let far = NaiveDate::MAX;
+        assert!(Stay { check_in: far.pred_opt().unwrap(), check_out: far }.within_horizon(today, 540).is_err());
+        assert!(stay("2026-01-08", "2026-01-12").within_horizon(NaiveDate::MAX, 540).is_err(), "no overflow");
     }
 
     #[test]

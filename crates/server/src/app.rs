@@ -64,6 +64,7 @@ impl Application {
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),
             bad_signatures: Arc::new(RateLimiter::new(30, 10)),
             ui: Default::default(),
+            health: Default::default(),
             metrics: crate::metrics::install(),
             config: config.clone(),
             store,

@@ -20,6 +20,8 @@ pub enum BookingError {
     Stay(#[from] StayError),
     #[error("invalid contact: {0}")]
     InvalidContact(&'static str),
+    #[error("invalid phone: {0}")]
+    InvalidPhone(#[from] domain::PhoneError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -40,6 +42,17 @@ pub struct HoldRequest {
     pub actor: String,
     /// Makes the hold idempotent (e.g. `inbound:{event_id}` from the bot).
     pub request_key: Option<String>,
+    pub origin: HoldOrigin,
+}
+
+/// Who asks for a hold, which decides the limits that apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldOrigin {
+    /// The public API: anonymous, known by its client address (behind the trusted-proxy rules)
+    /// and by a phone that must be a real-looking number. Holds per address are limited.
+    Public { client: std::net::IpAddr },
+    /// A conversation (WhatsApp, e-mail, sandbox): the contact is the channel's own address.
+    Conversation,
 }
 
 /// Why a unit cannot take a stay, or its quote.
@@ -101,11 +114,18 @@ impl Booking {
         }
     }
 
+    /// Refuses a stay that ends past the booking horizon, before anything reads the database:
+    /// what we accept must also be in the calendar the OTAs import (the export covers it).
+    pub fn within_horizon(&self, stay: Stay) -> BookingResult<()> {
+        Ok(stay.within_horizon(self.today(), self.config.booking_horizon_days)?)
+    }
+
     /// Every active unit for these nights: free or why not, with its quote.
     pub async fn availability(&self, stay: Stay, guests: u32) -> BookingResult<Vec<UnitAvailability>> {
         if stay.check_in < self.today() {
             return Err(StayError::CheckInPast.into());
         }
+        self.within_horizon(stay)?;
         if guests == 0 {
             return Err(StayError::Guests { capacity: 0 }.into());
         }
@@ -151,8 +171,9 @@ impl Booking {
     }
 
     async fn place_hold_inner(&self, req: &HoldRequest) -> BookingResult<(Reservation, Unit, Quote)> {
-        let unit = self.active_unit(req.unit_id).await?;
         let stay = Stay::new(req.check_in, req.check_out)?;
+        self.within_horizon(stay)?;
+        let unit = self.active_unit(req.unit_id).await?;
         let quote = self.quote(&unit, stay).await?;
         stay.validate_request(self.today(), req.guests, unit.capacity, quote.min_nights)?;
         let name = req.guest_name.trim();
@@ -162,9 +183,14 @@ impl Booking {
         }
         // An e-mail guest is reached by e-mail: the address stands in for the phone.
         let reachable_by_email = req.channel == "email" && req.guest_email.is_some();
-        if (phone.is_empty() && !reachable_by_email) || phone.len() > 40 {
-            return Err(BookingError::InvalidContact("contact_phone"));
-        }
+        let phone = match req.origin {
+            // Normalised first, so "+54 9 294 …" and "549294…" count as one contact.
+            HoldOrigin::Public { .. } => domain::Phone::parse(phone)?.to_string(),
+            HoldOrigin::Conversation if (phone.is_empty() && !reachable_by_email) || phone.len() > 40 => {
+                return Err(BookingError::InvalidContact("contact_phone"));
+            }
+            HoldOrigin::Conversation => phone.to_string(),
+        };
         if req.guest_email.as_deref().is_some_and(|e| e.len() > 254 || !e.contains('@')) {
             return Err(BookingError::InvalidContact("contact_email"));
         }
@@ -176,7 +202,7 @@ impl Booking {
             status: ReservationStatus::PreReserved,
             channel: req.channel.clone(),
             guest_name: name.to_string(),
-            guest_phone: phone.to_string(),
+            guest_phone: phone,
             guest_email: req.guest_email.clone(),
             total: quote.total,
             deposit: quote.deposit,
@@ -184,10 +210,15 @@ impl Booking {
             notes: String::new(),
             actor: req.actor.clone(),
             request_key: req.request_key.clone(),
+            client_address: match req.origin {
+                HoldOrigin::Public { client } => Some(client.to_string()),
+                HoldOrigin::Conversation => None,
+            },
             jobs: self.after_hold_jobs(now),
         };
         let limits = HoldLimits {
             max_holds_per_contact: (self.config.max_holds_per_contact > 0).then_some(self.config.max_holds_per_contact),
+            max_holds_per_address: (self.config.max_holds_per_address > 0).then_some(self.config.max_holds_per_address),
         };
         let reservation = self.store.create_reservation(&new, limits, now).await?;
         Ok((reservation, unit, quote))
@@ -222,6 +253,7 @@ impl Booking {
         note: &str,
         actor: &str,
     ) -> BookingResult<Reservation> {
+        self.within_horizon(stay)?;
         let unit = self.active_unit(unit_id).await?;
         let (status, total, deposit) = match kind {
             ManualKind::Block => (ReservationStatus::Blocked, Money::ZERO, Money::ZERO),
@@ -248,6 +280,7 @@ impl Booking {
             notes: note.trim().to_string(),
             actor: actor.to_string(),
             request_key: None,
+            client_address: None,
             jobs: Vec::new(),
         };
         let r = self.store.create_reservation(&new, HoldLimits::default(), self.now()).await?;
@@ -296,6 +329,7 @@ impl Booking {
         actor: &str,
         note: &str,
     ) -> BookingResult<Reservation> {
+        self.within_horizon(stay)?;
         let current = self.store.get_reservation(code).await?;
         let unit = self.active_unit(unit_id).await?;
         let (total, deposit) = if current.status == ReservationStatus::Blocked {

@@ -406,9 +406,14 @@ async fn ical(command: IcalCommand, store: std::sync::Arc<dyn store::Store>, con
         }
         IcalCommand::Export { unit } => {
             let unit = find(unit).await?;
-            let body =
-                crate::ical_sync::export_calendar(store.as_ref(), &unit, clock.today_in(config.timezone), clock.now())
-                    .await?;
+            let body = crate::ical_sync::export_calendar(
+                store.as_ref(),
+                &unit,
+                clock.today_in(config.timezone),
+                clock.now(),
+                config.booking_horizon_days,
+            )
+            .await?;
             print!("{body}");
         }
         IcalCommand::RotateToken { unit } => {

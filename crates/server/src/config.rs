@@ -17,6 +17,7 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_BIND",
     "POSADA_PUBLIC_URL",
     "POSADA_METRICS_BIND",
+    "POSADA_METRICS_TOKEN",
     "POSADA_JWT_SECRET",
     "POSADA_ADMIN_EMAIL",
     "POSADA_ADMIN_PASSWORD",
@@ -25,6 +26,9 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_DEPOSIT_PERCENT",
     "POSADA_WEEKEND_NIGHTS",
     "POSADA_MAX_HOLDS_PER_CONTACT",
+    "POSADA_MAX_HOLDS_PER_ADDRESS",
+    "POSADA_BOOKING_HORIZON_DAYS",
+    "POSADA_PUBLIC_API_KEY",
     "POSADA_TIMEZONE",
     "POSADA_LOG",
     "POSADA_LOG_FORMAT",
@@ -34,6 +38,7 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_CORS_ORIGINS",
     "POSADA_HEALTH_DB_SLOW_MS",
     "POSADA_HEALTH_JOBS_MAX_AGE_S",
+    "POSADA_HEALTH_OUTBOX_MAX_AGE_S",
     "POSADA_SHUTDOWN_GRACE_S",
     "POSADA_JOB_LEASE_S",
     "POSADA_ICAL_POLL_MINUTES",
@@ -99,6 +104,15 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
+impl Config {
+    pub const DEFAULT_MAX_HOLDS_PER_ADDRESS: u32 = 3;
+}
+
+/// An optional secret; empty counts as unset.
+fn secret(source: &Source, var: &str) -> Option<SecretString> {
+    source.get(var).filter(|v| !v.is_empty()).map(|v| SecretString::from(v.to_string()))
+}
+
 fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { var, message: message.into() }
 }
@@ -161,7 +175,11 @@ pub struct Config {
     pub public_url: String,
     /// `POSADA_PUBLIC_URL` was not set: follow the address actually bound (port 0 in tests).
     pub public_url_defaulted: bool,
+    /// `/metrics` on its own listener (then not on the main port at all).
     pub metrics_bind: Option<SocketAddr>,
+    /// Without `metrics_bind`: `/metrics` on the main port needs `Authorization: Bearer <this>`
+    /// (absent: 404 there, except in the demo, which keeps it open on its loopback address).
+    pub metrics_token: Option<SecretString>,
     pub jwt_secret: SecretString,
     pub admin_email: Option<String>,
     pub admin_password: Option<SecretString>,
@@ -170,6 +188,12 @@ pub struct Config {
     pub deposit_percent: u32,
     pub weekend_nights: Vec<Weekday>,
     pub max_holds_per_contact: u32,
+    /// Live holds one client address may have through the public API (0 = no limit).
+    pub max_holds_per_address: u32,
+    /// How many days ahead a stay may end (`beyond_horizon` after that).
+    pub booking_horizon_days: u32,
+    /// When set, the public pre-reserve route needs `X-Api-Key: <this>` (docs/decisions.md).
+    pub public_api_key: Option<SecretString>,
     pub timezone: chrono_tz::Tz,
     pub log: String,
     pub log_format: LogFormat,
@@ -179,6 +203,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub health_db_slow_ms: u64,
     pub health_jobs_max_age_s: u64,
+    /// The outbox is degraded when its oldest queued reply is older than this.
+    pub health_outbox_max_age_s: u64,
     pub shutdown_grace_s: u64,
     /// How long a claimed job stays with its worker; a crashed worker's jobs run again after it.
     pub job_lease_s: u64,
@@ -648,6 +674,10 @@ impl Config {
         if hold_minutes == 0 {
             return Err(invalid("POSADA_HOLD_MINUTES", "must be at least 1"));
         }
+        let booking_horizon_days: u32 = source.parse("POSADA_BOOKING_HORIZON_DAYS", 540)?;
+        if !(1..=3650).contains(&booking_horizon_days) {
+            return Err(invalid("POSADA_BOOKING_HORIZON_DAYS", "must be between 1 and 3650"));
+        }
         let backup = BackupConfig {
             dir: source.get("POSADA_BACKUP_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("backups")),
             keep: source.parse("POSADA_BACKUP_KEEP", 14)?,
@@ -673,6 +703,7 @@ impl Config {
                 None => None,
                 Some(s) => Some(s.parse().map_err(|e| invalid("POSADA_METRICS_BIND", format!("{s:?}: {e}")))?),
             },
+            metrics_token: secret(source, "POSADA_METRICS_TOKEN"),
             jwt_secret,
             admin_email: source.get("POSADA_ADMIN_EMAIL").map(|s| s.to_lowercase()),
             admin_password: source.get("POSADA_ADMIN_PASSWORD").map(|s| SecretString::from(s.to_string())),
@@ -681,6 +712,10 @@ impl Config {
             deposit_percent,
             weekend_nights,
             max_holds_per_contact: source.parse("POSADA_MAX_HOLDS_PER_CONTACT", 2)?,
+            max_holds_per_address: source
+                .parse("POSADA_MAX_HOLDS_PER_ADDRESS", Config::DEFAULT_MAX_HOLDS_PER_ADDRESS)?,
+            booking_horizon_days,
+            public_api_key: secret(source, "POSADA_PUBLIC_API_KEY"),
             timezone,
             log: source.get("POSADA_LOG").unwrap_or("info").to_string(),
             log_format,
@@ -690,6 +725,7 @@ impl Config {
             cors_origins: source.list("POSADA_CORS_ORIGINS"),
             health_db_slow_ms: source.parse("POSADA_HEALTH_DB_SLOW_MS", 500)?,
             health_jobs_max_age_s: source.parse("POSADA_HEALTH_JOBS_MAX_AGE_S", 300)?,
+            health_outbox_max_age_s: source.parse::<u64>("POSADA_HEALTH_OUTBOX_MAX_AGE_S", 60)?.max(1),
             shutdown_grace_s: source.parse("POSADA_SHUTDOWN_GRACE_S", 20)?,
             job_lease_s: source.parse::<u64>("POSADA_JOB_LEASE_S", 120)?.max(1),
             whatsapp: whatsapp_config(source)?,

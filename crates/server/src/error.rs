@@ -94,6 +94,13 @@ impl From<StoreError> for ApiError {
                 "too_many_holds",
                 format!("Ya tenés {n} pre-reservas activas; confirmá o cancelá alguna antes de pedir otra."),
             ),
+            StoreError::TooManyAddressHolds(n) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_holds_from_address",
+                format!(
+                    "Desde esta conexión ya hay {n} pre-reservas activas; confirmá o cancelá alguna, o esperá a que venzan."
+                ),
+            ),
             StoreError::Transition(t) => ApiError::conflict(
                 "invalid_transition",
                 format!("Una reserva en estado {} no puede pasar a {}.", t.from, t.to),
@@ -107,6 +114,13 @@ impl From<StoreError> for ApiError {
                     .with_details(json!({"status": s.as_str()}))
             }
             StoreError::Duplicate(what) => ApiError::conflict("duplicate", format!("Ya existe ({what}).")),
+            StoreError::Invalid(what) => {
+                tracing::info!(%what, "input refused by the store");
+                ApiError::unprocessable(
+                    "invalid_text",
+                    "El texto tiene caracteres que no se pueden guardar (por ejemplo un byte nulo).",
+                )
+            }
             other => ApiError::internal(other),
         }
     }
@@ -119,6 +133,7 @@ impl From<domain::StayError> for ApiError {
             domain::StayError::MinNights { min } => err.with_details(json!({"min_nights": min})),
             domain::StayError::TooLong { max } => err.with_details(json!({"max_nights": max})),
             domain::StayError::Guests { capacity } => err.with_details(json!({"capacity": capacity})),
+            domain::StayError::BeyondHorizon { days } => err.with_details(json!({"horizon_days": days})),
             _ => err,
         }
     }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub bad_signatures: Arc<RateLimiter>,
     /// The dashboard's per-instance state (login throttle, live updates).
     pub ui: Arc<crate::admin_ui::UiState>,
+    /// The last deep health check, shared by every caller for a moment (health is cheap to ask).
+    pub health: Arc<crate::http::health::HealthCache>,
     /// Turns on when the instance starts shutting down: open streams (SSE, long polls) end.
     pub stopping: Stopping,
 }

@@ -120,6 +120,14 @@ macro_rules! store_impl {
             }
 
             async fn store_inbound_once(&self, event: &NewInbound, now: DateTime<Utc>) -> Result<Option<i64>> {
+                // A provider's odd bytes are removed, never refused: the event must be stored.
+                let cleaned;
+                let event = if domain::text::has_forbidden(&event.provider_id) {
+                    cleaned = NewInbound { provider_id: $crate::text::clean(&event.provider_id), ..event.clone() };
+                    &cleaned
+                } else {
+                    event
+                };
                 // A redelivery of a stored event is the common duplicate: answered from a plain
                 // read, without locking the contact that a turn commit may be holding.
                 let seen: Option<(i64,)> = sqlx::query_as("SELECT id FROM inbound_events WHERE provider = $1 AND provider_id = $2")
@@ -136,6 +144,7 @@ macro_rules! store_impl {
                     Some((channel, address, name)) => Some(Self::upsert_contact_in(&mut w.tx, channel, address, name, Some(now), now).await?.id),
                     None => None,
                 };
+                let payload = $crate::text::clean_json(&event.payload);
                 let id: Option<(i64,)> = sqlx::query_as(
                     "INSERT INTO inbound_events (provider, provider_id, contact_id, kind, payload, received_at) \
                      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
@@ -143,8 +152,8 @@ macro_rules! store_impl {
                 .bind(&event.provider)
                 .bind(&event.provider_id)
                 .bind(contact_id)
-                .bind(&event.kind)
-                .bind(Json(&event.payload))
+                .bind($crate::text::clean(&event.kind))
+                .bind(Json(&payload))
                 .bind(now)
                 .fetch_optional(&mut *w.tx)
                 .await
@@ -183,7 +192,7 @@ macro_rules! store_impl {
                      ON CONFLICT (contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
                 )
                 .bind(turn.contact_id)
-                .bind(Json(&turn.state))
+                .bind(Json($crate::text::clean_json(&turn.state)))
                 .bind(now)
                 .execute(&mut *w.tx)
                 .await
@@ -204,8 +213,8 @@ macro_rules! store_impl {
                         .bind(turn.contact_id)
                         .bind("in")
                         .bind(&m.kind)
-                        .bind(&m.body)
-                        .bind(Json(&m.payload))
+                        .bind($crate::text::clean(&m.body))
+                        .bind(Json($crate::text::clean_json(&m.payload)))
                         .bind(turn.event_id)
                         .bind("received")
                         .bind(now)
@@ -219,8 +228,8 @@ macro_rules! store_impl {
                         .bind(turn.contact_id)
                         .bind("out")
                         .bind(&m.kind)
-                        .bind(&m.body)
-                        .bind(Json(&m.payload))
+                        .bind($crate::text::clean(&m.body))
+                        .bind(Json($crate::text::clean_json(&m.payload)))
                         .bind(turn.event_id)
                         .bind("queued")
                         .bind(now)
@@ -299,6 +308,23 @@ macro_rules! store_impl {
                         }
                     }
                 }
+                if let (ReservationStatus::PreReserved, Some(max), Some(address)) =
+                    (new.status, limits.max_holds_per_address, new.client_address.as_deref())
+                {
+                    Self::lock_contact(&mut w.tx, &format!("address:{address}")).await?;
+                    let (holds,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM reservations WHERE client_address = $1 \
+                         AND status = 'pre_reserved' AND (hold_expires_at IS NULL OR hold_expires_at > $2)",
+                    )
+                    .bind(address)
+                    .bind(now)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                    if holds >= max as i64 {
+                        return Err(StoreError::TooManyAddressHolds(max));
+                    }
+                }
                 let code = loop {
                     let code = ReservationCode::generate(&mut rand::thread_rng()).to_string();
                     let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM reservations WHERE code = $1")
@@ -314,8 +340,8 @@ macro_rules! store_impl {
                 let sql = format!(
                     "INSERT INTO reservations (code, unit_id, check_in, check_out, guests, status, channel, \
                      guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, \
-                     created_at, updated_at, confirmed_at, request_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15, $15, $16, $17) \
+                     created_at, updated_at, confirmed_at, request_key, client_address) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15, $15, $16, $17, $18) \
                      RETURNING {RESERVATION_COLUMNS}"
                 );
                 let row: ReservationRow = sqlx::query_as(&sql)
@@ -336,6 +362,7 @@ macro_rules! store_impl {
                     .bind(now)
                     .bind(confirmed_at)
                     .bind(&new.request_key)
+                    .bind(&new.client_address)
                     .fetch_one(&mut *w.tx)
                     .await
                     .map_err(Self::map_err)?;
@@ -706,8 +733,8 @@ macro_rules! store_impl {
                 );
                 let row: ContactRow = sqlx::query_as(&sql)
                     .bind(channel)
-                    .bind(address)
-                    .bind(name.trim())
+                    .bind($crate::text::clean(address))
+                    .bind($crate::text::clean(name.trim()))
                     .bind(inbound_at)
                     .bind(now)
                     .fetch_one(&mut *conn)
@@ -830,6 +857,7 @@ macro_rules! store_impl {
             }
 
             async fn get_unit_by_slug(&self, slug: &str) -> Result<Unit> {
+                $crate::text::findable(slug)?;
                 let sql = format!("SELECT {UNIT_COLUMNS} FROM units WHERE slug = $1");
                 let row: Option<UnitRow> =
                     sqlx::query_as(&sql).bind(slug).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
@@ -837,6 +865,7 @@ macro_rules! store_impl {
             }
 
             async fn create_unit(&self, u: &UnitInput, ical_token: &str, now: DateTime<Utc>) -> Result<Unit> {
+                $crate::text::check_unit(u)?;
                 let sql = format!(
                     "INSERT INTO units (slug, name, capacity, base_price, weekend_multiplier_bp, min_nights, \
                      description, amenities, photos, ical_token, active, created_at, updated_at) \
@@ -864,6 +893,7 @@ macro_rules! store_impl {
             }
 
             async fn update_unit(&self, id: i64, u: &UnitInput, now: DateTime<Utc>) -> Result<Unit> {
+                $crate::text::check_unit(u)?;
                 let sql = format!(
                     "UPDATE units SET slug = $2, name = $3, capacity = $4, base_price = $5, \
                      weekend_multiplier_bp = $6, min_nights = $7, description = $8, amenities = $9, \
@@ -910,6 +940,7 @@ macro_rules! store_impl {
             }
 
             async fn create_rate_rule(&self, r: &RateRuleInput, now: DateTime<Utc>) -> Result<RateRule> {
+                $crate::text::check(&[("name", &r.name)])?;
                 let (price, mult) = effect_columns(r.effect);
                 let mut w = self.write().await?;
                 let (id,): (i64,) = sqlx::query_as(
@@ -934,6 +965,7 @@ macro_rules! store_impl {
             }
 
             async fn update_rate_rule(&self, id: i64, r: &RateRuleInput, now: DateTime<Utc>) -> Result<RateRule> {
+                $crate::text::check(&[("name", &r.name)])?;
                 let (price, mult) = effect_columns(r.effect);
                 let mut w = self.write().await?;
                 let done = sqlx::query(
@@ -977,10 +1009,19 @@ macro_rules! store_impl {
                 limits: HoldLimits,
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
+                $crate::text::check(&[
+                    ("guest_name", &new.guest_name),
+                    ("guest_phone", &new.guest_phone),
+                    ("guest_email", new.guest_email.as_deref().unwrap_or("")),
+                    ("notes", &new.notes),
+                    ("channel", &new.channel),
+                    ("actor", &new.actor),
+                ])?;
                 retry_on_deadlock(|| self.create_reservation_once(new, limits, now)).await
             }
 
             async fn get_reservation(&self, code: &str) -> Result<Reservation> {
+                $crate::text::findable(code)?;
                 let sql = format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE code = $1");
                 let row: Option<ReservationRow> =
                     sqlx::query_as(&sql).bind(code).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
@@ -995,6 +1036,11 @@ macro_rules! store_impl {
             }
 
             async fn list_reservations(&self, f: &ReservationFilter) -> Result<(Vec<Reservation>, i64)> {
+                // No stored text holds a control character: such a search matches nothing.
+                let searched = [f.text.as_deref(), f.contact.as_deref(), f.channel.as_deref()];
+                if searched.into_iter().flatten().any(domain::text::has_forbidden) {
+                    return Ok((Vec::new(), 0));
+                }
                 let mut clauses: Vec<String> = Vec::new();
                 let mut args: Vec<Arg> = Vec::new();
                 // Each condition names its argument by position: `{}` becomes `$n`.
@@ -1077,6 +1123,7 @@ macro_rules! store_impl {
                 change: &Change,
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
+                $crate::text::check(&[("note", &change.note), ("actor", &change.actor)])?;
                 retry_on_deadlock(|| self.transition_once(code, to, change, now)).await
             }
 
@@ -1090,6 +1137,7 @@ macro_rules! store_impl {
                 change: &Change,
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
+                $crate::text::check(&[("note", &change.note), ("actor", &change.actor)])?;
                 retry_on_deadlock(|| self.change_stay_once(code, unit_id, stay, total, deposit, change, now)).await
             }
 
@@ -1101,6 +1149,7 @@ macro_rules! store_impl {
                 change: &Change,
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
+                $crate::text::check(&[("note", &change.note), ("actor", &change.actor)])?;
                 let mut w = self.write().await?;
                 let current = Self::reservation_for_update(&mut w.tx, code).await?;
                 let mut flags: BTreeSet<AttentionFlag> = current.flags.clone();
@@ -1168,6 +1217,7 @@ macro_rules! store_impl {
             }
 
             async fn get_admin_user(&self, email: &str) -> Result<AdminUser> {
+                $crate::text::findable(email)?;
                 let row: Option<AdminRow> = sqlx::query_as(
                     "SELECT id, email, password_hash, role, active FROM admin_users WHERE email = $1",
                 )
@@ -1275,8 +1325,9 @@ macro_rules! store_impl {
                 note: &str,
                 now: DateTime<Utc>,
             ) -> Result<()> {
+                let (actor, note) = ($crate::text::clean(actor), $crate::text::clean(note));
                 let mut w = self.write().await?;
-                Self::audit(&mut w.tx, reservation_id, actor, action, None, None, note, now).await?;
+                Self::audit(&mut w.tx, reservation_id, &actor, action, None, None, &note, now).await?;
                 w.tx.commit().await.map_err(Self::map_err)?;
                 Ok(())
             }
@@ -1538,6 +1589,7 @@ macro_rules! store_impl {
             }
 
             async fn add_feed(&self, unit_id: i64, url: &str, source: &str, now: DateTime<Utc>) -> Result<Feed> {
+                $crate::text::check(&[("url", url), ("source", source)])?;
                 let sql = format!(
                     "INSERT INTO ical_feeds (unit_id, url, source, created_at) VALUES ($1, $2, $3, $4) RETURNING {FEED_COLUMNS}"
                 );
@@ -1672,6 +1724,7 @@ macro_rules! store_impl {
             }
 
             async fn find_contact(&self, channel: &str, address: &str) -> Result<Contact> {
+                $crate::text::findable(address)?;
                 let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE channel = $1 AND address = $2");
                 let row: Option<ContactRow> = sqlx::query_as(&sql)
                     .bind(channel)
@@ -1793,6 +1846,10 @@ macro_rules! store_impl {
                 error: Option<&str>,
                 now: DateTime<Utc>,
             ) -> Result<bool> {
+                if domain::text::has_forbidden(provider_message_id) {
+                    return Ok(false);
+                }
+                let error = error.map($crate::text::clean);
                 let done = sqlx::query(
                     "UPDATE messages SET status = $2, error = COALESCE($3, error), updated_at = $4 \
                      WHERE provider_message_id = $1 AND (CASE status WHEN 'sent' THEN 1 WHEN 'failed' THEN 2 \
@@ -1828,6 +1885,7 @@ macro_rules! store_impl {
             }
 
             async fn payment_link_by_preference(&self, preference_id: &str) -> Result<PaymentLink> {
+                $crate::text::findable(preference_id)?;
                 let sql = format!("SELECT {LINK_COLUMNS} FROM payment_links WHERE preference_id = $1");
                 let row: Option<LinkRow> =
                     sqlx::query_as(&sql).bind(preference_id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;

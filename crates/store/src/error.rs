@@ -9,6 +9,8 @@ pub enum StoreError {
     Overlap,
     #[error("the contact already has {0} active holds")]
     TooManyHolds(u32),
+    #[error("the client address already has {0} active holds")]
+    TooManyAddressHolds(u32),
     #[error(transparent)]
     Transition(#[from] TransitionError),
     /// The hold's time is up and this change may not revive it.

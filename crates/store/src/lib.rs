@@ -14,6 +14,7 @@ mod rows;
 pub mod settings;
 mod sqlite;
 pub mod testing;
+mod text;
 
 pub use error::{Result, Result as StoreResult, StoreError};
 pub use migrations::{Migration, MigrationStatus};
@@ -57,6 +58,8 @@ pub struct EngineDetails {
 pub struct HoldLimits {
     /// Refuse a new hold when the contact (phone) already has this many live holds.
     pub max_holds_per_contact: Option<u32>,
+    /// Refuse a new hold with a client address that already has this many live holds.
+    pub max_holds_per_address: Option<u32>,
 }
 
 /// The conversation funnel over a period: contacts who wrote, contacts who were quoted a price,

@@ -146,6 +146,9 @@ pub struct NewReservation {
     /// Idempotency for holds placed while processing an inbound event: a second create with
     /// the same key returns the first reservation.
     pub request_key: Option<String>,
+    /// The client address of an anonymous hold from the public API (the per-address limit
+    /// counts these); `None` for holds from a conversation and for the owner's bookings.
+    pub client_address: Option<String>,
     /// Work that must follow this reservation (e.g. creating its payment link), queued in the
     /// same transaction. `{code}` in a job's payload strings and dedupe key is replaced by the
     /// new reservation's code.

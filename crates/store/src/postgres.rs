@@ -80,6 +80,11 @@ impl PgStore {
                 Some("23P01") => return crate::StoreError::Overlap,
                 // deadlock_detected, serialization_failure: the whole transaction may run again.
                 Some("40P01") | Some("40001") => return crate::StoreError::Retry(e),
+                // A NUL byte in text or jsonb (the store refuses those before they get here;
+                // this keeps any path we missed a 4xx instead of a 500).
+                Some("22021") | Some("22P05") => {
+                    return crate::StoreError::Invalid("text: a character PostgreSQL cannot store".into());
+                }
                 _ => {}
             }
         }

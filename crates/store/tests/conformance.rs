@@ -27,6 +27,7 @@ conformance!(
     cancelled_and_expired_stays_free_their_nights,
     a_stale_hold_is_expired_inside_the_next_hold,
     a_contact_may_hold_only_so_many,
+    a_client_address_may_hold_only_so_many,
     transitions_follow_the_domain_rules,
     a_late_payment_confirms_only_free_nights,
     changing_dates_keeps_the_no_overlap_rule,
@@ -51,6 +52,7 @@ conformance!(
     the_funnel_counts_conversations_quotes_holds_and_paid,
     backups_are_recorded_and_the_newest_is_found,
     migration_status_compares_the_database_with_this_build,
+    control_characters_are_refused_or_removed_the_same_on_both_engines,
 );
 
 fn inbound(id: &str) -> NewInbound {
@@ -373,6 +375,7 @@ fn hold(unit_id: i64, from: &str, to: &str, phone: &str) -> NewReservation {
         notes: String::new(),
         actor: "test".into(),
         request_key: None,
+        client_address: None,
         jobs: Vec::new(),
     }
 }
@@ -517,7 +520,7 @@ async fn a_stale_hold_is_expired_inside_the_next_hold(engine: Engine) {
 async fn a_contact_may_hold_only_so_many(engine: Engine) {
     let (_db, store) = open(engine).await;
     let u = unit(&store, "a").await;
-    let limits = HoldLimits { max_holds_per_contact: Some(2) };
+    let limits = HoldLimits { max_holds_per_contact: Some(2), ..Default::default() };
     store.create_reservation(&hold(u.id, "2027-03-01", "2027-03-02", "+5491111"), limits, now()).await.unwrap();
     store.create_reservation(&hold(u.id, "2027-03-02", "2027-03-03", "+5491111"), limits, now()).await.unwrap();
     let err =
@@ -529,6 +532,33 @@ async fn a_contact_may_hold_only_so_many(engine: Engine) {
     block.status = ReservationStatus::Blocked;
     block.hold_expires_at = None;
     store.create_reservation(&block, limits, now()).await.unwrap();
+}
+
+/// Anonymous holds from one client address: at most so many live at once, whatever phones
+/// they give; an expired or cancelled one frees its place; other addresses are not affected.
+async fn a_client_address_may_hold_only_so_many(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    let limits = HoldLimits { max_holds_per_address: Some(2), ..Default::default() };
+    let from = |addr: &str, day: u32, phone: &str| {
+        let mut n = hold(u.id, &format!("2027-03-{day:02}"), &format!("2027-03-{:02}", day + 1), phone);
+        n.client_address = Some(addr.into());
+        n
+    };
+    let first = store.create_reservation(&from("203.0.113.7", 1, "+5491100000001"), limits, now()).await.unwrap();
+    store.create_reservation(&from("203.0.113.7", 2, "+5491100000002"), limits, now()).await.unwrap();
+    let err = store.create_reservation(&from("203.0.113.7", 3, "+5491100000003"), limits, now()).await.unwrap_err();
+    assert!(matches!(err, StoreError::TooManyAddressHolds(2)), "{err:?}");
+    store.create_reservation(&from("198.51.100.9", 3, "+5491100000003"), limits, now()).await.unwrap();
+    // Without an address (a conversation's hold) the limit does not apply.
+    store.create_reservation(&hold(u.id, "2027-03-05", "2027-03-06", "+5491100000005"), limits, now()).await.unwrap();
+    store.transition(&first.code, ReservationStatus::Cancelled, &by("owner"), now()).await.unwrap();
+    store.create_reservation(&from("203.0.113.7", 7, "+5491100000007"), limits, now()).await.unwrap();
+    let err = store.create_reservation(&from("203.0.113.7", 8, "+5491100000008"), limits, now()).await.unwrap_err();
+    assert!(matches!(err, StoreError::TooManyAddressHolds(2)), "{err:?}");
+    // Expired holds do not count.
+    let later = now() + Duration::minutes(61);
+    store.create_reservation(&from("203.0.113.7", 8, "+5491100000008"), limits, later).await.unwrap();
 }
 
 async fn transitions_follow_the_domain_rules(engine: Engine) {
@@ -1059,4 +1089,63 @@ async fn migration_status_compares_the_database_with_this_build(engine: Engine) 
     assert!(status.up_to_date(), "{status:?}");
     assert_eq!(status.schema_version(), Some(store::migrations::latest_version()));
     assert_eq!(status.applied, store::migrations::known(store.backend()));
+}
+
+/// PostgreSQL refuses a NUL byte where SQLite keeps it: the store decides first, the same way on
+/// both. Our own input with a control character is refused and writes nothing; a search or a
+/// lookup with one finds nothing; a provider's event is stored with those characters removed.
+async fn control_characters_are_refused_or_removed_the_same_on_both_engines(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    for bad in ["Ana\0Pérez", "Ana\u{1}", "Ana\u{7f}"] {
+        let mut n = hold(u.id, "2027-01-01", "2027-01-03", "+5492944111111");
+        n.guest_name = bad.into();
+        let e = store.create_reservation(&n, HoldLimits::default(), now()).await.unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{bad:?}: {e:?}");
+        let mut n = hold(u.id, "2027-01-01", "2027-01-03", bad);
+        n.guest_name = "Ana".into();
+        assert!(matches!(
+            store.create_reservation(&n, HoldLimits::default(), now()).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    assert_eq!(store.list_reservations(&ReservationFilter { limit: 50, ..Default::default() }).await.unwrap().1, 0);
+    let mut bad_unit = unit_input("b", 4);
+    bad_unit.name = "Cabaña\0".into();
+    assert!(matches!(store.create_unit(&bad_unit, "tok-b", now()).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.update_unit(u.id, &bad_unit, now()).await, Err(StoreError::Invalid(_))));
+    let mut bad_unit = unit_input("b", 4);
+    bad_unit.photos[0].caption = "a\0".into();
+    assert!(matches!(store.create_unit(&bad_unit, "tok-b", now()).await, Err(StoreError::Invalid(_))));
+    // A newline is text (notes and descriptions have lines).
+    let mut n = hold(u.id, "2027-01-01", "2027-01-03", "+5492944111111");
+    n.notes = "línea 1\nlínea 2\tfin".into();
+    let r = store.create_reservation(&n, HoldLimits::default(), now()).await.unwrap();
+    assert_eq!(r.notes, "línea 1\nlínea 2\tfin");
+    let bad_change = Change { actor: "owner".into(), note: "x\0".into(), allow_expired: false };
+    assert!(matches!(
+        store.transition(&r.code, ReservationStatus::Cancelled, &bad_change, now()).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.get_reservation(&r.code).await.unwrap().status, ReservationStatus::PreReserved);
+    // Searches and lookups: nothing found, never an error.
+    for text in ["\0", "Ana\0", "\u{1b}[31m"] {
+        let f = ReservationFilter { text: Some(text.into()), limit: 50, ..Default::default() };
+        assert_eq!(store.list_reservations(&f).await.unwrap().1, 0, "{text:?}");
+        let f = ReservationFilter { contact: Some(text.into()), limit: 50, ..Default::default() };
+        assert_eq!(store.list_reservations(&f).await.unwrap().1, 0, "{text:?}");
+    }
+    assert!(matches!(store.get_unit_by_slug("a\0").await, Err(StoreError::NotFound)));
+    assert!(matches!(store.get_reservation("R\0").await, Err(StoreError::NotFound)));
+    assert!(matches!(store.get_admin_user("o\0@x.test").await, Err(StoreError::NotFound)));
+    assert!(!store.message_status_from_provider("wamid\0", "read", None, now()).await.unwrap());
+    // A provider's event: stored, its text without the control characters.
+    let mut ev = inbound("wamid.nul");
+    ev.contact = Some(("whatsapp".into(), "5492944123456".into(), "Jua\0na".into()));
+    ev.payload = serde_json::json!({"text": {"body": "hola\0 che\u{1}"}, "k\0": ["a\0"]});
+    let id = store.store_inbound(&ev, now()).await.unwrap().expect("stored");
+    let stored = store.get_inbound(id).await.unwrap();
+    assert_eq!(stored.payload, serde_json::json!({"text": {"body": "hola che"}, "k": ["a"]}));
+    assert_eq!(store.get_contact(stored.contact_id.unwrap()).await.unwrap().name, "Juana");
+    assert_eq!(store.store_inbound(&ev, now()).await.unwrap(), None, "a redelivery is still a duplicate");
 }

@@ -48,6 +48,8 @@ pub enum UiError {
     Csrf,
     Forbidden,
     NotFound,
+    /// Input no form of ours sends (a control character): 422 with the reason.
+    BadInput(String),
     Internal,
 }
 
@@ -62,6 +64,9 @@ impl From<store::StoreError> for UiError {
     fn from(e: store::StoreError) -> UiError {
         match e {
             store::StoreError::NotFound => UiError::NotFound,
+            store::StoreError::Invalid(_) => UiError::BadInput(
+                "El texto tiene caracteres que no se pueden guardar (por ejemplo un byte nulo).".into(),
+            ),
             other => UiError::internal(other),
         }
     }
@@ -82,6 +87,17 @@ impl IntoResponse for UiError {
                 (StatusCode::FORBIDDEN, "Sin permiso", "Esta sección es solo para el dueño de la cuenta.")
             }
             UiError::NotFound => (StatusCode::NOT_FOUND, "No existe", "No encontramos lo que buscabas."),
+            UiError::BadInput(text) => {
+                let body = format!(
+                    r#"<section class="card"><h1>Datos inválidos</h1><p>{}</p><p><a href="/admin">Volver al inicio</a></p></section>"#,
+                    e(&text)
+                );
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    page(html::layout(None, Nav::None, "Datos inválidos", None, &body)),
+                )
+                    .into_response();
+            }
             UiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Error",

@@ -179,6 +179,17 @@ impl FromRequest<AppState> for CsrfForm {
             tracing::warn!("dashboard form refused: bad CSRF token");
             return Err(UiError::Csrf);
         }
+        // No field of ours takes control characters (a NUL byte would reach the database).
+        if let Some(name) = fields
+            .iter()
+            .find(|(k, v)| domain::text::has_forbidden(k) || domain::text::has_forbidden(v))
+            .map(|(k, _)| k)
+        {
+            return Err(UiError::BadInput(format!(
+                "El campo «{}» tiene caracteres de control (por ejemplo un byte nulo); borralos y probá de nuevo.",
+                domain::text::strip(name)
+            )));
+        }
         Ok(CsrfForm { session, fields })
     }
 }

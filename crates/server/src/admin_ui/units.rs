@@ -17,6 +17,16 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use store::{Photo, RateRuleInput, StoreError, Unit, UnitInput};
 
+/// A photo is a web address: `http(s)://host…` only (no `javascript:`, `data:` or `file:`: the
+/// URL goes into pages and into the bot's messages), without spaces, quotes or angle brackets.
+pub fn photo_url_ok(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\' | '`'))
+}
+
 pub const PREVIEW_DAYS: i64 = 60;
 
 /// "40.000", "40000", "40000,50", "$ 40.000" → Money.
@@ -103,10 +113,7 @@ fn unit_input(form: &CsrfForm, errors: &mut Errors) -> Option<UnitInput> {
             Some((u, c)) => (u.trim(), c.trim()),
             None => (line, ""),
         };
-        if !(url.starts_with("https://") || url.starts_with("http://"))
-            || url.len() > 2048
-            || url.contains(['"', '<', '>', ' '])
-        {
+        if !photo_url_ok(url) {
             errors.insert(
                 "photos",
                 format!(

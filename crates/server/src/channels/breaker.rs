@@ -1,5 +1,6 @@
-//! One circuit breaker per provider per process: opens after 5 consecutive failures, lets a
-//! probe through after 60 s (half-open), closes after 2 successes. While open nothing is sent.
+//! One circuit breaker per provider per process: opens after 5 consecutive failures, lets one
+//! probe through at a time after 60 s (half-open), closes after 2 successful probes. While open,
+//! and while a probe is out, nothing else is sent.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -34,7 +35,15 @@ struct Inner {
     failures: u32,
     opened_at: Option<Instant>,
     half_open_successes: u32,
+    /// When the half-open probe now out was let through. A caller that never reports back
+    /// (a cancelled request) frees the slot after [`PROBE_LEASE`].
+    probe_since: Option<Instant>,
 }
+
+/// Longer than any provider call's timeout.
+const PROBE_LEASE: Duration = Duration::from_secs(30);
+/// What a caller that finds the probe slot taken is told to wait.
+const PROBE_BUSY_WAIT: Duration = Duration::from_secs(1);
 
 impl Breaker {
     pub fn new(name: &'static str) -> Breaker {
@@ -47,7 +56,7 @@ impl Breaker {
             failure_threshold,
             open_for,
             close_after,
-            inner: Mutex::new(Inner { failures: 0, opened_at: None, half_open_successes: 0 }),
+            inner: Mutex::new(Inner { failures: 0, opened_at: None, half_open_successes: 0, probe_since: None }),
         }
     }
 
@@ -64,18 +73,42 @@ impl Breaker {
         }
     }
 
-    /// `Err(wait)` while open.
+    /// `Ok` when a call may go out: always while closed; while half-open only for the one
+    /// probe (the caller must then report [`success`](Self::success) or
+    /// [`failure`](Self::failure)). `Err(wait)` otherwise.
     pub fn allow(&self, now: Instant) -> Result<(), Duration> {
+        let mut inner = self.lock();
+        match inner.opened_at {
+            None => Ok(()),
+            Some(at) if now.saturating_duration_since(at) < self.open_for => {
+                Err(self.open_for - now.saturating_duration_since(at))
+            }
+            Some(_) => match inner.probe_since {
+                Some(since) if now.saturating_duration_since(since) < PROBE_LEASE => Err(PROBE_BUSY_WAIT),
+                _ => {
+                    inner.probe_since = Some(now);
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// How long a caller refused by [`allow`](Self::allow) should wait, without taking the probe.
+    pub fn wait(&self, now: Instant) -> Duration {
         let inner = self.lock();
         match inner.opened_at {
-            Some(at) if now.duration_since(at) < self.open_for => Err(self.open_for - now.duration_since(at)),
-            _ => Ok(()),
+            Some(at) if now.saturating_duration_since(at) < self.open_for => {
+                self.open_for - now.saturating_duration_since(at)
+            }
+            Some(_) if inner.probe_since.is_some() => PROBE_BUSY_WAIT,
+            _ => Duration::ZERO,
         }
     }
 
     pub fn success(&self) {
         let mut inner = self.lock();
         inner.failures = 0;
+        inner.probe_since = None;
         if inner.opened_at.is_some() {
             inner.half_open_successes += 1;
             if inner.half_open_successes >= self.close_after {
@@ -90,6 +123,7 @@ impl Breaker {
     pub fn failure(&self, now: Instant) {
         let mut inner = self.lock();
         inner.failures += 1;
+        inner.probe_since = None;
         let half_open = inner.opened_at.is_some();
         if half_open || inner.failures >= self.failure_threshold {
             if !half_open {
@@ -132,6 +166,48 @@ mod tests {
         assert_ne!(b.state(later), BreakerState::Closed, "one success is not enough");
         b.success();
         assert_eq!(b.state(later), BreakerState::Closed);
+    }
+
+    /// Issue 13: the half-open breaker let 4, then 2 probes through at once.
+    #[test]
+    fn half_open_lets_exactly_one_probe_through_however_many_ask_at_once() {
+        let b = std::sync::Arc::new(Breaker::with("test", 1, Duration::from_millis(10), 2));
+        let t0 = Instant::now();
+        b.failure(t0);
+        let later = t0 + Duration::from_millis(20);
+        let gate = std::sync::Arc::new(std::sync::Barrier::new(64));
+        let admitted: usize = (0..64)
+            .map(|_| {
+                let (b, gate) = (b.clone(), gate.clone());
+                std::thread::spawn(move || {
+                    gate.wait();
+                    b.allow(later).is_ok() as usize
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(admitted, 1);
+        assert_eq!(b.wait(later), PROBE_BUSY_WAIT);
+        // The probe succeeds: the next probe (one again) may go; a second success closes it.
+        b.success();
+        assert!(b.allow(later).is_ok());
+        assert!(b.allow(later).is_err(), "the second probe is out");
+        b.success();
+        assert_eq!(b.state(later), BreakerState::Closed);
+        assert!((0..10).all(|_| b.allow(later).is_ok()), "closed: everything goes");
+    }
+
+    #[test]
+    fn a_probe_that_never_reports_frees_its_slot_after_the_lease() {
+        let b = Breaker::with("test", 1, Duration::from_millis(10), 2);
+        let t0 = Instant::now();
+        b.failure(t0);
+        let later = t0 + Duration::from_millis(20);
+        assert!(b.allow(later).is_ok());
+        assert!(b.allow(later + Duration::from_secs(29)).is_err());
+        assert!(b.allow(later + PROBE_LEASE).is_ok());
     }
 
     #[test]

@@ -74,11 +74,14 @@ pub fn parse_webhook(body: &[u8]) -> Result<(Vec<InboundMessage>, Vec<StatusUpda
             for m in value["messages"].as_array().into_iter().flatten() {
                 let (Some(id), Some(from)) = (m["id"].as_str(), m["from"].as_str()) else { continue };
                 let profile_name = names.iter().find(|(w, _)| w == from).map(|(_, n)| n.clone()).unwrap_or_default();
+                // Control characters are dropped here (and from the payload by the store): a NUL
+                // in one message must not make the batch fail and be redelivered forever.
+                let clean = |s: &str| domain::text::strip(s).into_owned();
                 messages.push(InboundMessage {
-                    id: id.to_string(),
-                    from: from.to_string(),
-                    profile_name,
-                    kind: m["type"].as_str().unwrap_or("unknown").to_string(),
+                    id: clean(id),
+                    from: clean(from),
+                    profile_name: clean(&profile_name),
+                    kind: clean(m["type"].as_str().unwrap_or("unknown")),
                     raw: m.clone(),
                 });
             }

@@ -60,9 +60,18 @@ impl Chat {
     /// Up to a batch of unseen messages into the inbox; how many were taken.
     async fn read_unseen(&self, inbox: &mut Inbox, cfg: &EmailConfig) -> Result<usize, String> {
         let uids = inbox.unseen(POLL_BATCH).await?;
+        let mut failed = None;
         for &uid in &uids {
             match inbox.fetch(uid).await? {
-                Some(raw) => self.take_mail(&raw, cfg).await.map_err(|e| e.to_string())?,
+                // One mail that cannot be stored stays unseen (read again next time) and does
+                // not keep the rest of the batch out.
+                Some(raw) => {
+                    if let Err(e) = self.take_mail(&raw, cfg).await {
+                        tracing::error!(uid, error = %e, "could not store an e-mail; it stays unseen");
+                        failed = Some(e.to_string());
+                        continue;
+                    }
+                }
                 None => {
                     metrics::counter!(m::EMAILS_IGNORED, "reason" => "too_large").increment(1);
                     tracing::warn!(uid, max_bytes = MAX_MESSAGE_BYTES, "e-mail too large, not read");
@@ -71,7 +80,10 @@ impl Chat {
             crate::fault::point("email_before_mark_seen");
             inbox.mark_seen(uid).await?;
         }
-        Ok(uids.len())
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(uids.len()),
+        }
     }
 
     /// IMAP IDLE, when the server has it: one connection per instance waits for new mail and
@@ -335,7 +347,7 @@ impl Chat {
                 Outcome::Done
             }
             Err(SendError::BreakerOpen) => {
-                let wait = mailer.breaker.allow(std::time::Instant::now()).err().unwrap_or_default();
+                let wait = mailer.breaker.wait(std::time::Instant::now());
                 Outcome::Again(
                     now + Duration::from_std(wait).unwrap_or(Duration::seconds(5)) + Duration::milliseconds(50),
                 )

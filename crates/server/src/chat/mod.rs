@@ -318,6 +318,7 @@ impl Chat {
                             },
                             actor: format!("guest:{}", contact.channel),
                             request_key: Some(format!("{key}:{holds_asked}")),
+                            origin: crate::booking::HoldOrigin::Conversation,
                         };
                         let answer = match self.booking.place_hold(&req).await {
                             Ok((r, _, _)) => {
@@ -337,7 +338,7 @@ impl Chat {
                             Err(BookingError::UnitNotFound) => Event::HoldFailed {
                                 reason: HoldFailure::Invalid("Esa cabaña no está disponible para reservar.".into()),
                             },
-                            Err(BookingError::InvalidContact(_)) => Event::HoldFailed {
+                            Err(BookingError::InvalidContact(_) | BookingError::InvalidPhone(_)) => Event::HoldFailed {
                                 reason: HoldFailure::Invalid("Me falta un dato de contacto para reservar.".into()),
                             },
                             Err(e) => return Err(e.into()),
@@ -715,7 +716,7 @@ impl Chat {
                         Outcome::Done
                     }
                     Err(SendError::BreakerOpen) => {
-                        let wait = wa.breaker.allow(std::time::Instant::now()).err().unwrap_or_default();
+                        let wait = wa.breaker.wait(std::time::Instant::now());
                         Outcome::Again(
                             now + Duration::from_std(wait).unwrap_or(Duration::seconds(5)) + Duration::milliseconds(50),
                         )

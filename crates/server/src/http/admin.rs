@@ -320,6 +320,14 @@ fn unit_input(b: UnitBody) -> ApiResult<UnitInput> {
     if !(1..=domain::MAX_NIGHTS).contains(&min_nights) {
         return Err(ApiError::unprocessable("invalid_min_nights", "Las noches mínimas deben estar entre 1 y 60."));
     }
+    let photos = b.photos.unwrap_or_default();
+    if let Some(bad) = photos.iter().position(|p| !crate::admin_ui::units::photo_url_ok(&p.url)) {
+        return Err(ApiError::unprocessable(
+            "invalid_photo_url",
+            format!("La foto {} debe ser una dirección http:// o https:// (sin espacios ni comillas).", bad + 1),
+        )
+        .with_details(serde_json::json!({"field": format!("photos[{bad}].url")})));
+    }
     Ok(UnitInput {
         slug,
         name,
@@ -329,7 +337,7 @@ fn unit_input(b: UnitBody) -> ApiResult<UnitInput> {
         min_nights,
         description: b.description.unwrap_or_default(),
         amenities: b.amenities.unwrap_or_default(),
-        photos: b.photos.unwrap_or_default(),
+        photos,
         active: b.active.unwrap_or(true),
     })
 }

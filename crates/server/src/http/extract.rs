@@ -1,7 +1,7 @@
 //! Extractors whose rejections speak our JSON error format.
 
 use crate::error::ApiError;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -18,31 +18,38 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json_request(req.headers()) {
+            return Err(unsupported_media_type());
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
+        parse_json(&bytes).map(ApiJson)
     }
 }
 
-pub fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_body", body_text(&e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", body_text(&e.body_text())),
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::bad_request("malformed_json", "Se esperaba un cuerpo JSON (Content-Type: application/json).")
-        }
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(e.status(), "payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
-        }
-        other => ApiError::bad_request("bad_request", other.body_text()),
-    }
+/// Whether the request declares a JSON body (`application/json`, `application/x+json`).
+pub fn is_json_request(headers: &axum::http::HeaderMap) -> bool {
+    let essence = |v: &str| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(essence)
+        .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")))
 }
 
-/// Serde's messages are clear enough, but drop the Rust type paths they sometimes carry.
-fn body_text(text: &str) -> String {
-    text.replace("Failed to deserialize the JSON body into the target type: ", "")
-        .replace("Failed to parse the request body as JSON: ", "")
+pub fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Esta ruta recibe JSON: enviá el cuerpo con Content-Type: application/json.",
+    )
+}
+
+fn bytes_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(e.status(), "payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
+    } else {
+        ApiError::bad_request("bad_request", e.body_text())
+    }
 }
 
 /// `axum::Query` with 422 and a JSON error for bad parameters.
@@ -78,13 +85,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(e.status(), "payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
-            } else {
-                ApiError::bad_request("bad_request", e.body_text())
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(OptionalJson(None));
         }
@@ -92,13 +93,60 @@ where
     }
 }
 
-/// Parses raw bytes with the same errors as [`ApiJson`].
+/// Parses raw bytes with the same errors as [`ApiJson`]: 400 for malformed JSON, 422 for a
+/// control character in any string (a NUL byte or an escape sequence is never text) and for
+/// JSON of the wrong shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return Err(ApiError::bad_request("malformed_json", e.to_string())),
+    };
+    if let Some(field) = field_with_control(&value, &mut String::new()) {
+        return Err(control_character(&field));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error_free(de) {
         Ok(v) => Ok(v),
         Err(e) if e.is_syntax() || e.is_eof() => Err(ApiError::bad_request("malformed_json", e.to_string())),
         Err(e) => Err(ApiError::unprocessable("invalid_body", e.to_string())),
+    }
+}
+
+/// 422 `invalid_text`: `field` holds a control character.
+pub fn control_character(field: &str) -> ApiError {
+    let message = if field.is_empty() {
+        "El texto tiene caracteres de control (por ejemplo un byte nulo); borralos y probá de nuevo.".to_string()
+    } else {
+        format!("El campo {field} tiene caracteres de control (por ejemplo un byte nulo); borralos y probá de nuevo.")
+    };
+    ApiError::unprocessable("invalid_text", message).with_details(serde_json::json!({"field": field}))
+}
+
+/// The path (`contact_name`, `photos[0].url`) of the first string or key with a forbidden
+/// control character.
+fn field_with_control(v: &serde_json::Value, path: &mut String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => domain::text::has_forbidden(s).then(|| path.clone()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = field_with_control(item, path);
+            path.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&domain::text::strip(k));
+            let found =
+                if domain::text::has_forbidden(k) { Some(path.clone()) } else { field_with_control(item, path) };
+            path.truncate(len);
+            found
+        }),
+        _ => None,
     }
 }
 

@@ -37,8 +37,40 @@ impl Level {
     }
 }
 
-/// 200 when healthy or degraded, 503 when unhealthy, so `curl -f` and proxies react.
+/// How long one deep check answers every caller. A flood of `healthz` costs at most one round
+/// of queries per this long per instance.
+pub const HEALTH_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The last deep check; the lock also makes concurrent callers wait for one check, not run many.
+#[derive(Default)]
+pub struct HealthCache(tokio::sync::Mutex<Option<(chrono::DateTime<chrono::Utc>, StatusCode, serde_json::Value)>>);
+
+/// 200 when healthy or degraded, 503 when unhealthy, so `curl -f` and proxies react. The
+/// answer is at most [`HEALTH_CACHE_FOR`] old (`age_s` says how old).
 pub async fn healthz(State(s): State<AppState>) -> Response {
+    let (code, body) = cached_health(&s).await;
+    (code, Json(body)).into_response()
+}
+
+async fn cached_health(s: &AppState) -> (StatusCode, serde_json::Value) {
+    let mut cache = s.health.0.lock().await;
+    // The service's clock (not the wall's): what health reports moves with it.
+    let now = s.clock.now();
+    if let Some((at, code, body)) = cache.as_ref()
+        && let Ok(age) = (now - *at).to_std()
+        && age < HEALTH_CACHE_FOR
+    {
+        let mut body = body.clone();
+        body["age_s"] = json!((age.as_secs_f64() * 1000.0).round() / 1000.0);
+        return (*code, body);
+    }
+    let (code, mut body) = deep_health(s).await;
+    *cache = Some((now, code, body.clone()));
+    body["age_s"] = json!(0.0);
+    (code, body)
+}
+
+async fn deep_health(s: &AppState) -> (StatusCode, serde_json::Value) {
     let now = s.clock.now();
     let mut overall = Level::Healthy;
     let started = Instant::now();
@@ -119,21 +151,29 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
     };
     let outbox = match s.store.outbox_stats(now).await {
         Ok(o) => {
-            // A reply that has waited 5 minutes means guests are not hearing from us.
-            let stale = o.oldest_queued_age_s > 300.0;
+            // A reply that has waited this long means guests are not hearing from us.
+            let stale = o.oldest_queued_age_s > s.config.health_outbox_max_age_s as f64;
             if stale {
                 overall = overall.max(Level::Degraded);
             }
-            json!({"status": if stale { "behind" } else { "ok" }, "queued": o.queued, "oldest_age_s": o.oldest_queued_age_s})
+            json!({
+                "status": if stale { "behind" } else { "ok" },
+                "queued": o.queued,
+                "oldest_age_s": o.oldest_queued_age_s,
+                "max_age_s": s.config.health_outbox_max_age_s,
+            })
         }
         Err(_) => json!({"status": "error"}),
     };
     let mut breakers = serde_json::Map::new();
     let instant = std::time::Instant::now();
     let mut any_open = false;
+    // Every provider we call has a breaker, and every one of them is here.
     for (name, breaker) in [
         ("whatsapp", s.chat.whatsapp.as_ref().map(|w| w.breaker.clone())),
         ("stt", s.chat.stt.as_ref().map(|t| t.breaker.clone())),
+        ("email", s.chat.mailer.as_ref().map(|m| m.breaker.clone())),
+        ("mercadopago", s.payments.client.as_ref().map(|c| c.breaker.clone())),
     ] {
         if let Some(b) = breaker {
             let state = b.state(instant);
@@ -152,12 +192,45 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
     });
     metrics::gauge!(m::HEALTH_STATUS).set(overall as u8 as f64);
     let code = if overall == Level::Unhealthy { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    (code, Json(body)).into_response()
+    (code, body)
 }
 
+/// `/metrics` on the private listener (`POSADA_METRICS_BIND`): open, nothing else is there.
 pub async fn metrics(State(s): State<AppState>) -> Response {
-    // Each scrape carries a fresh health_status (the alert rules watch it).
-    let _ = healthz(State(s.clone())).await;
+    // Each scrape carries a recent health_status (the alert rules watch it).
+    let _ = cached_health(&s).await;
     s.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
+}
+
+/// `/metrics` on the main port. The counters are business data (bookings, payments), so:
+/// not here at all when `POSADA_METRICS_BIND` is set; otherwise only with
+/// `Authorization: Bearer $POSADA_METRICS_TOKEN`; without a token only in the demo (sandbox on).
+pub async fn metrics_main(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let off = || {
+        crate::error::ApiError::not_found(
+            "Las métricas no se sirven en este puerto: configurá POSADA_METRICS_BIND o POSADA_METRICS_TOKEN.",
+        )
+        .into_response()
+    };
+    if s.config.metrics_bind.is_some() {
+        return off();
+    }
+    match &s.config.metrics_token {
+        Some(token) => {
+            use secrecy::ExposeSecret;
+            let sent = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if !crate::ical_sync::same_token(sent.trim(), token.expose_secret()) {
+                return crate::error::ApiError::unauthorized("Las métricas piden Authorization: Bearer <token>.")
+                    .into_response();
+            }
+        }
+        None if s.config.sandbox => {}
+        None => return off(),
+    }
+    metrics(State(s)).await
 }

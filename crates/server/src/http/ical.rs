@@ -23,7 +23,8 @@ fn no_such_calendar() -> ApiError {
 async fn serve_export(s: &AppState, unit: Option<Unit>, token: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let unit = unit.filter(|u| ical_sync::same_token(&u.ical_token, token)).ok_or_else(no_such_calendar)?;
     let today = s.clock.today_in(s.config.timezone);
-    let rendered = s.export_cache.get(s.store.as_ref(), &unit, today, s.clock.now()).await?;
+    let rendered =
+        s.export_cache.get(s.store.as_ref(), &unit, today, s.clock.now(), s.config.booking_horizon_days).await?;
     let etag = rendered.etag.clone();
     let matches = headers
         .get(header::IF_NONE_MATCH)

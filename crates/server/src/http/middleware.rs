@@ -116,6 +116,83 @@ pub async fn body_limit(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Input checks that hold for every route, before any handler runs:
+/// - a URL whose path or query decodes to a control character (`%00`, `%1b`) is 422 — for
+///   search boxes, slugs and codes alike — so it never reaches the database;
+/// - a body declared as something other than JSON on a JSON route is 415 (webhooks and the
+///   dashboard's forms excepted: they have their own formats).
+pub async fn input_guard(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    // A provider's webhook is stored whatever it carries (its handler cleans the text).
+    let webhook = is_webhook(uri.path());
+    let decoded_has_control = |s: &str| domain::text::has_forbidden(&percent_decoded(s));
+    if !webhook && (decoded_has_control(uri.path()) || uri.query().is_some_and(decoded_has_control)) {
+        let e = super::extract::control_character("");
+        if uri.path().starts_with("/admin") {
+            return crate::admin_ui::UiError::BadInput(e.message).into_response();
+        }
+        return e.into_response();
+    }
+    let sends_body =
+        matches!(*req.method(), axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH);
+    if sends_body
+        && json_route(uri.path())
+        && req.headers().contains_key(header::CONTENT_TYPE)
+        && !super::extract::is_json_request(req.headers())
+    {
+        return super::extract::unsupported_media_type().into_response();
+    }
+    next.run(req).await
+}
+
+/// The sandbox's routes do not exist when it is off: 404 before any extractor can answer 422
+/// about a body or a query (which would tell a scanner the route is there).
+pub async fn sandbox_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let off = if path == "/sandbox/chat" || path.starts_with("/sandbox/api/") {
+        !state.config.sandbox
+    } else if path.starts_with("/sandbox/pay/") || path.starts_with("/sandbox/mp/") {
+        state.config.payments.provider != crate::config::PaymentProvider::Sandbox
+    } else {
+        false
+    };
+    if off {
+        return ApiError::not_found("No existe.").into_response();
+    }
+    next.run(req).await
+}
+
+fn is_webhook(path: &str) -> bool {
+    path.starts_with("/api/v1/webhooks/") || path == "/api/v1/mercadopago/webhook"
+}
+
+/// Routes whose bodies are JSON (a provider's webhook is taken in whatever it declares).
+fn json_route(path: &str) -> bool {
+    (path.starts_with("/api/v1/") || path.starts_with("/sandbox/api/") || path.starts_with("/sandbox/mp/"))
+        && !is_webhook(path)
+}
+
+/// `%XX` sequences decoded (invalid UTF-8 becomes U+FFFD, which is not a control character).
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The client's address: the peer, or the `X-Forwarded-For` entry added by a trusted proxy.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
@@ -133,8 +210,10 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     forwarded.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer)
 }
 
+/// Readiness does no I/O and providers' webhooks have their own bound (bad signatures per
+/// address). Deep health and metrics query the database, so they count like any request.
 fn exempt(path: &str) -> bool {
-    path == "/api/v1/healthz" || path == "/api/v1/readyz" || path == "/metrics" || path.starts_with("/api/v1/webhooks/")
+    path == "/api/v1/readyz" || path.starts_with("/api/v1/webhooks/")
 }
 
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -174,6 +253,14 @@ mod tests {
             client_ip("10.0.0.1".parse().unwrap(), &HeaderMap::new(), &trusted),
             "10.0.0.1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn percent_decoding_finds_control_characters() {
+        assert_eq!(percent_decoded("a%00b%"), "a\0b%");
+        assert_eq!(percent_decoded("%C3%B1%1b%zz%4"), "ñ\u{1b}%zz%4");
+        assert!(domain::text::has_forbidden(&percent_decoded("q=%00")));
+        assert!(!domain::text::has_forbidden(&percent_decoded("q=%C3%B1and%C3%BA")));
     }
 
     #[test]

@@ -65,7 +65,14 @@ pub fn api() -> Api {
         .add("GET", "/", get(public::root), "meta", false, "Service name and version")
         .add("GET", "/api/v1/readyz", get(health::readyz), "meta", false, "Readiness (no I/O)")
         .add("GET", "/api/v1/healthz", get(health::healthz), "meta", false, "Deep health: database, job queue")
-        .add("GET", "/metrics", get(health::metrics), "meta", false, "Prometheus metrics")
+        .add(
+            "GET",
+            "/metrics",
+            get(health::metrics_main),
+            "meta",
+            true,
+            "Prometheus metrics (bearer POSADA_METRICS_TOKEN)",
+        )
         .add("GET", "/api/v1/openapi.json", get(openapi::spec), "meta", false, "This API description")
         .add("GET", "/api/v1/accommodations", get(public::accommodations), "public", false, "Active cabins")
         .add(
@@ -328,6 +335,8 @@ pub fn router(state: AppState) -> Router {
         .router
         .fallback(public::not_found)
         .layer(axum::middleware::from_fn(middleware::detach))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::sandbox_gate))
+        .layer(axum::middleware::from_fn(middleware::input_guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
         .layer(DefaultBodyLimit::max(middleware::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(middleware::body_limit))

@@ -4,18 +4,21 @@
 use super::extract::{ApiQuery, parse_json};
 use super::idempotency::{self, RawBody};
 use super::json;
+use super::middleware::client_ip;
 use crate::auth::Admin;
-use crate::booking::{BookingError, HoldRequest};
+use crate::booking::{BookingError, HoldOrigin, HoldRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use domain::Stay;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 
 impl From<BookingError> for ApiError {
     fn from(e: BookingError) -> ApiError {
@@ -27,6 +30,10 @@ impl From<BookingError> for ApiError {
             BookingError::InvalidContact(field) => {
                 ApiError::unprocessable("invalid_contact", format!("Revisá el dato de contacto: {field}."))
                     .with_details(json!({"field": field}))
+            }
+            BookingError::InvalidPhone(e) => {
+                ApiError::unprocessable("invalid_contact", format!("Revisá el teléfono: {e}."))
+                    .with_details(json!({"field": "contact_phone"}))
             }
             BookingError::Store(s) => s.into(),
         }
@@ -101,7 +108,22 @@ fn default_channel() -> String {
     "whatsapp".into()
 }
 
-pub async fn pre_reserve(State(s): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
+/// Places a hold for an anonymous guest (a website's booking form). Bounded by the booking
+/// horizon, the holds per phone and the live holds per client address; with
+/// `POSADA_PUBLIC_API_KEY` set it also needs `X-Api-Key` (docs/decisions.md).
+pub async fn pre_reserve(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
+    if let Some(key) = &s.config.public_api_key {
+        let sent = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !crate::ical_sync::same_token(sent, key.expose_secret()) {
+            return ApiError::unauthorized("Falta la clave de la API (X-Api-Key) o no es válida.").into_response();
+        }
+    }
+    let client = client_ip(peer.ip(), &headers, &s.config.trusted_proxies);
     let (state, raw) = (s.clone(), body.clone());
     idempotency::run(&s, &headers, "pre-reserve", "/api/v1/reservations/pre-reserve", &body, || async move {
         let b: PreReserveBody = parse_json(&raw)?;
@@ -120,6 +142,7 @@ pub async fn pre_reserve(State(s): State<AppState>, headers: HeaderMap, RawBody(
             guest_email: b.contact_email.filter(|e| !e.trim().is_empty()),
             actor: format!("guest:{channel}"),
             request_key: None,
+            origin: HoldOrigin::Public { client },
         };
         let (r, unit, _quote) = state.booking.place_hold(&req).await?;
         tracing::info!(code = %r.code, unit = r.unit_id, nights = r.stay.nights(), "hold placed");

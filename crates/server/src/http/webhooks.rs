@@ -59,6 +59,10 @@ pub async fn whatsapp_receive(
     let (messages, statuses) = whatsapp::parse_webhook(&body)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")))?;
     let now = s.clock.now();
+    // Each message is stored on its own: one that cannot be stored does not keep the others
+    // out. If any failed (the database, not the input: text is cleaned first) the answer is 503
+    // so Meta delivers the batch again; the stored ones are then duplicates.
+    let mut failed = 0;
     for msg in &messages {
         let event = NewInbound {
             provider: "whatsapp".into(),
@@ -68,7 +72,15 @@ pub async fn whatsapp_receive(
             payload: msg.raw.clone(),
             job_kind: PROCESS_INBOUND.into(),
         };
-        let stored = s.store.store_inbound(&event, now).await?;
+        let stored = match s.store.store_inbound(&event, now).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(error = %e, provider_id = %msg.id, "could not store a WhatsApp message");
+                metrics::counter!(m::WEBHOOKS, "provider" => "whatsapp", "result" => "error").increment(1);
+                failed += 1;
+                continue;
+            }
+        };
         let result = if stored.is_some() { "accepted" } else { "duplicate" };
         metrics::counter!(m::WEBHOOKS, "provider" => "whatsapp", "result" => result).increment(1);
         if stored.is_some() {
@@ -78,7 +90,14 @@ pub async fn whatsapp_receive(
         crate::fault::point("after_inbox_insert");
     }
     for st in &statuses {
-        s.store.message_status_from_provider(&st.message_id, &st.status, st.error.as_deref(), now).await?;
+        if let Err(e) = s.store.message_status_from_provider(&st.message_id, &st.status, st.error.as_deref(), now).await
+        {
+            tracing::error!(error = %e, "could not record a WhatsApp status");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(ApiError::unavailable("No se pudo guardar todo el lote; reintentá."));
     }
     Ok((StatusCode::OK, axum::Json(serde_json::json!({"received": messages.len(), "statuses": statuses.len()})))
         .into_response())

@@ -11,9 +11,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use store::{StayRow, Store, StoreResult, Unit};
 
-/// How far back and ahead the export reaches.
+/// How far back and ahead the export reaches: at least three years ahead, and always past the
+/// booking horizon, so nothing we accept is invisible to the OTAs.
 const PAST_DAYS: i64 = 90;
 const FUTURE_DAYS: i64 = 3 * 366;
+
+fn future_days(horizon_days: u32) -> i64 {
+    FUTURE_DAYS.max(horizon_days as i64 + 1)
+}
 
 /// A rendered feed and its ETag.
 #[derive(Clone)]
@@ -63,8 +68,9 @@ fn render(unit: &Unit, stays: &[StayRow], now: DateTime<Utc>) -> String {
     ical::write_calendar(&ExportCalendar { name: &unit.name, events: &events }, stamp)
 }
 
-async fn stays(store: &dyn Store, unit: &Unit, today: NaiveDate) -> StoreResult<Vec<StayRow>> {
-    store.active_stays(Some(unit.id), today - Duration::days(PAST_DAYS), today + Duration::days(FUTURE_DAYS)).await
+async fn stays(store: &dyn Store, unit: &Unit, today: NaiveDate, horizon_days: u32) -> StoreResult<Vec<StayRow>> {
+    let to = today + Duration::days(future_days(horizon_days));
+    store.active_stays(Some(unit.id), today - Duration::days(PAST_DAYS), to).await
 }
 
 /// The feed body (for the CLI).
@@ -73,8 +79,9 @@ pub async fn export_calendar(
     unit: &Unit,
     today: NaiveDate,
     now: DateTime<Utc>,
+    horizon_days: u32,
 ) -> StoreResult<String> {
-    Ok(render(unit, &stays(store, unit, today).await?, now))
+    Ok(render(unit, &stays(store, unit, today, horizon_days).await?, now))
 }
 
 impl ExportCache {
@@ -85,9 +92,10 @@ impl ExportCache {
         unit: &Unit,
         today: NaiveDate,
         now: DateTime<Utc>,
+        horizon_days: u32,
     ) -> StoreResult<Rendered> {
         use sha2::Digest;
-        let rows = stays(store, unit, today).await?;
+        let rows = stays(store, unit, today, horizon_days).await?;
         let v = version(unit, &rows, today, now);
         if let Some((cached_v, r)) = self.by_unit.lock().unwrap_or_else(|p| p.into_inner()).get(&unit.id)
             && *cached_v == v

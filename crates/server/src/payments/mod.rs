@@ -185,12 +185,19 @@ impl Payments {
         let b = &event.payload["body"];
         let kind =
             q["type"].as_str().or(q["topic"].as_str()).or(b["type"].as_str()).or(b["topic"].as_str()).unwrap_or("");
-        let payment_id = q["data.id"]
+        // The signature covers `data.id` from the query string; the body is not signed. An id
+        // found only in the body is a hint: the payment is read from the API with our token and
+        // only what the API answers (status, amount, reference) counts (docs/decisions.md).
+        let signed = q["data.id"].as_str().map(String::from);
+        let unsigned = q["id"]
             .as_str()
             .map(String::from)
-            .or_else(|| q["id"].as_str().map(String::from))
             .or_else(|| b["data"]["id"].as_str().map(String::from))
             .or_else(|| b["data"]["id"].as_i64().map(|i| i.to_string()));
+        if signed.is_none() && unsigned.is_some() {
+            tracing::info!(event = event.id, "payment id only in the unsigned body: read from the API");
+        }
+        let payment_id = signed.or(unsigned);
         let outcome = match (kind, payment_id) {
             ("payment", Some(id)) => self.handle_payment(client, &id).await,
             _ => Outcome::Done,

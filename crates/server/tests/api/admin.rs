@@ -202,8 +202,12 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
 async fn the_calendar_shows_a_month(engine: Engine) {
     let app = spawn_app(engine).await;
     let token = app.owner_token().await;
-    let v: Value =
-        app.pre_reserve(&app.hold_body(2, &app.in_days(40), &app.in_days(43), "1")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(2, &app.in_days(40), &app.in_days(43), "+5491100000101"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let check_in: chrono::NaiveDate = v["check_in"].as_str().unwrap().parse().unwrap();
     use chrono::Datelike;
     let q = format!("/api/v1/admin/calendar/availability?month={}&year={}", check_in.month(), check_in.year());

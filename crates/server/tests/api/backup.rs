@@ -407,7 +407,7 @@ async fn the_daily_job_backs_up_at_the_set_time_once(engine: Engine) {
     let second = app.state.store.last_backup().await.unwrap().unwrap();
     assert_ne!(second.id, first.id);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await.text().await.unwrap();
     assert!(metrics.contains("backups_total{result=\"ok\"}"), "{metrics}");
     std::fs::remove_dir_all(dir).ok();
 }

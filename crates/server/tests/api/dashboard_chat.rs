@@ -175,6 +175,7 @@ async fn sandbox_hold(app: &TestApp, session: &str, unit: i64, from: i64, to: i6
         guest_email: None,
         actor: "guest:sandbox".into(),
         request_key: None,
+        origin: server::booking::HoldOrigin::Conversation,
     };
     app.state.booking.place_hold(&req).await.unwrap().0.code
 }

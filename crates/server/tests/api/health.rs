@@ -28,6 +28,8 @@ async fn healthz_reports_checks_and_503_when_the_database_is_gone(engine: Engine
     assert!(v["checks"]["jobs"]["backlog"].is_i64());
     assert!(v["timestamp"].is_string());
     app.state.store.close().await;
+    // One check answers every caller for two seconds.
+    app.clock.advance(chrono::Duration::seconds(3));
     let r = app.get("/api/v1/healthz").await;
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();
@@ -105,7 +107,7 @@ async fn metrics_are_prometheus_text(engine: Engine) {
     assert_eq!(r.status(), 201);
     let r = app.pre_reserve(&app.hold_body(unit, &app.in_days(21), &app.in_days(23), "+5491100000002")).await;
     assert_eq!(r.status(), 409);
-    let r = app.get("/metrics").await;
+    let r = app.metrics().await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let samples = parse_prometheus(&r.text().await.unwrap());

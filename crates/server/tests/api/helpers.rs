@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123456789";
 pub const OWNER_EMAIL: &str = "owner@posada.test";
 pub const OWNER_PASSWORD: &str = "owner-password-123";
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123";
 
 /// Runs `async fn name(engine: Engine)` once per engine, as `sqlite::name` and `postgres::name`.
 #[macro_export]
@@ -68,6 +69,9 @@ pub fn test_config(db_url: &str, extra: &[(&'static str, String)]) -> Config {
         ("POSADA_ADMIN_PASSWORD".into(), OWNER_PASSWORD.into()),
         ("POSADA_RATE_LIMIT_PER_MIN".into(), "0".into()),
         ("POSADA_DB_MAX_CONNECTIONS".into(), "16".into()),
+        ("POSADA_METRICS_TOKEN".into(), METRICS_TOKEN.into()),
+        // Like the rate limit: tests place many holds from 127.0.0.1 (holds_abuse sets it).
+        ("POSADA_MAX_HOLDS_PER_ADDRESS".into(), "0".into()),
     ];
     for (k, v) in extra {
         pairs.retain(|(key, _)| key != k);
@@ -144,6 +148,11 @@ impl TestApp {
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client.post(self.url(path)).json(body).send().await.expect("request")
+    }
+
+    /// `GET /metrics` on the main port, with the metrics token.
+    pub async fn metrics(&self) -> reqwest::Response {
+        self.client.get(self.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.expect("request")
     }
 
     pub async fn owner_token(&self) -> String {

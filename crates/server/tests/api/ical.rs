@@ -172,7 +172,7 @@ async fn imports_block_nights_and_survive_bad_fetches(engine: Engine) {
     assert_eq!(report["feeds"][0]["changes"]["added"], 2);
     assert!(!available(&app, unit, date(11), date(12)).await);
     assert!(available(&app, unit, date(12), date(13)).await, "back-to-back with an import is fine");
-    let r = app.pre_reserve(&app.hold_body(unit, &date(10).to_string(), &date(11).to_string(), "1")).await;
+    let r = app.pre_reserve(&app.hold_body(unit, &date(10).to_string(), &date(11).to_string(), "+5491100000101")).await;
     assert_eq!(r.status(), 409);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "dates_unavailable");
 
@@ -240,7 +240,7 @@ async fn our_stay_echoed_back_is_not_a_conflict_but_an_ota_booking_is(engine: En
     let token = app.owner_token().await;
     let unit = 3;
     let v: Value = app
-        .pre_reserve(&app.hold_body(unit, &date(20).to_string(), &date(24).to_string(), "1"))
+        .pre_reserve(&app.hold_body(unit, &date(20).to_string(), &date(24).to_string(), "+5491100000101"))
         .await
         .json()
         .await
@@ -278,7 +278,7 @@ async fn our_stay_echoed_back_is_not_a_conflict_but_an_ota_booking_is(engine: En
     sync(&app, &token).await;
     let worker = server::jobs::Worker::new(app.state.clone());
     assert!(worker.run_once().await.unwrap() >= 1);
-    let samples = crate::health::parse_prometheus(&app.get("/metrics").await.text().await.unwrap());
+    let samples = crate::health::parse_prometheus(&app.metrics().await.text().await.unwrap());
     assert!(samples.iter().any(|(n, _, v)| n == "ical_conflicts_total" && *v >= 1.0));
     assert!(
         samples
@@ -296,7 +296,7 @@ async fn a_confirmation_refetches_the_feeds_first(engine: Engine) {
     add_feed(&app, &token, unit, &format!("{}/a.ics", airbnb.address), "airbnb").await;
     sync(&app, &token).await;
     let v: Value = app
-        .pre_reserve(&app.hold_body(unit, &date(20).to_string(), &date(22).to_string(), "1"))
+        .pre_reserve(&app.hold_body(unit, &date(20).to_string(), &date(22).to_string(), "+5491100000101"))
         .await
         .json()
         .await
@@ -312,7 +312,7 @@ async fn a_confirmation_refetches_the_feeds_first(engine: Engine) {
     assert_eq!(r["flags"], json!(["conflict"]));
     // With the feed down, the confirmation still goes through, flagged stale.
     let v: Value = app
-        .pre_reserve(&app.hold_body(unit, &date(30).to_string(), &date(32).to_string(), "2"))
+        .pre_reserve(&app.hold_body(unit, &date(30).to_string(), &date(32).to_string(), "+5491100000102"))
         .await
         .json()
         .await

@@ -33,8 +33,12 @@ async fn a_repeated_key_replays_and_a_reused_key_is_refused(engine: Engine) {
 
 async fn confirm_with_a_key_runs_once(engine: Engine) {
     let app = spawn_app(engine).await;
-    let v: Value =
-        app.pre_reserve(&app.hold_body(2, &app.in_days(30), &app.in_days(33), "1")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(2, &app.in_days(30), &app.in_days(33), "+5491100000101"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let code = v["code"].as_str().unwrap();
     let token = app.owner_token().await;
     let confirm = || {

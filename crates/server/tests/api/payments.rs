@@ -5,9 +5,9 @@ use crate::helpers::*;
 use crate::whatsapp::{GUEST, date_words, drain, envelope, guest_reservations, post_signed, sent, text, wa_app};
 use serde_json::{Value, json};
 
-const MP_SECRET: &str = "mp-webhook-secret-123";
+pub const MP_SECRET: &str = "mp-webhook-secret-123";
 
-async fn mp_app(engine: Engine, graph: &FakeUpstream, mp: &FakeUpstream) -> TestApp {
+pub async fn mp_app(engine: Engine, graph: &FakeUpstream, mp: &FakeUpstream) -> TestApp {
     mp.respond_at(
         "/checkout/preferences",
         Canned::json(201, json!({"id": "PREF-1", "init_point": "https://mp.test/checkout?pref_id=PREF-1"})),
@@ -25,7 +25,7 @@ async fn mp_app(engine: Engine, graph: &FakeUpstream, mp: &FakeUpstream) -> Test
     .await
 }
 
-fn payment(id: i64, status: &str, amount: f64, reference: &str) -> Canned {
+pub fn payment(id: i64, status: &str, amount: f64, reference: &str) -> Canned {
     Canned::json(
         200,
         json!({"id": id, "status": status, "status_detail": "accredited", "transaction_amount": amount,

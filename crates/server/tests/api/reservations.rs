@@ -100,12 +100,12 @@ async fn bad_requests_get_clear_errors_and_change_nothing(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "coihue").await["id"].as_i64().unwrap();
     let cases: Vec<(Value, u16, &str)> = vec![
-        (app.hold_body(unit, &app.in_days(10), &app.in_days(10), "1"), 422, "invalid_dates"),
-        (app.hold_body(unit, &app.in_days(10), &app.in_days(9), "1"), 422, "invalid_dates"),
-        (app.hold_body(unit, &app.in_days(10), &app.in_days(71), "1"), 422, "stay_too_long"),
-        (app.hold_body(unit, &app.in_days(-3), &app.in_days(2), "1"), 422, "check_in_past"),
-        (app.hold_body(unit, &app.in_days(10), &app.in_days(11), "1"), 422, "min_nights"),
-        (app.hold_body(999, &app.in_days(10), &app.in_days(12), "1"), 422, "accommodation_not_found"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(10), "+5491100000101"), 422, "invalid_dates"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(9), "+5491100000101"), 422, "invalid_dates"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(71), "+5491100000101"), 422, "stay_too_long"),
+        (app.hold_body(unit, &app.in_days(-3), &app.in_days(2), "+5491100000101"), 422, "check_in_past"),
+        (app.hold_body(unit, &app.in_days(10), &app.in_days(11), "+5491100000101"), 422, "min_nights"),
+        (app.hold_body(999, &app.in_days(10), &app.in_days(12), "+5491100000101"), 422, "accommodation_not_found"),
         (
             json!({"accommodation_id": unit, "check_in": "2027-02-30", "check_out": "2027-03-02", "guests": 2, "contact_name": "A", "contact_phone": "1"}),
             422,
@@ -134,12 +134,16 @@ async fn bad_requests_get_clear_errors_and_change_nothing(engine: Engine) {
         assert_eq!(v["error"]["code"], code, "{body} → {v}");
         assert!(!v["error"]["message"].as_str().unwrap().is_empty());
     }
-    let mut guests = app.hold_body(unit, &app.in_days(10), &app.in_days(12), "1");
+    let mut guests = app.hold_body(unit, &app.in_days(10), &app.in_days(12), "+5491100000101");
     guests["guests"] = json!(3);
     let v: Value = app.pre_reserve(&guests).await.json().await.unwrap();
     assert_eq!((v["error"]["code"].as_str(), v["error"]["capacity"].as_i64()), (Some("invalid_guests"), Some(2)));
-    let v: Value =
-        app.pre_reserve(&app.hold_body(unit, &app.in_days(10), &app.in_days(11), "1")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(unit, &app.in_days(10), &app.in_days(11), "+5491100000101"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["error"]["min_nights"], 2, "the minimum is in the body");
     let r = app
         .client
@@ -202,8 +206,12 @@ async fn the_public_view_has_no_guest_data(engine: Engine) {
 async fn confirm_and_cancel_need_a_token_and_follow_the_rules(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "arrayan").await["id"].as_i64().unwrap();
-    let v: Value =
-        app.pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "1")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "+5491100000101"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let code = v["code"].as_str().unwrap().to_string();
     let path = format!("/api/v1/reservations/{code}/confirm");
     assert_eq!(app.client.post(app.url(&path)).send().await.unwrap().status(), 401);
@@ -237,8 +245,12 @@ async fn confirm_and_cancel_need_a_token_and_follow_the_rules(engine: Engine) {
 async fn expired_holds_are_swept_and_free_their_nights(engine: Engine) {
     let app = spawn_app(engine).await;
     let unit = cabin(&app, "arrayan").await["id"].as_i64().unwrap();
-    let v: Value =
-        app.pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "1")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "+5491100000101"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let code = v["code"].as_str().unwrap().to_string();
     app.clock.advance(chrono::Duration::minutes(61));
     // Before any sweep, the nights already count as free…
@@ -256,8 +268,12 @@ async fn expired_holds_are_swept_and_free_their_nights(engine: Engine) {
     let r = app.admin_send(Method::POST, &format!("/api/v1/reservations/{code}/confirm"), &token, None).await;
     assert_eq!(r.status(), 409);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "hold_expired");
-    let v: Value =
-        app.pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "2")).await.json().await.unwrap();
+    let v: Value = app
+        .pre_reserve(&app.hold_body(unit, &app.in_days(30), &app.in_days(33), "+5491100000102"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let second = v["code"].as_str().unwrap().to_string();
     app.clock.advance(chrono::Duration::minutes(61));
     assert!(app.run_jobs().await >= 1);

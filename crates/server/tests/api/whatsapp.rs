@@ -462,6 +462,7 @@ async fn outside_the_24_hour_window_only_templates_go_out(engine: Engine) {
             guest_email: None,
             actor: "test".into(),
             request_key: None,
+            origin: server::booking::HoldOrigin::Conversation,
         })
         .await
         .unwrap()
