@@ -174,6 +174,7 @@ fn run(path: &Path) -> (String, Vec<String>) {
                             expires_at: (status == ReservationStatus::PreReserved)
                                 .then(|| server.now + chrono::Duration::minutes(60)),
                             payment_link: Some(format!("https://pagos.example.com/p/{code}")),
+                            paid: status == ReservationStatus::Confirmed,
                         },
                     );
                 }
