@@ -200,3 +200,12 @@ fn a_double_yes_to_two_offers_asks_which() {
         );
     }
 }
+
+/// The README's figure is this list's length.
+#[test]
+fn the_readme_counts_these_phrasings() {
+    let readme = include_str!("../README.md");
+    for said in [format!("runs {} such", NOT_A_YES.len()), format!("no_hold.rs` — {} price", NOT_A_YES.len())] {
+        assert!(readme.contains(&said), "README.md should say {said:?}");
+    }
+}
