@@ -109,17 +109,17 @@ async fn bad_requests_get_clear_errors_and_change_nothing(engine: Engine) {
         (
             json!({"accommodation_id": unit, "check_in": "2027-02-30", "check_out": "2027-03-02", "guests": 2, "contact_name": "A", "contact_phone": "1"}),
             422,
-            "invalid_body",
+            "invalid_date",
         ),
         (
             json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": 2, "contact_phone": "1"}),
             422,
-            "invalid_body",
+            "missing_field",
         ),
         (
             json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": -1, "contact_name": "A", "contact_phone": "1"}),
             422,
-            "invalid_body",
+            "invalid_value",
         ),
         (
             json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": 2, "contact_name": " ", "contact_phone": "1"}),
