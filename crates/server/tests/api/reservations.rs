@@ -60,7 +60,7 @@ async fn availability_quotes_each_cabin(engine: Engine) {
     assert_eq!(r.status(), 422);
     let r = app.get("/api/v1/availability?check_in=nope&check_out=2020-01-03").await;
     assert_eq!(r.status(), 422);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_query");
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_date");
 }
 
 async fn a_hold_is_placed_and_its_nights_are_taken(engine: Engine) {
