@@ -198,6 +198,9 @@ pub fn notice(ok: Option<&str>) -> &'static str {
         "rotada" => "Listo: hay una dirección de exportación nueva; la anterior dejó de funcionar.",
         "sincronizado" => "Listo: se leyeron todos los calendarios importados.",
         "respondido" => "Listo: tu mensaje quedó en camino al huésped.",
+        "respondido_tomado" => {
+            "Listo: tu mensaje quedó en camino al huésped. Tomaste el chat: el bot no le responde hasta que lo devuelvas."
+        }
         "tomado" => "Listo: tomaste el chat; el bot no responde hasta que lo devuelvas.",
         "devuelto" => "Listo: el bot vuelve a atender este chat.",
         "link" => "Listo: el link de pago va en camino al huésped.",
