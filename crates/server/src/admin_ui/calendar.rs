@@ -218,9 +218,28 @@ async fn render(
 
 /// POST /admin/calendario/nueva
 /// The error key that carries the codes of the stays an overlapping block or booking ran into.
-const IN_THE_WAY: &str = "in_the_way";
+pub const IN_THE_WAY: &str = "in_the_way";
 
-fn in_the_way(errors: &Errors) -> String {
+/// The active stays of `unit` with a night in `stay` (but `except`), as codes for [`in_the_way`].
+pub async fn in_the_way_codes(s: &AppState, unit: i64, stay: Stay, except: Option<&str>) -> UiResult<String> {
+    let filter = ReservationFilter {
+        unit_id: Some(unit),
+        from: Some(stay.check_in),
+        to: Some(stay.check_out),
+        limit: 20,
+        ..Default::default()
+    };
+    let (found, _) = s.store.list_reservations(&filter).await?;
+    let codes: Vec<&str> = found
+        .iter()
+        .filter(|r| r.status.is_active() && Some(r.code.as_str()) != except)
+        .map(|r| r.code.as_str())
+        .collect();
+    Ok(codes.join(" "))
+}
+
+/// Which reservations are in the way, as links (nothing when the error has none).
+pub fn in_the_way(errors: &Errors) -> String {
     let codes: Vec<&str> = errors.get(IN_THE_WAY).map(|c| c.split_whitespace().collect()).unwrap_or_default();
     if codes.is_empty() {
         return String::new();
@@ -297,18 +316,7 @@ pub async fn create(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respo
                 let overlap = matches!(err, BookingError::Store(StoreError::Overlap));
                 errors.insert("general", booking_message(err)?);
                 if overlap {
-                    // Which stays are in the way, so the owner can open them (codes, rendered as links).
-                    let filter = ReservationFilter {
-                        unit_id: Some(unit),
-                        from: Some(stay.check_in),
-                        to: Some(stay.check_out),
-                        limit: 20,
-                        ..Default::default()
-                    };
-                    let (found, _) = s.store.list_reservations(&filter).await?;
-                    let codes: Vec<&str> =
-                        found.iter().filter(|r| r.status.is_active()).map(|r| r.code.as_str()).collect();
-                    errors.insert(IN_THE_WAY, codes.join(" "));
+                    errors.insert(IN_THE_WAY, in_the_way_codes(&s, unit, stay, None).await?);
                 }
             }
         }

@@ -292,7 +292,7 @@ async fn reservation_actions_go_through_booking_with_the_user_as_actor(engine: E
     assert!(html.contains("Esas fechas ya no están disponibles"));
     // … and says which reservation is in the way, with a link to it.
     let way = &html[html.find(r#"id="err-in-the-way""#).expect("which reservation is in the way")..];
-    assert!(way.contains(&format!(r#"<a href="/admin/reservas/{code}">{code}</a>"#)), "{way}");
+    assert!(way.contains(&format!(r#"<a href="/admin/reservas/{other}">{other}</a>"#)), "{way}");
     let r = ui.post(&path("cambiar"), &[("unit", "2"), ("check_in", &app.in_days(14)), ("check_out", "")]).await;
     assert!(r.text().await.unwrap().contains(r#"id="err-check_out""#));
     let r = ui
