@@ -33,6 +33,7 @@ mod risky_hours;
 mod sandbox_chat;
 mod scripts;
 mod shutdown;
+mod spanish_errors;
 mod tools;
 mod ui;
 mod upgrade;
