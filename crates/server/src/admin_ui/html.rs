@@ -225,6 +225,9 @@ pub fn notice(ok: Option<&str>) -> &'static str {
             "Atención: no se pudo leer ningún calendario; abajo, en rojo, dice qué pasó y qué hacer."
         }
         "respondido" => "Listo: tu mensaje quedó en camino al huésped.",
+        "respondido_tomado" => {
+            "Listo: tu mensaje quedó en camino al huésped. Tomaste el chat: el bot no le responde hasta que lo devuelvas."
+        }
         "tomado" => "Listo: tomaste el chat; el bot no responde hasta que lo devuelvas.",
         "devuelto" => "Listo: el bot vuelve a atender este chat.",
         "link" => "Listo: el link de pago va en camino al huésped.",

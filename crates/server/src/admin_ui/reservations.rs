@@ -352,6 +352,7 @@ async fn detail_page(
         html::status_badge(r.status)
     );
     b += &err(errors, "general");
+    b += &super::calendar::in_the_way(errors);
     b += r#"<div class="grid"><section class="card" id="datos" data-live><h2>Datos</h2><dl class="kv">"#;
     let hold = r.hold_expires_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into());
     let flags: Vec<&str> = r.flags.iter().map(|f| html::flag_label(*f)).collect();
@@ -545,9 +546,21 @@ async fn refused(
     field: &'static str,
     message: String,
 ) -> UiResult<Response> {
+    refused_with(s, form, code, vec![(field, message)]).await
+}
+
+async fn refused_with(
+    s: &AppState,
+    form: &CsrfForm,
+    code: &str,
+    messages: Vec<(&'static str, String)>,
+) -> UiResult<Response> {
     let r = load(s, code).await?;
     let mut errors = Errors::new();
-    errors.insert(field, message);
+    let field = messages.first().map(|(f, _)| *f).unwrap_or("general");
+    for (f, m) in messages {
+        errors.insert(f, m);
+    }
     let mut values = form.fields.clone();
     values.remove("csrf");
     if field == "confirm_note" {
@@ -766,7 +779,16 @@ pub async fn change(State(s): State<AppState>, Path(code): Path<String>, form: C
     };
     match s.booking.change_stay(&r.code, unit_id, stay, &form.session.email, form.get("note")).await {
         Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "cambiada")),
-        Err(err) => refused(&s, &form, &code, "general", booking_message(err)?).await,
+        Err(err) => {
+            let overlap = matches!(err, BookingError::Store(StoreError::Overlap));
+            let message = booking_message(err)?;
+            let mut errors = vec![("general", message)];
+            if overlap {
+                let codes = super::calendar::in_the_way_codes(&s, unit_id, stay, Some(&r.code)).await?;
+                errors.push((super::calendar::IN_THE_WAY, codes));
+            }
+            refused_with(&s, &form, &code, errors).await
+        }
     }
 }
 

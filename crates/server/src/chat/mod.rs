@@ -485,8 +485,16 @@ impl Chat {
                 info.accessible = says(&["accesib", "silla de ruedas", "movilidad reducida", "planta baja", "rampa"]);
                 info.description = u.description;
                 info.amenities = u.amenities;
-                info.photos =
-                    u.photos.into_iter().map(|ph| conversation::Photo { url: ph.url, caption: ph.caption }).collect();
+                // A path ("/fotos/demo/…", served by us) becomes an address the channel can fetch.
+                let absolute = |url: String| match url.starts_with('/') {
+                    true => format!("{}{url}", self.config.public_url.trim_end_matches('/')),
+                    false => url,
+                };
+                info.photos = u
+                    .photos
+                    .into_iter()
+                    .map(|ph| conversation::Photo { url: absolute(ph.url), caption: ph.caption })
+                    .collect();
                 info.check_in_from = p.check_in_from().to_string();
                 info.check_out_until = p.check_out_until().to_string();
                 info

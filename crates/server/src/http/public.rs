@@ -44,6 +44,22 @@ pub async fn root() -> Json<Value> {
     Json(json!({"message": "Posada", "version": env!("CARGO_PKG_VERSION")}))
 }
 
+/// The demo cabins' photos (see `demo::photo_svg`): public, cached, no database.
+pub async fn demo_photo(axum::extract::Path(name): axum::extract::Path<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match crate::demo::photo_svg(&name) {
+        Some(svg) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+                (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            svg,
+        )
+            .into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "not_found", "No existe esa foto.").into_response(),
+    }
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "No existe esa ruta.")
 }
