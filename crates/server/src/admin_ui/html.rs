@@ -178,15 +178,8 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-pub fn channel_label(channel: &str) -> String {
-    match channel {
-        "whatsapp" => "WhatsApp".into(),
-        "admin" => "Panel".into(),
-        "api" => "API".into(),
-        "email" => "E-mail".into(),
-        "web" => "Web".into(),
-        other => other.to_string(),
-    }
+pub fn channel_label(channel: domain::Channel) -> &'static str {
+    channel.label()
 }
 
 /// Which navigation entry a page belongs to.

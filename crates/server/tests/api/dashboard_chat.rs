@@ -189,7 +189,7 @@ async fn sandbox_hold(app: &TestApp, session: &str, unit: i64, from: i64, to: i6
         check_in: app.in_days(from).parse().unwrap(),
         check_out: app.in_days(to).parse().unwrap(),
         guests: 2,
-        channel: "sandbox".into(),
+        channel: domain::Channel::Sandbox,
         guest_name: "Ana Chat".into(),
         guest_phone: session.into(),
         guest_email: None,
