@@ -26,6 +26,7 @@ mod health_truth;
 mod holds_abuse;
 mod ical;
 mod idempotency;
+mod money;
 mod nlu;
 mod observability;
 mod payments;
