@@ -36,6 +36,7 @@ mod sandbox_chat;
 mod scripts;
 mod shutdown;
 mod spanish_errors;
+mod stats_periods;
 mod tools;
 mod ui;
 mod upgrade;
