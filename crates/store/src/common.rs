@@ -1198,14 +1198,14 @@ macro_rules! store_impl {
 
             async fn upsert_admin_user(&self, email: &str, hash: &str, role: Role, now: DateTime<Utc>) -> Result<AdminUser> {
                 let mut w = self.write().await?;
-                let before: Option<(i64,)> = sqlx::query_as("SELECT token_version FROM admin_users WHERE email = $1")
+                let before: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM admin_users WHERE email = $1")
                     .bind(email.trim().to_lowercase())
                     .fetch_optional(&mut *w.tx)
                     .await
                     .map_err(Self::map_err)?;
                 // A new password, another role or a reactivation moves the token version on (older
-                // bearer tokens stop working) and ends the user's dashboard sessions; the same
-                // password and role again (the owner ensured at every start) changes nothing.
+                // bearer tokens stop working); the same password and role again (the owner ensured
+                // at every start) changes nothing.
                 let row: AdminRow = sqlx::query_as(
                     "INSERT INTO admin_users (email, password_hash, role, active, created_at, updated_at) \
                      VALUES ($1, $2, $3, TRUE, $4, $4) \
@@ -1223,7 +1223,8 @@ macro_rules! store_impl {
                 .fetch_one(&mut *w.tx)
                 .await
                 .map_err(Self::map_err)?;
-                if before.is_some_and(|(v,)| v != row.token_version) {
+                // A new password ends the dashboard sessions too (they follow the role by themselves).
+                if before.is_some_and(|(old,)| old != hash) {
                     sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1")
                         .bind(row.id)
                         .execute(&mut *w.tx)

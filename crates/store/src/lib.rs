@@ -144,7 +144,7 @@ pub trait Store: SettingsStore + Send + Sync + 'static {
 
     // Admin users
     /// Creates the user or replaces its password and role. A new password, another role or a
-    /// reactivation moves its token version on and ends its dashboard sessions.
+    /// reactivation moves its token version on; a new password also ends its dashboard sessions.
     async fn upsert_admin_user(
         &self,
         email: &str,
