@@ -55,7 +55,7 @@ pub async fn page_handler(
             b += r#"<div class="scroll"><table class="list"><thead><tr><th>Canal</th><th>Dirección</th><th>Última lectura</th><th>Eventos</th><th>Estado</th><th></th></tr></thead><tbody>"#;
             for f in mine {
                 let state = match (&f.last_error, f.last_success_at) {
-                    (Some(er), _) => format!(r#"<span class="bad">Error: {}</span>"#, e(er)),
+                    (Some(er), _) => format!(r#"<span class="bad">{}</span>"#, e(&html::feed_problem(er))),
                     (None, Some(_)) => r#"<span class="good">Al día</span>"#.to_string(),
                     (None, None) => r#"<span class="muted">Pendiente</span>"#.to_string(),
                 };
@@ -198,6 +198,13 @@ pub async fn delete_feed(
 /// POST /admin/canales/sincronizar
 pub async fn sync(State(s): State<AppState>, form: CsrfForm) -> UiResult<Response> {
     form.session.require_owner()?;
-    s.booking.importer().sync_all().await?;
-    Ok(done("/admin/canales", "sincronizado"))
+    let reports = s.booking.importer().sync_all().await?;
+    // Say honestly when a feed failed: its row below tells which and what to do.
+    let failed = reports.iter().filter(|r| r.result == "error").count();
+    let ok = match failed {
+        0 => "sincronizado",
+        n if n == reports.len() => "sincronizado_sin_lectura",
+        _ => "sincronizado_con_errores",
+    };
+    Ok(done("/admin/canales", ok))
 }

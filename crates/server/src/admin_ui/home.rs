@@ -104,7 +104,7 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
         })
         .map(|f| {
             let when = f.last_success_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "nunca".into());
-            let why = f.last_error.as_deref().map(|e| format!(" · error: {e}")).unwrap_or_default();
+            let why = f.last_error.as_deref().map(|e| format!(" · {}", html::feed_problem(e))).unwrap_or_default();
             format!(
                 r#"<li><a href="/admin/canales#unit-{}">{} · {}</a> <span class="muted">última lectura: {}{}</span></li>"#,
                 f.unit_id,

@@ -150,6 +150,34 @@ pub fn source_label(source: &str) -> &'static str {
     }
 }
 
+/// A feed's stored failure (`kind: detail`, see `ical_sync::import`) said to the owner: what
+/// happened and what to do. The technical detail stays in the logs and `posada doctor`.
+pub fn feed_problem(last_error: &str) -> String {
+    let (kind, detail) = last_error.split_once(": ").unwrap_or((last_error, ""));
+    let status: Option<u16> = detail.strip_prefix("HTTP ").and_then(|n| n.trim().parse().ok());
+    let copy_again = "copiá de nuevo la dirección de exportar calendario (.ics) desde Airbnb, Booking o Vrbo, quitá este calendario y agregalo con la dirección nueva";
+    match (kind, status) {
+        ("connect", _) => format!(
+            "No se pudo conectar con el calendario: el sitio no responde o la dirección no existe. Revisá la dirección; si está bien, suele ser pasajero y volvemos a probar solos. Si sigue así, {copy_again}."
+        ),
+        ("timeout", _) => "No se pudo leer el calendario: el sitio tardó demasiado en responder. Suele ser pasajero: volvemos a probar solos en unos minutos, o tocá «Sincronizar ahora».".into(),
+        ("http_status", Some(404 | 410)) => format!("No se pudo leer el calendario: la dirección ya no existe (el sitio respondió {}). Pasa cuando el canal cambia la dirección: {copy_again}.", status.unwrap_or(404)),
+        ("http_status", Some(401 | 403)) => format!("No se pudo leer el calendario: el sitio no nos deja leerlo (respondió {}). Puede que la dirección haya cambiado o sea privada: {copy_again}.", status.unwrap_or(403)),
+        ("http_status", Some(code)) if code >= 500 => format!("No se pudo leer el calendario: el sitio tiene problemas (respondió {code}). No hace falta hacer nada: volvemos a probar solos."),
+        ("http_status", _) => format!("No se pudo leer el calendario: el sitio respondió con un error ({}). Revisá la dirección; si sigue, {copy_again}.", detail.trim_start_matches("HTTP ")),
+        ("not_ical", _) => format!("La dirección no devuelve un calendario (.ics): quizá es una página web o de inicio de sesión. {}.", capitalize(copy_again)),
+        ("too_large", _) => "No se pudo leer el calendario: es demasiado grande. Revisá que sea la dirección del calendario de esta cabaña y no de toda la cuenta.".into(),
+        ("redirect", _) => format!("No se pudo leer el calendario: la dirección redirige demasiadas veces. {}.", capitalize(copy_again)),
+        ("store", _) => "Se leyó el calendario pero no se pudo guardar. Volvemos a probar solos; si sigue, avisale a quien administra el servidor.".into(),
+        _ => "No se pudo leer el calendario: falló la conexión. Suele ser pasajero: volvemos a probar solos, o tocá «Sincronizar ahora».".into(),
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
 pub fn channel_label(channel: &str) -> String {
     match channel {
         "whatsapp" => "WhatsApp".into(),
@@ -197,6 +225,12 @@ pub fn notice(ok: Option<&str>) -> &'static str {
         "feed_borrado" => "Listo: el calendario dejó de importarse.",
         "rotada" => "Listo: hay una dirección de exportación nueva; la anterior dejó de funcionar.",
         "sincronizado" => "Listo: se leyeron todos los calendarios importados.",
+        "sincronizado_con_errores" => {
+            "Atención: no se pudo leer al menos un calendario; abajo, en rojo, dice cuál y qué hacer. Los demás se leyeron."
+        }
+        "sincronizado_sin_lectura" => {
+            "Atención: no se pudo leer ningún calendario; abajo, en rojo, dice qué pasó y qué hacer."
+        }
         "respondido" => "Listo: tu mensaje quedó en camino al huésped.",
         "tomado" => "Listo: tomaste el chat; el bot no responde hasta que lo devuelvas.",
         "devuelto" => "Listo: el bot vuelve a atender este chat.",
@@ -261,7 +295,9 @@ pub fn layout(v: Option<&Viewer>, nav: Nav, title: &str, ok: Option<&str>, body:
     out.push_str(r#"<main id="main">"#);
     let n = notice(ok);
     if !n.is_empty() {
-        let _ = write!(out, r#"<p class="notice" role="status">{n}</p>"#);
+        // A partial failure is announced at once and does not look like a success.
+        let (class, role) = if n.starts_with("Atención") { ("notice warn", "alert") } else { ("notice", "status") };
+        let _ = write!(out, r#"<p class="{class}" role="{role}">{n}</p>"#);
     }
     out.push_str(body);
     out.push_str(r#"</main><div id="toasts" aria-live="polite"></div></body></html>"#);

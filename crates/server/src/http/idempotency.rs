@@ -29,7 +29,7 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(e.status(), "payload_too_large", "El cuerpo supera el máximo de 1 MiB.")
             } else {
-                ApiError::bad_request("bad_request", e.body_text())
+                super::extract::body_unreadable()
             }
         })
     }

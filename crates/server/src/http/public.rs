@@ -160,7 +160,6 @@ pub async fn pre_reserve(
                 "total_price": r.total.to_string(),
                 "deposit_amount": r.deposit.to_string(),
                 "expires_at": r.hold_expires_at.map(|t| t.to_rfc3339()),
-                "error": Value::Null,
             }),
         ))
     })

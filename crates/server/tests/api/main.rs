@@ -34,6 +34,7 @@ mod risky_hours;
 mod sandbox_chat;
 mod scripts;
 mod shutdown;
+mod spanish_errors;
 mod token_rights;
 mod tools;
 mod ui;

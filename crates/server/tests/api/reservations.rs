@@ -60,7 +60,7 @@ async fn availability_quotes_each_cabin(engine: Engine) {
     assert_eq!(r.status(), 422);
     let r = app.get("/api/v1/availability?check_in=nope&check_out=2020-01-03").await;
     assert_eq!(r.status(), 422);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_query");
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_date");
 }
 
 async fn a_hold_is_placed_and_its_nights_are_taken(engine: Engine) {
@@ -109,17 +109,17 @@ async fn bad_requests_get_clear_errors_and_change_nothing(engine: Engine) {
         (
             json!({"accommodation_id": unit, "check_in": "2027-02-30", "check_out": "2027-03-02", "guests": 2, "contact_name": "A", "contact_phone": "1"}),
             422,
-            "invalid_body",
+            "invalid_date",
         ),
         (
             json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": 2, "contact_phone": "1"}),
             422,
-            "invalid_body",
+            "missing_field",
         ),
         (
             json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": -1, "contact_name": "A", "contact_phone": "1"}),
             422,
-            "invalid_body",
+            "invalid_value",
         ),
         (
             json!({"accommodation_id": unit, "check_in": app.in_days(10), "check_out": app.in_days(12), "guests": 2, "contact_name": " ", "contact_phone": "1"}),
