@@ -80,6 +80,64 @@ pub struct TransitionError {
     pub to: ReservationStatus,
 }
 
+/// Where a reservation came from. The conversation channels (the bot's funnel), the owner's
+/// dashboard, and the public API: `Web` for a website's booking form, `Api` for other clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Whatsapp,
+    Email,
+    /// The demo's chat (`/sandbox/chat`, `posada chat`).
+    Sandbox,
+    /// Made by the owner or staff (dashboard or admin API).
+    Admin,
+    Web,
+    Api,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 6] =
+        [Channel::Whatsapp, Channel::Email, Channel::Sandbox, Channel::Admin, Channel::Web, Channel::Api];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Email => "email",
+            Channel::Sandbox => "sandbox",
+            Channel::Admin => "admin",
+            Channel::Web => "web",
+            Channel::Api => "api",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Channel> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// What the owner reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "WhatsApp",
+            Channel::Email => "E-mail",
+            Channel::Sandbox => "Chat de prueba",
+            Channel::Admin => "Panel",
+            Channel::Web => "Web",
+            Channel::Api => "API",
+        }
+    }
+
+    /// A guest's conversation with the bot: what the conversation funnel counts.
+    pub fn is_conversation(self) -> bool {
+        matches!(self, Channel::Whatsapp | Channel::Email | Channel::Sandbox)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Things the owner must look at, independent of the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -35,7 +35,7 @@ pub struct HoldRequest {
     pub check_in: NaiveDate,
     pub check_out: NaiveDate,
     pub guests: u32,
-    pub channel: String,
+    pub channel: domain::Channel,
     pub guest_name: String,
     pub guest_phone: String,
     pub guest_email: Option<String>,
@@ -157,7 +157,7 @@ impl Booking {
 
     /// Validates, prices and places a hold that expires after `POSADA_HOLD_MINUTES`.
     pub async fn place_hold(&self, req: &HoldRequest) -> BookingResult<(Reservation, Unit, Quote)> {
-        let channel = m::channel_label(&req.channel);
+        let channel = req.channel.as_str();
         let result = self.place_hold_inner(req).await;
         match &result {
             Ok(_) => metrics::counter!(m::RESERVATIONS_CREATED, "channel" => channel, "status" => "pre_reserved")
@@ -182,7 +182,7 @@ impl Booking {
             return Err(BookingError::InvalidContact("contact_name"));
         }
         // An e-mail guest is reached by e-mail: the address stands in for the phone.
-        let reachable_by_email = req.channel == "email" && req.guest_email.is_some();
+        let reachable_by_email = req.channel == domain::Channel::Email && req.guest_email.is_some();
         let phone = match req.origin {
             // Normalised first, so "+54 9 294 …" and "549294…" count as one contact.
             HoldOrigin::Public { .. } => domain::Phone::parse(phone)?.to_string(),
@@ -200,7 +200,7 @@ impl Booking {
             stay,
             guests: req.guests,
             status: ReservationStatus::PreReserved,
-            channel: req.channel.clone(),
+            channel: req.channel,
             guest_name: name.to_string(),
             guest_phone: phone,
             guest_email: req.guest_email.clone(),
@@ -270,7 +270,7 @@ impl Booking {
             stay,
             guests,
             status,
-            channel: "admin".into(),
+            channel: domain::Channel::Admin,
             guest_name: guest_name.trim().to_string(),
             guest_phone: guest_phone.trim().to_string(),
             guest_email,
@@ -301,7 +301,7 @@ impl Booking {
         }
         let change = Change { actor: actor.into(), note: note.into(), allow_expired: late_payment };
         let mut r = self.store.transition(code, ReservationStatus::Confirmed, &change, self.now()).await?;
-        metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&r.channel)).increment(1);
+        metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => r.channel.as_str()).increment(1);
         if stale {
             let flag = Change {
                 actor: "ical".into(),
@@ -316,7 +316,7 @@ impl Booking {
     pub async fn cancel(&self, code: &str, actor: &str, reason: &str) -> BookingResult<Reservation> {
         let change = Change { actor: actor.into(), note: reason.into(), allow_expired: false };
         let r = self.store.transition(code, ReservationStatus::Cancelled, &change, self.now()).await?;
-        metrics::counter!(m::RESERVATIONS_CANCELLED, "channel" => m::channel_label(&r.channel)).increment(1);
+        metrics::counter!(m::RESERVATIONS_CANCELLED, "channel" => r.channel.as_str()).increment(1);
         Ok(r)
     }
 

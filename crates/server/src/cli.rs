@@ -479,6 +479,14 @@ async fn demo() -> anyhow::Result<()> {
     if source.get("POSADA_PAYMENT_PROVIDER").is_none() {
         source.set("POSADA_PAYMENT_PROVIDER", "sandbox");
     }
+    // A person reads the demo's terminal: human-readable lines, warnings and errors only, so the
+    // banner below stays on screen (POSADA_LOG / POSADA_LOG_FORMAT still win when set).
+    if source.get("POSADA_LOG").is_none() {
+        source.set("POSADA_LOG", "warn");
+    }
+    if source.get("POSADA_LOG_FORMAT").is_none() {
+        source.set("POSADA_LOG_FORMAT", "pretty");
+    }
     let demo_login = source.get("POSADA_ADMIN_EMAIL").is_none();
     if demo_login {
         source.set("POSADA_ADMIN_EMAIL", "admin@posada.local");
@@ -505,6 +513,7 @@ async fn demo() -> anyhow::Result<()> {
     } else {
         println!("Admin login: {} (password from POSADA_ADMIN_PASSWORD)", config.admin_email.as_deref().unwrap_or(""));
     }
+    println!("Dashboard: {url}/admin");
     println!("Chat as a guest: {url}/sandbox/chat   (or: posada chat --url {url})");
     println!("Try: curl '{url}/api/v1/accommodations'");
     app.run_until_stopped(stop).await

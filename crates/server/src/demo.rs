@@ -45,14 +45,41 @@ fn cabin(
         description: description.into(),
         amenities: amenities.iter().map(|a| a.to_string()).collect(),
         photos: vec![
-            Photo {
-                url: format!("https://picsum.photos/seed/posada-{slug}/1024/768"),
-                caption: format!("{name} por fuera"),
-            },
-            Photo { url: format!("https://picsum.photos/seed/posada-{slug}-in/1024/768"), caption: "Living".into() },
+            Photo { url: format!("{PHOTO_PATH}/{slug}-fuera.svg"), caption: format!("{name} por fuera") },
+            Photo { url: format!("{PHOTO_PATH}/{slug}-living.svg"), caption: "Living".into() },
         ],
         active: true,
     }
+}
+
+/// Where the demo cabins' photos are served. They ship inside the binary (a few hundred bytes of
+/// SVG each) so the demo works offline; the bot turns this path into an absolute URL with
+/// `POSADA_PUBLIC_URL` when it sends a photo.
+pub const PHOTO_PATH: &str = "/fotos/demo";
+
+/// A demo photo: `{slug}-fuera.svg` (the cabin among trees by the lake) or `{slug}-living.svg`.
+/// Drawn here rather than shipped as JPEGs: small, offline, and one colour per cabin.
+pub fn photo_svg(name: &str) -> Option<String> {
+    let (slug, kind) = name.strip_suffix(".svg")?.rsplit_once('-')?;
+    let (wall, roof) = match slug {
+        "coihue" => ("#8d5a3b", "#4a2f22"),
+        "arrayan" => ("#b5653a", "#5b3a2a"),
+        "cabana-grande" => ("#6f4e37", "#2f3b2f"),
+        _ => return None,
+    };
+    let title = demo_cabins().into_iter().find(|c| c.slug == slug)?.name;
+    let scene = match kind {
+        "fuera" => format!(
+            r##"<rect width="640" height="480" fill="#bcdff1"/><path d="M0 250 L120 130 L230 240 L340 110 L470 250 L560 160 L640 230 V480 H0Z" fill="#7d8fa3"/><rect y="300" width="640" height="180" fill="#4f8a5b"/><rect y="400" width="640" height="80" fill="#3f7fb0"/><path d="M70 300 l30 -90 l30 90z M520 300 l30 -100 l30 100z" fill="#2e5b34"/><rect x="230" y="250" width="180" height="110" fill="{wall}"/><path d="M210 255 L320 175 L430 255Z" fill="{roof}"/><rect x="300" y="300" width="40" height="60" fill="#3b2416"/><rect x="250" y="275" width="35" height="30" fill="#f3d27a"/><rect x="355" y="275" width="35" height="30" fill="#f3d27a"/>"##
+        ),
+        "living" => format!(
+            r##"<rect width="640" height="480" fill="#e9dcc7"/><rect y="360" width="640" height="120" fill="{wall}"/><rect x="60" y="90" width="200" height="150" fill="#bcdff1" stroke="{roof}" stroke-width="10"/><rect x="380" y="170" width="170" height="190" fill="#9c9c9c"/><rect x="410" y="250" width="110" height="80" fill="#2b2b2b"/><path d="M440 330 q25 -60 50 0z" fill="#f08a24"/><rect x="90" y="300" width="220" height="60" rx="14" fill="#5b7d8c"/><rect x="80" y="280" width="40" height="80" rx="10" fill="#4b6a77"/><rect x="280" y="280" width="40" height="80" rx="10" fill="#4b6a77"/>"##
+        ),
+        _ => return None,
+    };
+    Some(format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 480" width="640" height="480" role="img" aria-label="{title}">{scene}<text x="20" y="465" font-family="sans-serif" font-size="22" fill="#fff">{title} · foto de ejemplo</text></svg>"##
+    ))
 }
 
 pub fn demo_cabins() -> Vec<UnitInput> {
@@ -97,4 +124,24 @@ pub async fn seed(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> anyh
         store.create_unit(c, &crate::http::admin::new_ical_token(), now).await?;
     }
     Ok(cabins.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_demo_photo_is_served_and_nothing_else() {
+        for c in demo_cabins() {
+            assert_eq!(c.photos.len(), 2);
+            for p in &c.photos {
+                let name = p.url.strip_prefix(&format!("{PHOTO_PATH}/")).expect("served by us");
+                let svg = photo_svg(name).unwrap_or_else(|| panic!("{name} is not drawn"));
+                assert!(svg.starts_with("<svg") && svg.contains(&c.name), "{svg}");
+            }
+        }
+        for bad in ["coihue-fuera.png", "otra-fuera.svg", "coihue-cocina.svg", "../etc.svg", ""] {
+            assert!(photo_svg(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -351,7 +351,7 @@ macro_rules! store_impl {
                     .bind(new.stay.check_out)
                     .bind(new.guests as i64)
                     .bind(new.status.as_str())
-                    .bind(&new.channel)
+                    .bind(new.channel.as_str())
                     .bind(&new.guest_name)
                     .bind(&new.guest_phone)
                     .bind(&new.guest_email)
@@ -1014,7 +1014,6 @@ macro_rules! store_impl {
                     ("guest_phone", &new.guest_phone),
                     ("guest_email", new.guest_email.as_deref().unwrap_or("")),
                     ("notes", &new.notes),
-                    ("channel", &new.channel),
                     ("actor", &new.actor),
                 ])?;
                 retry_on_deadlock(|| self.create_reservation_once(new, limits, now)).await
@@ -1037,7 +1036,7 @@ macro_rules! store_impl {
 
             async fn list_reservations(&self, f: &ReservationFilter) -> Result<(Vec<Reservation>, i64)> {
                 // No stored text holds a control character: such a search matches nothing.
-                let searched = [f.text.as_deref(), f.contact.as_deref(), f.channel.as_deref()];
+                let searched = [f.text.as_deref(), f.contact.as_deref()];
                 if searched.into_iter().flatten().any(domain::text::has_forbidden) {
                     return Ok((Vec::new(), 0));
                 }
@@ -1060,8 +1059,8 @@ macro_rules! store_impl {
                 if let Some(d) = f.to {
                     add(&mut clauses, &mut args, "check_in < {}", Arg::Date(d));
                 }
-                if let Some(c) = &f.channel {
-                    add(&mut clauses, &mut args, "channel = {}", Arg::Text(c.clone()));
+                if let Some(c) = f.channel {
+                    add(&mut clauses, &mut args, "channel = {}", Arg::Text(c.as_str().to_string()));
                 }
                 if let Some(c) = &f.contact {
                     add(&mut clauses, &mut args, "(guest_phone = {} OR guest_email = {})", Arg::Text(c.clone()));
@@ -2066,21 +2065,28 @@ macro_rules! store_impl {
             }
 
             async fn funnel(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<$crate::Funnel> {
-                let (conversations, quoted, holds, paid): (i64, i64, i64, i64) = sqlx::query_as(
-                    "SELECT \
+                // Holds from the bot's conversations, and apart the ones from websites and API
+                // clients, which never went through a conversation.
+                let (conversations, quoted, holds, paid, direct_holds, direct_paid): (i64, i64, i64, i64, i64, i64) =
+                    sqlx::query_as(
+                        "SELECT \
                      (SELECT COUNT(DISTINCT contact_id) FROM messages WHERE direction = 'in' AND created_at >= $1 AND created_at < $2), \
                      (SELECT COUNT(DISTINCT contact_id) FROM quotes WHERE created_at >= $1 AND created_at < $2), \
                      (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'sandbox') \
                         AND status <> 'blocked' AND created_at >= $1 AND created_at < $2), \
                      (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'sandbox') \
+                        AND status <> 'blocked' AND created_at >= $1 AND created_at < $2 AND confirmed_at IS NOT NULL), \
+                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('web', 'api') \
+                        AND status <> 'blocked' AND created_at >= $1 AND created_at < $2), \
+                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('web', 'api') \
                         AND status <> 'blocked' AND created_at >= $1 AND created_at < $2 AND confirmed_at IS NOT NULL)",
-                )
-                .bind(from)
-                .bind(to)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(Self::map_err)?;
-                Ok($crate::Funnel { conversations, quoted, holds, paid })
+                    )
+                    .bind(from)
+                    .bind(to)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                Ok($crate::Funnel { conversations, quoted, holds, paid, direct_holds, direct_paid })
             }
 
             async fn copy_to_file(&self, path: &std::path::Path) -> Result<()> {

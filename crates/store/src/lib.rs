@@ -71,6 +71,10 @@ pub struct Funnel {
     pub quoted: i64,
     pub holds: i64,
     pub paid: i64,
+    /// Holds placed through the public API (a website's form or another client): not part of
+    /// the conversation funnel, counted apart.
+    pub direct_holds: i64,
+    pub direct_paid: i64,
 }
 
 #[async_trait]

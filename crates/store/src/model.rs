@@ -79,7 +79,7 @@ pub struct Reservation {
     pub stay: Stay,
     pub guests: u32,
     pub status: ReservationStatus,
-    pub channel: String,
+    pub channel: domain::Channel,
     pub guest_name: String,
     pub guest_phone: String,
     pub guest_email: Option<String>,
@@ -134,7 +134,7 @@ pub struct NewReservation {
     pub guests: u32,
     /// `PreReserved` (a hold) or `Blocked` (owner block) or `Confirmed` (manual booking).
     pub status: ReservationStatus,
-    pub channel: String,
+    pub channel: domain::Channel,
     pub guest_name: String,
     pub guest_phone: String,
     pub guest_email: Option<String>,
@@ -194,7 +194,7 @@ pub struct ReservationFilter {
     pub from: Option<NaiveDate>,
     /// Stays that have a night before this date.
     pub to: Option<NaiveDate>,
-    pub channel: Option<String>,
+    pub channel: Option<domain::Channel>,
     /// Substring of code, guest name, phone or e-mail (case-insensitive).
     pub text: Option<String>,
     pub flag: Option<AttentionFlag>,

@@ -156,7 +156,8 @@ impl TryFrom<ReservationRow> for Reservation {
             stay: Stay { check_in: r.check_in, check_out: r.check_out },
             guests: r.guests as u32,
             status: status_parse(&r.status)?,
-            channel: r.channel,
+            channel: domain::Channel::parse(&r.channel)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown channel {}", r.channel)))?,
             guest_name: r.guest_name,
             guest_phone: r.guest_phone,
             guest_email: r.guest_email,

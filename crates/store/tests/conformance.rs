@@ -365,7 +365,7 @@ fn hold(unit_id: i64, from: &str, to: &str, phone: &str) -> NewReservation {
         stay: Stay::new(d(from), d(to)).unwrap(),
         guests: 2,
         status: ReservationStatus::PreReserved,
-        channel: "api".into(),
+        channel: domain::Channel::Api,
         guest_name: "Ana Pérez".into(),
         guest_phone: phone.into(),
         guest_email: Some("ana@example.test".into()),
@@ -431,7 +431,7 @@ async fn overlapping_holds_conflict_and_back_to_back_stays_do_not(engine: Engine
 async fn the_database_itself_rejects_an_overlapping_row(engine: Engine) {
     let db = TestDatabase::new(engine).await;
     let insert = "INSERT INTO reservations (code, unit_id, check_in, check_out, guests, status, channel, total, deposit, created_at, updated_at) \
-                  VALUES ($1, $2, $3, $4, 2, $5, 'sql', 0, 0, $6, $6)";
+                  VALUES ($1, $2, $3, $4, 2, $5, 'admin', 0, 0, $6, $6)";
     let u;
     match engine {
         Engine::Sqlite => {
@@ -456,6 +456,18 @@ async fn the_database_itself_rejects_an_overlapping_row(engine: Engine) {
                 .await
                 .unwrap_err();
             assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
+            // A channel outside domain::Channel is refused by the database itself.
+            let e = sqlx::query(&insert.replace("'admin'", "'telegram'"))
+                .bind("DDDDDD")
+                .bind(u.id)
+                .bind(d("2027-02-10"))
+                .bind(d("2027-02-12"))
+                .bind("confirmed")
+                .bind(now())
+                .execute(s.pool())
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("reservations_channel_known"), "{e}");
         }
         Engine::Postgres => {
             let s = PgStore::connect(&db.url, 4).await.unwrap();
@@ -478,6 +490,18 @@ async fn the_database_itself_rejects_an_overlapping_row(engine: Engine) {
                 .await
                 .unwrap_err();
             assert!(e.to_string().contains("reservations_no_overlap"), "{e}");
+            // A channel outside domain::Channel is refused by the database itself.
+            let e = sqlx::query(&insert.replace("'admin'", "'telegram'"))
+                .bind("DDDDDD")
+                .bind(u.id)
+                .bind(d("2027-02-10"))
+                .bind(d("2027-02-12"))
+                .bind("confirmed")
+                .bind(now())
+                .execute(s.pool())
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("reservations_channel_known"), "{e}");
         }
     }
 }
@@ -692,7 +716,7 @@ async fn reservations_filter_and_search(engine: Engine) {
     n.guest_name = "María Gómez".into();
     let a = store.create_reservation(&n, HoldLimits::default(), now()).await.unwrap();
     let mut n = hold(v.id, "2027-02-01", "2027-02-03", "+5492944222222");
-    n.channel = "whatsapp".into();
+    n.channel = domain::Channel::Whatsapp;
     n.guest_name = "Juan_100%".into();
     store.create_reservation(&n, HoldLimits::default(), now() + Duration::seconds(1)).await.unwrap();
     let list = |f: ReservationFilter| {
@@ -701,7 +725,7 @@ async fn reservations_filter_and_search(engine: Engine) {
     };
     assert_eq!(list(Default::default()).await.1, 2);
     assert_eq!(list(ReservationFilter { unit_id: Some(u.id), ..Default::default() }).await.0[0].code, a.code);
-    assert_eq!(list(ReservationFilter { channel: Some("whatsapp".into()), ..Default::default() }).await.1, 1);
+    assert_eq!(list(ReservationFilter { channel: Some(domain::Channel::Whatsapp), ..Default::default() }).await.1, 1);
     assert_eq!(list(ReservationFilter { text: Some("maría".into()), ..Default::default() }).await.1, 1);
     assert_eq!(list(ReservationFilter { text: Some(a.code.to_lowercase()), ..Default::default() }).await.1, 1);
     assert_eq!(list(ReservationFilter { text: Some("222222".into()), ..Default::default() }).await.1, 1);
@@ -1057,10 +1081,10 @@ async fn the_funnel_counts_conversations_quotes_holds_and_paid(engine: Engine) {
         store.commit_turn(&turn, now()).await.unwrap();
     }
     let mut a = hold(u.id, "2027-03-01", "2027-03-03", "549111");
-    a.channel = "whatsapp".into();
+    a.channel = domain::Channel::Whatsapp;
     let a = store.create_reservation(&a, HoldLimits::default(), now()).await.unwrap();
     let mut b = hold(u.id, "2027-03-05", "2027-03-07", "549111");
-    b.channel = "sandbox".into();
+    b.channel = domain::Channel::Sandbox;
     store.create_reservation(&b, HoldLimits::default(), now()).await.unwrap();
     store
         .create_reservation(&hold(u.id, "2027-03-10", "2027-03-12", "549333"), HoldLimits::default(), now())
@@ -1068,12 +1092,16 @@ async fn the_funnel_counts_conversations_quotes_holds_and_paid(engine: Engine) {
         .unwrap();
     let mut block = hold(u.id, "2027-03-20", "2027-03-22", "");
     block.status = ReservationStatus::Blocked;
-    block.channel = "whatsapp".into();
+    block.channel = domain::Channel::Whatsapp;
     block.hold_expires_at = None;
     store.create_reservation(&block, HoldLimits::default(), now()).await.unwrap();
     store.transition(&a.code, ReservationStatus::Confirmed, &by("payment"), now()).await.unwrap();
     let f = store.funnel(from, to).await.unwrap();
-    assert_eq!(f, Funnel { conversations: 2, quoted: 1, holds: 2, paid: 1 });
+    assert_eq!(
+        f,
+        Funnel { conversations: 2, quoted: 1, holds: 2, paid: 1, direct_holds: 1, direct_paid: 0 },
+        "the API hold is counted apart"
+    );
     // Outside the period, nothing.
     assert_eq!(store.funnel(to, to + Duration::hours(1)).await.unwrap(), Funnel::default());
 }

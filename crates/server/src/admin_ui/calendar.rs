@@ -6,7 +6,7 @@ use super::html::{self, Errors, Nav, e, err, inv};
 use super::reservations::{booking_message, parse_date};
 use super::session::{CsrfForm, Session};
 use super::{UiResult, done, page};
-use crate::booking::ManualKind;
+use crate::booking::{BookingError, ManualKind};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -16,7 +16,7 @@ use domain::{ReservationStatus, Stay};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write;
-use store::ReservationFilter;
+use store::{ReservationFilter, StoreError};
 
 #[derive(Deserialize, Default)]
 pub struct CalQuery {
@@ -187,7 +187,7 @@ async fn render(
 <label for="n-email">E-mail</label><input id="n-email" type="email" name="guest_email" value="{email}"{iemail}>{eemail}</div>
 <label for="n-note">Nota</label><input id="n-note" name="note" value="{note}"{inote}>{enote}
 <button type="submit" class="primary" id="btn-nueva">Guardar</button></form></section>"#,
-        general = err(errors, "general"),
+        general = err(errors, "general") + &in_the_way(errors),
         csrf = sess.csrf_field(),
         iu = inv(errors, "unit"),
         eu = err(errors, "unit"),
@@ -217,6 +217,39 @@ async fn render(
 }
 
 /// POST /admin/calendario/nueva
+/// The error key that carries the codes of the stays an overlapping block or booking ran into.
+pub const IN_THE_WAY: &str = "in_the_way";
+
+/// The active stays of `unit` with a night in `stay` (but `except`), as codes for [`in_the_way`].
+pub async fn in_the_way_codes(s: &AppState, unit: i64, stay: Stay, except: Option<&str>) -> UiResult<String> {
+    let filter = ReservationFilter {
+        unit_id: Some(unit),
+        from: Some(stay.check_in),
+        to: Some(stay.check_out),
+        limit: 20,
+        ..Default::default()
+    };
+    let (found, _) = s.store.list_reservations(&filter).await?;
+    let codes: Vec<&str> = found
+        .iter()
+        .filter(|r| r.status.is_active() && Some(r.code.as_str()) != except)
+        .map(|r| r.code.as_str())
+        .collect();
+    Ok(codes.join(" "))
+}
+
+/// Which reservations are in the way, as links (nothing when the error has none).
+pub fn in_the_way(errors: &Errors) -> String {
+    let codes: Vec<&str> = errors.get(IN_THE_WAY).map(|c| c.split_whitespace().collect()).unwrap_or_default();
+    if codes.is_empty() {
+        return String::new();
+    }
+    let links: Vec<String> =
+        codes.iter().map(|c| format!(r#"<a href="/admin/reservas/{c}">{c}</a>"#, c = e(c))).collect();
+    let what = if links.len() == 1 { "Se superpone con la reserva" } else { "Se superpone con las reservas" };
+    format!(r#"<p class="err" id="err-in-the-way">{what} {}.</p>"#, links.join(", "))
+}
+
 pub async fn create(State(s): State<AppState>, form: CsrfForm) -> UiResult<Response> {
     let today = s.booking.today();
     let from = parse_date(form.get("desde")).unwrap_or(today);
@@ -280,7 +313,11 @@ pub async fn create(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respo
         match s.booking.create_manual(kind, unit, stay, guests, name, phone, email, note, &form.session.email).await {
             Ok(r) => return Ok(done(&format!("/admin/reservas/{}", r.code), "creada")),
             Err(err) => {
+                let overlap = matches!(err, BookingError::Store(StoreError::Overlap));
                 errors.insert("general", booking_message(err)?);
+                if overlap {
+                    errors.insert(IN_THE_WAY, in_the_way_codes(&s, unit, stay, None).await?);
+                }
             }
         }
     }

@@ -264,7 +264,7 @@ async fn thread_page(
     };
     let _ = write!(
         b,
-        r#"<section class="card" id="responder"><h2>Responder</h2>{window}
+        r#"<section class="card" id="responder"><h2>Responder</h2>{window}{takes}
 <form method="post" action="/admin/conversaciones/{id}/responder" id="form-responder">{csrf}
 <label for="reply-text">Mensaje para {name}</label><textarea id="reply-text" name="text" maxlength="{MAX_REPLY}" required{i}>{draft}</textarea>{er}
 <button type="submit" class="primary" id="btn-responder">Enviar</button></form></section>"#,
@@ -273,6 +273,11 @@ async fn thread_page(
         i = inv(errors, "text"),
         er = err(errors, "text"),
         draft = e(draft),
+        takes = if c.handed_off {
+            ""
+        } else {
+            r#"<p class="muted" id="responder-toma">Al responder tomás el chat: el bot deja de contestarle hasta que lo devuelvas.</p>"#
+        },
     );
     // Who is answering, and the action that changes it.
     let mut st = String::from(r#"<section class="card" id="estado-chat" data-live>"#);
@@ -339,11 +344,19 @@ pub async fn reply(State(s): State<AppState>, Path(id): Path<String>, form: Csrf
         errors.insert("text", p.into());
         return thread_page(&s, &form.session, &c, &errors, text, None, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    s.chat.owner_reply(c.id, text).await.map_err(UiError::internal)?;
     let who = &form.session.email;
+    // A person answering while the bot keeps talking would give the guest two voices: replying
+    // takes the chat over (the page says so beforehand), until the owner hands it back.
+    let took = !c.handed_off;
+    if took {
+        s.store.set_handed_off(c.id, true, s.clock.now()).await?;
+        s.store.record_audit(None, who, "chat_taken", &note(&c, "al responder"), s.clock.now()).await?;
+    }
+    s.chat.owner_reply(c.id, text).await.map_err(UiError::internal)?;
     s.store.record_audit(None, who, "chat_reply", &note(&c, text), s.clock.now()).await?;
-    tracing::info!(contact = c.id, by = %who, "owner replied from the dashboard");
-    Ok(done(&format!("/admin/conversaciones/{}#responder", c.id), "respondido"))
+    tracing::info!(contact = c.id, by = %who, took, "owner replied from the dashboard");
+    let ok = if took { "respondido_tomado" } else { "respondido" };
+    Ok(done(&format!("/admin/conversaciones/{}#responder", c.id), ok))
 }
 
 /// POST /admin/conversaciones/{id}/devolver

@@ -7,7 +7,7 @@ use super::{UiResult, page};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::Duration;
+use chrono::{Duration, TimeZone};
 use domain::{AttentionFlag, ReservationStatus};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -75,13 +75,55 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
     let mut expiring: Vec<&Reservation> =
         holds.iter().filter(|r| r.hold_expires_at.is_some_and(|t| t > now && t <= now + Duration::hours(1))).collect();
     expiring.sort_by_key(|r| r.hold_expires_at);
-    let expiring: Vec<String> = expiring
-        .iter()
-        .map(|r| {
-            let left = r.hold_expires_at.map(|t| (t - now).num_minutes().max(0)).unwrap_or(0);
-            item(r, &names, &format!("vence en {left} min — confirmá si ya pagó"))
-        })
+    // A hold whose deposit arrives confirms by itself; what the owner needs to know is whether any
+    // payment came in, not an invitation to confirm by hand.
+    let mut expiring_items = Vec::new();
+    for r in &expiring {
+        let left = r.hold_expires_at.map(|t| (t - now).num_minutes().max(0)).unwrap_or(0);
+        let payments = s.store.payments_for(r.id).await?;
+        let paid = if payments.iter().any(|p| matches!(p.status.as_str(), "pending" | "in_process" | "authorized")) {
+            "hay un pago en proceso: mirá el detalle"
+        } else if !payments.is_empty() {
+            "su pago fue rechazado; todavía no pagó"
+        } else {
+            "todavía no llegó ningún pago"
+        };
+        expiring_items.push(item(r, &names, &format!("vence en {left} min · {paid}")));
+    }
+    let expiring = expiring_items;
+    // New bookings confirmed since yesterday (the property's day), for stays still to come.
+    let since = tz
+        .from_local_datetime(&(today - Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(now - Duration::days(2));
+    let new_filter = ReservationFilter {
+        status: Some(ReservationStatus::Confirmed),
+        from: Some(today),
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut new_ones: Vec<Reservation> = s
+        .store
+        .list_reservations(&new_filter)
+        .await?
+        .0
+        .into_iter()
+        .filter(|r| r.confirmed_at.is_some_and(|t| t >= since))
         .collect();
+    new_ones.sort_by_key(|r| std::cmp::Reverse(r.confirmed_at));
+    let mut news = Vec::new();
+    for r in &new_ones {
+        let when = r.confirmed_at.map(|t| html::time(t, tz)).unwrap_or_default();
+        let paid: i64 =
+            s.store.payments_for(r.id).await?.iter().filter(|p| p.status == "approved").map(|p| p.amount.0).sum();
+        let money = if paid > 0 {
+            format!("seña pagada {}", html::money(domain::Money(paid)))
+        } else {
+            "confirmada a mano, sin pago registrado".to_string()
+        };
+        news.push(item(r, &names, &format!("confirmada {when} · entra el {} · {money}", html::date(r.stay.check_in))));
+    }
     let mut flagged: BTreeMap<String, String> = BTreeMap::new();
     for flag in AttentionFlag::ALL {
         let f = ReservationFilter { flag: Some(flag), limit: 200, ..Default::default() };
@@ -118,6 +160,7 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
     let mut body = format!(r#"<h1>Hoy <span class="muted">{}</span></h1><div class="grid">"#, e(&html::date(today)));
     body += &section("llegadas", "Llegadas hoy y mañana", &arrivals, "Nadie llega hoy ni mañana.");
     body += &section("salidas", "Salidas hoy y mañana", &departures, "Nadie se va hoy ni mañana.");
+    body += &section("nuevas", "Reservas nuevas desde ayer", &news, "No entraron reservas nuevas desde ayer.");
     body += &section(
         "por-vencer",
         "Pre-reservas que vencen en la próxima hora",

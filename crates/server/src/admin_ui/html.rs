@@ -178,15 +178,8 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-pub fn channel_label(channel: &str) -> String {
-    match channel {
-        "whatsapp" => "WhatsApp".into(),
-        "admin" => "Panel".into(),
-        "api" => "API".into(),
-        "email" => "E-mail".into(),
-        "web" => "Web".into(),
-        other => other.to_string(),
-    }
+pub fn channel_label(channel: domain::Channel) -> &'static str {
+    channel.label()
 }
 
 /// Which navigation entry a page belongs to.
@@ -232,6 +225,9 @@ pub fn notice(ok: Option<&str>) -> &'static str {
             "Atención: no se pudo leer ningún calendario; abajo, en rojo, dice qué pasó y qué hacer."
         }
         "respondido" => "Listo: tu mensaje quedó en camino al huésped.",
+        "respondido_tomado" => {
+            "Listo: tu mensaje quedó en camino al huésped. Tomaste el chat: el bot no le responde hasta que lo devuelvas."
+        }
         "tomado" => "Listo: tomaste el chat; el bot no responde hasta que lo devuelvas.",
         "devuelto" => "Listo: el bot vuelve a atender este chat.",
         "link" => "Listo: el link de pago va en camino al huésped.",

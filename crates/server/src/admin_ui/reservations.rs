@@ -95,7 +95,12 @@ fn filter_from(q: &ListQuery, errors: &mut Errors) -> ReservationFilter {
         }
     }
     if let Some(t) = nonempty(&q.canal) {
-        f.channel = Some(t.to_string());
+        match domain::Channel::parse(t) {
+            Some(c) => f.channel = Some(c),
+            None => {
+                errors.insert("canal", "Canal desconocido.".into());
+            }
+        }
     }
     if let Some(t) = nonempty(&q.marca) {
         match AttentionFlag::parse(t) {
@@ -163,17 +168,8 @@ pub async fn list(State(s): State<AppState>, sess: Session, Query(q): Query<List
     unit_opts.extend(units.iter().map(|u| (u.id.to_string(), u.name.clone())));
     let mut flag_opts = vec![(String::new(), "Cualquiera".to_string())];
     flag_opts.extend(AttentionFlag::ALL.iter().map(|f| (f.as_str().to_string(), html::flag_label(*f).to_string())));
-    let channel_opts: Vec<(String, String)> = [
-        ("", "Todos"),
-        ("whatsapp", "WhatsApp"),
-        ("api", "API"),
-        ("admin", "Panel"),
-        ("email", "E-mail"),
-        ("web", "Web"),
-    ]
-    .iter()
-    .map(|(a, b)| (a.to_string(), b.to_string()))
-    .collect();
+    let mut channel_opts = vec![(String::new(), "Todos".to_string())];
+    channel_opts.extend(domain::Channel::ALL.iter().map(|c| (c.as_str().to_string(), c.label().to_string())));
     let mut body =
         String::from(r#"<h1>Reservas</h1><form class="filters card" method="get" action="/admin/reservas">"#);
     let _ = write!(
@@ -221,7 +217,7 @@ pub async fn list(State(s): State<AppState>, sess: Session, Query(q): Query<List
                 co = html::date(r.stay.check_out),
                 badge = html::status_badge(r.status),
                 total = html::money(r.total),
-                channel = e(&html::channel_label(&r.channel)),
+                channel = html::channel_label(r.channel),
                 created = html::time(r.created_at, tz),
             );
         }
@@ -284,7 +280,7 @@ pub async fn csv(State(s): State<AppState>, _sess: Session, Query(q): Query<List
                 r.stay.check_out.to_string(),
                 r.guests.to_string(),
                 r.status.as_str().to_string(),
-                r.channel.clone(),
+                r.channel.as_str().to_string(),
                 r.guest_name.clone(),
                 r.guest_phone.clone(),
                 r.guest_email.clone().unwrap_or_default(),
@@ -356,6 +352,7 @@ async fn detail_page(
         html::status_badge(r.status)
     );
     b += &err(errors, "general");
+    b += &super::calendar::in_the_way(errors);
     b += r#"<div class="grid"><section class="card" id="datos" data-live><h2>Datos</h2><dl class="kv">"#;
     let hold = r.hold_expires_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into());
     let flags: Vec<&str> = r.flags.iter().map(|f| html::flag_label(*f)).collect();
@@ -366,7 +363,7 @@ async fn detail_page(
         ("Noches", r.stay.nights().to_string()),
         ("Huéspedes", r.guests.to_string()),
         ("Estado", html::status_label(r.status).to_string()),
-        ("Canal", html::channel_label(&r.channel)),
+        ("Canal", html::channel_label(r.channel).to_string()),
         ("Nombre", r.guest_name.clone()),
         ("Teléfono", r.guest_phone.clone()),
         ("E-mail", r.guest_email.clone().unwrap_or_else(|| "—".into())),
@@ -549,9 +546,21 @@ async fn refused(
     field: &'static str,
     message: String,
 ) -> UiResult<Response> {
+    refused_with(s, form, code, vec![(field, message)]).await
+}
+
+async fn refused_with(
+    s: &AppState,
+    form: &CsrfForm,
+    code: &str,
+    messages: Vec<(&'static str, String)>,
+) -> UiResult<Response> {
     let r = load(s, code).await?;
     let mut errors = Errors::new();
-    errors.insert(field, message);
+    let field = messages.first().map(|(f, _)| *f).unwrap_or("general");
+    for (f, m) in messages {
+        errors.insert(f, m);
+    }
     let mut values = form.fields.clone();
     values.remove("csrf");
     if field == "confirm_note" {
@@ -770,7 +779,16 @@ pub async fn change(State(s): State<AppState>, Path(code): Path<String>, form: C
     };
     match s.booking.change_stay(&r.code, unit_id, stay, &form.session.email, form.get("note")).await {
         Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "cambiada")),
-        Err(err) => refused(&s, &form, &code, "general", booking_message(err)?).await,
+        Err(err) => {
+            let overlap = matches!(err, BookingError::Store(StoreError::Overlap));
+            let message = booking_message(err)?;
+            let mut errors = vec![("general", message)];
+            if overlap {
+                let codes = super::calendar::in_the_way_codes(&s, unit_id, stay, Some(&r.code)).await?;
+                errors.push((super::calendar::IN_THE_WAY, codes));
+            }
+            refused_with(&s, &form, &code, errors).await
+        }
     }
 }
 

@@ -57,8 +57,14 @@ fn bars(id: &str, title: &str, items: &[(String, f64, String)]) -> String {
 
 /// The funnel's four steps as bars, each with its share of the first.
 fn funnel(f: &store::Funnel, id: &str) -> String {
+    // Holds from a website or another API client never went through a conversation: apart.
+    let direct = format!(
+        r#"<p class="direct" data-direct-holds="{h}">Por la web o la API (sin conversación): <strong>{h}</strong> pre-reservas, <strong>{p}</strong> pagadas.</p>"#,
+        h = f.direct_holds,
+        p = f.direct_paid
+    );
     if f.conversations == 0 && f.holds == 0 {
-        return r#"<p class="muted">Sin conversaciones en este período.</p>"#.to_string();
+        return format!(r#"<p class="muted">Sin conversaciones en este período.</p>{direct}"#);
     }
     let base = f.conversations.max(1) as f64;
     let steps: Vec<(String, f64, String)> = [
@@ -74,7 +80,7 @@ fn funnel(f: &store::Funnel, id: &str) -> String {
         (label.to_string(), *n as f64, shown)
     })
     .collect();
-    bars(id, "Embudo de conversaciones", &steps)
+    bars(id, "Embudo de conversaciones", &steps) + &direct
 }
 
 fn short_money(m: Money) -> String {
@@ -174,7 +180,7 @@ pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<Sta
     // Channel mix of the year's bookings (holds that became bookings and manual ones).
     let mut mix: BTreeMap<String, i64> = BTreeMap::new();
     for r in items.iter().filter(|r| r.status != ReservationStatus::Blocked) {
-        *mix.entry(html::channel_label(&r.channel)).or_default() += 1;
+        *mix.entry(html::channel_label(r.channel).to_string()).or_default() += 1;
     }
     let total_mix: i64 = mix.values().sum();
     b += r#"<section class="card" id="canales"><h2>Reservas por canal</h2>"#;
@@ -204,6 +210,6 @@ pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<Sta
     b += &funnel(&year_funnel, "chart-embudo");
     b += "<h3>Últimos 30 días</h3>";
     b += &funnel(&month_funnel, "chart-embudo-30");
-    b += r#"<p class="muted">Conversaciones: huéspedes que escribieron. Cotizaciones: a quiénes el bot les pasó un precio. Pre-reservas: las que se hicieron desde un chat. Pagadas: las de esas que se confirmaron (seña pagada o confirmación a mano).</p></section>"#;
+    b += r#"<p class="muted">Conversaciones: huéspedes que escribieron. Cotizaciones: a quiénes el bot les pasó un precio. Pre-reservas: las que se hicieron desde un chat (las de la web o la API van aparte). Pagadas: las de esas que se confirmaron (seña pagada o confirmación a mano).</p></section>"#;
     Ok(page(html::layout(Some(&sess.viewer()), Nav::Estadisticas, "Estadísticas", None, &b)))
 }

@@ -20,6 +20,10 @@ use store::{Photo, RateRuleInput, StoreError, Unit, UnitInput};
 /// A photo is a web address: `http(s)://host…` only (no `javascript:`, `data:` or `file:`: the
 /// URL goes into pages and into the bot's messages), without spaces, quotes or angle brackets.
 pub fn photo_url_ok(url: &str) -> bool {
+    // The demo's own photos are paths on this server; keeping them must not block saving a cabin.
+    if let Some(name) = url.strip_prefix(crate::demo::PHOTO_PATH).and_then(|r| r.strip_prefix('/')) {
+        return crate::demo::photo_svg(name).is_some();
+    }
     let lower = url.to_ascii_lowercase();
     let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
@@ -28,6 +32,25 @@ pub fn photo_url_ok(url: &str) -> bool {
 }
 
 pub const PREVIEW_DAYS: i64 = 60;
+
+fn nights_text(n: u32) -> String {
+    if n == 1 { "1 noche".into() } else { format!("{n} noches") }
+}
+
+fn rule_effect(r: &RateRule) -> String {
+    match r.effect {
+        RuleEffect::NightlyPrice(p) => format!("{} por noche", html::money(p)),
+        RuleEffect::Multiplier(m) => format!("× {}", m.as_f64()),
+    }
+}
+
+fn rule_span(r: &RateRule) -> String {
+    format!(
+        "{} → {}",
+        r.start.map(html::date).unwrap_or_else(|| "siempre".into()),
+        r.end.map(html::date).unwrap_or_else(|| "sin fin".into())
+    )
+}
 
 /// "40.000", "40000", "40000,50", "$ 40.000" → Money.
 pub fn parse_money(text: &str) -> Option<Money> {
@@ -298,26 +321,20 @@ async fn rules_page(
     for r in &rules {
         let unit =
             r.unit_id.and_then(|id| units.iter().find(|u| u.id == id)).map(|u| u.name.as_str()).unwrap_or("Todas");
-        let effect = match r.effect {
-            RuleEffect::NightlyPrice(p) => format!("{} por noche", html::money(p)),
-            RuleEffect::Multiplier(m) => format!("× {}", m.as_f64()),
-        };
-        let span = format!(
-            "{} → {}",
-            r.start.map(html::date).unwrap_or_else(|| "siempre".into()),
-            r.end.map(html::date).unwrap_or_else(|| "sin fin".into())
-        );
+        let effect = rule_effect(r);
+        let span = rule_span(r);
         let mine = editing == r.id.to_string();
         let v = if mine { values.clone() } else { rule_values(r) };
         let _ = write!(
             b,
-            r#"<details class="rule-item"{open}><summary><strong>{name}</strong> · {unit} · {span} · {effect}{eves}</summary>{form}
+            r#"<details class="rule-item"{open}><summary><strong>{name}</strong> · {unit} · {span} · {effect}{min}{eves}</summary>{form}
 <form method="post" action="/admin/precios/reglas/{id}/borrar" class="inline">{csrf}<button type="submit" class="danger link">Borrar esta regla</button></form></details>"#,
             open = if mine { " open" } else { "" },
             name = e(&r.name),
             unit = e(unit),
             span = e(&span),
             effect = e(&effect),
+            min = r.min_nights.map(|n| format!(" · mínimo {}", nights_text(n))).unwrap_or_default(),
             eves = if r.scope == RuleScope::HolidayEves { " · vísperas de feriado" } else { "" },
             form = rule_form(
                 &format!("/admin/precios/reglas/{}", r.id),
@@ -480,7 +497,24 @@ async fn edit_page(
             e(&why.join(" · "))
         );
     }
-    b += "</tbody></table></div></section></div>";
+    b += "</tbody></table></div></section>";
+    // The rules this cabin follows, minimum nights included, where the owner looks at the cabin.
+    let _ = write!(
+        b,
+        r#"<section class="card" id="reglas-cabana"><h2>Reglas de esta cabaña</h2><ul><li>Mínimo de la cabaña: {}</li>"#,
+        nights_text(unit.min_nights)
+    );
+    for r in rules.iter().filter(|r| r.unit_id.is_none_or(|id| id == unit.id)) {
+        let _ = write!(
+            b,
+            "<li><strong>{}</strong> · {}{}{}</li>",
+            e(&r.name),
+            e(&rule_span(r)),
+            e(&rule_effect(r)),
+            r.min_nights.map(|n| format!(" · mínimo {}", nights_text(n))).unwrap_or_default()
+        );
+    }
+    b += r#"</ul><p><a href="/admin/cabanas#reglas">Editar las reglas de precio</a></p></section></div>"#;
     Ok((status, page(html::layout(Some(&sess.viewer()), Nav::Cabanas, &unit.name, ok, &b))).into_response())
 }
 

@@ -371,7 +371,7 @@ impl Chat {
     /// also gets `text` by e-mail (a new thread with this subject).
     pub async fn copy_by_email(&self, r: &Reservation, subject: &str, text: &str) -> anyhow::Result<()> {
         let Some(cfg) = &self.config.email else { return Ok(()) };
-        if !cfg.copy_whatsapp || r.channel != "whatsapp" {
+        if !cfg.copy_whatsapp || r.channel != domain::Channel::Whatsapp {
             return Ok(());
         }
         let address = match r.guest_email.as_deref().map(|a| a.trim().to_lowercase()).filter(|a| a.contains('@')) {

@@ -296,7 +296,7 @@ impl Chat {
                             check_in: stay.check_in,
                             check_out: stay.check_out,
                             guests,
-                            channel: contact.channel.clone(),
+                            channel: conversation_channel(&contact.channel),
                             // The name the guest gave (or a real profile name); the reservation
                             // needs one, and a placeholder is better said as what it is.
                             guest_name: guest_name
@@ -485,8 +485,16 @@ impl Chat {
                 info.accessible = says(&["accesib", "silla de ruedas", "movilidad reducida", "planta baja", "rampa"]);
                 info.description = u.description;
                 info.amenities = u.amenities;
-                info.photos =
-                    u.photos.into_iter().map(|ph| conversation::Photo { url: ph.url, caption: ph.caption }).collect();
+                // A path ("/fotos/demo/…", served by us) becomes an address the channel can fetch.
+                let absolute = |url: String| match url.starts_with('/') {
+                    true => format!("{}{url}", self.config.public_url.trim_end_matches('/')),
+                    false => url,
+                };
+                info.photos = u
+                    .photos
+                    .into_iter()
+                    .map(|ph| conversation::Photo { url: absolute(ph.url), caption: ph.caption })
+                    .collect();
                 info.check_in_from = p.check_in_from().to_string();
                 info.check_out_until = p.check_out_until().to_string();
                 info
@@ -614,9 +622,9 @@ impl Chat {
 
     /// The conversation a reservation came from, if it came from one.
     pub async fn contact_of(&self, r: &Reservation) -> Option<Contact> {
-        let (channel, address) = match r.channel.as_str() {
-            "whatsapp" | "sandbox" => (r.channel.as_str(), r.guest_phone.as_str()),
-            "email" => ("email", r.guest_email.as_deref().unwrap_or("")),
+        let (channel, address) = match r.channel {
+            domain::Channel::Whatsapp | domain::Channel::Sandbox => (r.channel.as_str(), r.guest_phone.as_str()),
+            domain::Channel::Email => ("email", r.guest_email.as_deref().unwrap_or("")),
             _ => return None,
         };
         self.store.find_contact(channel, address).await.ok()
@@ -753,6 +761,16 @@ impl Chat {
 }
 
 /// The name a hold gets when the guest gave none (the booking needs one).
+/// A contact's channel (`whatsapp`, `email` or `sandbox`: the contacts table allows no other)
+/// as the channel of the reservation it makes.
+pub fn conversation_channel(contact_channel: &str) -> domain::Channel {
+    match contact_channel {
+        "whatsapp" => domain::Channel::Whatsapp,
+        "email" => domain::Channel::Email,
+        _ => domain::Channel::Sandbox,
+    }
+}
+
 pub fn unnamed(channel: &str) -> String {
     let via = match channel {
         "whatsapp" => "WhatsApp",

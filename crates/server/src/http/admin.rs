@@ -90,6 +90,16 @@ pub async fn list_reservations(
                 .ok_or_else(|| ApiError::unprocessable("invalid_query", format!("Marca desconocida: {t}")))?,
         ),
     };
+    let channel = match q.channel.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(domain::Channel::parse(t).ok_or_else(|| {
+            let known: Vec<&str> = domain::Channel::ALL.iter().map(|c| c.as_str()).collect();
+            ApiError::unprocessable(
+                "invalid_query",
+                format!("Canal desconocido: {t}. Los canales son: {}.", known.join(", ")),
+            )
+        })?),
+    };
     let per_page = q.per_page.unwrap_or(50).clamp(1, 200);
     let page = q.page.unwrap_or(1).max(1);
     let filter = ReservationFilter {
@@ -97,7 +107,7 @@ pub async fn list_reservations(
         unit_id: q.accommodation_id,
         from: q.from_date,
         to: q.to_date,
-        channel: q.channel.filter(|c| !c.is_empty()),
+        channel,
         text: q.search,
         flag,
         contact: None,
@@ -578,7 +588,7 @@ pub async fn calendar(
             "check_out": r.stay.check_out,
             "status": r.status.as_str(),
             "total_price": r.total.to_string(),
-            "channel_source": r.channel,
+            "channel_source": r.channel.as_str(),
         })).collect::<Vec<_>>(),
     })))
 }

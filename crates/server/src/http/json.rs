@@ -64,7 +64,7 @@ pub fn public_reservation(r: &Reservation, unit_name: Option<&str>) -> Value {
         "reservation_status": r.status.as_str(),
         "status": r.status.as_str(),
         "payment_status": if r.status == domain::ReservationStatus::Confirmed { "paid" } else { "pending" },
-        "channel_source": r.channel,
+        "channel_source": r.channel.as_str(),
         "created_at": r.created_at.to_rfc3339(),
         "confirmed_at": ts(r.confirmed_at),
         "expires_at": ts(r.hold_expires_at.filter(|_| r.status == domain::ReservationStatus::PreReserved)),

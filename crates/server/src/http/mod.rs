@@ -75,6 +75,7 @@ pub fn api() -> Api {
         )
         .add("GET", "/api/v1/openapi.json", get(openapi::spec), "meta", false, "This API description")
         .add("GET", "/api/v1/accommodations", get(public::accommodations), "public", false, "Active cabins")
+        .add("GET", "/fotos/demo/{name}", get(public::demo_photo), "public", false, "The demo cabins' photos (SVG)")
         .add(
             "GET",
             "/api/v1/reservations/accommodations",

@@ -44,6 +44,22 @@ pub async fn root() -> Json<Value> {
     Json(json!({"message": "Posada", "version": env!("CARGO_PKG_VERSION")}))
 }
 
+/// The demo cabins' photos (see `demo::photo_svg`): public, cached, no database.
+pub async fn demo_photo(axum::extract::Path(name): axum::extract::Path<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match crate::demo::photo_svg(&name) {
+        Some(svg) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+                (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            svg,
+        )
+            .into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "not_found", "No existe esa foto.").into_response(),
+    }
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "No existe esa ruta.")
 }
@@ -96,16 +112,27 @@ pub struct PreReserveBody {
     check_in: NaiveDate,
     check_out: NaiveDate,
     guests: u32,
-    #[serde(default = "default_channel")]
-    channel: String,
+    /// `web` (a website's booking form, the default) or `api`; the conversation channels and
+    /// the dashboard are set by Posada itself, never by a client.
+    #[serde(default)]
+    channel: Option<String>,
     contact_name: String,
     contact_phone: String,
     #[serde(default)]
     contact_email: Option<String>,
 }
 
-fn default_channel() -> String {
-    "whatsapp".into()
+/// The channel a public hold is attributed to.
+fn public_channel(sent: Option<&str>) -> ApiResult<domain::Channel> {
+    match sent.map(|c| c.trim().to_lowercase()).as_deref() {
+        None | Some("") | Some("web") => Ok(domain::Channel::Web),
+        Some("api") => Ok(domain::Channel::Api),
+        Some(_) => Err(ApiError::unprocessable(
+            "invalid_channel",
+            "El canal de una pre-reserva hecha por la API es web (un formulario en un sitio web; es el valor si no lo mandás) o api (otro programa). WhatsApp, e-mail y el panel los asigna Posada.",
+        )
+        .with_details(json!({"field": "channel"}))),
+    }
 }
 
 /// Places a hold for an anonymous guest (a website's booking form). Bounded by the booking
@@ -127,16 +154,13 @@ pub async fn pre_reserve(
     let (state, raw) = (s.clone(), body.clone());
     idempotency::run(&s, &headers, "pre-reserve", "/api/v1/reservations/pre-reserve", &body, || async move {
         let b: PreReserveBody = parse_json(&raw)?;
-        let channel = b.channel.trim().to_lowercase();
-        if channel.is_empty() || channel.len() > 32 {
-            return Err(ApiError::unprocessable("invalid_channel", "El canal debe tener entre 1 y 32 caracteres."));
-        }
+        let channel = public_channel(b.channel.as_deref())?;
         let req = HoldRequest {
             unit_id: b.accommodation_id,
             check_in: b.check_in,
             check_out: b.check_out,
             guests: b.guests,
-            channel: channel.clone(),
+            channel,
             guest_name: b.contact_name,
             guest_phone: b.contact_phone,
             guest_email: b.contact_email.filter(|e| !e.trim().is_empty()),

@@ -280,8 +280,7 @@ impl Payments {
         match outcome.confirmation {
             Some(Ok(confirmed)) => {
                 metrics::counter!(m::PAYMENT_CONFIRMATIONS, "late" => if late { "true" } else { "false" }).increment(1);
-                metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => m::channel_label(&confirmed.channel))
-                    .increment(1);
+                metrics::counter!(m::RESERVATIONS_CONFIRMED, "channel" => confirmed.channel.as_str()).increment(1);
                 if stale {
                     let flag = Change {
                         actor: "ical".into(),

@@ -128,7 +128,7 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
     let token = app.owner_token().await;
     let mut body = app.hold_body(2, &app.in_days(30), &app.in_days(33), "+5492944111111");
     body["contact_name"] = json!("María Gómez");
-    body["channel"] = json!("whatsapp");
+    body["channel"] = json!("web");
     let v: Value = app.pre_reserve(&body).await.json().await.unwrap();
     let code = v["code"].as_str().unwrap().to_string();
     // An owner block next door, then a manual booking that overlaps it → 409.
@@ -159,7 +159,9 @@ async fn reservations_are_listed_filtered_and_managed(engine: Engine) {
     };
     assert_eq!(list("").await["total"], 2);
     assert_eq!(list("?status=blocked").await["total"], 1);
-    assert_eq!(list("?channel=whatsapp").await["total"], 1);
+    assert_eq!(list("?channel=web").await["total"], 1);
+    assert_eq!(list("?channel=whatsapp").await["total"], 0);
+    assert_eq!(app.admin_get("/api/v1/admin/reservations?channel=telegram", &token).await.status(), 422);
     assert_eq!(list("?search=mar%C3%ADa").await["items"][0]["code"], code.as_str());
     assert_eq!(list("?search=111111").await["total"], 1);
     assert_eq!(list("?per_page=1&page=2").await["items"].as_array().unwrap().len(), 1);

@@ -77,12 +77,16 @@ async fn demo_prints_its_url_and_login_and_chat_talks_to_it() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("stderr.log");
     let mut demo = posada()
         .env("POSADA_DATA_DIR", &dir)
         .env("POSADA_BIND", format!("127.0.0.1:{port}"))
+        .env_remove("POSADA_LOG")
+        .env_remove("POSADA_LOG_FORMAT")
         .arg("demo")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()))
         .spawn()
         .unwrap();
     let mut stdout = demo.stdout.take().unwrap();
@@ -103,6 +107,7 @@ async fn demo_prints_its_url_and_login_and_chat_talks_to_it() {
     assert!(printed.contains(&format!("http://127.0.0.1:{port}")), "{printed}");
     assert!(printed.contains("Admin login: admin@posada.local / "), "{printed}");
     assert!(printed.contains("Seeded 3 demo cabins"), "{printed}");
+    assert!(printed.contains(&format!("Dashboard: http://127.0.0.1:{port}/admin")), "{printed}");
     let password =
         printed.lines().find_map(|l| l.strip_prefix("Admin login: admin@posada.local / ")).unwrap().trim().to_string();
     let base = format!("http://127.0.0.1:{port}");
@@ -126,6 +131,27 @@ async fn demo_prints_its_url_and_login_and_chat_talks_to_it() {
     let out = chat.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Ana"), "the bot greeted the guest: {text}");
+    // The demo's photos are served by the demo itself (offline), as images.
+    let cabins: Value = client.get(format!("{base}/api/v1/accommodations")).send().await.unwrap().json().await.unwrap();
+    let photos: Vec<&str> = cabins
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["photos"].as_array().unwrap())
+        .filter_map(|p| p["url"].as_str())
+        .collect();
+    assert_eq!(photos.len(), 6, "{cabins}");
+    for url in photos {
+        assert!(url.starts_with("/fotos/demo/"), "no internet image service: {url}");
+        let r = client.get(format!("{base}{url}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    }
+    // Quiet by default: after start-up, a login, a chat and seven requests, no log line was
+    // written (warnings and errors only), and none is a JSON line.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!log.lines().any(|l| l.starts_with('{')), "the demo logs for a person, not JSON: {log}");
+    assert!(log.lines().count() < 5, "the demo's terminal is not buried in logs: {log}");
     let _ = demo.kill();
     let _ = demo.wait();
     std::fs::remove_dir_all(&dir).ok();

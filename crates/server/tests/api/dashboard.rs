@@ -196,7 +196,11 @@ async fn calendar_shows_holds_and_imported_blocks_and_creates_blocks(engine: Eng
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("Esas fechas ya no están disponibles"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Esas fechas ya no están disponibles"));
+    // … and says which reservation is in the way, with a link to it.
+    let way = &html[html.find(r#"id="err-in-the-way""#).expect("which reservation is in the way")..];
+    assert!(way.contains(&format!(r#"<a href="/admin/reservas/{code}">{code}</a>"#)), "{way}");
     let r = ui
         .post(
             "/admin/calendario/nueva",
@@ -284,7 +288,11 @@ async fn reservation_actions_go_through_booking_with_the_user_as_actor(engine: E
         .post(&path("cambiar"), &[("unit", "2"), ("check_in", &app.in_days(21)), ("check_out", &app.in_days(24))])
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("Esas fechas ya no están disponibles"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Esas fechas ya no están disponibles"));
+    // … and says which reservation is in the way, with a link to it.
+    let way = &html[html.find(r#"id="err-in-the-way""#).expect("which reservation is in the way")..];
+    assert!(way.contains(&format!(r#"<a href="/admin/reservas/{other}">{other}</a>"#)), "{way}");
     let r = ui.post(&path("cambiar"), &[("unit", "2"), ("check_in", &app.in_days(14)), ("check_out", "")]).await;
     assert!(r.text().await.unwrap().contains(r#"id="err-check_out""#));
     let r = ui
@@ -406,6 +414,21 @@ async fn cabins_and_rate_rules_change_the_preview(engine: Engine) {
     assert_eq!(rules.len(), 1);
     let html = ui.page("/admin/cabanas/1").await;
     assert!(html.contains("$ 70.000") && html.contains("Temporada alta"));
+    // The cabin's page lists its rules, minimum nights included.
+    let mut long = rule("60000");
+    long[0] = ("name", "Enero");
+    long[7] = ("min_nights", "3");
+    assert_eq!(ui.post("/admin/precios/reglas", &long).await.status(), StatusCode::SEE_OTHER);
+    let html = ui.page("/admin/cabanas/1").await;
+    let own = &html[html.find(r#"id="reglas-cabana""#).expect("the cabin's rules")..];
+    assert!(own.contains("Mínimo de la cabaña: 2 noches") && own.contains("Temporada alta"), "{own}");
+    assert!(own.contains("<strong>Enero</strong>") && own.contains("mínimo 3 noches"), "{own}");
+    assert!(ui.page("/admin/cabanas").await.contains("mínimo 3 noches"), "and the rule list on Cabañas y precios");
+    let enero = app.state.store.list_rate_rules().await.unwrap().into_iter().find(|r| r.name == "Enero").unwrap();
+    assert_eq!(
+        ui.post(&format!("/admin/precios/reglas/{}/borrar", enero.id), &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let id = rules[0].id;
     assert_eq!(ui.post(&format!("/admin/precios/reglas/{id}"), &rule("80000")).await.status(), StatusCode::SEE_OTHER);
     assert!(ui.page("/admin/cabanas/1").await.contains("$ 80.000"));
@@ -476,6 +499,16 @@ async fn home_and_stats_show_what_needs_attention(engine: Engine) {
     assert!(html.contains(&arriving) && html.contains("llega mañana"));
     assert!(html.contains("vence en") && html.contains("Monto no coincide") && html.contains(&flagged));
     assert!(html.contains("Chats esperando a una persona"));
+    // An expiring hold says no payment came in; Hoy no longer invites confirming it by hand.
+    let soon = &html[html.find(r#"id="por-vencer""#).unwrap()..];
+    let soon = &soon[..soon.find("</section>").unwrap()];
+    assert!(soon.contains(&arriving) && soon.contains("todavía no llegó ningún pago"), "{soon}");
+    assert!(!html.contains("confirmá si ya pagó"));
+    // New bookings since yesterday: the one just confirmed (by hand here: no payment recorded).
+    let news = &html[html.find(r#"id="nuevas""#).expect("new bookings since yesterday")..];
+    let news = &news[..news.find("</section>").unwrap()];
+    assert!(news.contains(&flagged) && news.contains("sin pago registrado"), "{news}");
+    assert!(!news.contains(&arriving), "a hold is not a new booking: {news}");
     let html = ui.page("/admin/estadisticas").await;
     assert!(html.contains("chart-ocupacion") && html.contains("Reservas por canal") && html.contains("Embudo"));
     assert!(ui.page("/admin/estadisticas?anio=1999").await.contains("Estadísticas"));

@@ -93,6 +93,26 @@ async fn a_person_answers_a_chat_and_gives_it_back_to_the_bot(engine: Engine) {
     assert!(app.state.store.get_contact(contact.id).await.unwrap().handed_off);
     let audit = app.state.store.audit_after(0, 100).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "chat_taken" && a.actor == OWNER_EMAIL));
+    // Replying while the bot attends takes the chat over: the page says so before, and after.
+    owner.post(&format!("{path}/devolver"), &[]).await;
+    let thread = owner.page(&path).await;
+    assert!(thread.contains(r#"id="responder-toma""#) && thread.contains("Al responder tomás el chat"), "{thread}");
+    let r = owner.post(&format!("{path}/responder"), &[("text", "Hola, te escribo yo")]).await;
+    assert_eq!(location(&r), format!("{path}?ok=respondido_tomado#responder"));
+    assert!(app.state.store.get_contact(contact.id).await.unwrap().handed_off, "the bot stays quiet");
+    let thread = owner.page(&format!("{path}?ok=respondido_tomado")).await;
+    assert!(thread.contains("Tomaste el chat") && thread.contains("Devolver al bot"), "{thread}");
+    assert!(!thread.contains(r#"id="responder-toma""#));
+    let before = guest_sees(&app, "chat-1").await.len();
+    guest_says(&app, "chat-1", "", "hola, hay lugar en marzo?").await;
+    let after = guest_sees(&app, "chat-1").await;
+    assert!(
+        after[before..].iter().all(|m| m["direction"] == "in" || m["body"] == "Hola, te escribo yo"),
+        "the bot did not answer a chat a person took: {:?}",
+        &after[before..]
+    );
+    let audit = app.state.store.audit_after(0, 100).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "chat_taken" && a.note.contains("al responder")));
     // Unknown chats.
     for p in ["/admin/conversaciones/999999", "/admin/conversaciones/abc"] {
         assert_eq!(owner.get(p).await.status(), 404, "{p}");
@@ -169,7 +189,7 @@ async fn sandbox_hold(app: &TestApp, session: &str, unit: i64, from: i64, to: i6
         check_in: app.in_days(from).parse().unwrap(),
         check_out: app.in_days(to).parse().unwrap(),
         guests: 2,
-        channel: "sandbox".into(),
+        channel: domain::Channel::Sandbox,
         guest_name: "Ana Chat".into(),
         guest_phone: session.into(),
         guest_email: None,

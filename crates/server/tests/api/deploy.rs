@@ -12,7 +12,7 @@ pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
 }
 
-/// The tool's path; under CI a missing tool fails the test (`.ci/run` installs it), elsewhere it
+/// The tool's path; under CI a missing tool fails the test (`scripts/test` installs it), elsewhere it
 /// is skipped with a loud note.
 pub fn require_tool(name: &str, package: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
@@ -24,19 +24,19 @@ pub fn require_tool(name: &str, package: &str) -> Option<PathBuf> {
     if found.is_none() {
         let note = format!("{name} is not installed (apt-get install {package})");
         if std::env::var_os("CI").is_some() {
-            panic!("{note}: this test cannot run (.ci/run installs it)");
+            panic!("{note}: this test cannot run (scripts/test installs it)");
         }
         eprintln!("\n*** SKIPPED: {note} ***\n");
     }
     found
 }
 
-/// The venv's Python with the check tools (`POSADA_PYTHON`, prepared by `.ci/run`).
+/// The venv's Python with the check tools (`POSADA_PYTHON`, prepared by `scripts/test`).
 pub fn python_with(module: &str) -> Option<String> {
     let python = std::env::var("POSADA_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python).args(["-c", &format!("import {module}")]).status().is_ok_and(|s| s.success());
     if !ok {
-        let note = format!("{python} has no {module} (the venv .ci/run prepares)");
+        let note = format!("{python} has no {module} (the venv scripts/test prepares)");
         if std::env::var_os("CI").is_some() {
             panic!("{note}");
         }

@@ -189,7 +189,7 @@ impl MailServers {
         let (Some(dovecot), Some(python)) = (dovecot(), python_with_aiosmtpd()) else {
             let note = "dovecot (dovecot-imapd) or aiosmtpd (python3-aiosmtpd) is not installed";
             if std::env::var_os("CI").is_some() {
-                panic!("{note}: the e-mail tests cannot run (.ci/run installs them)");
+                panic!("{note}: the e-mail tests cannot run (scripts/test installs them)");
             }
             eprintln!("\n*** SKIPPED: {note}; install them to run the e-mail tests ***\n");
             return None;

@@ -61,11 +61,11 @@ async fn every_command_in_the_owners_guide_runs() {
         let local = cmd.trim_start_matches("sudo ").replace("/var/lib/posada", &data.display().to_string());
         let first = local.split_whitespace().next().unwrap_or("");
         match first {
-            // What CI's own run installs (.ci/run), and this machine has.
+            // What the test command (scripts/test, which CI runs) installs, and this machine has.
             "apt-get" => {
-                let ci = std::fs::read_to_string(repo_path(".ci/run")).unwrap();
+                let ci = std::fs::read_to_string(repo_path("scripts/test")).unwrap();
                 for tool in ["caddy", "pg_dump"] {
-                    assert!(ci.contains(&format!("command -v {tool}")), "{cmd}: .ci/run installs {tool}");
+                    assert!(ci.contains(&format!("command -v {tool}")), "{cmd}: scripts/test installs {tool}");
                 }
                 continue;
             }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod attribution;
 mod backup;
 mod binary;
 mod browser;

@@ -456,7 +456,7 @@ async fn outside_the_24_hour_window_only_templates_go_out(engine: Engine) {
             check_in: property_today() + chrono::Duration::days(40),
             check_out: property_today() + chrono::Duration::days(42),
             guests: 2,
-            channel: "whatsapp".into(),
+            channel: domain::Channel::Whatsapp,
             guest_name: "Juana".into(),
             guest_phone: GUEST.into(),
             guest_email: None,

@@ -1,0 +1,19 @@
+-- Where a reservation came from is one of a fixed set (domain::Channel). Holds placed through the
+-- public API used to default to 'whatsapp' (issue 19, defect 7) and inflated the WhatsApp funnel:
+-- those with a client address came from the API, so they become 'web'; any other value a client
+-- sent becomes 'api'. SQLite cannot add a CHECK to a table: triggers guard it instead.
+UPDATE reservations SET channel = 'web' WHERE client_address IS NOT NULL AND channel = 'whatsapp';
+UPDATE reservations SET channel = 'api'
+    WHERE channel NOT IN ('whatsapp', 'email', 'sandbox', 'admin', 'web', 'api');
+
+CREATE TRIGGER reservations_channel_known_insert BEFORE INSERT ON reservations
+WHEN NEW.channel NOT IN ('whatsapp', 'email', 'sandbox', 'admin', 'web', 'api')
+BEGIN
+    SELECT RAISE(ABORT, 'reservations_channel_known');
+END;
+
+CREATE TRIGGER reservations_channel_known_update BEFORE UPDATE OF channel ON reservations
+WHEN NEW.channel NOT IN ('whatsapp', 'email', 'sandbox', 'admin', 'web', 'api')
+BEGIN
+    SELECT RAISE(ABORT, 'reservations_channel_known');
+END;
