@@ -21,5 +21,5 @@ pub mod text;
 pub use money::Money;
 pub use phone::{Phone, PhoneError};
 pub use pricing::{Multiplier, NightPrice, PricingPolicy, Quote, RateRule, RuleEffect, RuleScope, UnitPricing};
-pub use reservation::{AttentionFlag, Channel, ReservationCode, ReservationStatus, TransitionError};
+pub use reservation::{AttentionFlag, BalanceMethod, Channel, ReservationCode, ReservationStatus, TransitionError};
 pub use stay::{MAX_NIGHTS, Stay, StayError};

@@ -68,6 +68,12 @@ impl Money {
         }
     }
 
+    /// As the owner reads it in the dashboard and the notes: "$ 153.900", "$ 1.234,50" (a space
+    /// after the sign, like Argentine price tags).
+    pub fn to_ars_spaced(self) -> String {
+        self.to_ars().replacen('$', "$ ", 1)
+    }
+
     /// `self × percent / 100`, rounded half up to whole pesos.
     pub fn percent(self, percent: u32) -> Money {
         self.scale_to_pesos(percent as i128, 100)

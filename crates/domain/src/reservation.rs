@@ -138,6 +138,39 @@ impl fmt::Display for Channel {
     }
 }
 
+/// How the guest paid the balance (the deposit goes through the payment provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceMethod {
+    Cash,
+    Transfer,
+    MercadoPago,
+}
+
+impl BalanceMethod {
+    pub const ALL: [BalanceMethod; 3] = [BalanceMethod::Cash, BalanceMethod::Transfer, BalanceMethod::MercadoPago];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BalanceMethod::Cash => "cash",
+            BalanceMethod::Transfer => "transfer",
+            BalanceMethod::MercadoPago => "mercadopago",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<BalanceMethod> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BalanceMethod::Cash => "efectivo",
+            BalanceMethod::Transfer => "transferencia",
+            BalanceMethod::MercadoPago => "Mercado Pago",
+        }
+    }
+}
+
 /// Things the owner must look at, independent of the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

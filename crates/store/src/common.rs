@@ -1176,6 +1176,42 @@ macro_rules! store_impl {
                 Ok(updated)
             }
 
+            async fn record_balance_paid(
+                &self,
+                code: &str,
+                method: domain::BalanceMethod,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                $crate::text::check(&[("note", &change.note), ("actor", &change.actor)])?;
+                let mut w = self.write().await?;
+                let current = Self::reservation_for_update(&mut w.tx, code).await?;
+                if current.status != ReservationStatus::Confirmed {
+                    return Err(StoreError::NotActive(current.status));
+                }
+                if current.balance_paid.is_some() {
+                    return Err(StoreError::Duplicate("balance_paid"));
+                }
+                let notes = append_note(&current.notes, &change.note, &change.actor, now);
+                let sql = format!(
+                    "UPDATE reservations SET balance_paid_at = $2, balance_method = $3, notes = $4, updated_at = $2 \
+                     WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                );
+                let row: ReservationRow = sqlx::query_as(&sql)
+                    .bind(current.id)
+                    .bind(now)
+                    .bind(method.as_str())
+                    .bind(&notes)
+                    .fetch_one(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let updated: Reservation = row.try_into()?;
+                Self::audit(&mut w.tx, Some(updated.id), &change.actor, "balance_paid", Some(audit_snapshot(&current)), Some(audit_snapshot(&updated)), &change.note, now)
+                    .await?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(updated)
+            }
+
             async fn expire_stale_holds(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
                 let mut w = self.write().await?;
                 let codes = Self::expire_in_tx(&mut w.tx, None, now).await?;

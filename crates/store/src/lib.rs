@@ -142,6 +142,16 @@ pub trait Store: SettingsStore + Send + Sync + 'static {
         change: &Change,
         now: DateTime<Utc>,
     ) -> Result<Reservation>;
+    /// Records that the guest of a confirmed reservation paid the balance, and how, with an
+    /// audit row (`balance_paid`). Once: a second time is `Duplicate`; any other state is
+    /// `NotActive`.
+    async fn record_balance_paid(
+        &self,
+        code: &str,
+        method: domain::BalanceMethod,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation>;
     /// Marks every hold whose time is up as expired; returns their codes.
     async fn expire_stale_holds(&self, now: DateTime<Utc>) -> Result<Vec<String>>;
     async fn audit_for(&self, reservation_id: i64) -> Result<Vec<AuditEntry>>;

@@ -92,6 +92,15 @@ pub struct Reservation {
     pub updated_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The owner recorded that the guest paid the balance.
+    pub balance_paid: Option<BalancePaid>,
+}
+
+/// When and how the balance was paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BalancePaid {
+    pub at: DateTime<Utc>,
+    pub method: domain::BalanceMethod,
 }
 
 /// Keeps guest data out of logs: a phone shows its last 4 digits only.

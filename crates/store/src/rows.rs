@@ -108,7 +108,7 @@ pub fn effect_columns(effect: RuleEffect) -> (Option<i64>, Option<i64>) {
 
 pub const RESERVATION_COLUMNS: &str = "id, code, unit_id, check_in, check_out, guests, status, channel, \
      guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, created_at, \
-     updated_at, confirmed_at, cancelled_at";
+     updated_at, confirmed_at, cancelled_at, balance_paid_at, balance_method";
 
 #[derive(sqlx::FromRow)]
 pub struct ReservationRow {
@@ -132,6 +132,8 @@ pub struct ReservationRow {
     updated_at: DateTime<Utc>,
     confirmed_at: Option<DateTime<Utc>>,
     cancelled_at: Option<DateTime<Utc>>,
+    balance_paid_at: Option<DateTime<Utc>>,
+    balance_method: Option<String>,
 }
 
 pub fn status_parse(text: &str) -> Result<ReservationStatus> {
@@ -170,6 +172,14 @@ impl TryFrom<ReservationRow> for Reservation {
             updated_at: r.updated_at,
             confirmed_at: r.confirmed_at,
             cancelled_at: r.cancelled_at,
+            balance_paid: match (r.balance_paid_at, r.balance_method) {
+                (Some(at), Some(m)) => Some(crate::BalancePaid {
+                    at,
+                    method: domain::BalanceMethod::parse(&m)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown balance method {m}")))?,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -409,6 +419,7 @@ pub fn audit_snapshot(r: &Reservation) -> serde_json::Value {
         "total": r.total.0,
         "deposit": r.deposit.0,
         "flags": flags_str(&r.flags),
+        "balance_method": r.balance_paid.map(|b| b.method.as_str()),
     })
 }
 

@@ -53,6 +53,7 @@ conformance!(
     backups_are_recorded_and_the_newest_is_found,
     migration_status_compares_the_database_with_this_build,
     control_characters_are_refused_or_removed_the_same_on_both_engines,
+    the_balance_is_recorded_once_on_a_confirmed_reservation,
 );
 
 fn inbound(id: &str) -> NewInbound {
@@ -1199,4 +1200,32 @@ async fn control_characters_are_refused_or_removed_the_same_on_both_engines(engi
     assert_eq!(stored.payload, serde_json::json!({"text": {"body": "hola che"}, "k": ["a"]}));
     assert_eq!(store.get_contact(stored.contact_id.unwrap()).await.unwrap().name, "Juana");
     assert_eq!(store.store_inbound(&ev, now()).await.unwrap(), None, "a redelivery is still a duplicate");
+}
+
+async fn the_balance_is_recorded_once_on_a_confirmed_reservation(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "saldo").await;
+    let r = store
+        .create_reservation(&hold(u.id, "2027-05-01", "2027-05-03", "549111"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    assert_eq!(r.balance_paid, None);
+    let paid = |n: &str| Change { actor: "owner@x".into(), note: n.into(), allow_expired: false };
+    let e =
+        store.record_balance_paid(&r.code, domain::BalanceMethod::Cash, &paid("efectivo"), now()).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotActive(ReservationStatus::PreReserved)), "{e:?}");
+    store.transition(&r.code, ReservationStatus::Confirmed, &by("payment"), now()).await.unwrap();
+    let at = now() + Duration::hours(30);
+    let done =
+        store.record_balance_paid(&r.code, domain::BalanceMethod::Transfer, &paid("transferencia"), at).await.unwrap();
+    let expected = Some(store::BalancePaid { at, method: domain::BalanceMethod::Transfer });
+    assert_eq!(done.balance_paid, expected);
+    assert_eq!(store.get_reservation(&r.code).await.unwrap().balance_paid, expected, "read back");
+    let audit = store.audit_for(r.id).await.unwrap();
+    let row = audit.iter().find(|a| a.action == "balance_paid").expect("audited");
+    assert_eq!((row.actor.as_str(), row.note.as_str()), ("owner@x", "transferencia"));
+    assert_eq!(row.after.as_ref().unwrap()["balance_method"], "transfer");
+    let e = store.record_balance_paid(&r.code, domain::BalanceMethod::Cash, &paid("otra vez"), at).await.unwrap_err();
+    assert!(matches!(e, StoreError::Duplicate(_)), "{e:?}");
+    assert_eq!(store.get_reservation(&r.code).await.unwrap().balance_paid, expected, "unchanged");
 }

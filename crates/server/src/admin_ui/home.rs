@@ -63,7 +63,14 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
     for day in [today, tomorrow] {
         let label = if day == today { "hoy" } else { "mañana" };
         for r in live.iter().filter(|r| r.stay.check_in == day) {
-            arrivals.push(item(r, &names, &format!("llega {label} · {} huéspedes", r.guests)));
+            let balance = match super::reservations::balance_due(r) {
+                Some(b) if r.status == ReservationStatus::Confirmed && b.0 > 0 => {
+                    format!(" · saldo {}", html::money(b))
+                }
+                Some(_) if r.status == ReservationStatus::Confirmed => " · saldo pagado".to_string(),
+                _ => " · falta la seña".to_string(),
+            };
+            arrivals.push(item(r, &names, &format!("llega {label} · {} huéspedes{balance}", r.guests)));
         }
         for r in live.iter().filter(|r| r.stay.check_out == day) {
             departures.push(item(r, &names, &format!("se va {label}")));
@@ -157,7 +164,21 @@ pub async fn home(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
             )
         })
         .collect();
-    let mut body = format!(r#"<h1>Hoy <span class="muted">{}</span></h1><div class="grid">"#, e(&html::date(today)));
+    let mut body = format!(r#"<h1>Hoy <span class="muted">{}</span></h1>"#, e(&html::date(today)));
+    // The money the owner collects at the door today.
+    let due_today: domain::Money = live
+        .iter()
+        .filter(|r| r.stay.check_in == today && r.status == ReservationStatus::Confirmed)
+        .filter_map(|r| super::reservations::balance_due(r))
+        .sum();
+    if due_today.0 > 0 {
+        let _ = write!(
+            body,
+            r#"<p class="money" id="saldo-hoy">Llegan hoy: saldo {} a cobrar.</p>"#,
+            e(&html::money(due_today))
+        );
+    }
+    body += r#"<div class="grid">"#;
     body += &section("llegadas", "Llegadas hoy y mañana", &arrivals, "Nadie llega hoy ni mañana.");
     body += &section("salidas", "Salidas hoy y mañana", &departures, "Nadie se va hoy ni mañana.");
     body += &section("nuevas", "Reservas nuevas desde ayer", &news, "No entraron reservas nuevas desde ayer.");

@@ -66,19 +66,73 @@ pub fn inv(errors: &Errors, field: &str) -> &'static str {
 
 /// "$ 40.000" or "$ 40.000,50" (Argentine style).
 pub fn money(m: Money) -> String {
-    let neg = m.0 < 0;
-    let abs = m.0.unsigned_abs();
-    let pesos = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in pesos.chars().enumerate() {
-        if i > 0 && (pesos.len() - i).is_multiple_of(3) {
-            grouped.push('.');
-        }
-        grouped.push(c);
+    m.to_ars_spaced()
+}
+
+/// Who did something, as the owner reads it: `payment:mercadopago` is "Mercado Pago",
+/// `guest:whatsapp` "Huésped (WhatsApp)"; a person's e-mail stays as it is.
+pub fn actor_label(actor: &str) -> String {
+    match actor.split_once(':') {
+        Some(("payment", "mercadopago")) => "Mercado Pago".into(),
+        Some(("payment", "sandbox")) => "Pago (sandbox)".into(),
+        Some(("payment", other)) => format!("Pago ({other})"),
+        Some(("guest", channel)) => match domain::Channel::parse(channel) {
+            Some(c) => format!("Huésped ({})", c.label()),
+            None => "Huésped".into(),
+        },
+        _ => match actor {
+            "ical" => "Calendarios importados".into(),
+            "system" => "Sistema".into(),
+            "hold_sweeper" | "sweeper" => "Vencimiento automático".into(),
+            other => other.to_string(),
+        },
     }
-    let cents = abs % 100;
-    let sign = if neg { "-" } else { "" };
-    if cents == 0 { format!("{sign}$ {grouped}") } else { format!("{sign}$ {grouped},{cents:02}") }
+}
+
+/// A reservation's notes with each line's time in the property's zone and its actor in
+/// Spanish. The store writes `[YYYY-MM-DD HH:MM actor] text` in UTC; other lines stay as typed.
+pub fn notes_local(notes: &str, tz: chrono_tz::Tz) -> String {
+    notes
+        .lines()
+        .map(|line| {
+            let parsed = line.strip_prefix('[').and_then(|rest| {
+                let (head, text) = rest.split_once("] ")?;
+                let (stamp, actor) = (head.get(..16)?, head.get(17..)?);
+                let at = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M").ok()?.and_utc();
+                Some(format!("{} · {} — {}", time(at, tz), actor_label(actor), text))
+            });
+            parsed.unwrap_or_else(|| line.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Mercado Pago's `status_detail` in words.
+pub fn payment_detail_label(detail: &str) -> String {
+    match detail {
+        "accredited" => "acreditado".into(),
+        "pending_contingency" => "en revisión de Mercado Pago".into(),
+        "pending_review_manual" => "en revisión manual de Mercado Pago".into(),
+        "pending_waiting_payment" | "pending_waiting_transfer" => "esperando que el huésped pague".into(),
+        "cc_rejected_insufficient_amount" => "rechazado: fondos insuficientes".into(),
+        "cc_rejected_bad_filled_security_code" => "rechazado: código de seguridad incorrecto".into(),
+        "cc_rejected_bad_filled_date" => "rechazado: fecha de vencimiento incorrecta".into(),
+        "cc_rejected_bad_filled_card_number" | "cc_rejected_bad_filled_other" => {
+            "rechazado: datos de la tarjeta incorrectos".into()
+        }
+        "cc_rejected_call_for_authorize" => "rechazado: el huésped debe autorizarlo con su banco".into(),
+        "cc_rejected_card_disabled" => "rechazado: tarjeta deshabilitada".into(),
+        "cc_rejected_duplicated_payment" => "rechazado: pago duplicado".into(),
+        "cc_rejected_high_risk" => "rechazado por prevención de fraude".into(),
+        "cc_rejected_max_attempts" => "rechazado: demasiados intentos".into(),
+        "cc_rejected_blacklist" | "cc_rejected_other_reason" => "rechazado por el banco".into(),
+        "refunded" => "devuelto".into(),
+        "partially_refunded" => "devuelto en parte".into(),
+        "by_collector" => "cancelado por nosotros".into(),
+        "by_payer" => "cancelado por el huésped".into(),
+        "expired" => "vencido".into(),
+        other => format!("detalle de Mercado Pago: {other}"),
+    }
 }
 
 pub fn weekday_short(d: NaiveDate) -> &'static str {
@@ -234,6 +288,7 @@ pub fn notice(ok: Option<&str>) -> &'static str {
         "link_creando" => {
             "Listo: se está creando el link de pago; si la reserva vino de un chat, se lo mandamos al huésped."
         }
+        "saldo" => "Listo: el saldo quedó registrado como cobrado.",
         "cancelada_avisada" => "Listo: la reserva quedó cancelada y le avisamos al huésped.",
         _ => "",
     }

@@ -154,6 +154,14 @@ pub fn register(api: Api) -> Api {
         .add("POST", "/admin/reservas/{code}/cancelar", post(reservations::cancel), T, true, "Cancel with a reason")
         .add("POST", "/admin/reservas/{code}/cambiar", post(reservations::change), T, true, "Change dates or cabin")
         .add("POST", "/admin/reservas/{code}/marca", post(reservations::clear_flag), T, true, "Clear a flag")
+        .add(
+            "POST",
+            "/admin/reservas/{code}/saldo",
+            post(reservations::balance_paid),
+            T,
+            true,
+            "Record the balance as paid",
+        )
         .add("POST", "/admin/reservas/{code}/link", post(reservations::resend_link), T, true, "Resend the payment link")
         .add("GET", "/admin/conversaciones", get(conversations::list), T, true, "Chats: hand-offs first, then recent")
         .add("GET", "/admin/conversaciones/{id}", get(conversations::thread), T, true, "A chat as the guest saw it")

@@ -202,13 +202,13 @@ pub async fn list(State(s): State<AppState>, sess: Session, Query(q): Query<List
     if items.is_empty() {
         body += r#"<p class="muted">No hay reservas con esos filtros.</p>"#;
     } else {
-        body += r#"<div class="scroll"><table class="list"><thead><tr><th>Código</th><th>Huésped</th><th>Cabaña</th><th>Entrada</th><th>Salida</th><th>Estado</th><th>Total</th><th>Canal</th><th>Creada</th></tr></thead><tbody>"#;
+        body += r#"<div class="scroll"><table class="list"><thead><tr><th>Código</th><th>Huésped</th><th>Cabaña</th><th>Entrada</th><th>Salida</th><th>Estado</th><th>Total</th><th>Saldo a cobrar</th><th>Canal</th><th>Creada</th></tr></thead><tbody>"#;
         for r in &items {
             let flags: String =
                 r.flags.iter().map(|f| format!(r#" <span class="flag">{}</span>"#, html::flag_label(*f))).collect();
             let _ = write!(
                 body,
-                r#"<tr><td><a href="/admin/reservas/{code}">{code}</a></td><td>{guest}<br><span class="muted">{phone}</span></td><td>{unit}</td><td>{ci}</td><td>{co}</td><td>{badge}{flags}</td><td class="num">{total}</td><td>{channel}</td><td>{created}</td></tr>"#,
+                r#"<tr><td><a href="/admin/reservas/{code}">{code}</a></td><td>{guest}<br><span class="muted">{phone}</span></td><td>{unit}</td><td>{ci}</td><td>{co}</td><td>{badge}{flags}</td><td class="num">{total}</td><td class="num">{balance}</td><td>{channel}</td><td>{created}</td></tr>"#,
                 code = e(&r.code),
                 guest = e(&r.guest_name),
                 phone = e(&r.guest_phone),
@@ -217,6 +217,7 @@ pub async fn list(State(s): State<AppState>, sess: Session, Query(q): Query<List
                 co = html::date(r.stay.check_out),
                 badge = html::status_badge(r.status),
                 total = html::money(r.total),
+                balance = e(&balance_cell(r)),
                 channel = html::channel_label(r.channel),
                 created = html::time(r.created_at, tz),
             );
@@ -354,7 +355,6 @@ async fn detail_page(
     b += &err(errors, "general");
     b += &super::calendar::in_the_way(errors);
     b += r#"<div class="grid"><section class="card" id="datos" data-live><h2>Datos</h2><dl class="kv">"#;
-    let hold = r.hold_expires_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into());
     let flags: Vec<&str> = r.flags.iter().map(|f| html::flag_label(*f)).collect();
     let rows: Vec<(&str, String)> = vec![
         ("Cabaña", unit_name.to_string()),
@@ -368,20 +368,27 @@ async fn detail_page(
         ("Teléfono", r.guest_phone.clone()),
         ("E-mail", r.guest_email.clone().unwrap_or_else(|| "—".into())),
         ("Total", html::money(r.total)),
-        ("Seña", html::money(r.deposit)),
-        ("Pre-reserva vence", hold),
         ("Marcas", if flags.is_empty() { "—".into() } else { flags.join(", ") }),
         ("Creada", html::time(r.created_at, tz)),
         ("Actualizada", html::time(r.updated_at, tz)),
         ("Confirmada", r.confirmed_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into())),
         ("Cancelada", r.cancelled_at.map(|t| html::time(t, tz)).unwrap_or_else(|| "—".into())),
     ];
+    let mut rows = rows;
+    // The money at a glance: what was paid and what is still to collect.
+    rows.splice(11..11, money_rows(&r, tz));
+    // Only a live hold has a deadline: a paid (or cancelled) reservation has none.
+    if r.status == ReservationStatus::PreReserved
+        && let Some(t) = r.hold_expires_at
+    {
+        rows.insert(11, ("Pre-reserva vence", html::time(t, tz)));
+    }
     for (k, v) in rows {
         let _ = write!(b, "<dt>{k}</dt><dd>{}</dd>", e(&v));
     }
     b += "</dl>";
     if !r.notes.is_empty() {
-        let _ = write!(b, r#"<h3>Notas</h3><pre class="notes">{}</pre>"#, e(&r.notes));
+        let _ = write!(b, r#"<h3>Notas</h3><pre class="notes">{}</pre>"#, e(&html::notes_local(&r.notes, tz)));
     }
     b += "</section>";
     b += &payments_section(s, sess, &r, errors).await?;
@@ -514,13 +521,77 @@ async fn detail_page(
             r#"<li><span class="muted">{}</span> <strong>{}</strong> · {}{}</li>"#,
             html::time(a.created_at, tz),
             e(&audit_label(&a.action)),
-            e(&a.actor),
+            e(&html::actor_label(&a.actor)),
             if a.note.is_empty() { String::new() } else { format!(" — {}", e(&a.note)) }
         );
     }
     b += "</ol></section></div>";
     let title = format!("Reserva {}", r.code);
     Ok((status, page(html::layout(Some(&sess.viewer()), Nav::Reservas, &title, ok, &b))).into_response())
+}
+
+/// What is still to collect from the guest: the balance of a confirmed reservation (the
+/// deposit is paid), nothing for a stay that will not happen.
+pub fn balance_due(r: &Reservation) -> Option<domain::Money> {
+    if r.balance_paid.is_some() {
+        return Some(domain::Money::ZERO);
+    }
+    match r.status {
+        ReservationStatus::Confirmed | ReservationStatus::PreReserved => Some(r.total - r.deposit),
+        _ => None,
+    }
+}
+
+fn balance_cell(r: &Reservation) -> String {
+    match (r.status, balance_due(r)) {
+        (ReservationStatus::Confirmed, Some(b)) if b.0 > 0 => html::money(b),
+        (ReservationStatus::Confirmed, _) => "pagado".into(),
+        (ReservationStatus::PreReserved, _) => "falta la seña".into(),
+        _ => "—".into(),
+    }
+}
+
+/// Seña and saldo as rows of the reservation's data.
+fn money_rows(r: &Reservation, tz: chrono_tz::Tz) -> Vec<(&'static str, String)> {
+    match r.status {
+        ReservationStatus::Confirmed => vec![
+            ("Seña pagada", html::money(r.deposit)),
+            (
+                "Saldo a cobrar",
+                balance_due(r).filter(|b| b.0 > 0).map(html::money).unwrap_or_else(|| balance_paid_words(r, tz)),
+            ),
+        ],
+        ReservationStatus::PreReserved => vec![
+            ("Seña a pagar", format!("{} (todavía no se pagó)", html::money(r.deposit))),
+            ("Saldo al llegar", html::money(r.total - r.deposit)),
+        ],
+        ReservationStatus::Blocked => vec![],
+        _ => vec![("Seña", html::money(r.deposit))],
+    }
+}
+
+/// "cobrado en efectivo (07/12/2026 18:30)", or "nada" when there was none to collect.
+fn balance_paid_words(r: &Reservation, tz: chrono_tz::Tz) -> String {
+    match r.balance_paid {
+        Some(b) => format!("cobrado, {} ({})", b.method.label(), html::time(b.at, tz)),
+        None => "nada".into(),
+    }
+}
+
+/// One sentence for the payments card.
+fn money_line(r: &Reservation, tz: chrono_tz::Tz) -> String {
+    match r.status {
+        ReservationStatus::Confirmed => match balance_due(r).filter(|b| b.0 > 0) {
+            Some(b) => format!("Seña pagada: {}. Saldo a cobrar: {}.", html::money(r.deposit), html::money(b)),
+            None => format!("Seña pagada: {}. Saldo: {}.", html::money(r.deposit), balance_paid_words(r, tz)),
+        },
+        ReservationStatus::PreReserved => format!(
+            "Seña de {} todavía sin pagar; al llegar se cobran {}.",
+            html::money(r.deposit),
+            html::money(r.total - r.deposit)
+        ),
+        _ => "No hay nada por cobrar.".into(),
+    }
 }
 
 pub fn audit_label(action: &str) -> String {
@@ -535,6 +606,7 @@ pub fn audit_label(action: &str) -> String {
         "guest_notified" => "Aviso al huésped".into(),
         "payment_link_resent" => "Link de pago reenviado".into(),
         "payment_link_requested" => "Link de pago pedido".into(),
+        "balance_paid" => "Saldo cobrado".into(),
         other => other.to_string(),
     }
 }
@@ -583,6 +655,41 @@ pub async fn confirm(State(s): State<AppState>, Path(code): Path<String>, form: 
     match s.booking.confirm(&r.code, &form.session.email, note, late).await {
         Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "confirmada")),
         Err(err) => refused(&s, &form, &code, "general", booking_message(err)?).await,
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// POST /admin/reservas/{code}/saldo — the guest paid the balance (cash, transfer, Mercado Pago).
+pub async fn balance_paid(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    let Some(method) = domain::BalanceMethod::parse(form.get("method")) else {
+        return refused(&s, &form, &code, "method", "Elegí cómo pagó: efectivo, transferencia o Mercado Pago.".into())
+            .await;
+    };
+    let extra = form.get("note");
+    if extra.chars().count() > 500 {
+        return refused(&s, &form, &code, "method", "La nota puede tener hasta 500 caracteres.".into()).await;
+    }
+    let due = balance_due(&r).unwrap_or_default();
+    let mut note = format!("Saldo de {} cobrado: {}", due.to_ars_spaced(), method.label());
+    if !extra.is_empty() {
+        note = format!("{note} ({extra})");
+    }
+    let change = store::Change { actor: form.session.email.clone(), note, allow_expired: false };
+    match s.store.record_balance_paid(&r.code, method, &change, s.clock.now()).await {
+        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "saldo")),
+        Err(store::StoreError::Duplicate(_)) => {
+            refused(&s, &form, &code, "general", "El saldo de esta reserva ya estaba registrado como cobrado.".into())
+                .await
+        }
+        Err(store::StoreError::NotActive(_)) => {
+            refused(&s, &form, &code, "general", "Solo se registra el saldo de una reserva confirmada.".into()).await
+        }
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -646,6 +753,8 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
     }
     let mut b = String::from(r#"<section class="card" id="pagos" data-live><h2>Pagos</h2>"#);
     b += &err(errors, "link");
+    // Once paid (or over), the link is history: showing it invites paying twice.
+    let link = link.filter(|_| r.status == ReservationStatus::PreReserved);
     match &link {
         Some(l) => {
             let expires = l.expires_at.map(|t| format!(" · vence {}", html::time(t, tz))).unwrap_or_default();
@@ -663,6 +772,7 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
         }
         None => {}
     }
+    let _ = write!(b, r#"<p class="money" id="saldo">{}</p>"#, e(&money_line(r, tz)));
     if payments.is_empty() {
         b += r#"<p class="muted">Todavía no hay pagos registrados.</p>"#;
     } else {
@@ -671,7 +781,7 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
             let detail = if p.status_detail.is_empty() {
                 String::new()
             } else {
-                format!(r#"<br><span class="muted">{}</span>"#, e(&p.status_detail))
+                format!(r#"<br><span class="muted">{}</span>"#, e(&html::payment_detail_label(&p.status_detail)))
             };
             let _ = write!(
                 b,
@@ -681,11 +791,37 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
                 label = e(payment_status_label(&p.status)),
                 amount = html::money(p.amount),
                 currency = e(&p.currency),
-                provider = e(if p.provider == "mercadopago" { "Mercado Pago" } else { &p.provider }),
+                provider = e(match p.provider.as_str() {
+                    "mercadopago" => "Mercado Pago",
+                    "sandbox" => "Pago de prueba (sandbox)",
+                    other => other,
+                }),
                 id = e(&p.provider_payment_id),
             );
         }
         b += "</tbody></table></div>";
+    }
+    // The balance is paid at the door: the owner or staff records how.
+    if r.status == ReservationStatus::Confirmed
+        && r.balance_paid.is_none()
+        && balance_due(r).is_some_and(|due| due.0 > 0)
+    {
+        let mut opts = String::new();
+        for m in domain::BalanceMethod::ALL {
+            let _ = write!(opts, r#"<option value="{}">{}</option>"#, m.as_str(), capitalized(m.label()));
+        }
+        let _ = write!(
+            b,
+            r#"<form method="post" action="/admin/reservas/{code}/saldo" class="action" id="form-saldo">{csrf}<h3>Registrar el saldo cobrado</h3>
+<label for="saldo-medio">Cómo pagó los {due}</label><select id="saldo-medio" name="method"{i}>{opts}</select>{er}
+<label for="saldo-nota">Nota (opcional)</label><input id="saldo-nota" name="note">
+<button type="submit" class="primary" id="btn-saldo">Saldo cobrado</button></form>"#,
+            code = e(&r.code),
+            csrf = sess.csrf_field(),
+            due = html::money(balance_due(r).unwrap_or_default()),
+            i = inv(errors, "method"),
+            er = err(errors, "method"),
+        );
     }
     if link_allowed(s, r) {
         let from_chat = s.chat.contact_of(r).await.is_some();

@@ -83,6 +83,8 @@ pub fn admin_reservation(r: &Reservation, unit_name: Option<&str>) -> Value {
         "notes": r.notes,
         "hold_expires_at": ts(r.hold_expires_at),
         "cancelled_at": ts(r.cancelled_at),
+        "balance_paid_at": ts(r.balance_paid.map(|b| b.at)),
+        "balance_method": r.balance_paid.map(|b| b.method.as_str()),
         "updated_at": r.updated_at.to_rfc3339(),
     });
     if let (Value::Object(a), Value::Object(b)) = (&mut v, extra) {

@@ -273,7 +273,7 @@ impl Payments {
         };
         let change = Change {
             actor: format!("payment:{}", record.provider),
-            note: format!("Pago {} aprobado por {}", record.provider_payment_id, record.amount),
+            note: format!("Pago {} aprobado por {}", record.provider_payment_id, record.amount.to_ars_spaced()),
             allow_expired: true,
         };
         let outcome = self.store.record_payment(&record, Some((&r.code, &change)), self.now()).await?;

@@ -236,9 +236,10 @@ async fn payments_and_the_payment_link_on_the_reservation_page(engine: Engine) {
     };
     app.state.store.record_payment(&record, None, app.clock.now()).await.unwrap();
     let html = ui.page(&page).await;
-    for part in ["PAY-777", "Rechazado", "cc_rejected_insufficient_amount", "Mercado Pago", "ARS"] {
+    for part in ["PAY-777", "Rechazado", "rechazado: fondos insuficientes", "Mercado Pago", "ARS"] {
         assert!(html.contains(part), "{part}");
     }
+    assert!(!html.contains("cc_rejected"), "Mercado Pago's detail is said in words");
     // A hold placed elsewhere: no chat to send it to; an API hold with no link yet asks the job.
     let api = hold(&app, 1, 30, 33, "Sin Chat", "+5491100000009").await;
     let r3 = ui.post(&format!("/admin/reservas/{api}/link"), &[]).await;

@@ -27,6 +27,7 @@ mod holds_abuse;
 mod ical;
 mod idempotency;
 mod login_abuse;
+mod money;
 mod nlu;
 mod observability;
 mod payments;
