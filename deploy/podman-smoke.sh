@@ -7,11 +7,17 @@
 #   deploy/podman-smoke.sh --prebuilt BINARY     (skip the compile: the runtime stage around BINARY)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Needs (Debian): podman runc debootstrap, and podman-compose (pip, or the test venv's).
+for tool in podman runc debootstrap; do
+  command -v "$tool" >/dev/null || { echo "FATAL: $tool is missing (apt-get install podman runc debootstrap)" >&2; exit 1; }
+done
 export CONTAINERS_CONF="$PWD/deploy/test-images/containers.conf"
 base=localhost/debian:bookworm-minbase
 if ! podman image exists "$base"; then
   root="$(mktemp -d)"
   debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian
+  # debootstrap keeps the packages it installed; an image does not need them.
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | podman import --change 'CMD ["/bin/bash"]' - "$base"
   rm -rf "$root"
 fi
@@ -41,7 +47,7 @@ sed -i "s|^POSADA_JWT_SECRET=.*|POSADA_JWT_SECRET=$(openssl rand -hex 32)|; s|^P
 export POSADA_POSTGRES_IMAGE=localhost/postgres:15-standin POSADA_CADDY_IMAGE=localhost/caddy:2-standin
 export POSADA_DOMAIN=localhost POSADA_ACME_EMAIL=duena@example.com POSTGRES_PASSWORD="$(openssl rand -hex 16)"
 export POSADA_HTTP_PORT=18080 POSADA_HTTPS_PORT=18443
-compose="${PODMAN_COMPOSE:-podman-compose}"
+compose="${PODMAN_COMPOSE:-$(command -v podman-compose || echo "$PWD/../.venv/bin/podman-compose")}"
 trap '$compose down -v >/dev/null 2>&1 || true; rm -f posada.env' EXIT
 $compose up -d --no-build
 for _ in $(seq 1 60); do

@@ -1,6 +1,7 @@
 //! "Estadísticas": occupancy per cabin and month, revenue (confirmed totals and deposits),
 //! channel mix and the conversation funnel (conversations → quotes → holds → paid) — as plain
-//! server-rendered SVG bars.
+//! server-rendered SVG bars. By default the next 12 months (what is on the books) and the last
+//! 12 (what happened); `?anio=2027` shows one calendar year.
 
 use super::html::{self, Nav, e};
 use super::session::Session;
@@ -13,7 +14,7 @@ use domain::{Money, ReservationStatus};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use store::ReservationFilter;
+use store::{ReservationFilter, Unit};
 
 #[derive(Deserialize, Default)]
 pub struct StatsQuery {
@@ -28,27 +29,40 @@ fn next_month(d: NaiveDate) -> NaiveDate {
     if d.month() == 12 { month_start(d.year() + 1, 1) } else { month_start(d.year(), d.month() + 1) }
 }
 
-/// Vertical bars, one per label; values already in the unit the labels show.
+/// The first day of the month `n` months after (or before) `d`'s.
+fn add_months(d: NaiveDate, n: i32) -> NaiveDate {
+    let index = d.year() * 12 + d.month0() as i32 + n;
+    month_start(index.div_euclid(12), index.rem_euclid(12) as u32 + 1)
+}
+
+/// "ene", or "ene 27" when the period spans two years.
+fn month_label(m: NaiveDate, with_year: bool) -> String {
+    let short = &html::MONTHS[m.month0() as usize][..3];
+    if with_year { format!("{short} {:02}", m.year() % 100) } else { short.to_string() }
+}
+
+/// Horizontal bars, one row per label, sized in the SVG's own units so that the text stays
+/// readable on a phone (about 11 px at 360 px wide) and the chart no wider than needed on a
+/// desktop. Nothing to show is said in words instead of an empty chart.
 fn bars(id: &str, title: &str, items: &[(String, f64, String)]) -> String {
+    if items.iter().all(|i| i.1 <= 0.0) {
+        return format!(r#"<p class="muted nodata" id="{id}">Sin datos en este período.</p>"#);
+    }
     let max = items.iter().map(|i| i.1).fold(0.0_f64, f64::max).max(1e-9);
-    let n = items.len().max(1) as f64;
-    let (w, h) = (600.0_f64, 170.0_f64);
-    let slot = w / n;
-    let mut s =
-        format!(r#"<svg class="chart" id="{id}" viewBox="0 0 {w} {}" role="img" aria-label="{}">"#, h + 34.0, e(title));
+    let (label_w, bar_w, row) = (104.0_f64, 160.0_f64, 22.0_f64);
+    let h = row * items.len() as f64 + 4.0;
+    let mut s = format!(r#"<svg class="chart" id="{id}" viewBox="0 0 340 {h}" role="img" aria-label="{}">"#, e(title));
     for (i, (label, v, shown)) in items.iter().enumerate() {
-        let bh = (v / max) * (h - 16.0);
-        let x = i as f64 * slot + slot * 0.15;
+        let y = i as f64 * row + 2.0;
+        let w = ((v / max) * bar_w).max(if *v > 0.0 { 2.0 } else { 0.0 });
         let _ = write!(
             s,
-            r#"<rect class="bar" x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bh:.1}"><title>{l}: {sh}</title></rect><text class="axis" x="{cx:.1}" y="{ly:.1}" text-anchor="middle">{l}</text><text class="val" x="{cx:.1}" y="{vy:.1}" text-anchor="middle">{sh}</text>"#,
-            y = h - bh,
-            bw = slot * 0.7,
+            r#"<text class="axis" x="0" y="{ty:.1}">{l}</text><rect class="bar" x="{label_w}" y="{y:.1}" width="{w:.1}" height="{bh:.1}"><title>{l}: {sh}</title></rect><text class="val" x="{vx:.1}" y="{ty:.1}">{sh}</text>"#,
+            ty = y + 14.0,
+            bh = row - 6.0,
+            vx = label_w + w + 4.0,
             l = e(label),
             sh = e(shown),
-            cx = x + slot * 0.35,
-            ly = h + 14.0,
-            vy = (h - bh - 3.0).max(10.0),
         );
     }
     s += "</svg>";
@@ -86,39 +100,42 @@ fn funnel(f: &store::Funnel, id: &str) -> String {
 fn short_money(m: Money) -> String {
     let pesos = m.0 / 100;
     if pesos >= 1_000_000 {
-        format!("{:.1}M", pesos as f64 / 1_000_000.0)
+        format!("$ {:.1}M", pesos as f64 / 1_000_000.0)
     } else if pesos >= 1_000 {
-        format!("{}k", pesos / 1_000)
+        format!("$ {}k", pesos / 1_000)
     } else {
-        pesos.to_string()
+        format!("$ {pesos}")
     }
 }
 
-/// GET /admin/estadisticas
-pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<StatsQuery>) -> UiResult<Response> {
-    let today = s.booking.today();
-    let year = q
-        .anio
-        .as_deref()
-        .and_then(|y| y.parse::<i32>().ok())
-        .filter(|y| (2000..=2100).contains(y))
-        .unwrap_or(today.year());
-    let start = month_start(year, 1);
-    let end = month_start(year + 1, 1);
-    let units = s.store.list_units(true).await?;
+/// Twelve (or fewer) months shown together: occupancy, revenue and channel mix.
+struct Period {
+    title: String,
+    months: Vec<NaiveDate>,
+    /// Appended to the sections' and charts' ids (the default page shows two periods).
+    suffix: &'static str,
+}
+
+impl Period {
+    fn start(&self) -> NaiveDate {
+        self.months.first().copied().unwrap_or_default()
+    }
+
+    fn end(&self) -> NaiveDate {
+        self.months.last().map(|m| next_month(*m)).unwrap_or_default()
+    }
+}
+
+async fn period_sections(s: &AppState, units: &[Unit], p: &Period) -> UiResult<String> {
+    let (start, end, sfx) = (p.start(), p.end(), p.suffix);
     let filter = ReservationFilter { from: Some(start), to: Some(end), limit: 20_000, ..Default::default() };
     let (items, _) = s.store.list_reservations(&filter).await?;
     let confirmed: Vec<_> = items.iter().filter(|r| r.status == ReservationStatus::Confirmed).collect();
+    let with_year = start.year() != (end - chrono::Duration::days(1)).year();
+    let label = |m: &NaiveDate| month_label(*m, with_year);
+    let mut b = format!(r#"<h2 class="period" id="periodo{sfx}">{}</h2>"#, e(&p.title));
 
-    let mut b = format!(
-        r#"<h1>Estadísticas {year}</h1><nav class="calnav"><a href="/admin/estadisticas?anio={}">‹ {}</a><a href="/admin/estadisticas?anio={}">{} ›</a></nav>"#,
-        year - 1,
-        year - 1,
-        year + 1,
-        year + 1
-    );
     // Occupancy: confirmed nights / nights of the month, per cabin and overall (active cabins).
-    let months: Vec<NaiveDate> = (1..=12).map(|m| month_start(year, m)).collect();
     let nights_in = |unit: Option<i64>, m: NaiveDate| -> i64 {
         let z = next_month(m);
         confirmed
@@ -128,73 +145,133 @@ pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<Sta
             .sum()
     };
     let active: Vec<_> = units.iter().filter(|u| u.active).collect();
-    let overall: Vec<(String, f64, String)> = months
+    let overall: Vec<(String, f64, String)> = p
+        .months
         .iter()
         .map(|m| {
             let days = (next_month(*m) - *m).num_days() * active.len().max(1) as i64;
             let pct = nights_in(None, *m) as f64 * 100.0 / days as f64;
-            (html::MONTHS[m.month0() as usize][..3].to_string(), pct, format!("{pct:.0}%"))
+            (label(m), pct, format!("{pct:.0}%"))
         })
         .collect();
-    b += r#"<section class="card" id="ocupacion"><h2>Ocupación (noches confirmadas)</h2>"#;
-    b += &bars("chart-ocupacion", "Ocupación por mes", &overall);
-    b += r#"<div class="scroll"><table class="list compact"><thead><tr><th>Cabaña</th>"#;
-    for m in &months {
-        let _ = write!(b, "<th>{}</th>", &html::MONTHS[m.month0() as usize][..3]);
-    }
-    b += "</tr></thead><tbody>";
-    for u in &units {
-        let _ = write!(b, "<tr><th scope=\"row\">{}</th>", e(&u.name));
-        for m in &months {
-            let days = (next_month(*m) - *m).num_days();
-            let pct = nights_in(Some(u.id), *m) as f64 * 100.0 / days as f64;
-            let _ = write!(b, r#"<td class="num">{pct:.0}%</td>"#);
+    let _ = write!(b, r#"<section class="card" id="ocupacion{sfx}"><h3>Ocupación (noches confirmadas)</h3>"#);
+    b += &bars(&format!("chart-ocupacion{sfx}"), "Ocupación por mes", &overall);
+    if overall.iter().any(|o| o.1 > 0.0) {
+        b += r#"<div class="scroll"><table class="list compact"><thead><tr><th>Cabaña</th>"#;
+        for m in &p.months {
+            let _ = write!(b, "<th>{}</th>", e(&label(m)));
         }
-        b += "</tr>";
+        b += "</tr></thead><tbody>";
+        for u in units {
+            let _ = write!(b, "<tr><th scope=\"row\">{}</th>", e(&u.name));
+            for m in &p.months {
+                let days = (next_month(*m) - *m).num_days();
+                let pct = nights_in(Some(u.id), *m) as f64 * 100.0 / days as f64;
+                let _ = write!(b, r#"<td class="num">{pct:.0}%</td>"#);
+            }
+            b += "</tr>";
+        }
+        b += "</tbody></table></div>";
     }
-    b += "</tbody></table></div></section>";
+    b += "</section>";
 
     // Revenue by check-in month.
-    let mut totals: BTreeMap<u32, (Money, Money)> = BTreeMap::new();
-    for r in confirmed.iter().filter(|r| r.stay.check_in.year() == year) {
-        let e = totals.entry(r.stay.check_in.month0()).or_insert((Money::ZERO, Money::ZERO));
-        e.0 = e.0 + r.total;
-        e.1 = e.1 + r.deposit;
+    let mut totals: BTreeMap<NaiveDate, (Money, Money)> = BTreeMap::new();
+    for r in confirmed.iter().filter(|r| r.stay.check_in >= start && r.stay.check_in < end) {
+        let m = month_start(r.stay.check_in.year(), r.stay.check_in.month());
+        let t = totals.entry(m).or_insert((Money::ZERO, Money::ZERO));
+        t.0 = t.0 + r.total;
+        t.1 = t.1 + r.deposit;
     }
-    let revenue: Vec<(String, f64, String)> = (0..12u32)
+    let revenue: Vec<(String, f64, String)> = p
+        .months
+        .iter()
         .map(|m| {
-            let t = totals.get(&m).map(|x| x.0).unwrap_or(Money::ZERO);
-            (html::MONTHS[m as usize][..3].to_string(), t.0 as f64, short_money(t))
+            let t = totals.get(m).map(|x| x.0).unwrap_or(Money::ZERO);
+            (label(m), t.0 as f64, short_money(t))
         })
         .collect();
     let sum_total: Money = totals.values().map(|x| x.0).sum();
     let sum_deposit: Money = totals.values().map(|x| x.1).sum();
     let _ = write!(
         b,
-        r#"<section class="card" id="ingresos"><h2>Ingresos (reservas confirmadas, por mes de entrada)</h2><p><strong>{}</strong> en total · <strong>{}</strong> de señas</p>{}</section>"#,
+        r#"<section class="card" id="ingresos{sfx}"><h3>Ingresos (reservas confirmadas, por mes de entrada)</h3><p><strong>{}</strong> en total · <strong>{}</strong> de señas</p>{}</section>"#,
         html::money(sum_total),
         html::money(sum_deposit),
-        bars("chart-ingresos", "Ingresos por mes", &revenue)
+        bars(&format!("chart-ingresos{sfx}"), "Ingresos por mes", &revenue)
     );
 
-    // Channel mix of the year's bookings (holds that became bookings and manual ones).
+    // Channel mix of the period's bookings (holds that became bookings and manual ones).
     let mut mix: BTreeMap<String, i64> = BTreeMap::new();
     for r in items.iter().filter(|r| r.status != ReservationStatus::Blocked) {
         *mix.entry(html::channel_label(r.channel).to_string()).or_default() += 1;
     }
     let total_mix: i64 = mix.values().sum();
-    b += r#"<section class="card" id="canales"><h2>Reservas por canal</h2>"#;
+    let _ = write!(b, r#"<section class="card" id="canales{sfx}"><h3>Reservas por canal</h3>"#);
     if total_mix == 0 {
-        b += r#"<p class="muted">Todavía no hay reservas este año.</p>"#;
+        b += r#"<p class="muted">No hay reservas en este período.</p>"#;
     } else {
         let items: Vec<(String, f64, String)> = mix
             .iter()
             .map(|(k, v)| (k.clone(), *v as f64, format!("{v} ({:.0}%)", *v as f64 * 100.0 / total_mix as f64)))
             .collect();
-        b += &bars("chart-canales", "Reservas por canal", &items);
+        b += &bars(&format!("chart-canales{sfx}"), "Reservas por canal", &items);
     }
     b += "</section>";
-    // The conversation funnel, for the year and for the last 30 days.
+    Ok(b)
+}
+
+fn span(months: &[NaiveDate]) -> String {
+    match (months.first(), months.last()) {
+        (Some(a), Some(z)) => format!(
+            "{} {} – {} {}",
+            html::MONTHS[a.month0() as usize],
+            a.year(),
+            html::MONTHS[z.month0() as usize],
+            z.year()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// GET /admin/estadisticas
+pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<StatsQuery>) -> UiResult<Response> {
+    let today = s.booking.today();
+    let this_month = month_start(today.year(), today.month());
+    let year = q.anio.as_deref().and_then(|y| y.parse::<i32>().ok()).filter(|y| (2000..=2100).contains(y));
+    let units = s.store.list_units(true).await?;
+    let (heading, periods, funnel_from, funnel_title) = match year {
+        Some(year) => {
+            let months: Vec<NaiveDate> = (1..=12).map(|m| month_start(year, m)).collect();
+            let p = Period { title: format!("Año {year}"), months, suffix: "" };
+            (format!("Estadísticas {year}"), vec![p], month_start(year, 1), year.to_string())
+        }
+        None => {
+            // What is on the books first (a paid January booking shows up in December), then
+            // what happened: two rolling windows instead of the calendar year.
+            let next: Vec<NaiveDate> = (0..12).map(|i| add_months(this_month, i)).collect();
+            let last: Vec<NaiveDate> = (-12..0).map(|i| add_months(this_month, i)).collect();
+            let from = last[0];
+            let periods = vec![
+                Period { title: format!("Próximos 12 meses ({})", span(&next)), months: next, suffix: "" },
+                Period { title: format!("Últimos 12 meses ({})", span(&last)), months: last, suffix: "-pasados" },
+            ];
+            ("Estadísticas".to_string(), periods, from, "Últimos 12 meses".to_string())
+        }
+    };
+    let nav_year = year.unwrap_or(today.year());
+    let mut b = format!(
+        r#"<h1>{}</h1><nav class="calnav" aria-label="Períodos"><a href="/admin/estadisticas">Próximos y últimos 12 meses</a><a href="/admin/estadisticas?anio={}">Año {}</a><a href="/admin/estadisticas?anio={}">Año {}</a></nav>"#,
+        e(&heading),
+        nav_year - 1,
+        nav_year - 1,
+        if year.is_some() { nav_year + 1 } else { nav_year },
+        if year.is_some() { nav_year + 1 } else { nav_year },
+    );
+    for p in &periods {
+        b += &period_sections(&s, &units, p).await?;
+    }
+    // The conversation funnel (by when things happened, so never in the future).
     let tz = s.config.timezone;
     let instant = |d: NaiveDate| -> chrono::DateTime<chrono::Utc> {
         d.and_hms_opt(0, 0, 0)
@@ -203,11 +280,15 @@ pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<Sta
             .unwrap_or_default()
     };
     let now = s.clock.now();
-    let year_funnel = s.store.funnel(instant(start), instant(end)).await?;
+    let funnel_to = match year {
+        Some(y) => instant(month_start(y + 1, 1)).min(now),
+        None => now,
+    };
+    let long_funnel = s.store.funnel(instant(funnel_from), funnel_to.max(instant(funnel_from))).await?;
     let month_funnel = s.store.funnel(now - chrono::Duration::days(30), now).await?;
     b += r#"<section class="card" id="embudo"><h2>Embudo: conversaciones → cotizaciones → pre-reservas → pagadas</h2>"#;
-    let _ = write!(b, "<h3>{year}</h3>");
-    b += &funnel(&year_funnel, "chart-embudo");
+    let _ = write!(b, "<h3>{}</h3>", e(&funnel_title));
+    b += &funnel(&long_funnel, "chart-embudo");
     b += "<h3>Últimos 30 días</h3>";
     b += &funnel(&month_funnel, "chart-embudo-30");
     b += r#"<p class="muted">Conversaciones: huéspedes que escribieron. Cotizaciones: a quiénes el bot les pasó un precio. Pre-reservas: las que se hicieron desde un chat (las de la web o la API van aparte). Pagadas: las de esas que se confirmaron (seña pagada o confirmación a mano).</p></section>"#;

@@ -37,6 +37,7 @@ mod sandbox_chat;
 mod scripts;
 mod shutdown;
 mod spanish_errors;
+mod stats_periods;
 mod token_rights;
 mod tools;
 mod ui;
