@@ -125,7 +125,16 @@ async fn render(
                     start = if first { " start" } else { "" },
                     code = e(&r.code),
                     who = e(&who),
-                    label = if first { e(&r.code).to_string() } else { String::new() },
+                    label = if first {
+                        let name = if r.status == ReservationStatus::Blocked {
+                            "Bloqueo"
+                        } else {
+                            r.guest_name.split_whitespace().next().unwrap_or(&r.code)
+                        };
+                        e(&bar_label(name, cells_left(r.stay.check_out, d, from, days))).to_string()
+                    } else {
+                        String::new()
+                    },
                 );
             } else if let Some(x) = theirs {
                 let source = sources.get(&x.feed_id).map(String::as_str).unwrap_or("other");
@@ -143,7 +152,12 @@ async fn render(
                     r#"<td class="c-{src_class}{start}" title="{info}" data-info="{info}" tabindex="0">{label}</td>"#,
                     start = if first { " start" } else { "" },
                     info = e(&info),
-                    label = if first { &html::source_label(source)[..1] } else { "" },
+                    label = if first {
+                        e(&bar_label(html::source_label(source), cells_left(x.stay.check_out, d, from, days)))
+                            .to_string()
+                    } else {
+                        String::new()
+                    },
                 );
             } else {
                 let past = if d < today { " past" } else { "" };
@@ -324,4 +338,21 @@ pub async fn create(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respo
     let mut values = form.fields.clone();
     values.remove("csrf");
     render(&s, &form.session, from, weeks, &errors, &values, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// How many of the calendar's cells a stay covers from `d` on (it may run past the view).
+fn cells_left(check_out: chrono::NaiveDate, d: chrono::NaiveDate, from: chrono::NaiveDate, days: i64) -> usize {
+    let view_end = from + Duration::days(days);
+    (check_out.min(view_end) - d).num_days().max(1) as usize
+}
+
+/// A bar's label: the guest's first name, "Bloqueo" or the OTA's name, cut to what fits in the
+/// bar's cells (about six characters each), so it never reads as a stray code.
+fn bar_label(name: &str, cells: usize) -> String {
+    let fits = cells * 6;
+    if name.chars().count() <= fits {
+        name.to_string()
+    } else {
+        name.chars().take(fits.saturating_sub(1).max(1)).collect::<String>() + "…"
+    }
 }

@@ -202,13 +202,13 @@ pub async fn list(State(s): State<AppState>, sess: Session, Query(q): Query<List
     if items.is_empty() {
         body += r#"<p class="muted">No hay reservas con esos filtros.</p>"#;
     } else {
-        body += r#"<div class="scroll"><table class="list"><thead><tr><th>Código</th><th>Huésped</th><th>Cabaña</th><th>Entrada</th><th>Salida</th><th>Estado</th><th>Total</th><th>Saldo a cobrar</th><th>Canal</th><th>Creada</th></tr></thead><tbody>"#;
+        body += r#"<div class="scroll"><table class="list"><thead><tr><th>Código</th><th>Estado</th><th>Huésped</th><th>Cabaña</th><th>Entrada</th><th class="wide-only">Salida</th><th class="wide-only">Total</th><th>Saldo a cobrar</th><th class="wide-only">Canal</th><th class="wide-only">Creada</th></tr></thead><tbody>"#;
         for r in &items {
             let flags: String =
                 r.flags.iter().map(|f| format!(r#" <span class="flag">{}</span>"#, html::flag_label(*f))).collect();
             let _ = write!(
                 body,
-                r#"<tr><td><a href="/admin/reservas/{code}">{code}</a></td><td>{guest}<br><span class="muted">{phone}</span></td><td>{unit}</td><td>{ci}</td><td>{co}</td><td>{badge}{flags}</td><td class="num">{total}</td><td class="num">{balance}</td><td>{channel}</td><td>{created}</td></tr>"#,
+                r#"<tr><td><a href="/admin/reservas/{code}">{code}</a></td><td>{badge}{flags}</td><td>{guest}<br><span class="muted">{phone}</span></td><td>{unit}</td><td>{ci}</td><td class="wide-only">{co}</td><td class="num wide-only">{total}</td><td class="num">{balance}</td><td class="wide-only">{channel}</td><td class="wide-only">{created}</td></tr>"#,
                 code = e(&r.code),
                 guest = e(&r.guest_name),
                 phone = e(&r.guest_phone),

@@ -46,8 +46,12 @@ async fn public_holds_are_attributed_to_the_web_or_the_api_never_to_whatsapp(eng
     assert!(!stats.contains("<title>WhatsApp"), "no WhatsApp booking was made");
     let list = ui.page("/admin/reservas").await;
     let row = |code: &str| list.split("<tr>").find(|r| r.contains(code)).unwrap_or_default().to_string();
-    assert!(row(&web).contains("<td>Web</td>") && row(&api).contains("<td>API</td>"), "{list}");
-    assert!(!list.contains("<td>WhatsApp</td>"));
+    assert!(
+        row(&web).contains(r#"<td class="wide-only">Web</td>"#)
+            && row(&api).contains(r#"<td class="wide-only">API</td>"#),
+        "{list}"
+    );
+    assert!(!list.contains(">WhatsApp</td>"));
     let only_web = ui.page("/admin/reservas?canal=web").await;
     assert!(only_web.contains(&web) && !only_web.contains(&api));
     let csv = ui.page("/admin/reservas.csv").await;

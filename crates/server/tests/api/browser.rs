@@ -11,6 +11,28 @@ use crate::webdriver::Driver;
 use crate::whatsapp::date_words;
 use std::time::Duration;
 
+/// Whether the page is no wider than the window (`document.documentElement.scrollWidth <=
+/// innerWidth`), and if not, the first elements that stick out (outside any scrolling box).
+const FITS: &str = r#"
+const w = innerWidth, sw = document.documentElement.scrollWidth, wide = [];
+if (sw > w) {
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.right <= w + 1 || r.width === 0) continue;
+    let p = el.parentElement, clipped = false;
+    while (p && p !== document.body) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll' || o === 'hidden') { clipped = true; break; }
+      p = p.parentElement;
+    }
+    if (!clipped) wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '')
+      + ' right=' + Math.round(r.right) + ' width=' + Math.round(r.width));
+  }
+}
+return {fits: sw <= w, scrollWidth: sw, innerWidth: w, wide: wide.slice(0, 8)};
+"#;
+
 fn screenshot_dir() -> std::path::PathBuf {
     if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
@@ -48,9 +70,14 @@ async fn seed(app: &TestApp) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dashboard_works_in_a_real_browser() {
     let Some(d) = Driver::start(360, 780).await else { return };
-    let app =
-        spawn_app_with(Engine::Sqlite, Options { env: vec![("POSADA_SANDBOX", "true".into())], ..Default::default() })
-            .await;
+    let app = spawn_app_with(
+        Engine::Sqlite,
+        Options {
+            env: vec![("POSADA_SANDBOX", "true".into()), ("POSADA_PAYMENT_PROVIDER", "sandbox".into())],
+            ..Default::default()
+        },
+    )
+    .await;
     let (to_confirm, to_cancel) = seed(&app).await;
 
     // Log in (phone width).
@@ -69,7 +96,7 @@ async fn the_dashboard_works_in_a_real_browser() {
 
     // The calendar shows the hold and the imported block.
     let hold_cell = d.text(&format!("td.c-pre_reserved a[href='/admin/reservas/{to_confirm}']")).await;
-    assert!(hold_cell.contains(&to_confirm), "{hold_cell}");
+    assert!(hold_cell.contains("Martina"), "the guest's first name, not the code: {hold_cell}");
     d.find("td.c-airbnb").await;
     shot(&d, "calendario-360").await;
 
@@ -181,6 +208,48 @@ async fn the_dashboard_works_in_a_real_browser() {
             shot(&d, &format!("{name}-{suffix}")).await;
         }
     }
+    // Every page fits a phone: nothing makes the page wider than the screen at 360 and 390 px
+    // (tables scroll inside their own box). Issue 19, defect 6.
+    let paid = hold(&app, 3, 24, 26, "Saldo Pendiente", "+5492944666666").await;
+    app.state.booking.confirm(&paid, OWNER_EMAIL, "transferencia", false).await.unwrap();
+    let pages: Vec<String> = [
+        "/admin",
+        "/admin/calendario",
+        "/admin/reservas",
+        &format!("/admin/reservas/{to_confirm}"),
+        &format!("/admin/reservas/{paid}"),
+        "/admin/conversaciones",
+        &thread,
+        "/admin/alojamiento",
+        "/admin/cabanas",
+        "/admin/cabanas/1",
+        "/admin/canales",
+        "/admin/estadisticas",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    let mut too_wide = Vec::new();
+    for w in [360, 390] {
+        d.resize(w, 780).await;
+        for path in &pages {
+            d.goto(&app.url(path)).await;
+            d.find("main h1").await;
+            let v = d.script(FITS).await;
+            if v["fits"] != serde_json::Value::Bool(true) {
+                too_wide.push(format!("{path} at {w} px: {v}"));
+            }
+        }
+    }
+    assert!(too_wide.is_empty(), "pages wider than the phone:\n{}", too_wide.join("\n"));
+    // Calendar bars say who — the guest's first name, the OTA's name —, not a code or a letter.
+    d.goto(&app.url("/admin/calendario")).await;
+    let cal = d.text("table.cal").await;
+    assert!(cal.contains("Martina") && cal.contains("Airbnb"), "{cal}");
+    // "Salir" is white on the dark header, not dark green on dark green.
+    let salir = d.script("return getComputedStyle(document.querySelector('.logout button')).color").await;
+    assert_eq!(salir, serde_json::json!("rgb(255, 255, 255)"));
+    d.resize(1280, 860).await;
     // The conversation funnel (further down the statistics page).
     d.goto(&app.url("/admin/estadisticas#embudo")).await;
     d.find("#chart-embudo").await;
