@@ -40,8 +40,9 @@ pub fn quote(q: &Quote) -> Value {
     })
 }
 
+/// What is left to pay on arrival: nothing once the owner recorded the balance as paid.
 fn balance(r: &Reservation) -> Money {
-    r.total - r.deposit
+    if r.balance_paid.is_some() { Money::ZERO } else { r.total - r.deposit }
 }
 
 fn ts(t: Option<DateTime<Utc>>) -> Value {

@@ -97,6 +97,8 @@ pub async fn record_the_balance(app: &TestApp, ui: &Ui<'_>, code: &str, balance:
     assert!(row.contains(r#"<td class="num">pagado</td>"#), "{row}");
     let home = ui.page("/admin").await;
     assert!(!home.contains("Llegan hoy: saldo") && home.contains("saldo pagado"), "{home}");
+    let v: Value = app.get(&format!("/api/v1/reservations/{code}")).await.json().await.unwrap();
+    assert_eq!(v["balance_amount"], "0.00", "nothing left to pay on arrival: {v}");
     let r = ui.post(&format!("/admin/reservas/{code}/saldo"), &[("method", "cash")]).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("ya estaba registrado"));

@@ -137,33 +137,48 @@ impl Driver {
         }
     }
 
+    /// Finds `css` and acts on it. The dashboard's live sections redraw themselves: an element
+    /// found just before a redraw is stale by the time it is used, so it is found again (as a
+    /// person would simply click the new button), for up to 10 s.
+    async fn on_element(&self, css: &str, method: reqwest::Method, action: &str, body: Option<Value>) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let id = self.find(css).await;
+            let url = format!("{}/session/{}/element/{id}{action}", self.base, self.session);
+            let mut req = self.http.request(method.clone(), url);
+            if method == reqwest::Method::POST {
+                req = req.json(&body.clone().unwrap_or_else(|| json!({})));
+            }
+            let r = req.send().await.expect("webdriver request");
+            let status = r.status();
+            let v: Value = r.json().await.expect("webdriver json");
+            if status.is_success() {
+                return v["value"].clone();
+            }
+            let stale = v["value"]["error"] == "stale element reference";
+            assert!(stale && Instant::now() < deadline, "webdriver {method} {css}{action}: {status} {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.s(reqwest::Method::POST, &format!("/element/{id}/click"), None).await;
+        self.on_element(css, reqwest::Method::POST, "/click", None).await;
     }
 
     pub async fn clear(&self, css: &str) {
-        let id = self.find(css).await;
-        self.s(reqwest::Method::POST, &format!("/element/{id}/clear"), None).await;
+        self.on_element(css, reqwest::Method::POST, "/clear", None).await;
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        let id = self.find(css).await;
-        self.s(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+        self.on_element(css, reqwest::Method::POST, "/value", Some(json!({"text": text}))).await;
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let id = self.find(css).await;
-        self.s(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_string()
+        self.on_element(css, reqwest::Method::GET, "/text", None).await.as_str().unwrap_or("").to_string()
     }
 
     pub async fn value(&self, css: &str) -> String {
-        let id = self.find(css).await;
-        self.s(reqwest::Method::GET, &format!("/element/{id}/property/value"), None)
-            .await
-            .as_str()
-            .unwrap_or("")
-            .to_string()
+        self.on_element(css, reqwest::Method::GET, "/property/value", None).await.as_str().unwrap_or("").to_string()
     }
 
     pub async fn script(&self, script: &str) -> Value {
