@@ -250,6 +250,10 @@ pub struct BookingInfo {
     /// When an unpaid hold lapses.
     pub expires_at: Option<DateTime<Utc>>,
     pub payment_link: Option<String>,
+    /// The deposit was paid (it was confirmed at some point): what the owner cancels then is the
+    /// guest's money too, and the guest hears that a person will see to it.
+    #[serde(default)]
+    pub paid: bool,
 }
 
 // ---------------------------------------------------------------------------------------------

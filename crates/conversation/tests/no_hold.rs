@@ -67,6 +67,10 @@ const NOT_A_YES: &[&str] = &[
     "ah y tenemos perro, hay problema?",
     "incluye toallas?",
     "y cuanto sale en total?",
+    // Double yeses that still only think about it or ask.
+    "sí sí, lo pienso y te aviso",
+    "dale dale, mañana te confirmo",
+    "sí, dale, pero cuánto es la seña?",
 ];
 
 /// The contexts: after two offers, after one ("¿Te la reservo?"), with a full search in
@@ -140,5 +144,68 @@ fn explicit_yeses_hold() {
         server.drive(&mut state, Event::text("la arrayán del 10 al 14 de diciembre para 4?"));
         let effects = server.drive(&mut state, Event::text(yes));
         assert!(effects.iter().any(|e| matches!(e, Effect::PlaceHold { .. })), "{yes:?} should hold: {effects:?}");
+    }
+}
+
+/// A yes followed by more yes words is still one explicit yes: "sí, dale", "dale, sí".
+const DOUBLE_YESES: &[&str] = &[
+    "sí, dale",
+    "dale, sí",
+    "sí, por favor",
+    "ok, dale",
+    "dale dale",
+    "si si",
+    "sí, quiero",
+    "dale, de una",
+    "perfecto, dale!",
+    "bueno, sí, dale",
+];
+
+/// With one offer showing and after the confirmation of a named cabin ("¿Te la reservo?").
+#[test]
+fn a_yes_and_another_yes_word_hold() {
+    let setups: [&[&str]; 2] = [
+        &["la arrayán del 10 al 14 de diciembre para 4?"],
+        &["tienen lugar del 10 al 14 de diciembre para 4?", "la arrayán"],
+    ];
+    let mut problems = Vec::new();
+    for setup in setups {
+        for yes in DOUBLE_YESES {
+            let mut server = Server::default();
+            let mut state = State::default();
+            for line in setup {
+                server.drive(&mut state, Event::text(line));
+            }
+            let effects = server.drive(&mut state, Event::text(yes));
+            if !effects.iter().any(|e| matches!(e, Effect::PlaceHold { .. })) {
+                problems.push(format!("after {setup:?}: {yes:?} did not hold: {effects:?}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// With two offers showing, a double yes asks which one — it never holds both or neither silently.
+#[test]
+fn a_double_yes_to_two_offers_asks_which() {
+    for yes in DOUBLE_YESES {
+        let mut server = Server::default();
+        let mut state = State::default();
+        server.drive(&mut state, Event::text("tienen lugar del 10 al 14 de diciembre para 4?"));
+        let effects = server.drive(&mut state, Event::text(yes));
+        assert!(!effects.iter().any(|e| matches!(e, Effect::PlaceHold { .. })), "{yes:?} held one of two: {effects:?}");
+        assert!(
+            effects.iter().any(|e| matches!(e, Effect::Reply(Reply::Choices { .. }))),
+            "{yes:?} should ask which: {effects:?}"
+        );
+    }
+}
+
+/// The README's figure is this list's length.
+#[test]
+fn the_readme_counts_these_phrasings() {
+    let readme = include_str!("../README.md");
+    for said in [format!("runs {} such", NOT_A_YES.len()), format!("no_hold.rs` — {} price", NOT_A_YES.len())] {
+        assert!(readme.contains(&said), "README.md should say {said:?}");
     }
 }

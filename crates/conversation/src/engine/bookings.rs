@@ -307,8 +307,9 @@ impl Engine<'_> {
                         say::clip(text.trim(), 300)
                     ),
                 });
+                let deposit = if b.paid { " (y lo de la seña que pagaste)" } else { "" };
                 self.text(format!(
-                    "La reserva {what} la canceló el alojamiento. El motivo te lo explica el dueño: ya le avisé que preguntaste y te escribe por acá 🙏"
+                    "La reserva {what} la canceló el alojamiento. El motivo{deposit} te lo explica el dueño: ya le avisé que preguntaste y te escribe por acá 🙏"
                 ));
                 self.give_to_person();
             }
@@ -506,13 +507,20 @@ impl Engine<'_> {
         if self.st.moving.as_deref() == Some(code) {
             self.st.moving = None;
         }
-        let what = match self.booking(code) {
+        let booking = self.booking(code);
+        let what = match &booking {
             Some(b) => format!("*{code}* en {} ({})", self.unit_name(b.unit_id), self.range(&b.stay)),
             None => format!("*{code}*"),
         };
+        // A paid reservation: the guest's first worry is the deposit; no promise, a person.
+        let options = if booking.is_some_and(|b| b.paid) {
+            "ver qué hacemos con la seña que pagaste (devolvértela u otras fechas)"
+        } else {
+            "ver opciones"
+        };
         self.fx.push(Effect::HandOff);
         self.text(format!(
-            "Hola{}. Te escribimos por tu reserva {what}: el alojamiento tuvo que cancelarla 😔 En un rato te escribe una persona por acá para explicarte y ver opciones.",
+            "Hola{}. Te escribimos por tu reserva {what}: el alojamiento tuvo que cancelarla 😔 En un rato te escribe una persona por acá para explicarte y {options}.",
             self.name()
         ));
         self.give_to_person();

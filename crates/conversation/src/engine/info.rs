@@ -467,6 +467,61 @@ impl Engine<'_> {
         self.text(t);
     }
 
+    /// What one night of `u` costs on the nights in memory, from the rules the quote itself uses
+    /// (seasons, weekend nights, holidays): the list price alone contradicts the total in a
+    /// season. One price → "$117.000 la noche"; weeknights and weekend nights apart → both;
+    /// otherwise the range and the average.
+    fn nightly_price_words(&self, u: &UnitInfo) -> String {
+        let the_unit = capital(&say::the_unit(&u.name));
+        let stay = match (self.st.slots.check_in, self.st.slots.check_out) {
+            (Some(a), Some(b)) => Stay::new(a, b).ok(),
+            _ => None,
+        };
+        let Some(stay) = stay else {
+            return format!(
+                "{the_unit} sale {} la noche (los viernes y sábados, algo más). Para tus fechas:",
+                say::money(u.base_price)
+            );
+        };
+        let pricing = domain::pricing::UnitPricing {
+            unit_id: u.id,
+            base_price: u.base_price,
+            weekend_multiplier: u.weekend_multiplier,
+            min_nights: u.min_nights,
+        };
+        let q = domain::pricing::quote(&pricing, &self.ctx.rate_rules, &self.ctx.pricing, stay);
+        let one_price = |weekend: bool| {
+            let mut prices = q.nights.iter().filter(|n| n.weekend == weekend).map(|n| n.price);
+            let first = prices.next();
+            match first {
+                Some(p) if prices.all(|x| x == p) => Some(Some(p)),
+                Some(_) => None,
+                None => Some(None),
+            }
+        };
+        let price = match (one_price(false), one_price(true)) {
+            (Some(Some(p)), Some(None)) | (Some(None), Some(Some(p))) => format!("{} la noche", say::money(p)),
+            (Some(Some(week)), Some(Some(end))) if week == end => format!("{} la noche", say::money(week)),
+            (Some(Some(week)), Some(Some(end))) => {
+                let days: Vec<String> =
+                    self.ctx.pricing.weekend_nights.iter().map(|w| say::weekday_plural(*w).to_string()).collect();
+                format!("{} la noche y {} los {}", say::money(week), say::money(end), say::join(&days))
+            }
+            _ => {
+                let low = q.nights.iter().map(|n| n.price).min().unwrap_or(Money::ZERO);
+                let high = q.nights.iter().map(|n| n.price).max().unwrap_or(Money::ZERO);
+                let average = q.total.scale_to_pesos(1, q.nights.len().max(1) as i128);
+                format!(
+                    "entre {} y {} la noche según el día ({} en promedio)",
+                    say::money(low),
+                    say::money(high),
+                    say::money(average)
+                )
+            }
+        };
+        format!("Para tus fechas, {} sale {price}:", say::the_unit(&u.name))
+    }
+
     /// A price question. With the stay known it is answered with the real quote (and the
     /// confirmation "¿te la reservo?", never a hold); otherwise with the price list.
     pub(super) fn price(&mut self, a: &Analysis, text: &str) {
@@ -491,11 +546,8 @@ impl Engine<'_> {
         }
         if self.search_ready() {
             if let Some(u) = &unit {
-                self.text(format!(
-                    "{} sale {} la noche (los viernes y sábados, algo más). Para tus fechas:",
-                    capital(&say::the_unit(&u.name)),
-                    say::money(u.base_price)
-                ));
+                let t = self.nightly_price_words(u);
+                self.text(t);
             }
             return self.proceed();
         }

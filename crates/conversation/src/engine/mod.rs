@@ -134,7 +134,33 @@ fn yes_no(text: &str) -> Option<(bool, String)> {
         let end = cut.find(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?')).unwrap_or(cut.len());
         cut = cut[end..].trim_start_matches([',', ' ', '.', '!', '?', '¡', '¿']);
     }
-    Some((answer, cut.trim().to_string()))
+    let rest = cut.trim().to_string();
+    // "sí, dale", "dale, sí", "sí, por favor": more yes words add nothing to the yes.
+    if answer && only_yes_words(&rest) {
+        return Some((true, String::new()));
+    }
+    Some((answer, rest))
+}
+
+/// A remainder made only of yes and polite words ("dale", "por favor", "quiero", "de una").
+/// "gracias" is not one: "ok, gracias" closes the conversation, it does not book.
+fn only_yes_words(rest: &str) -> bool {
+    let norm = normalize(rest);
+    let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut rest = words.as_slice();
+    if rest.is_empty() {
+        return false;
+    }
+    while let Some(first) = rest.first() {
+        if rest.starts_with(&["de", "una"]) || rest.starts_with(&["por", "favor"]) {
+            rest = &rest[2..];
+        } else if yes_word(first) || matches!(*first, "porfa" | "porfis" | "quiero" | "queremos") {
+            rest = &rest[1..];
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// "lo consulto y te aviso", "mañana te confirmo": the guest will think about it.

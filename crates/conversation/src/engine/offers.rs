@@ -41,7 +41,7 @@ impl Engine<'_> {
                     let why = if only && !only_words.is_empty() {
                         format!(", la única {only_words}")
                     } else {
-                        self.sort_words().to_string()
+                        self.sort_words()
                     };
                     format!("{} tengo libre {}{why}. ¿Te la reservo?", capital(&when), self.the_unit(one.unit_id))
                 }
@@ -215,11 +215,19 @@ impl Engine<'_> {
         opts
     }
 
-    fn sort_words(&self) -> &'static str {
-        match self.st.slots.sort {
+    /// ", la más económica"; when the constraints left a cabin out (it may be cheaper or
+    /// bigger, free or not), of which cabins: ", la más económica que acepta mascotas".
+    fn sort_words(&self) -> String {
+        let top = match self.st.slots.sort {
             Some(Sort::Cheapest) => ", la más económica",
             Some(Sort::Biggest) => ", la más grande",
-            None => "",
+            None => return String::new(),
+        };
+        let words = self.constraint_words_one();
+        if !words.is_empty() && self.ctx.units.iter().any(|u| !self.fits(u)) {
+            format!("{top} {words}")
+        } else {
+            top.to_string()
         }
     }
 

@@ -224,6 +224,7 @@ impl Server {
             deposit: o.quote.deposit,
             expires_at: Some(self.now + chrono::Duration::minutes(60)),
             payment_link: self.payment_links.then(|| format!("https://pagos.example.com/p/{code}")),
+            paid: false,
         };
         self.reservations.insert(0, b.clone());
         Event::HoldPlaced(b)
@@ -232,6 +233,7 @@ impl Server {
     pub fn set_status(&mut self, code: &str, status: ReservationStatus) {
         for b in self.reservations.iter_mut().filter(|b| b.code == code) {
             b.status = status;
+            b.paid |= status == ReservationStatus::Confirmed;
         }
     }
 

@@ -812,5 +812,6 @@ pub fn booking_info(r: &Reservation) -> BookingInfo {
         deposit: r.deposit,
         expires_at: r.hold_expires_at.filter(|_| r.status == ReservationStatus::PreReserved),
         payment_link: None,
+        paid: r.confirmed_at.is_some(),
     }
 }

@@ -17,6 +17,7 @@ both_engines!(
     the_property_page_edits_what_the_bot_says,
     environment_variables_only_seed_the_settings,
     an_owner_cancellation_hands_the_chat_off_and_the_bot_knows_it,
+    an_owner_cancellation_of_a_paid_reservation_hands_the_chat_off,
     a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_owner,
     memory_and_the_hold_rule_in_the_sandbox_chat,
 );
@@ -211,6 +212,53 @@ async fn an_owner_cancellation_hands_the_chat_off_and_the_bot_knows_it(engine: E
     assert!(answer.contains(&code) && answer.contains("la canceló el alojamiento"), "{answer}");
     assert!(!answer.contains("No veo reservas"), "{answer}");
     assert!(app.state.store.find_contact("sandbox", "owner-cancel").await.unwrap().handed_off);
+}
+
+/// The issue's exact case: the guest booked in the chat and paid the deposit (the reservation is
+/// confirmed), then the owner cancels it from the dashboard. The chat goes to a person and,
+/// given back to the bot, "por qué me cancelaron??" is answered with that reservation — never
+/// "No veo reservas" and never as if it were still confirmed.
+async fn an_owner_cancellation_of_a_paid_reservation_hands_the_chat_off(engine: Engine) {
+    let app = sandbox_app(engine, vec![("POSADA_PAYMENT_PROVIDER", "sandbox".into())]).await;
+    let s = "owner-cancel-paid";
+    let code = chat_hold(&app, s).await;
+    drain(&app).await;
+    let r: Value = app.get(&format!("/api/v1/reservations/{code}")).await.json().await.unwrap();
+    let link = r["payment_link"].as_str().expect("a payment link").to_string();
+    let pref = link.rsplit('/').next().unwrap();
+    let page = app.client.post(app.url(&format!("/sandbox/pay/{pref}/approve"))).send().await.unwrap();
+    assert!(page.status().is_success());
+    drain(&app).await;
+    let paid = app.state.store.get_reservation(&code).await.unwrap();
+    assert_eq!(paid.status, domain::ReservationStatus::Confirmed, "the deposit confirmed it");
+    // The owner cancels it in the dashboard.
+    let ui = owner_ui(&app).await;
+    let before = guest_sees(&app, s).await.len();
+    let path = format!("/admin/reservas/{code}");
+    let r = ui.post(&format!("{path}/cancelar"), &[("reason", "se rompió la caldera")]).await;
+    assert_eq!(location(&r), format!("{path}?ok=cancelada_avisada"));
+    drain(&app).await;
+    let told = replies_after(&guest_sees(&app, s).await, before);
+    assert!(told.contains(&code) && told.contains("cancelarla") && told.contains("persona"), "{told}");
+    assert!(told.contains("la seña que pagaste"), "a paid deposit is named, without a promise: {told}");
+    assert!(!told.contains("caldera"), "the owner's reason stays internal: {told}");
+    let contact = app.state.store.find_contact("sandbox", s).await.unwrap();
+    assert!(contact.handed_off, "the chat waits for a person");
+    let list = ui.page("/admin/conversaciones").await;
+    let waiting = &list[..list.find(r#"id="chats-recientes""#).unwrap()];
+    assert!(waiting.contains(&format!("/admin/conversaciones/{}", contact.id)), "shown as waiting");
+    // While a person holds the chat, the bot is silent.
+    assert!(say(&app, s, "por qué me cancelaron??").await.is_empty());
+    // Given back to the bot: it knows the paid reservation was cancelled by the place.
+    let r = ui.post(&format!("/admin/conversaciones/{}/devolver", contact.id), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let answer = say(&app, s, "por qué me cancelaron??").await;
+    assert!(answer.contains(&code) && answer.contains("la canceló el alojamiento"), "{answer}");
+    assert!(answer.contains("seña"), "{answer}");
+    for wrong in ["No veo reservas", "confirmada", "no te entendí"] {
+        assert!(!answer.contains(wrong), "{wrong:?} in {answer}");
+    }
+    assert!(app.state.store.find_contact("sandbox", s).await.unwrap().handed_off, "a person again");
 }
 
 async fn a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_owner(engine: Engine) {

@@ -123,6 +123,9 @@ async fn every_guest_line_of_the_scripts_is_answered_through_the_binary() {
         })
         .collect();
     assert!(scripts.len() >= 70, "only {} replayable scripts", scripts.len());
+    let readme = std::fs::read_to_string(dir.join("../../README.md")).unwrap();
+    let said = format!("pre-set reservations ({})", scripts.len());
+    assert!(readme.contains(&said), "conversation/README.md should say {said:?}");
     let graph = Arc::new(graph);
     let gate = Arc::new(tokio::sync::Semaphore::new(6));
     let mut tasks = Vec::new();
