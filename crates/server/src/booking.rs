@@ -103,7 +103,13 @@ impl Booking {
 
     pub async fn quote(&self, unit: &Unit, stay: Stay) -> BookingResult<Quote> {
         let rules = self.store.list_rate_rules().await?;
-        Ok(pricing::quote(&unit.pricing(), &rules, &self.config.pricing_policy(), stay))
+        Ok(pricing::quote(&unit.pricing(), &rules, &self.pricing_policy().await?, stay))
+    }
+
+    /// The weekend nights (configuration) and the owner's deposit share ("Tu alojamiento";
+    /// `POSADA_DEPOSIT_PERCENT` only seeds it on the first run).
+    pub async fn pricing_policy(&self) -> BookingResult<domain::PricingPolicy> {
+        Ok(crate::property::load(self.store.as_ref()).await?.pricing_policy(&self.config))
     }
 
     async fn active_unit(&self, id: i64) -> BookingResult<Unit> {
@@ -134,7 +140,7 @@ impl Booking {
         let rules = self.store.list_rate_rules().await?;
         let taken = self.store.active_stays(None, stay.check_in, stay.check_out).await?;
         let imported = self.store.external_blocks(None, stay.check_in, stay.check_out).await?;
-        let policy = self.config.pricing_policy();
+        let policy = self.pricing_policy().await?;
         Ok(units
             .into_iter()
             .map(|unit| {

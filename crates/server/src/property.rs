@@ -20,6 +20,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "check_in_from", label: "Check-in desde", max: 5, kind: Kind::Time },
     Field { key: "check_out_until", label: "Check-out hasta", max: 5, kind: Kind::Time },
     Field { key: "balance", label: "El saldo (cuándo y cómo se paga)", max: 500, kind: Kind::Text },
+    Field { key: "deposit_percent", label: "Seña (% del total)", max: 3, kind: Kind::Percent },
     Field { key: "payment.mercado_pago", label: "Seña con link de Mercado Pago", max: 3, kind: Kind::Switch },
     Field { key: "payment.transfer", label: "Seña por transferencia", max: 3, kind: Kind::Switch },
     Field { key: "payment.transfer.alias", label: "Alias", max: 20, kind: Kind::Alias },
@@ -43,6 +44,8 @@ pub enum Kind {
     Switch,
     Alias,
     Cbu,
+    /// A whole percentage, 0–100 (the deposit).
+    Percent,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +94,19 @@ impl PropertySettings {
             "" => "10:00",
             t => t,
         }
+    }
+
+    /// The deposit share of the total: the owner's, else `default` (the environment's).
+    pub fn deposit_percent(&self, default: u32) -> u32 {
+        self.get("deposit_percent").parse().ok().filter(|p| *p <= 100).unwrap_or(default)
+    }
+
+    /// How stays are priced: the weekend nights from the configuration, the deposit share from
+    /// these settings. Every quote, hold, payment link and bot answer takes it from here.
+    pub fn pricing_policy(&self, config: &Config) -> domain::PricingPolicy {
+        let mut policy = config.pricing_policy();
+        policy.deposit_percent = self.deposit_percent(policy.deposit_percent);
+        policy
     }
 
     pub fn map_url(&self) -> Option<&str> {
@@ -142,6 +158,7 @@ pub fn defaults(config: &Config) -> Vec<(String, String)> {
         ("check_in_from".to_string(), p.check_in_from.clone()),
         ("check_out_until".to_string(), p.check_out_until.clone()),
         ("policy.cancellation".to_string(), p.policies.clone().unwrap_or_default()),
+        ("deposit_percent".to_string(), config.deposit_percent.to_string()),
         (
             "payment.mercado_pago".to_string(),
             if config.payments.provider == PaymentProvider::None { "off" } else { "on" }.to_string(),
@@ -160,6 +177,13 @@ pub fn validate(field: &Field, raw: &str) -> Result<String, String> {
     let v = raw.trim().replace("\r\n", "\n");
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err("Tiene caracteres que no se pueden guardar.".into());
+    }
+    if field.kind == Kind::Percent {
+        // Empty is refused too: every quote needs a share ("0" asks for no deposit).
+        return match v.parse::<u32>() {
+            Ok(p) if p <= 100 && v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()) => Ok(p.to_string()),
+            _ => Err("Escribí un número entero de 0 a 100.".into()),
+        };
     }
     if v.chars().count() > field.max {
         return Err(format!("Puede tener hasta {} caracteres.", field.max));
@@ -232,6 +256,22 @@ mod tests {
         assert!(validate(field("policy.cancellation"), "con\u{0}nul").is_err());
         assert!(validate(field("name"), &"x".repeat(101)).is_err());
         assert_eq!(validate(field("directions"), ""), Ok(String::new()));
+        for (given, saved) in [("0", "0"), (" 30 ", "30"), ("100", "100"), ("050", "50")] {
+            assert_eq!(validate(field("deposit_percent"), given), Ok(saved.into()), "{given:?}");
+        }
+        for bad in ["101", "-5", "+5", "30.5", "30%", "treinta", "", "1000"] {
+            assert!(validate(field("deposit_percent"), bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_deposit_share_is_the_owners_else_the_environments() {
+        let mut m = BTreeMap::new();
+        assert_eq!(PropertySettings::from_map(m.clone()).deposit_percent(30), 30);
+        m.insert("deposit_percent".to_string(), "45".to_string());
+        assert_eq!(PropertySettings::from_map(m.clone()).deposit_percent(30), 45);
+        m.insert("deposit_percent".to_string(), "400".to_string());
+        assert_eq!(PropertySettings::from_map(m).deposit_percent(30), 30, "a stored value out of range is ignored");
     }
 
     #[test]

@@ -26,8 +26,9 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
     ("Horarios", "", &["check_in_from", "check_out_until"]),
     (
         "Pagos",
-        "La seña la cobra el link de Mercado Pago que el bot manda con la reserva. Si también aceptás transferencia, el bot da estos datos y te avisa cuando el huésped manda el comprobante (la confirmás vos).",
+        "La seña es la parte del total que se paga para confirmar: vale para las cotizaciones y reservas nuevas (las ya hechas mantienen la suya). La cobra el link de Mercado Pago que el bot manda con la reserva. Si también aceptás transferencia, el bot da estos datos y te avisa cuando el huésped manda el comprobante (la confirmás vos).",
         &[
+            "deposit_percent",
             "payment.mercado_pago",
             "payment.transfer",
             "payment.transfer.alias",
@@ -55,6 +56,7 @@ fn placeholder(key: &str) -> &'static str {
         "map_url" => "https://maps.app.goo.gl/…",
         "directions" => "Desde la terminal: remís (10 min) o el colectivo 15 hasta la rotonda…",
         "nearby" => "Lago Correntoso a 300 m, proveeduría a 1 km, el centro a 3 km.",
+        "deposit_percent" => "30",
         "check_in_from" => "14:00",
         "check_out_until" => "10:00",
         "balance" => "Al llegar, en efectivo o por transferencia.",
@@ -100,9 +102,14 @@ fn form_field(f: &Field, v: &str, errors: &Errors, readonly: bool) -> String {
             let kind = match f.kind {
                 Kind::Url => "url",
                 Kind::Time => "time",
+                Kind::Percent => "number",
                 _ => "text",
             };
-            let mode = if f.kind == Kind::Cbu { r#" inputmode="numeric""# } else { "" };
+            let mode = match f.kind {
+                Kind::Cbu => r#" inputmode="numeric""#,
+                Kind::Percent => r#" inputmode="numeric" min="0" max="100" step="1" required"#,
+                _ => "",
+            };
             format!(
                 r#"<div class="field"><label for="{id}">{label}</label><input id="{id}" name="{key}" type="{kind}" maxlength="{max}" value="{v}" placeholder="{ph}"{mode}{dis}{inv}>{err}</div>"#,
                 label = e(f.label),
@@ -117,7 +124,6 @@ fn form_field(f: &Field, v: &str, errors: &Errors, readonly: bool) -> String {
 }
 
 fn render(
-    s: &AppState,
     sess: &Session,
     values: &BTreeMap<String, String>,
     errors: &Errors,
@@ -146,7 +152,7 @@ fn render(
             let Some(f) = field(key) else { continue };
             let html = form_field(f, get(key), errors, readonly);
             // Short fields go two by two; long lines and text areas take the whole width.
-            let short = matches!(f.kind, Kind::Time | Kind::Switch | Kind::Alias | Kind::Cbu)
+            let short = matches!(f.kind, Kind::Time | Kind::Switch | Kind::Alias | Kind::Cbu | Kind::Percent)
                 || (f.kind == Kind::Line && f.max <= 60);
             if !short {
                 if !pair.is_empty() {
@@ -167,11 +173,6 @@ fn render(
         }
         b += "</section>";
     }
-    let _ = write!(
-        b,
-        r#"<p class="muted">La seña es del {}% del total (se configura con <code>POSADA_DEPOSIT_PERCENT</code>).</p>"#,
-        s.config.deposit_percent
-    );
     if !readonly {
         b += r#"<button type="submit" class="primary" id="btn-guardar-alojamiento">Guardar</button>"#;
     }
@@ -188,7 +189,8 @@ pub async fn show(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
     values.entry("check_in_from".into()).or_insert_with(|| p.check_in_from().to_string());
     values.entry("check_out_until".into()).or_insert_with(|| p.check_out_until().to_string());
     values.entry("payment.mercado_pago".into()).or_insert_with(|| "on".into());
-    Ok(render(&s, &sess, &values, &Errors::new(), q.ok.as_deref(), StatusCode::OK))
+    values.entry("deposit_percent".into()).or_insert_with(|| s.config.deposit_percent.to_string());
+    Ok(render(&sess, &values, &Errors::new(), q.ok.as_deref(), StatusCode::OK))
 }
 
 /// POST /admin/alojamiento: every field is checked first; nothing is saved unless all are fine.
@@ -198,6 +200,10 @@ pub async fn save(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respons
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     let raw: &HashMap<String, String> = &form.fields;
     for f in FIELDS {
+        // The deposit prices every quote: a form without it (an older page) leaves it alone.
+        if f.kind == Kind::Percent && !raw.contains_key(f.key) {
+            continue;
+        }
         let given = raw.get(f.key).map(String::as_str).unwrap_or("");
         let given = if f.kind == Kind::Switch && given.is_empty() { "off" } else { given };
         match crate::property::validate(f, given) {
@@ -218,7 +224,7 @@ pub async fn save(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respons
         errors.insert("payment.transfer.alias", "Para aceptar transferencias, escribí el alias o el CBU.".into());
     }
     if !errors.is_empty() {
-        return Ok(render(&s, &form.session, &values, &errors, None, StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(render(&form.session, &values, &errors, None, StatusCode::UNPROCESSABLE_ENTITY));
     }
     let changes: Vec<(String, Option<String>)> = values.into_iter().map(|(k, v)| (k, Some(v))).collect();
     s.store.save_settings(&changes, &form.session.email, s.clock.now()).await?;

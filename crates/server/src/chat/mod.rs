@@ -466,7 +466,7 @@ impl Chat {
         let mut ctx = Context::new(self.booking.today(), self.now(), self.config.timezone);
         let p = self.property().await?;
         ctx.property = p.to_conversation();
-        ctx.pricing = self.config.pricing_policy();
+        ctx.pricing = p.pricing_policy(&self.config);
         ctx.rate_rules = self.store.list_rate_rules().await?;
         ctx.hold_minutes = self.config.hold_minutes;
         ctx.contact_name = (!contact.name.is_empty()).then(|| contact.name.clone());

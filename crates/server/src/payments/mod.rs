@@ -68,9 +68,11 @@ impl Payments {
     pub fn preference(&self, r: &Reservation, unit_name: &str) -> Value {
         let public = &self.config.public_url;
         let pesos = r.deposit.0 as f64 / 100.0;
+        // The share this reservation was priced with (the owner may have changed it since).
+        let percent = if r.total.0 > 0 { (r.deposit.0 * 100 + r.total.0 / 2) / r.total.0 } else { 0 };
         let title = format!(
             "Seña {} % · {} · {} → {} ({} noches)",
-            self.config.deposit_percent,
+            percent,
             unit_name,
             r.stay.check_in.format("%d/%m/%Y"),
             r.stay.check_out.format("%d/%m/%Y"),

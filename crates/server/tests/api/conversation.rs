@@ -20,6 +20,7 @@ both_engines!(
     an_owner_cancellation_of_a_paid_reservation_hands_the_chat_off,
     a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_owner,
     memory_and_the_hold_rule_in_the_sandbox_chat,
+    the_deposit_percentage_is_an_owner_setting,
 );
 
 /// The bot's replies after `after` messages, as one text.
@@ -140,6 +141,47 @@ async fn environment_variables_only_seed_the_settings(engine: Engine) {
     assert_eq!(app.state.store.settings().await.unwrap()["address"], "Ruta 40 km 2130");
     let answer = say(&app, "seed-1", "dónde quedan?").await;
     assert!(answer.contains("Ruta 40 km 2130") && !answer.contains("Siempre Viva"), "{answer}");
+}
+
+/// The deposit percentage is the owner's ("Tu alojamiento"): `POSADA_DEPOSIT_PERCENT` only seeds
+/// it; 0–100, whole numbers; once saved, the bot's answers, the offer, the hold and its payment
+/// link all use the saved value.
+async fn the_deposit_percentage_is_an_owner_setting(engine: Engine) {
+    let env = vec![("POSADA_DEPOSIT_PERCENT", "40".to_string()), ("POSADA_PAYMENT_PROVIDER", "sandbox".to_string())];
+    let app = sandbox_app(engine, env).await;
+    assert_eq!(app.state.store.settings().await.unwrap()["deposit_percent"], "40", "seeded on the first run");
+    assert!(say(&app, "dep-0", "cuánto es la seña?").await.contains("40%"));
+    let ui = owner_ui(&app).await;
+    let page = ui.page("/admin/alojamiento").await;
+    assert!(page.contains(r#"name="deposit_percent""#) && page.contains(r#"value="40""#), "{page}");
+    // Bad values: the error next to the field, nothing saved.
+    for bad in ["101", "-5", "treinta", "30.5", "", "  "] {
+        let r = ui.post("/admin/alojamiento", &[("deposit_percent", bad), ("payment.mercado_pago", "on")]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains(r#"id="err-deposit_percent""#) && html.contains("de 0 a 100"), "{bad:?}: {html}");
+    }
+    assert_eq!(app.state.store.settings().await.unwrap()["deposit_percent"], "40", "nothing saved");
+    // Staff cannot change it.
+    let staff = staff_ui(&app).await;
+    assert_eq!(staff.post("/admin/alojamiento", &[("deposit_percent", "10")]).await.status(), StatusCode::FORBIDDEN);
+    // The owner saves 50.
+    let r = ui.post("/admin/alojamiento", &[("deposit_percent", " 50 "), ("payment.mercado_pago", "on")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.state.store.settings().await.unwrap()["deposit_percent"], "50");
+    assert!(ui.page("/admin/alojamiento").await.contains(r#"value="50""#));
+    assert!(say(&app, "dep-1", "cuánto es la seña?").await.contains("50%"));
+    let code = chat_hold(&app, "dep-1").await;
+    let r = app.state.store.get_reservation(&code).await.unwrap();
+    assert_eq!(r.deposit, r.total.percent(50), "the hold's deposit");
+    drain(&app).await;
+    let link = app.state.store.payment_link(r.id).await.unwrap().expect("a payment link");
+    assert_eq!(link.amount, r.total.percent(50), "the payment link charges the saved share");
+    // A restart with the same environment keeps the owner's value.
+    let seeded =
+        server::property::seed_defaults(app.state.store.as_ref(), &app.state.config, app.clock.now()).await.unwrap();
+    assert_eq!(seeded, 0);
+    assert_eq!(app.state.store.settings().await.unwrap()["deposit_percent"], "50");
 }
 
 /// A guest holds through the sandbox chat with the explicit yes; returns the code.
