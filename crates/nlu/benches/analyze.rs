@@ -8,7 +8,7 @@ use nlu::{UnitRef, analyze};
 
 fn corpus() -> Vec<(String, NaiveDate)> {
     let mut out = Vec::new();
-    for name in ["train", "validation", "validation_r2"] {
+    for name in ["train", "validation", "validation_r2", "validation_r3"] {
         let path = format!("{}/corpus/{name}.jsonl", env!("CARGO_MANIFEST_DIR"));
         for line in std::fs::read_to_string(path).expect("corpus").lines() {
             let v: serde_json::Value = serde_json::from_str(line).expect("json");

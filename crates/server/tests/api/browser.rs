@@ -84,6 +84,9 @@ async fn the_dashboard_works_in_a_real_browser() {
     d.goto(&app.url("/admin/calendario")).await;
     d.find("#login-submit").await;
     shot(&d, "login-360").await;
+    // The login page fits the phone too (the signed-in pages are checked further down).
+    let v = d.script(FITS).await;
+    assert_eq!(v["fits"], serde_json::Value::Bool(true), "the login page is wider than the phone: {v}");
     d.type_into("#email", OWNER_EMAIL).await;
     d.type_into("#password", "wrong").await;
     d.click("#login-submit").await;
@@ -239,6 +242,16 @@ async fn the_dashboard_works_in_a_real_browser() {
             if v["fits"] != serde_json::Value::Bool(true) {
                 too_wide.push(format!("{path} at {w} px: {v}"));
             }
+        }
+    }
+    // The guest's side: the sandbox chat.
+    for w in [360, 390] {
+        d.resize(w, 780).await;
+        d.goto(&app.url("/sandbox/chat")).await;
+        d.find("#t").await;
+        let v = d.script(FITS).await;
+        if v["fits"] != serde_json::Value::Bool(true) {
+            too_wide.push(format!("/sandbox/chat at {w} px: {v}"));
         }
     }
     assert!(too_wide.is_empty(), "pages wider than the phone:\n{}", too_wide.join("\n"));
