@@ -63,6 +63,7 @@ impl Application {
             booking,
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_min, config.rate_limit_burst)),
             bad_signatures: Arc::new(RateLimiter::new(30, 10)),
+            login: Arc::new(crate::login::Login::new(&config.login)),
             ui: Default::default(),
             health: Default::default(),
             metrics: crate::metrics::install(),

@@ -1,5 +1,7 @@
 //! Admin authentication: argon2 password hashes (computed off the async runtime) and HS256
-//! JSON Web Tokens. Tokens carry the e-mail and role and last 12 hours.
+//! JSON Web Tokens. Tokens carry the e-mail, role and the user's token version and last 12 hours;
+//! every request checks them against the user as stored now (one indexed read, no cache), so a
+//! removed user, a demotion or a password change ends older tokens at once.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -13,7 +15,7 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use store::Role;
+use store::{Role, StoreError};
 
 pub const TOKEN_TTL_SECONDS: i64 = 12 * 3600;
 
@@ -28,15 +30,18 @@ pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
     .await?
 }
 
-/// Constant-time through argon2's own comparison; a malformed stored hash never matches.
+/// Off the async runtime. Logins go through [`crate::login::PasswordGate`] instead, which
+/// bounds how many run at once.
 pub async fn verify_password(password: SecretString, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_password_now(&password, &hash)).await.unwrap_or(false)
+}
+
+/// Constant-time through argon2's own comparison; a malformed stored hash never matches.
+/// Blocks for tens of milliseconds and takes ~19 MiB while it runs.
+pub fn verify_password_now(password: &SecretString, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
 }
 
 /// A hash to verify against when the user does not exist, so timing does not reveal e-mails.
@@ -49,15 +54,17 @@ pub static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 pub struct Claims {
     pub sub: String,
     pub role: Role,
+    /// The user's token version when issued; tokens without it (older builds) are refused.
+    pub ver: i64,
     pub iat: i64,
     pub exp: i64,
 }
 
 type HmacSha256 = Hmac<Sha256>;
 
-pub fn issue_token(secret: &SecretString, email: &str, role: Role, now: i64) -> String {
+pub fn issue_token(secret: &SecretString, email: &str, role: Role, ver: i64, now: i64) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = Claims { sub: email.to_string(), role, iat: now, exp: now + TOKEN_TTL_SECONDS };
+    let claims = Claims { sub: email.to_string(), role, ver, iat: now, exp: now + TOKEN_TTL_SECONDS };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise"));
     let signing_input = format!("{header}.{payload}");
     let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("hmac accepts any key");
@@ -122,11 +129,27 @@ impl FromRequestParts<AppState> for Admin {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("El token debe ir como 'Bearer <token>'."))?;
-        match verify_token(&state.config.jwt_secret, token.trim(), state.clock.now().timestamp()) {
-            Ok(claims) => Ok(Admin { email: claims.sub, role: claims.role }),
-            Err(TokenError::Expired) => Err(ApiError::unauthorized("El token venció; iniciá sesión de nuevo.")),
-            Err(_) => Err(ApiError::unauthorized("Token inválido.")),
+        let claims = match verify_token(&state.config.jwt_secret, token.trim(), state.clock.now().timestamp()) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired) => return Err(ApiError::unauthorized("El token venció; iniciá sesión de nuevo.")),
+            Err(_) => return Err(ApiError::unauthorized("Token inválido.")),
+        };
+        // The signature proves who we issued it to, not that they still have those rights.
+        let user = match state.store.get_admin_user(&claims.sub).await {
+            Ok(user) => user,
+            Err(StoreError::NotFound | StoreError::Invalid(_)) => {
+                tracing::info!("bearer token for a user that does not exist");
+                return Err(ApiError::unauthorized("Token inválido."));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        if !user.active || user.token_version != claims.ver || user.role != claims.role {
+            tracing::info!(role = user.role.as_str(), "bearer token older than the user's rights");
+            return Err(ApiError::unauthorized(
+                "Tu sesión se cerró porque cambiaron tu contraseña o tus permisos; iniciá sesión de nuevo.",
+            ));
         }
+        Ok(Admin { email: user.email, role: user.role })
     }
 }
 
@@ -140,7 +163,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_expire() {
-        let t = issue_token(&secret(), "a@b.c", Role::Owner, 1_000);
+        let t = issue_token(&secret(), "a@b.c", Role::Owner, 1, 1_000);
         let c = verify_token(&secret(), &t, 1_001).unwrap();
         assert_eq!((c.sub.as_str(), c.role, c.exp), ("a@b.c", Role::Owner, 1_000 + TOKEN_TTL_SECONDS));
         assert_eq!(verify_token(&secret(), &t, 1_000 + TOKEN_TTL_SECONDS), Err(TokenError::Expired));
@@ -148,12 +171,13 @@ mod tests {
 
     #[test]
     fn forged_tokens_are_refused() {
-        let t = issue_token(&secret(), "a@b.c", Role::Staff, 1_000);
+        let t = issue_token(&secret(), "a@b.c", Role::Staff, 1, 1_000);
         let other = SecretString::from("another-secret-another-secret-xx".to_string());
         assert_eq!(verify_token(&other, &t, 1_001), Err(TokenError::BadSignature));
         // Same signature, payload changed to owner.
         let parts: Vec<&str> = t.split('.').collect();
-        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"a@b.c","role":"owner","iat":1000,"exp":99999999999}"#);
+        let forged_payload =
+            URL_SAFE_NO_PAD.encode(br#"{"sub":"a@b.c","role":"owner","ver":1,"iat":1000,"exp":99999999999}"#);
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
         assert_eq!(verify_token(&secret(), &forged, 1_001), Err(TokenError::BadSignature));
         let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), forged_payload);

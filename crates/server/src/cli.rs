@@ -112,9 +112,22 @@ enum AdminCommand {
         #[arg(long, default_value = "owner")]
         role: String,
     },
+    /// Change a user's role (owner or staff); its older bearer tokens stop working.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove a user: its dashboard sessions and bearer tokens stop working at once.
+    RemoveUser {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub fn main() -> ExitCode {
+    crate::alloc::tune();
     // `--version` also names the commit and the schema (known only at run time).
     let version: &'static str = Box::leak(crate::build_info::describe().into_boxed_str());
     let cli = match Cli::from_arg_matches(&Cli::command().version(version).get_matches()) {
@@ -274,6 +287,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let user = store.upsert_admin_user(&email, &hash, role, chrono::Utc::now()).await?;
             println!("{}", serde_json::json!({"email": user.email, "role": user.role.as_str()}));
             store.close().await;
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::SetRole { email, role } } => {
+            let (_, config) = load(Mode::Lenient)?;
+            let role = store::Role::parse(&role).context("--role must be owner or staff")?;
+            let store = open_for_tool(&config).await?;
+            let changed = store.set_admin_role(&email, role, chrono::Utc::now()).await;
+            store.close().await;
+            let user = match changed {
+                Err(store::StoreError::NotFound) => anyhow::bail!("no admin user {email}"),
+                other => other?,
+            };
+            println!("{}", serde_json::json!({"email": user.email, "role": user.role.as_str()}));
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::RemoveUser { email } } => {
+            let (_, config) = load(Mode::Lenient)?;
+            let store = open_for_tool(&config).await?;
+            let removed = store.remove_admin_user(&email).await;
+            store.close().await;
+            match removed {
+                Err(store::StoreError::NotFound) => anyhow::bail!("no admin user {email}"),
+                other => other?,
+            }
+            println!("{}", serde_json::json!({"email": email.trim().to_lowercase(), "removed": true}));
             Ok(())
         }
         Command::Ical { command } => {

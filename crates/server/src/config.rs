@@ -34,6 +34,13 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_LOG_FORMAT",
     "POSADA_RATE_LIMIT_PER_MIN",
     "POSADA_RATE_LIMIT_BURST",
+    "POSADA_LOGIN_CONCURRENCY",
+    "POSADA_LOGIN_QUEUE_WAIT_MS",
+    "POSADA_LOGIN_FREE_FAILURES",
+    "POSADA_LOGIN_MAX_DELAY_S",
+    "POSADA_LOGIN_ACCOUNT_MAX_FAILURES",
+    "POSADA_LOGIN_ADDRESS_MAX_FAILURES",
+    "POSADA_LOGIN_WINDOW_MIN",
     "POSADA_TRUSTED_PROXIES",
     "POSADA_CORS_ORIGINS",
     "POSADA_HEALTH_DB_SLOW_MS",
@@ -199,6 +206,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub rate_limit_per_min: u32,
     pub rate_limit_burst: u32,
+    /// Password checks and failed-login throttling, for both logins.
+    pub login: LoginConfig,
     pub trusted_proxies: Vec<IpNet>,
     pub cors_origins: Vec<String>,
     pub health_db_slow_ms: u64,
@@ -357,6 +366,26 @@ pub struct PropertyConfig {
     pub policies: Option<String>,
     pub check_in_from: String,
     pub check_out_until: String,
+}
+
+/// How password logins (the JSON API's and the dashboard's) are bounded.
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    /// Password checks (argon2, ~19 MiB each) running at once in this instance.
+    pub concurrency: usize,
+    /// How long a login waits for a free check before a 429 with `Retry-After`.
+    pub queue_wait: std::time::Duration,
+    /// Failures one address may have on one account before each next try waits (1 s, 2 s, 4 s…).
+    pub free_failures: u32,
+    /// The longest such wait (0: no waits per account and address).
+    pub max_delay_s: u64,
+    /// Failures on one account from all addresses in the window before addresses that already
+    /// failed on it are refused until the window passes (0: no ceiling).
+    pub account_max_failures: u32,
+    /// Failures from one address on all accounts in the window before it is refused (0: none).
+    pub address_max_failures: u32,
+    /// The window failures are counted in.
+    pub window: std::time::Duration,
 }
 
 /// How imported calendars are polled and judged.
@@ -721,6 +750,17 @@ impl Config {
             log_format,
             rate_limit_per_min: source.parse("POSADA_RATE_LIMIT_PER_MIN", 120)?,
             rate_limit_burst: source.parse("POSADA_RATE_LIMIT_BURST", 250)?,
+            login: LoginConfig {
+                concurrency: source.parse::<usize>("POSADA_LOGIN_CONCURRENCY", 2)?.clamp(1, 64),
+                queue_wait: std::time::Duration::from_millis(source.parse("POSADA_LOGIN_QUEUE_WAIT_MS", 2000)?),
+                free_failures: source.parse("POSADA_LOGIN_FREE_FAILURES", 3)?,
+                max_delay_s: source.parse("POSADA_LOGIN_MAX_DELAY_S", 300)?,
+                account_max_failures: source.parse("POSADA_LOGIN_ACCOUNT_MAX_FAILURES", 20)?,
+                address_max_failures: source.parse("POSADA_LOGIN_ADDRESS_MAX_FAILURES", 30)?,
+                window: std::time::Duration::from_secs(
+                    60 * source.parse::<u64>("POSADA_LOGIN_WINDOW_MIN", 15)?.clamp(1, 24 * 60),
+                ),
+            },
             trusted_proxies,
             cors_origins: source.list("POSADA_CORS_ORIGINS"),
             health_db_slow_ms: source.parse("POSADA_HEALTH_DB_SLOW_MS", 500)?,

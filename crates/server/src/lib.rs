@@ -2,6 +2,7 @@
 //! crates (`domain`, `nlu`) to the store.
 
 pub mod admin_ui;
+pub mod alloc;
 pub mod app;
 pub mod auth;
 pub mod backup;
@@ -19,6 +20,7 @@ pub mod fault;
 pub mod http;
 pub mod ical_sync;
 pub mod jobs;
+pub mod login;
 pub mod metrics;
 pub mod payments;
 pub mod property;

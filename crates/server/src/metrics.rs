@@ -48,6 +48,8 @@ pub const BACKUPS: &str = "backups_total";
 pub const DISK_FREE: &str = "disk_free_bytes";
 pub const DISK_SIZE: &str = "disk_size_bytes";
 pub const HEALTH_STATUS: &str = "health_status";
+pub const LOGIN_THROTTLED: &str = "login_throttled_total";
+pub const LOGIN_CHECKS_RUNNING: &str = "login_checks_running";
 
 pub const ALL: &[&str] = &[
     HTTP_REQUESTS,
@@ -95,6 +97,8 @@ pub const ALL: &[&str] = &[
     DISK_FREE,
     DISK_SIZE,
     HEALTH_STATUS,
+    LOGIN_THROTTLED,
+    LOGIN_CHECKS_RUNNING,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -173,6 +177,11 @@ fn describe() {
         "Bytes available to the service on the file system of each directory (data, backups)"
     );
     metrics::describe_gauge!(HEALTH_STATUS, "What /api/v1/healthz says: 0 healthy, 1 degraded, 2 unhealthy");
+    metrics::describe_counter!(
+        LOGIN_THROTTLED,
+        "Login attempts refused before the password was checked, by login (api, dashboard) and reason (delay, account, address, busy)"
+    );
+    metrics::describe_gauge!(LOGIN_CHECKS_RUNNING, "Password checks (argon2) running now in this instance");
     metrics::describe_gauge!(DISK_SIZE, "Size of the file system of each directory (data, backups)");
 }
 

@@ -26,7 +26,9 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Failed webhook signatures, per address.
     pub bad_signatures: Arc<RateLimiter>,
-    /// The dashboard's per-instance state (login throttle, live updates).
+    /// Both logins' throttle and password-check gate (per instance).
+    pub login: Arc<crate::login::Login>,
+    /// The dashboard's per-instance state (live updates).
     pub ui: Arc<crate::admin_ui::UiState>,
     /// The last deep health check, shared by every caller for a moment (health is cheap to ask).
     pub health: Arc<crate::http::health::HealthCache>,

@@ -1233,12 +1233,23 @@ macro_rules! store_impl {
 
             async fn upsert_admin_user(&self, email: &str, hash: &str, role: Role, now: DateTime<Utc>) -> Result<AdminUser> {
                 let mut w = self.write().await?;
+                let before: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM admin_users WHERE email = $1")
+                    .bind(email.trim().to_lowercase())
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                // A new password, another role or a reactivation moves the token version on (older
+                // bearer tokens stop working); the same password and role again (the owner ensured
+                // at every start) changes nothing.
                 let row: AdminRow = sqlx::query_as(
                     "INSERT INTO admin_users (email, password_hash, role, active, created_at, updated_at) \
                      VALUES ($1, $2, $3, TRUE, $4, $4) \
                      ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash, \
-                       role = excluded.role, active = TRUE, updated_at = excluded.updated_at \
-                     RETURNING id, email, password_hash, role, active",
+                       role = excluded.role, active = TRUE, updated_at = excluded.updated_at, \
+                       token_version = CASE WHEN admin_users.password_hash <> excluded.password_hash \
+                         OR admin_users.role <> excluded.role OR NOT admin_users.active \
+                         THEN admin_users.token_version + 1 ELSE admin_users.token_version END \
+                     RETURNING id, email, password_hash, role, active, token_version",
                 )
                 .bind(email.trim().to_lowercase())
                 .bind(hash)
@@ -1247,14 +1258,57 @@ macro_rules! store_impl {
                 .fetch_one(&mut *w.tx)
                 .await
                 .map_err(Self::map_err)?;
+                // A new password ends the dashboard sessions too (they follow the role by themselves).
+                if before.is_some_and(|(old,)| old != hash) {
+                    sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1")
+                        .bind(row.id)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                }
                 w.tx.commit().await.map_err(Self::map_err)?;
                 row.try_into()
+            }
+
+            async fn set_admin_role(&self, email: &str, role: Role, now: DateTime<Utc>) -> Result<AdminUser> {
+                $crate::text::findable(email)?;
+                let mut w = self.write().await?;
+                let row: Option<AdminRow> = sqlx::query_as(
+                    "UPDATE admin_users SET role = $2, updated_at = $3, \
+                       token_version = CASE WHEN role <> $2 THEN token_version + 1 ELSE token_version END \
+                     WHERE email = $1 RETURNING id, email, password_hash, role, active, token_version",
+                )
+                .bind(email.trim().to_lowercase())
+                .bind(role.as_str())
+                .bind(now)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let row = row.ok_or(StoreError::NotFound)?;
+                w.tx.commit().await.map_err(Self::map_err)?;
+                row.try_into()
+            }
+
+            async fn remove_admin_user(&self, email: &str) -> Result<()> {
+                $crate::text::findable(email)?;
+                let mut w = self.write().await?;
+                // Its dashboard sessions go with it (ON DELETE CASCADE); bearer tokens find no user.
+                let done = sqlx::query("DELETE FROM admin_users WHERE email = $1")
+                    .bind(email.trim().to_lowercase())
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(())
             }
 
             async fn get_admin_user(&self, email: &str) -> Result<AdminUser> {
                 $crate::text::findable(email)?;
                 let row: Option<AdminRow> = sqlx::query_as(
-                    "SELECT id, email, password_hash, role, active FROM admin_users WHERE email = $1",
+                    "SELECT id, email, password_hash, role, active, token_version FROM admin_users WHERE email = $1",
                 )
                 .bind(email.trim().to_lowercase())
                 .fetch_optional(&self.pool)
@@ -1265,7 +1319,7 @@ macro_rules! store_impl {
 
             async fn list_admin_users(&self) -> Result<Vec<AdminUser>> {
                 let rows: Vec<AdminRow> =
-                    sqlx::query_as("SELECT id, email, password_hash, role, active FROM admin_users ORDER BY id")
+                    sqlx::query_as("SELECT id, email, password_hash, role, active, token_version FROM admin_users ORDER BY id")
                         .fetch_all(&self.pool)
                         .await
                         .map_err(Self::map_err)?;

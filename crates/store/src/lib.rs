@@ -157,7 +157,8 @@ pub trait Store: SettingsStore + Send + Sync + 'static {
     async fn audit_for(&self, reservation_id: i64) -> Result<Vec<AuditEntry>>;
 
     // Admin users
-    /// Creates the user or replaces its password and role.
+    /// Creates the user or replaces its password and role. A new password, another role or a
+    /// reactivation moves its token version on; a new password also ends its dashboard sessions.
     async fn upsert_admin_user(
         &self,
         email: &str,
@@ -165,6 +166,11 @@ pub trait Store: SettingsStore + Send + Sync + 'static {
         role: Role,
         now: DateTime<Utc>,
     ) -> Result<AdminUser>;
+    /// Changes a user's role (a change moves its token version on); [`StoreError::NotFound`]
+    /// when there is no such user.
+    async fn set_admin_role(&self, email: &str, role: Role, now: DateTime<Utc>) -> Result<AdminUser>;
+    /// Removes a user and its dashboard sessions; [`StoreError::NotFound`] when there is none.
+    async fn remove_admin_user(&self, email: &str) -> Result<()>;
     async fn get_admin_user(&self, email: &str) -> Result<AdminUser>;
     async fn list_admin_users(&self) -> Result<Vec<AdminUser>>;
 

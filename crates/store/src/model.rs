@@ -264,6 +264,9 @@ pub struct AdminUser {
     pub password_hash: String,
     pub role: Role,
     pub active: bool,
+    /// Moves on with every password change, change of role or removal; a bearer token issued
+    /// under an older version is refused.
+    pub token_version: i64,
 }
 
 impl fmt::Debug for AdminUser {
@@ -273,6 +276,7 @@ impl fmt::Debug for AdminUser {
             .field("email", &self.email)
             .field("role", &self.role)
             .field("active", &self.active)
+            .field("token_version", &self.token_version)
             .finish_non_exhaustive()
     }
 }

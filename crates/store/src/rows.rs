@@ -356,11 +356,12 @@ impl From<AuditRow> for AuditEntry {
 
 #[derive(sqlx::FromRow)]
 pub struct AdminRow {
-    id: i64,
+    pub id: i64,
     email: String,
     password_hash: String,
     role: String,
     active: bool,
+    pub token_version: i64,
 }
 
 impl TryFrom<AdminRow> for AdminUser {
@@ -372,6 +373,7 @@ impl TryFrom<AdminRow> for AdminUser {
             password_hash: r.password_hash,
             role: Role::parse(&r.role).ok_or_else(|| StoreError::Corrupt(format!("role {}", r.role)))?,
             active: r.active,
+            token_version: r.token_version,
         })
     }
 }

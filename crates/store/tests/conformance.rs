@@ -1011,8 +1011,31 @@ async fn admin_sessions_live_expire_and_end(engine: Engine) {
     assert!(matches!(store.get_admin_session("h1", now()).await.unwrap_err(), StoreError::NotFound));
     // A role change applies to live sessions at once.
     store.create_admin_session(&new("h3", 12), now()).await.unwrap();
-    store.upsert_admin_user("staff@example.test", "hash", Role::Owner, now()).await.unwrap();
+    let promoted = store.upsert_admin_user("staff@example.test", "hash", Role::Owner, now()).await.unwrap();
     assert_eq!(store.get_admin_session("h3", now()).await.unwrap().role, Role::Owner);
+    // Token versions: another role moves it, the same password and role again do not, a new
+    // password moves it and ends the sessions, a removal ends everything.
+    assert_eq!(promoted.token_version, user.token_version + 1);
+    let same = store.upsert_admin_user("staff@example.test", "hash", Role::Owner, now()).await.unwrap();
+    assert_eq!(same.token_version, promoted.token_version);
+    let demoted = store.set_admin_role("staff@example.test", Role::Staff, now()).await.unwrap();
+    assert_eq!((demoted.role, demoted.token_version), (Role::Staff, promoted.token_version + 1));
+    assert_eq!(
+        store.set_admin_role("staff@example.test", Role::Staff, now()).await.unwrap().token_version,
+        demoted.token_version
+    );
+    let reset = store.upsert_admin_user("staff@example.test", "new-hash", Role::Staff, now()).await.unwrap();
+    assert_eq!(reset.token_version, demoted.token_version + 1);
+    assert!(matches!(store.get_admin_session("h3", now()).await.unwrap_err(), StoreError::NotFound));
+    store.create_admin_session(&new("h4", 12), now()).await.unwrap();
+    store.remove_admin_user("Staff@Example.test").await.unwrap();
+    assert!(matches!(store.get_admin_user("staff@example.test").await.unwrap_err(), StoreError::NotFound));
+    assert!(matches!(store.get_admin_session("h4", now()).await.unwrap_err(), StoreError::NotFound));
+    assert!(matches!(store.remove_admin_user("staff@example.test").await.unwrap_err(), StoreError::NotFound));
+    assert!(matches!(
+        store.set_admin_role("nobody@example.test", Role::Owner, now()).await.unwrap_err(),
+        StoreError::NotFound
+    ));
 }
 
 async fn the_audit_log_reads_as_a_feed(engine: Engine) {

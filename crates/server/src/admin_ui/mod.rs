@@ -24,7 +24,6 @@ use html::{Nav, e};
 /// Dashboard state shared by every request of this instance.
 #[derive(Default)]
 pub struct UiState {
-    pub throttle: session::LoginThrottle,
     pub live: live::Live,
 }
 

@@ -1,11 +1,11 @@
 //! Dashboard sessions: login with e-mail and password (argon2), a server-side session behind an
 //! `HttpOnly; SameSite=Strict` cookie (`Secure` over https), a CSRF token per session checked on
-//! every POST, and failed logins limited per account and per address.
+//! every POST, and failed logins throttled like the JSON API's ([`crate::login`]).
 
 use super::html::{self, Errors, Nav, Viewer, e, err, inv};
 use super::{UiError, UiResult, page};
-use crate::auth;
 use crate::http::middleware::client_ip;
+use crate::login::{self, Attempt, Door};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
@@ -17,52 +17,11 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use store::{NewAdminSession, Role, StoreError};
 
 pub const SESSION_COOKIE: &str = "posada_session";
 pub const LOGIN_COOKIE: &str = "posada_login";
 pub const SESSION_TTL_HOURS: i64 = 12;
-
-/// Failed logins allowed in [`THROTTLE_WINDOW`] before refusing: per account, per address.
-pub const MAX_FAILS_PER_ACCOUNT: usize = 5;
-pub const MAX_FAILS_PER_IP: usize = 20;
-pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// In-process memory of failed logins (rate limits are per instance, like the API's).
-#[derive(Default)]
-pub struct LoginThrottle {
-    fails: Mutex<HashMap<String, Vec<Instant>>>,
-}
-
-impl LoginThrottle {
-    /// Minutes to wait when `key` is over `max`.
-    fn blocked(&self, key: &str, max: usize, now: Instant) -> Option<u64> {
-        let mut map = self.fails.lock().unwrap_or_else(|p| p.into_inner());
-        let list = map.get_mut(key)?;
-        list.retain(|t| now.duration_since(*t) < THROTTLE_WINDOW);
-        if list.len() >= max {
-            let oldest = list[0];
-            let wait = THROTTLE_WINDOW.saturating_sub(now.duration_since(oldest));
-            Some(wait.as_secs().div_ceil(60).max(1))
-        } else {
-            None
-        }
-    }
-
-    fn fail(&self, key: String, now: Instant) {
-        let mut map = self.fails.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 50_000 {
-            map.retain(|_, l| l.iter().any(|t| now.duration_since(*t) < THROTTLE_WINDOW));
-        }
-        map.entry(key).or_default().push(now);
-    }
-
-    fn clear(&self, key: &str) {
-        self.fails.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
-    }
-}
 
 pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
@@ -287,41 +246,20 @@ pub async fn login(State(s): State<AppState>, req: Request) -> Response {
     if !errors.is_empty() {
         return login_page(&s, &fresh, &email, &next, &errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let now_i = Instant::now();
-    let acct_key = format!("acct:{email}");
-    let ip_key = format!("ip:{ip}");
-    let throttle = &s.ui.throttle;
-    let blocked = throttle
-        .blocked(&acct_key, MAX_FAILS_PER_ACCOUNT, now_i)
-        .map(|m| format!("Demasiados intentos fallidos para esta cuenta. Esperá {m} minutos y probá de nuevo."))
-        .or_else(|| {
-            throttle.blocked(&ip_key, MAX_FAILS_PER_IP, now_i).map(|m| {
-                format!("Demasiados intentos fallidos desde esta conexión. Esperá {m} minutos y probá de nuevo.")
-            })
-        });
-    if let Some(message) = blocked {
-        tracing::warn!(%ip, "dashboard login throttled");
-        errors.insert("general", message);
-        return login_page(&s, &fresh, &email, &next, &errors, StatusCode::TOO_MANY_REQUESTS);
-    }
-    let user = match s.store.get_admin_user(&email).await {
-        Ok(u) => Some(u),
-        Err(StoreError::NotFound) => None,
-        Err(other) => return UiError::internal(other).into_response(),
-    };
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| auth::DUMMY_HASH.clone());
-    let ok = auth::verify_password(SecretString::from(password), hash).await;
-    let user = match user {
-        Some(u) if ok && u.active => u,
-        _ => {
-            throttle.fail(acct_key, now_i);
-            throttle.fail(ip_key, now_i);
-            tracing::info!("dashboard login refused");
+    let user = match login::attempt(&s, Door::Dashboard, &email, SecretString::from(password), ip).await {
+        Ok(Attempt::In(user)) => user,
+        Ok(Attempt::Wrong) => {
             errors.insert("general", "E-mail o contraseña incorrectos.".into());
             return login_page(&s, &fresh, &email, &next, &errors, StatusCode::UNAUTHORIZED);
         }
+        Ok(Attempt::Refused(r)) => {
+            errors.insert("general", r.message());
+            let mut page = login_page(&s, &fresh, &email, &next, &errors, StatusCode::TOO_MANY_REQUESTS);
+            page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(r.retry_after()));
+            return page;
+        }
+        Err(other) => return UiError::internal(other).into_response(),
     };
-    throttle.clear(&acct_key);
     let token = random_token();
     let now = s.clock.now();
     let new = NewAdminSession {
@@ -361,21 +299,6 @@ pub async fn logout(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn throttle_counts_failures_in_the_window() {
-        let t = LoginThrottle::default();
-        let now = Instant::now();
-        for _ in 0..4 {
-            t.fail("acct:a".into(), now);
-        }
-        assert_eq!(t.blocked("acct:a", 5, now), None);
-        t.fail("acct:a".into(), now);
-        assert_eq!(t.blocked("acct:a", 5, now), Some(15));
-        assert_eq!(t.blocked("acct:a", 5, now + THROTTLE_WINDOW), None);
-        t.clear("acct:a");
-        assert_eq!(t.blocked("acct:a", 5, now), None);
-    }
 
     #[test]
     fn next_is_only_ever_our_own_page() {

@@ -2,20 +2,23 @@
 
 use super::extract::{ApiJson, ApiQuery};
 use super::json;
+use super::middleware::client_ip;
 use super::public::not_found_code;
 use crate::auth::{self, Admin};
 use crate::booking::ManualKind;
 use crate::error::{ApiError, ApiResult};
+use crate::login::{self, Attempt, Door};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{Datelike, NaiveDate};
 use domain::{AttentionFlag, Multiplier, RateRule, ReservationStatus, RuleEffect, RuleScope, Stay};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use store::{Change, Photo, RateRuleInput, ReservationFilter, StoreError, UnitInput};
 
 #[derive(Deserialize)]
@@ -24,23 +27,25 @@ pub struct LoginBody {
     password: String,
 }
 
-pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<Value>> {
-    let refused = || ApiError::unauthorized("E-mail o contraseña incorrectos.");
-    let user = match s.store.get_admin_user(&b.email).await {
-        Ok(u) => Some(u),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| auth::DUMMY_HASH.clone());
-    let ok = auth::verify_password(SecretString::from(b.password), hash).await;
-    let user = match user {
-        Some(u) if ok && u.active => u,
-        _ => {
-            tracing::info!("admin login refused");
-            return Err(refused());
+pub async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult<Json<Value>> {
+    let ip = client_ip(peer.ip(), &headers, &s.config.trusted_proxies);
+    let user = match login::attempt(&s, Door::Api, &b.email, SecretString::from(b.password), ip).await? {
+        Attempt::In(user) => user,
+        Attempt::Wrong => return Err(ApiError::unauthorized("E-mail o contraseña incorrectos.")),
+        Attempt::Refused(r) => {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "login_throttled", r.message());
+            e.retry_after = Some(r.retry_after());
+            return Err(e.with_details(json!({"retry_after": r.retry_after()})));
         }
     };
-    let token = auth::issue_token(&s.config.jwt_secret, &user.email, user.role, s.clock.now().timestamp());
+    let now = s.clock.now().timestamp();
+    let token = auth::issue_token(&s.config.jwt_secret, &user.email, user.role, user.token_version, now);
+    tracing::info!(role = user.role.as_str(), "admin login");
     Ok(Json(json!({
         "access_token": token,
         "token_type": "bearer",

@@ -99,7 +99,10 @@ fn feed_json(s: &AppState, f: &Feed) -> Value {
     })
 }
 
-pub async fn unit_ical(State(s): State<AppState>, _admin: Admin, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// The export URL is a secret (whoever has it reads the calendar) and feeds are channel
+/// settings: both are the owner's, like on the dashboard.
+pub async fn unit_ical(State(s): State<AppState>, admin: Admin, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    admin.require_owner()?;
     let unit = s.store.get_unit(parse_id(&id)?).await?;
     let feeds = s.store.list_feeds(Some(unit.id)).await?;
     let mut v = export_urls(&s, &unit);
@@ -175,7 +178,8 @@ pub async fn rotate_token(State(s): State<AppState>, admin: Admin, Path(id): Pat
     Ok(Json(export_urls(&s, &unit)))
 }
 
-pub async fn sync_now(State(s): State<AppState>, _admin: Admin) -> ApiResult<Json<Value>> {
+pub async fn sync_now(State(s): State<AppState>, admin: Admin) -> ApiResult<Json<Value>> {
+    admin.require_owner()?;
     let reports = s.booking.importer().sync_all().await?;
     Ok(Json(json!({ "feeds": reports })))
 }

@@ -23,7 +23,7 @@ pub fn set_cookies(r: &reqwest::Response) -> Vec<String> {
     r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(String::from).collect()
 }
 
-fn cookie_pair(set_cookie: &str) -> String {
+pub fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap_or("").to_string()
 }
 
