@@ -7,14 +7,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 fn env_for(db: &TestDatabase, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
-    let mut env: Vec<(&'static str, String)> = vec![
-        ("POSADA_DATABASE_URL", db.url.clone()),
-        ("POSADA_BIND", "127.0.0.1:0".into()),
-        ("POSADA_JWT_SECRET", JWT_SECRET.into()),
-        ("POSADA_ADMIN_EMAIL", OWNER_EMAIL.into()),
-        ("POSADA_ADMIN_PASSWORD", OWNER_PASSWORD.into()),
-        ("POSADA_LOG", "info".into()),
-    ];
+    let mut env = binary_env(db);
     for (k, v) in extra {
         let k: &'static str = Box::leak(k.to_string().into_boxed_str());
         env.retain(|(key, _)| *key != k);

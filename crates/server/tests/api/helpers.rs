@@ -233,6 +233,18 @@ pub fn property_in_days(days: i64) -> String {
 // ---------------------------------------------------------------------------------------------
 // The real binary.
 
+/// What `posada serve` needs to run on `db` with the test owner, on a free port.
+pub fn binary_env(db: &TestDatabase) -> Vec<(&'static str, String)> {
+    vec![
+        ("POSADA_DATABASE_URL", db.url.clone()),
+        ("POSADA_BIND", "127.0.0.1:0".into()),
+        ("POSADA_JWT_SECRET", JWT_SECRET.into()),
+        ("POSADA_ADMIN_EMAIL", OWNER_EMAIL.into()),
+        ("POSADA_ADMIN_PASSWORD", OWNER_PASSWORD.into()),
+        ("POSADA_LOG", "info".into()),
+    ]
+}
+
 pub struct Binary {
     pub child: Child,
     pub address: String,

@@ -214,14 +214,7 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_wrong_logins_keep_the_real_binary_small() {
     let db = TestDatabase::new(Engine::Sqlite).await;
-    let env: Vec<(&str, String)> = vec![
-        ("POSADA_DATABASE_URL", db.url.clone()),
-        ("POSADA_BIND", "127.0.0.1:0".into()),
-        ("POSADA_JWT_SECRET", JWT_SECRET.into()),
-        ("POSADA_ADMIN_EMAIL", OWNER_EMAIL.into()),
-        ("POSADA_ADMIN_PASSWORD", OWNER_PASSWORD.into()),
-        ("POSADA_LOG", "info".into()),
-    ];
+    let env = binary_env(&db);
     let bin = Binary::start(&["serve"], &env);
     let pid = bin.child.id();
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();

@@ -71,14 +71,7 @@ async fn a_request_that_never_finishes_is_dropped_when_the_grace_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_stops_the_binary_at_once_with_a_dashboard_stream_open() {
     let db = TestDatabase::new(Engine::Sqlite).await;
-    let env: Vec<(&str, String)> = vec![
-        ("POSADA_DATABASE_URL", db.url.clone()),
-        ("POSADA_BIND", "127.0.0.1:0".into()),
-        ("POSADA_JWT_SECRET", JWT_SECRET.into()),
-        ("POSADA_ADMIN_EMAIL", OWNER_EMAIL.into()),
-        ("POSADA_ADMIN_PASSWORD", OWNER_PASSWORD.into()),
-        ("POSADA_LOG", "info".into()),
-    ];
+    let env = binary_env(&db);
     let bin = Binary::start(&["serve"], &env);
     let cookie = session_cookie_at(&bin.address, OWNER_EMAIL, OWNER_PASSWORD).await;
     let stream = open_stream(&bin.address, &cookie).await;
