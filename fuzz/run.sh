@@ -48,9 +48,16 @@ for t in "${targets[@]}"; do
   bin="$repo/$dir/target/$triple/release/$name"
   echo "== $name: ${secs}s" >&2
   # The first corpus directory gets the new inputs; the seeds are only read.
-  nice -n 19 "$bin" "$work/corpus/$name" "$repo/$dir/seeds/$name" \
-    -max_total_time="$secs" -timeout=30 -rss_limit_mb=1024 -print_final_stats=1 \
-    -artifact_prefix="$work/artifacts/$name/" ${extra:-} >"$work/logs/$name.log" 2>&1 &
+  (
+    start=$(date +%s)
+    rc=0
+    nice -n 19 "$bin" "$work/corpus/$name" "$repo/$dir/seeds/$name" \
+      -max_total_time="$secs" -timeout=30 -rss_limit_mb=1024 -print_final_stats=1 \
+      -artifact_prefix="$work/artifacts/$name/" ${extra:-} >"$work/logs/$name.log" 2>&1 || rc=$?
+    # Wall-clock seconds (a crash stops a target early), then libFuzzer's exit code.
+    echo "$(($(date +%s) - start)) $rc" >"$work/logs/$name.time"
+    exit "$rc"
+  ) &
   pids+=($!)
 done
 failed=0
@@ -62,14 +69,13 @@ for t in "${targets[@]}"; do
   read -r name _ <<<"$t"
   log="$work/logs/$name.log"
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+  read -r took _ <"$work/logs/$name.time"
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corpus=$(find "$work/corpus/$name" -type f | wc -l)
   crashes=$(find "$work/artifacts/$name" -type f | wc -l)
   crashes_total=$((crashes_total + crashes))
-  [ -z "$took" ] && took=$secs
   rate=$(( ${runs:-0} / (took > 0 ? took : 1) ))
   printf '%-12s %8s %12s %8s %6s %6s %7s %8s\n' "$name" "$took" "${runs:-?}" "$rate" "${cov:-?}" "${ft:-?}" "$corpus" "$crashes"
 done
