@@ -29,7 +29,7 @@ mod users;
 
 pub use catalog::CatalogStore;
 pub use conversations::ConversationStore;
-pub use error::{Result, Result as StoreResult, StoreError};
+pub use error::{Result, Result as StoreResult, StoreError, Unavailable};
 pub use feeds::FeedStore;
 pub use jobs::JobStore;
 pub use maintenance::MaintenanceStore;
