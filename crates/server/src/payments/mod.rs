@@ -306,10 +306,13 @@ impl Payments {
             r.stay.check_out.format("%d/%m"),
             r.stay.nights(),
             r.guests,
-            money(paid)
+            paid.to_ars()
         );
         if balance > Money::ZERO {
-            text.push_str(&format!("\nEl saldo de {} se abona al llegar (efectivo o transferencia).", money(balance)));
+            text.push_str(&format!(
+                "\nEl saldo de {} se abona al llegar (efectivo o transferencia).",
+                balance.to_ars()
+            ));
         }
         text.push_str(&format!(
             "\nCheck-in desde las {} · check-out hasta las {}.",
@@ -331,7 +334,7 @@ impl Payments {
             unit.name,
             r.stay.check_in.format("%d/%m"),
             r.stay.check_out.format("%d/%m"),
-            money(paid),
+            paid.to_ars(),
             if r.guest_name.is_empty() { "sin nombre" } else { &r.guest_name }
         ))
         .await;
@@ -345,7 +348,7 @@ impl Payments {
             None => format!("referencia desconocida {:?}", record.external_reference),
             Some(r) if record.currency != "ARS" => format!("moneda {} en la reserva {}", record.currency, r.code),
             Some(r) => {
-                format!("{} pagado, la seña era {} (reserva {})", money(record.amount), money(r.deposit), r.code)
+                format!("{} pagado, la seña era {} (reserva {})", record.amount.to_ars(), r.deposit.to_ars(), r.code)
             }
         };
         if let Some(r) = r {
@@ -415,14 +418,13 @@ impl Payments {
             "💸 Reserva {}: pago {} de {} — {why}. Hay que devolverlo o resolverlo.",
             r.code,
             record.provider_payment_id,
-            money(record.amount)
+            record.amount.to_ars()
         ))
         .await;
         Ok(())
     }
 }
 
-/// "$105.300" (Argentine thousands separator).
 /// What a stored notification is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationTarget<'a> {
@@ -449,18 +451,4 @@ pub fn notification_target(payload: &Value) -> NotificationTarget<'_> {
         .or_else(|| b["data"]["id"].as_str().map(String::from))
         .or_else(|| b["data"]["id"].as_i64().map(|i| i.to_string()));
     NotificationTarget { kind, signed: signed.is_some(), payment_id: signed.or(unsigned) }
-}
-
-pub fn money(m: Money) -> String {
-    m.to_ars()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_reads_like_argentina() {
-        assert_eq!(super::money(domain::Money::from_pesos(105_300)), "$105.300");
-        assert_eq!(super::money(domain::Money(150)), "$1,50");
-        assert_eq!(super::money(domain::Money::from_pesos(999)), "$999");
-    }
 }
