@@ -501,7 +501,16 @@ impl Chat {
             })
             .collect();
         let filter = ReservationFilter { contact: Some(contact.address.clone()), limit: 10, ..Default::default() };
-        ctx.reservations = self.store.list_reservations(&filter).await?.0.iter().map(booking_info).collect();
+        let mut reservations = Vec::new();
+        for r in self.store.list_reservations(&filter).await?.0 {
+            let mut info = booking_info(&r);
+            // A hold's link, once made, is what "cómo pago?" and the reminder hand out again.
+            if r.status == ReservationStatus::PreReserved {
+                info.payment_link = self.store.payment_link(r.id).await?.map(|l| l.url);
+            }
+            reservations.push(info);
+        }
+        ctx.reservations = reservations;
         Ok(ctx)
     }
 
