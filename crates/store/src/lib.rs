@@ -286,8 +286,10 @@ pub trait Store: SettingsStore + Send + Sync + 'static {
     async fn list_messages(&self, contact_id: i64, after_id: i64, limit: i64) -> Result<Vec<Message>>;
     /// The contact's latest message from them (e-mail threading: the one a reply answers).
     async fn last_inbound_message(&self, contact_id: i64) -> Result<Option<Message>>;
-    /// Whether an older outbound message of this contact is still queued (sends stay in order).
-    async fn has_earlier_queued(&self, contact_id: i64, message_id: i64) -> Result<bool>;
+    /// `None` when no older outbound message of this contact is still queued; otherwise when
+    /// the oldest of them is next tried (its send job's `run_at`): sends stay in order, and a
+    /// later one waits for that moment instead of asking again and again during an outage.
+    async fn earlier_queued_due(&self, contact_id: i64, message_id: i64) -> Result<Option<DateTime<Utc>>>;
     async fn mark_message(
         &self,
         id: i64,
