@@ -121,8 +121,34 @@ impl From<StoreError> for ApiError {
                     "El texto tiene caracteres que no se pueden guardar (por ejemplo un byte nulo).",
                 )
             }
-            other => ApiError::internal(other),
+            other => match other.unavailable() {
+                Some(why) => ApiError::database_unavailable(why, &other),
+                None => ApiError::internal(other),
+            },
         }
+    }
+}
+
+impl ApiError {
+    /// 503 + `Retry-After`: the database cannot take the request right now (restarting,
+    /// saturated, disk full); the same request will work later, so clients should retry.
+    pub fn database_unavailable(why: store::Unavailable, cause: &dyn std::fmt::Display) -> ApiError {
+        use store::Unavailable::*;
+        let (code, message, retry_after) = match why {
+            Unreachable | Busy => {
+                ("unavailable", "El servicio no puede atender en este momento. Probá de nuevo en unos segundos.", 5)
+            }
+            StorageFull => (
+                "storage_full",
+                "El servidor se quedó sin espacio para guardar datos; no se guardó nada. Probá de nuevo más tarde.",
+                60,
+            ),
+        };
+        // The operator's problem, not the client's: logged loudly, answered plainly.
+        tracing::error!(error = %cause, kind = ?why, "database unavailable");
+        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        e.retry_after = Some(retry_after);
+        e
     }
 }
 

@@ -16,7 +16,7 @@ mod sqlite;
 pub mod testing;
 mod text;
 
-pub use error::{Result, Result as StoreResult, StoreError};
+pub use error::{Result, Result as StoreResult, StoreError, Unavailable};
 pub use migrations::{Migration, MigrationStatus};
 pub use model::*;
 pub use postgres::PgStore;

@@ -171,7 +171,7 @@ pub async fn add_feed(State(s): State<AppState>, Path(id): Path<String>, form: C
             Err(StoreError::Duplicate(_)) => {
                 errors.insert("url", "Esta cabaña ya importa ese calendario.".into());
             }
-            Err(other) => return Err(UiError::internal(other)),
+            Err(other) => return Err(UiError::from(other)),
         }
     }
     let mut values = form.fields.clone();

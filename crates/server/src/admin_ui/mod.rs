@@ -49,6 +49,8 @@ pub enum UiError {
     NotFound,
     /// Input no form of ours sends (a control character): 422 with the reason.
     BadInput(String),
+    /// The database cannot answer right now (restarting, saturated, disk full): 503, retry later.
+    Unavailable,
     Internal,
 }
 
@@ -66,7 +68,13 @@ impl From<store::StoreError> for UiError {
             store::StoreError::Invalid(_) => UiError::BadInput(
                 "El texto tiene caracteres que no se pueden guardar (por ejemplo un byte nulo).".into(),
             ),
-            other => UiError::internal(other),
+            other => match other.unavailable() {
+                Some(why) => {
+                    tracing::error!(error = %other, kind = ?why, "database unavailable");
+                    UiError::Unavailable
+                }
+                None => UiError::internal(other),
+            },
         }
     }
 }
@@ -96,6 +104,14 @@ impl IntoResponse for UiError {
                     page(html::layout(None, Nav::None, "Datos inválidos", None, &body)),
                 )
                     .into_response();
+            }
+            UiError::Unavailable => {
+                let body = r#"<section class="card"><h1>Un momento</h1><p>La base de datos no responde en este momento; no se guardó ningún cambio. Probá de nuevo en unos segundos.</p><p><a href="/admin">Volver al inicio</a></p></section>"#;
+                let mut r =
+                    (StatusCode::SERVICE_UNAVAILABLE, page(html::layout(None, Nav::None, "Un momento", None, body)))
+                        .into_response();
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+                return r;
             }
             UiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -309,7 +309,7 @@ async fn load(s: &AppState, code: &str) -> UiResult<Reservation> {
     match s.store.get_reservation(&code.trim().to_uppercase()).await {
         Ok(r) => Ok(r),
         Err(StoreError::NotFound) => Err(UiError::NotFound),
-        Err(other) => Err(UiError::internal(other)),
+        Err(other) => Err(UiError::from(other)),
     }
 }
 

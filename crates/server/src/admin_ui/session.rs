@@ -102,7 +102,7 @@ impl FromRequestParts<AppState> for Session {
                 Ok(Session { email: row.email, role: row.role, csrf: row.csrf_token, token_hash: row.token_hash })
             }
             Err(StoreError::NotFound) => Err(login_redirect(parts)),
-            Err(other) => Err(UiError::internal(other)),
+            Err(other) => Err(UiError::from(other)),
         }
     }
 }
@@ -258,7 +258,7 @@ pub async fn login(State(s): State<AppState>, req: Request) -> Response {
             page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(r.retry_after()));
             return page;
         }
-        Err(other) => return UiError::internal(other).into_response(),
+        Err(other) => return UiError::from(other).into_response(),
     };
     let token = random_token();
     let now = s.clock.now();
@@ -274,7 +274,7 @@ pub async fn login(State(s): State<AppState>, req: Request) -> Response {
         expires_at: now + chrono::Duration::hours(SESSION_TTL_HOURS),
     };
     if let Err(e) = s.store.create_admin_session(&new, now).await {
-        return UiError::internal(e).into_response();
+        return UiError::from(e).into_response();
     }
     // Now and then, forget expired sessions.
     if rand::random::<u8>() < 8 {
@@ -290,7 +290,7 @@ pub async fn login(State(s): State<AppState>, req: Request) -> Response {
 
 /// POST /admin/logout
 pub async fn logout(State(s): State<AppState>, form: CsrfForm) -> UiResult<Response> {
-    s.store.delete_admin_session(&form.session.token_hash).await.map_err(UiError::internal)?;
+    s.store.delete_admin_session(&form.session.token_hash).await.map_err(UiError::from)?;
     let mut r = Redirect::to("/admin/login").into_response();
     r.headers_mut().append(header::SET_COOKIE, set_cookie(&s, SESSION_COOKIE, "", 0));
     Ok(r)

@@ -402,7 +402,7 @@ pub async fn create(State(s): State<AppState>, form: CsrfForm) -> UiResult<Respo
             Err(StoreError::Duplicate(_)) => {
                 errors.insert("slug", "Ya hay otra cabaña con ese identificador.".into());
             }
-            Err(other) => return Err(UiError::internal(other)),
+            Err(other) => return Err(UiError::from(other)),
         }
     }
     let body = format!(
@@ -544,7 +544,7 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<String>, form: Csr
             Err(StoreError::Duplicate(_)) => {
                 errors.insert("slug", "Ya hay otra cabaña con ese identificador.".into());
             }
-            Err(other) => return Err(UiError::internal(other)),
+            Err(other) => return Err(UiError::from(other)),
         }
     }
     edit_page(&s, &form.session, &unit, &form.fields, &errors, None, StatusCode::UNPROCESSABLE_ENTITY).await

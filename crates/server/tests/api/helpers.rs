@@ -48,12 +48,17 @@ pub struct TestApp {
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// Turns the test database's URL into the one the app uses.
+pub type UrlRewrite = Box<dyn Fn(&str) -> String + Send>;
+
 #[derive(Default)]
 pub struct Options {
     pub env: Vec<(&'static str, String)>,
     pub worker: bool,
     /// Start the app's clock here instead of at the real time (it runs on from there).
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The URL the app connects with, from the test database's (e.g. through a proxy).
+    pub database_url: Option<UrlRewrite>,
 }
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
@@ -83,7 +88,8 @@ pub fn test_config(db_url: &str, extra: &[(&'static str, String)]) -> Config {
 pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
     init_test_logs();
     let db = TestDatabase::new(engine).await;
-    let config = test_config(&db.url, &options.env);
+    let url = options.database_url.as_ref().map(|f| f(&db.url)).unwrap_or_else(|| db.url.clone());
+    let config = test_config(&url, &options.env);
     let clock = options.now.map(Clock::starting_at).unwrap_or_default();
     let mut app = Application::build_with_clock(config, clock.clone()).await.expect("build app");
     if !options.worker {

@@ -14,6 +14,7 @@ mod conversation;
 mod crash;
 mod dashboard;
 mod dashboard_chat;
+mod db_unavailable;
 mod deploy;
 mod docs;
 mod doctor;
