@@ -1,24 +1,7 @@
 //! How things are said: money, dates, counts, times, names — in rioplatense Spanish.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
-use domain::{Money, Stay};
-
-const MONTHS: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
-
-const MONTHS_SHORT: [&str; 12] = ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"];
+use domain::{Money, Stay, months};
 
 /// "$40.000", "$40.000,50": pesos with a dot every three digits, centavos only when present.
 pub fn money(m: Money) -> String {
@@ -26,7 +9,7 @@ pub fn money(m: Money) -> String {
 }
 
 pub fn month(d: NaiveDate) -> &'static str {
-    MONTHS[d.month0() as usize]
+    domain::months::name(d)
 }
 
 fn with_year(d: NaiveDate, today: NaiveDate) -> bool {
@@ -74,15 +57,9 @@ pub fn tight_range(stay: &Stay) -> String {
 pub fn short_range(stay: &Stay) -> String {
     let (a, b) = (stay.check_in, stay.check_out);
     if a.month() == b.month() {
-        format!("{} al {} {}", a.day(), b.day(), MONTHS_SHORT[b.month0() as usize])
+        format!("{} al {} {}", a.day(), b.day(), months::short(b))
     } else {
-        format!(
-            "{} {} al {} {}",
-            a.day(),
-            MONTHS_SHORT[a.month0() as usize],
-            b.day(),
-            MONTHS_SHORT[b.month0() as usize]
-        )
+        format!("{} {} al {} {}", a.day(), months::short(a), b.day(), months::short(b))
     }
 }
 
@@ -246,13 +223,7 @@ pub fn clip(text: &str, max: usize) -> String {
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars().flat_map(char::to_lowercase) {
-        let c = match ch {
-            'á' | 'à' | 'ä' | 'â' => 'a',
-            'é' | 'è' | 'ë' | 'ê' => 'e',
-            'í' | 'ì' | 'ï' | 'î' => 'i',
-            'ó' | 'ò' | 'ö' | 'ô' => 'o',
-            'ú' | 'ù' | 'ü' | 'û' => 'u',
-            'ñ' => 'n',
+        let c = match domain::text::unaccent(ch) {
             c if c.is_alphanumeric() => c,
             _ => ' ',
         };

@@ -7,10 +7,12 @@
 //! - [`periods`]: long weekends, Carnaval, Semana Santa, fortnights, winter breaks by province.
 //! - [`reservation`]: states, allowed transitions, attention flags, codes.
 //! - [`phone`]: phone numbers as the hold limit counts them (E.164).
-//! - [`text`]: which characters text may hold (no control characters).
+//! - [`text`]: which characters text may hold (no control characters), accent folding.
+//! - [`months`]: month names in Spanish.
 
 pub mod holidays;
 pub mod money;
+pub mod months;
 pub mod periods;
 pub mod phone;
 pub mod pricing;

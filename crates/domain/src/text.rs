@@ -31,9 +31,38 @@ pub fn is_single_line(s: &str) -> bool {
     !s.chars().any(char::is_control)
 }
 
+/// An accented Latin letter's base letter, in lower case (`á`, `Á` → `a`, `ñ` → `n`, `ü` → `u`,
+/// `ç` → `c`); any other character comes back as it is. The one table the parsers, the dialogue
+/// and the slugs share.
+pub fn unaccent(c: char) -> char {
+    match c {
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' => 'a',
+        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
+        'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => 'o',
+        'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
+        'ñ' | 'Ñ' => 'n',
+        'ç' | 'Ç' => 'c',
+        _ => c,
+    }
+}
+
+/// Lower case without accents: "Cabaña ARRAYÁN" → "cabana arrayan" (everything else kept).
+pub fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).map(unaccent).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_drops_accents_and_case_only() {
+        assert_eq!(fold("Cabaña ARRAYÁN, São Pingüino ç"), "cabana arrayan, sao pinguino c");
+        assert_eq!(unaccent('Ñ'), 'n');
+        assert_eq!(unaccent('B'), 'B');
+        assert_eq!(unaccent('ß'), 'ß');
+    }
 
     #[test]
     fn controls_are_found_and_stripped_but_lines_and_tabs_stay() {

@@ -118,21 +118,6 @@ pub fn detect_source(body_or_prodid: &str) -> Option<Source> {
     Some(Source::from_marker(text).unwrap_or(Source::Other))
 }
 
-/// Lower-cases and strips the accents that matter for the words we look for.
-fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'í' | 'ì' | 'î' | 'ï' => 'i',
-            'ó' | 'ò' | 'ô' | 'ö' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' => 'u',
-            c => c,
-        })
-        .collect()
-}
-
 /// Words that mark a closed period rather than a guest stay (checked first:
 /// `Airbnb (Not available)`, `CLOSED - Not available`, Vrbo `Blocked`,
 /// Abritel `Indisponible`, Spanish/Portuguese owner wording).
@@ -185,7 +170,7 @@ pub fn classify(source: Source, summary: &str, reference: Option<&str>) -> Event
     if source == Source::Booking {
         return EventKind::Block;
     }
-    let s = fold(summary.trim());
+    let s = domain::text::fold(summary.trim());
     if BLOCK_WORDS.iter().any(|w| contains_word(&s, w)) {
         return EventKind::Block;
     }

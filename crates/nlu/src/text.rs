@@ -44,16 +44,7 @@ impl Tok {
 /// Map one character to its normalised form: lower-case ASCII letter, digit, kept symbol,
 /// `None` for a separator. Non-Latin letters are kept (lower-cased) as word characters.
 fn fold(c: char) -> Option<char> {
-    let c = match c {
-        'á' | 'à' | 'â' | 'ä' | 'ã' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' => 'a',
-        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
-        'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
-        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => 'o',
-        'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
-        'ñ' | 'Ñ' => 'n',
-        'ç' | 'Ç' => 'c',
-        _ => c,
-    };
+    let c = domain::text::unaccent(c);
     if c.is_ascii_alphanumeric() {
         return Some(c.to_ascii_lowercase());
     }

@@ -88,11 +88,8 @@ async fn render(
         } else {
             ""
         };
-        let month = if i == 0 || d.day() == 1 {
-            format!("<small>{}</small>", &html::MONTHS[d.month0() as usize][..3])
-        } else {
-            String::new()
-        };
+        let month =
+            if i == 0 || d.day() == 1 { format!("<small>{}</small>", domain::months::short(d)) } else { String::new() };
         let _ = write!(b, "<th{cls}>{month}<span>{}</span><b>{}</b></th>", html::weekday_short(d), d.day());
     }
     b += "</tr></thead><tbody>";

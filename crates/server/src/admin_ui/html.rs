@@ -147,21 +147,6 @@ pub fn weekday_short(d: NaiveDate) -> &'static str {
     }
 }
 
-pub const MONTHS: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
-
 /// "lu 24/11/2026".
 pub fn date(d: NaiveDate) -> String {
     format!("{} {:02}/{:02}/{}", weekday_short(d), d.day(), d.month(), d.year())

@@ -37,7 +37,7 @@ fn add_months(d: NaiveDate, n: i32) -> NaiveDate {
 
 /// "ene", or "ene 27" when the period spans two years.
 fn month_label(m: NaiveDate, with_year: bool) -> String {
-    let short = &html::MONTHS[m.month0() as usize][..3];
+    let short = domain::months::short(m);
     if with_year { format!("{short} {:02}", m.year() % 100) } else { short.to_string() }
 }
 
@@ -223,13 +223,9 @@ async fn period_sections(s: &AppState, units: &[Unit], p: &Period) -> UiResult<S
 
 fn span(months: &[NaiveDate]) -> String {
     match (months.first(), months.last()) {
-        (Some(a), Some(z)) => format!(
-            "{} {} – {} {}",
-            html::MONTHS[a.month0() as usize],
-            a.year(),
-            html::MONTHS[z.month0() as usize],
-            z.year()
-        ),
+        (Some(a), Some(z)) => {
+            format!("{} {} – {} {}", domain::months::name(*a), a.year(), domain::months::name(*z), z.year())
+        }
         _ => String::new(),
     }
 }

@@ -292,16 +292,7 @@ pub struct UnitBody {
 /// "Cabaña Grande" → "cabana-grande".
 pub fn slugify(name: &str) -> String {
     let mut out = String::new();
-    for c in name.trim().to_lowercase().chars() {
-        let c = match c {
-            'á' | 'à' | 'ä' | 'â' => 'a',
-            'é' | 'è' | 'ë' | 'ê' => 'e',
-            'í' | 'ì' | 'ï' | 'î' => 'i',
-            'ó' | 'ò' | 'ö' | 'ô' => 'o',
-            'ú' | 'ù' | 'ü' | 'û' => 'u',
-            'ñ' => 'n',
-            c => c,
-        };
+    for c in domain::text::fold(name.trim()).chars() {
         if c.is_ascii_alphanumeric() {
             out.push(c);
         } else if !out.ends_with('-') && !out.is_empty() {

@@ -59,7 +59,7 @@ pub async fn checkout(State(s): State<AppState>, Path(pref): Path<String>) -> Ap
     let p = p.ok_or_else(|| ApiError::not_found("Ese link de pago no existe."))?;
     let item = &p["items"][0];
     let amount = item["unit_price"].as_f64().unwrap_or(0.0);
-    let amount = crate::payments::money(domain::Money((amount * 100.0).round() as i64));
+    let amount = domain::Money((amount * 100.0).round() as i64).to_ars();
     let title = escape(item["title"].as_str().unwrap_or(""));
     let pref = escape(&pref);
     Ok(Html(format!(

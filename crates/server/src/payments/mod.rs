@@ -319,10 +319,13 @@ impl Payments {
             r.stay.check_out.format("%d/%m"),
             r.stay.nights(),
             r.guests,
-            money(paid)
+            paid.to_ars()
         );
         if balance > Money::ZERO {
-            text.push_str(&format!("\nEl saldo de {} se abona al llegar (efectivo o transferencia).", money(balance)));
+            text.push_str(&format!(
+                "\nEl saldo de {} se abona al llegar (efectivo o transferencia).",
+                balance.to_ars()
+            ));
         }
         text.push_str(&format!(
             "\nCheck-in desde las {} · check-out hasta las {}.",
@@ -344,7 +347,7 @@ impl Payments {
             unit.name,
             r.stay.check_in.format("%d/%m"),
             r.stay.check_out.format("%d/%m"),
-            money(paid),
+            paid.to_ars(),
             if r.guest_name.is_empty() { "sin nombre" } else { &r.guest_name }
         ))
         .await;
@@ -358,7 +361,7 @@ impl Payments {
             None => format!("referencia desconocida {:?}", record.external_reference),
             Some(r) if record.currency != "ARS" => format!("moneda {} en la reserva {}", record.currency, r.code),
             Some(r) => {
-                format!("{} pagado, la seña era {} (reserva {})", money(record.amount), money(r.deposit), r.code)
+                format!("{} pagado, la seña era {} (reserva {})", record.amount.to_ars(), r.deposit.to_ars(), r.code)
             }
         };
         if let Some(r) = r {
@@ -428,24 +431,9 @@ impl Payments {
             "💸 Reserva {}: pago {} de {} — {why}. Hay que devolverlo o resolverlo.",
             r.code,
             record.provider_payment_id,
-            money(record.amount)
+            record.amount.to_ars()
         ))
         .await;
         Ok(())
-    }
-}
-
-/// "$105.300" (Argentine thousands separator).
-pub fn money(m: Money) -> String {
-    m.to_ars()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_reads_like_argentina() {
-        assert_eq!(super::money(domain::Money::from_pesos(105_300)), "$105.300");
-        assert_eq!(super::money(domain::Money(150)), "$1,50");
-        assert_eq!(super::money(domain::Money::from_pesos(999)), "$999");
     }
 }

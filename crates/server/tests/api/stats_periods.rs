@@ -33,7 +33,7 @@ async fn statistics_show_the_next_and_the_last_twelve_months(engine: Engine) {
     assert!(past.contains("Sin datos en este período.") && !past.contains("<svg"), "{past}");
     // The booking's month is labelled, with its year when the window spans two.
     let m = app.today() + chrono::Duration::days(40);
-    let short = &server::admin_ui::html::MONTHS[chrono::Datelike::month0(&m) as usize][..3];
+    let short = domain::months::short(m);
     let label = if chrono::Datelike::month(&app.today()) == 1 {
         short.to_string()
     } else {
