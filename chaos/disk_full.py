@@ -9,7 +9,7 @@ takes all the free space. Then, while the disk is full, the script checks that
   * writes fail with a clear answer: 503 with `Retry-After` and code `storage_full` (or
     `unavailable`), never 500, never a dropped connection;
   * reads (availability) still answer 200;
-  * the process stays up;
+  * the process stays up, and `healthz` says degraded (database "full");
 and, after the ballast is removed, that writes succeed again without restarting Posada. Finally
 (Posada stopped) `PRAGMA integrity_check` must say ok, and every 201 a client saw must be a row
 (each request has its own phone number) and every row a 201.
@@ -67,6 +67,13 @@ def run(args, work, mnt, ballast):
                POSADA_MAX_HOLDS_PER_ADDRESS="0", POSADA_MAX_HOLDS_PER_CONTACT="0", POSADA_LOG="warn")
     s = Instance(args.binary, env, "serve", work)
     s.start()
+    try:
+        return load(args, s, env, db, ballast)
+    finally:
+        s.stop() if s.proc.poll() is None else None
+
+
+def load(args, s, env, db, ballast):
     setup = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
     _, login = call(setup, "POST", "/api/v1/admin/login",
                     {"email": env["POSADA_ADMIN_EMAIL"], "password": env["POSADA_ADMIN_PASSWORD"]})
@@ -124,20 +131,14 @@ def run(args, work, mnt, ballast):
     time.sleep(args.before)
     phase["name"] = "full"
     # Take every free byte: writes hit ENOSPC from here on.
-    with open(ballast, "wb") as f:
-        chunk = b"\0" * (1 << 20)
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT)
+    for size in (1 << 20, 4096, 512):
         try:
             while True:
-                f.write(chunk)
-                f.flush()
+                os.write(fd, b"\0" * size)
         except OSError:
             pass
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        except OSError:
-            pass
+    os.close(fd)
     full_at = time.time()
     health = []
     while time.time() - full_at < args.full:
@@ -180,6 +181,8 @@ def run(args, work, mnt, ballast):
         failures.append("a dropped connection")
     if seen.get(("full", "availability", "200"), 0) == 0:
         failures.append("reads stopped while the disk was full")
+    if not any(h[1] == "degraded" for h in health):
+        failures.append("healthz never said degraded while the disk was full")
     if not alive_while_full:
         failures.append("the process died")
     if after_ok == 0:

@@ -146,6 +146,9 @@ impl ApiError {
         };
         // The operator's problem, not the client's: logged loudly, answered plainly.
         tracing::error!(error = %cause, kind = ?why, "database unavailable");
+        if why == StorageFull {
+            storage_full_now();
+        }
         let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
         e.retry_after = Some(retry_after);
         e
@@ -166,3 +169,18 @@ impl From<domain::StayError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// When a write last met a full disk. The database still answers pings and reads then, so
+/// health would say "ok" while no booking can be saved: it reports this for a minute instead.
+static LAST_STORAGE_FULL: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+pub fn storage_full_now() {
+    *LAST_STORAGE_FULL.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+}
+
+/// Seconds since a write last met a full disk, if that was within `window`.
+pub fn storage_full_within(window: std::time::Duration) -> Option<u64> {
+    let last = (*LAST_STORAGE_FULL.lock().unwrap_or_else(|p| p.into_inner()))?;
+    let age = last.elapsed();
+    (age <= window).then_some(age.as_secs())
+}

@@ -94,7 +94,7 @@ pub struct Funnel {
 
 /// Everything Posada stores, one capability trait per area (each in its own module, with its
 /// SQL written once for both engines). Through `dyn Store` every area's methods are at hand;
-/// code that needs one area can take that trait alone.
+/// code that needs one area can take that trait alone. [`PgStore`] and [`SqliteStore`] are both.
 pub trait Store:
     MaintenanceStore
     + CatalogStore
@@ -111,21 +111,8 @@ pub trait Store:
 {
 }
 
-impl<T> Store for T where
-    T: MaintenanceStore
-        + CatalogStore
-        + ReservationStore
-        + UserStore
-        + JobStore
-        + FeedStore
-        + ConversationStore
-        + PaymentStore
-        + SettingsStore
-        + Send
-        + Sync
-        + 'static
-{
-}
+impl Store for PgStore {}
+impl Store for SqliteStore {}
 
 /// Opens the database named by `url` (`postgres://…` or `sqlite://…`) and applies migrations.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {

@@ -4,6 +4,7 @@
 //! guard overlaps, which is race-free because writers are serialised.
 
 use crate::common::store_impl;
+use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -73,6 +74,20 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(15))
+            // When a write meets a full disk (or another I/O error) SQLite rolls the transaction
+            // back by itself; sqlx's own rollback then fails and the connection still counts
+            // itself inside a transaction, refusing every later BEGIN. Such a connection is
+            // dropped here and a fresh one opened, so writes resume as soon as there is room.
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        // A rollback queued when the last user dropped its transaction lands
+                        // before this ping: only a connection still inside one after it is stuck.
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool, gate: Arc::new(Mutex::new(())) })
@@ -139,3 +154,54 @@ pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
 
 crate::settings::settings_impl!(SqliteStore);
 store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UserStore;
+    use sqlx::Executor;
+
+    /// Caps the file at a few pages more than it has, on every connection of the pool (SQLite's
+    /// page limit is per connection): the next writes fail with SQLITE_FULL, like a full disk.
+    async fn cap_pages(store: &SqliteStore, extra: i64) {
+        let mut conns = Vec::new();
+        for _ in 0..8 {
+            conns.push(store.pool().acquire().await.unwrap());
+        }
+        for c in &mut conns {
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut **c).await.unwrap();
+            c.execute(format!("PRAGMA max_page_count = {}", pages + extra).as_str()).await.unwrap();
+        }
+    }
+
+    /// SQLite rolls a transaction back by itself when a write meets a full disk; sqlx's
+    /// rollback on drop then fails and its connection believes it is still inside the
+    /// transaction, so every later `BEGIN IMMEDIATE` on it failed — until a restart, long after
+    /// the disk had room again (found by `chaos/disk_full.py`).
+    #[tokio::test]
+    async fn a_full_disk_does_not_poison_the_pool() {
+        let path = std::env::temp_dir().join(format!("posada-full-{:016x}.db", rand::random::<u64>()));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        let now = chrono::Utc::now();
+        cap_pages(&store, 4).await;
+        let mut full = 0;
+        for _ in 0..200 {
+            match store.record_audit(None, "duena@example.com", "nota", &"y".repeat(3000), now).await {
+                Ok(()) => {}
+                Err(e) if e.unavailable() == Some(crate::Unavailable::StorageFull) => full += 1,
+                Err(e) => panic!("a full disk is reported as such, not as {e}"),
+            }
+        }
+        assert!(full > 0, "the capped file filled up");
+        cap_pages(&store, 100_000).await; // room again
+        for i in 0..20 {
+            store
+                .record_audit(None, "duena@example.com", "nota", "con lugar otra vez", now)
+                .await
+                .unwrap_or_else(|e| panic!("write {i} after the disk had room again: {e}"));
+        }
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+        }
+    }
+}

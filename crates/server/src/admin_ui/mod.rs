@@ -71,6 +71,9 @@ impl From<store::StoreError> for UiError {
             other => match other.unavailable() {
                 Some(why) => {
                     tracing::error!(error = %other, kind = ?why, "database unavailable");
+                    if why == store::Unavailable::StorageFull {
+                        crate::error::storage_full_now();
+                    }
                     UiError::Unavailable
                 }
                 None => UiError::internal(other),

@@ -96,6 +96,14 @@ async fn deep_health(s: &AppState) -> (StatusCode, serde_json::Value) {
             json!({"status": "error", "latency_ms": latency_ms, "error": "database timeout"})
         }
     };
+    let mut database = database;
+    if let Some(ago) = crate::error::storage_full_within(std::time::Duration::from_secs(60)) {
+        // Reads and pings work on a full disk; bookings do not.
+        overall = overall.max(Level::Degraded);
+        database["status"] = json!("full");
+        database["error"] = json!("disk full: writes fail");
+        database["last_write_failure_s"] = json!(ago);
+    }
     let jobs = match s.store.job_stats(now).await {
         Ok(stats) => {
             let stale = stats.oldest_age_s > s.config.health_jobs_max_age_s as f64;
