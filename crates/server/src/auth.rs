@@ -1,5 +1,6 @@
 //! Admin authentication: argon2 password hashes (computed off the async runtime) and HS256
-//! JSON Web Tokens. Tokens carry the e-mail, role and the user's token version and last 12 hours;
+//! JSON Web Tokens (the `jsonwebtoken` crate, HS256 only). Tokens carry the e-mail, role and the
+//! user's token version and last 12 hours;
 //! every request checks them against the user as stored now (one indexed read, no cache), so a
 //! removed user, a demotion or a password change ends older tokens at once.
 
@@ -9,12 +10,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use store::{Role, StoreError};
 
 pub const TOKEN_TTL_SECONDS: i64 = 12 * 3600;
@@ -60,17 +57,28 @@ pub struct Claims {
     pub exp: i64,
 }
 
-type HmacSha256 = Hmac<Sha256>;
+/// HS256 is the only algorithm accepted: a token naming "none", another HMAC or a public-key
+/// algorithm is refused before its signature is looked at.
+fn validation() -> &'static jsonwebtoken::Validation {
+    static V: std::sync::LazyLock<jsonwebtoken::Validation> = std::sync::LazyLock::new(|| {
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        // Expiry is checked below against the app's clock (tests and the demo move it), not
+        // the library's system time.
+        v.validate_exp = false;
+        v.required_spec_claims.clear();
+        v
+    });
+    &V
+}
 
 pub fn issue_token(secret: &SecretString, email: &str, role: Role, ver: i64, now: i64) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let claims = Claims { sub: email.to_string(), role, ver, iat: now, exp: now + TOKEN_TTL_SECONDS };
-    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise"));
-    let signing_input = format!("{header}.{payload}");
-    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("hmac accepts any key");
-    mac.update(signing_input.as_bytes());
-    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{signing_input}.{sig}")
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+    )
+    .expect("HS256 signs any claims")
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -81,22 +89,13 @@ pub enum TokenError {
 }
 
 pub fn verify_token(secret: &SecretString, token: &str, now: i64) -> Result<Claims, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(TokenError::Malformed);
+    use jsonwebtoken::errors::ErrorKind;
+    let key = jsonwebtoken::DecodingKey::from_secret(secret.expose_secret().as_bytes());
+    let claims = match jsonwebtoken::decode::<Claims>(token, &key, validation()) {
+        Ok(data) => data.claims,
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => return Err(TokenError::BadSignature),
+        Err(_) => return Err(TokenError::Malformed),
     };
-    let header: serde_json::Value =
-        URL_SAFE_NO_PAD.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
-    // Only HS256: never let the token choose "none" or another algorithm.
-    if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
-        return Err(TokenError::Malformed);
-    }
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
-    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("hmac accepts any key");
-    mac.update(format!("{h}.{p}").as_bytes());
-    mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
-    let claims: Claims =
-        URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     if claims.exp <= now {
         return Err(TokenError::Expired);
     }
@@ -156,6 +155,8 @@ impl FromRequestParts<AppState> for Admin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn secret() -> SecretString {
         SecretString::from("0123456789abcdef0123456789abcdef".to_string())
@@ -183,6 +184,15 @@ mod tests {
         let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), forged_payload);
         assert_eq!(verify_token(&secret(), &none_alg, 1_001), Err(TokenError::Malformed));
         assert_eq!(verify_token(&secret(), "garbage", 1_001), Err(TokenError::Malformed));
+        // Signed with the right secret but another algorithm: refused by the allow-list.
+        let claims = Claims { sub: "a@b.c".into(), role: Role::Owner, ver: 1, iat: 1_000, exp: 99_999 };
+        let hs512 = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret().expose_secret().as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(verify_token(&secret(), &hs512, 1_001), Err(TokenError::Malformed));
     }
 
     #[tokio::test]

@@ -34,8 +34,10 @@ pub trait ConversationStore: Send + Sync {
     async fn list_messages(&self, contact_id: i64, after_id: i64, limit: i64) -> Result<Vec<Message>>;
     /// The contact's latest message from them (e-mail threading: the one a reply answers).
     async fn last_inbound_message(&self, contact_id: i64) -> Result<Option<Message>>;
-    /// Whether an older outbound message of this contact is still queued (sends stay in order).
-    async fn has_earlier_queued(&self, contact_id: i64, message_id: i64) -> Result<bool>;
+    /// `None` when no older outbound message of this contact is still queued; otherwise when
+    /// the oldest of them is next tried (its send job's `run_at`): sends stay in order, and a
+    /// later one waits for that moment instead of asking again and again during an outage.
+    async fn earlier_queued_due(&self, contact_id: i64, message_id: i64) -> Result<Option<DateTime<Utc>>>;
     async fn mark_message(
         &self,
         id: i64,
@@ -359,16 +361,20 @@ macro_rules! conversations_impl {
                 Ok(row.map(Message::from))
             }
 
-            async fn has_earlier_queued(&self, contact_id: i64, message_id: i64) -> Result<bool> {
-                let row: Option<(i64,)> = sqlx::query_as(
-                    "SELECT id FROM messages WHERE contact_id = $1 AND id < $2 AND direction = 'out' AND status = 'queued' LIMIT 1",
+            async fn earlier_queued_due(&self, contact_id: i64, message_id: i64) -> Result<Option<DateTime<Utc>>> {
+                // A queued message without its job (never expected) counts as due now.
+                let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
+                    "SELECT COALESCE(j.run_at, m.created_at) FROM messages m \
+                     LEFT JOIN jobs j ON j.dedupe_key = 'send:' || m.id \
+                     WHERE m.contact_id = $1 AND m.id < $2 AND m.direction = 'out' AND m.status = 'queued' \
+                     ORDER BY m.id LIMIT 1",
                 )
                 .bind(contact_id)
                 .bind(message_id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(Self::map_err)?;
-                Ok(row.is_some())
+                Ok(row.map(|r| r.0))
             }
 
             async fn mark_message(

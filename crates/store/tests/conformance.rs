@@ -103,7 +103,9 @@ async fn the_inbox_deduplicates_and_a_turn_commits_once(engine: Engine) {
     assert!(!store.has_earlier_unprocessed(contact.id, second).await.unwrap());
     let messages = store.list_messages(contact.id, 0, 10).await.unwrap();
     assert_eq!(messages.iter().map(|m| m.direction.as_str()).collect::<Vec<_>>(), vec!["in", "out", "out"]);
-    assert!(store.has_earlier_queued(contact.id, ids[1]).await.unwrap());
+    // The second reply waits for the first one's send job (due now).
+    assert_eq!(store.earlier_queued_due(contact.id, ids[1]).await.unwrap(), Some(now()));
+    assert_eq!(store.earlier_queued_due(contact.id, ids[0]).await.unwrap(), None);
     assert_eq!(store.outbox_stats(now() + Duration::seconds(3)).await.unwrap().queued, 2);
     assert_eq!(store.conversation_state(contact.id).await.unwrap().unwrap()["stage"], "idle");
     let sends = store.claim_jobs("w", now(), std::time::Duration::from_secs(30), 10).await.unwrap();

@@ -81,6 +81,7 @@ both_engines!(
     late_payments_confirm_free_nights_and_flag_taken_ones,
     mercado_pago_down_delays_the_link_but_keeps_the_hold,
     the_sandbox_checkout_drives_the_same_path,
+    asked_how_to_pay_after_the_link_the_guest_gets_the_link,
 );
 
 async fn the_whole_journey_confirms_on_a_verified_payment(engine: Engine) {
@@ -230,6 +231,33 @@ async fn late_payments_confirm_free_nights_and_flag_taken_ones(engine: Engine) {
     let r = app.state.store.get_reservation(&hold.code).await.unwrap();
     assert_eq!(r.status, domain::ReservationStatus::Confirmed);
     assert!(r.flags.contains(&domain::AttentionFlag::NeedsRefund));
+}
+
+/// Found by chaos/outage.py (#13): once the link was sent, "cómo pago?" (and the reminder) read
+/// the hold from the database, which never carried its link, and promised it "en un momento" —
+/// a link that was not coming again.
+async fn asked_how_to_pay_after_the_link_the_guest_gets_the_link(engine: Engine) {
+    let (graph, mp) = (FakeUpstream::start().await, FakeUpstream::start().await);
+    let app = mp_app(engine, &graph, &mp).await;
+    let hold = hold_by_chat(&app, &graph).await;
+    let link = "https://mp.test/checkout?pref_id=PREF-1";
+    assert!(guest_texts(&graph).contains(link), "the link went out with the hold");
+    let before = sent(&graph).len();
+    post_signed(&app, &envelope(vec![text("wamid.P1c", "cómo pago?")], "Juana")).await;
+    drain(&app).await;
+    let answer: Vec<String> =
+        sent(&graph)[before..].iter().map(|m| m["text"]["body"].as_str().unwrap_or("").to_string()).collect();
+    let answer = answer.join("\n");
+    assert!(answer.contains(link) && answer.contains(&hold.code), "the link again, not a promise: {answer}");
+    assert!(!answer.contains("En un momento"), "{answer}");
+    // The reminder 15 minutes before the end carries it too.
+    let before = sent(&graph).len();
+    app.clock.advance(chrono::Duration::minutes(46));
+    drain(&app).await;
+    let reminder: Vec<String> =
+        sent(&graph)[before..].iter().map(|m| m["text"]["body"].as_str().unwrap_or("").to_string()).collect();
+    let reminder = reminder.join("\n");
+    assert!(reminder.contains(&hold.code) && reminder.contains(link), "{reminder}");
 }
 
 async fn mercado_pago_down_delays_the_link_but_keeps_the_hold(engine: Engine) {
