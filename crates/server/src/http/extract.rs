@@ -189,12 +189,22 @@ fn quoted(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
-/// The names serde lists after "expected one of".
+/// The names serde lists after "expected" (`one of `a`, `b`` or a single `a`). Read from the
+/// end: the client's name, quoted before, may hold any words.
 fn expected_list(message: &str) -> String {
     message
-        .split_once("expected one of ")
-        .map(|(_, list)| list.split(", ").map(|n| n.trim_matches('`')).collect::<Vec<_>>().join(", "))
+        .rsplit_once("`, expected ")
+        .map(|(_, list)| {
+            let list = list.strip_prefix("one of ").unwrap_or(list);
+            list.split(", ").map(|n| n.trim_matches('`')).collect::<Vec<_>>().join(", ")
+        })
         .unwrap_or_default()
+}
+
+/// The client's name in serde's "unknown field `name`, expected …" (it may hold backticks).
+fn unknown_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.rsplit_once("`, expected ").or_else(|| rest.rsplit_once("`, there are no fields")).map(|(n, _)| n)
 }
 
 /// Whether serde/chrono's message is about a date (chrono's parse errors, or a date expected).
@@ -241,7 +251,7 @@ fn explain(
         return ("missing_field", format!("Falta {the} {field}: agregalo y probá de nuevo."), field);
     }
     if message.starts_with("unknown field") {
-        let name = quoted(message).unwrap_or("?");
+        let name = unknown_name(message).or(quoted(message)).unwrap_or("?");
         let field = if path.ends_with(name) { path.to_string() } else { join(name) };
         let valid = expected_list(message);
         let hint = if valid.is_empty() { String::new() } else { format!(" Los válidos son: {valid}.") };
@@ -333,5 +343,27 @@ fn field_with_control(v: &serde_json::Value, path: &mut String) -> Option<String
             found
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        guests: u32,
+    }
+
+    /// Found by `fuzz/`'s public_json target: an unknown field whose name holds serde's own words
+    /// ("expected one of") split serde's message there, so the list of valid fields was the rest
+    /// of the name followed by serde's English.
+    #[test]
+    fn an_unknown_field_named_like_serdes_message_still_lists_the_valid_fields() {
+        let e = parse_json::<Body>(br#"{"x, expected one of `a`, `b`": 1}"#).unwrap_err();
+        assert_eq!(e.code, "unknown_field");
+        assert!(e.message.ends_with("Los válidos son: guests."), "{}", e.message);
     }
 }
