@@ -107,8 +107,9 @@ pub fn parse_feed(body: &str, tz: Tz) -> Result<Vec<FeedEvent>, ParseError> {
 /// * `STATUS:CANCELLED` and `TRANSP:TRANSPARENT` events, and events without a
 ///   readable `DTSTART`, are left out and listed in [`Calendar::skipped`].
 /// * Exact duplicates (same UID and dates) are dropped; a UID that appears
-///   again with other dates gets `#<check_in>/<check_out>` appended, so UIDs
-///   in the result are unique. A missing UID is replaced by
+///   again with other dates gets `#<check_in>/<check_out>` appended (and, in the
+///   odd feed where that is already another event's UID, `#2`, `#3`, …), so
+///   UIDs in the result are unique. A missing UID is replaced by
 ///   `no-uid-<check_in>-<check_out>`.
 ///
 /// Never panics.
@@ -251,8 +252,8 @@ fn snippet(body: &str) -> String {
     body.trim_start().chars().take(60).map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-/// Sorts by `(check_in, check_out, uid)`, drops exact duplicates and makes
-/// UIDs unique.
+/// Drops exact duplicates, makes UIDs unique and sorts by `(check_in,
+/// check_out, uid)`.
 fn dedupe(events: &mut Vec<FeedEvent>) {
     events.sort_by(|a, b| {
         (a.check_in, a.check_out, &a.uid, &a.summary).cmp(&(b.check_in, b.check_out, &b.uid, &b.summary))
@@ -272,6 +273,20 @@ fn dedupe(events: &mut Vec<FeedEvent>) {
             e.uid = format!("{}#{}/{}", e.uid, e.check_in, e.check_out);
         }
     }
+    // The feed may already hold a UID shaped like one we just made: number the later ones.
+    let mut seen = std::collections::HashSet::<String>::with_capacity(events.len());
+    for e in events.iter_mut() {
+        if !seen.insert(e.uid.clone()) {
+            let mut n = 2;
+            while seen.contains(&format!("{}#{n}", e.uid)) {
+                n += 1;
+            }
+            e.uid = format!("{}#{n}", e.uid);
+            seen.insert(e.uid.clone());
+        }
+    }
+    // The suffixes change how UIDs compare: sort again (UIDs are unique now).
+    events.sort_by(|a, b| (a.check_in, a.check_out, &a.uid).cmp(&(b.check_in, b.check_out, &b.uid)));
 }
 
 /// A date or date-time property value, before conversion.

@@ -283,3 +283,48 @@ fn hostile_nesting_stays_linear() {
     assert_eq!(events.len(), 1);
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
 }
+
+/// A feed body with one all-day event per `(uid, check_in, check_out)`.
+fn feed_of(events: &[(&str, &str, &str)]) -> String {
+    let mut body = String::from("BEGIN:VCALENDAR\r\nPRODID:-//Example//EN\r\n");
+    for (uid, check_in, check_out) in events {
+        body.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART;VALUE=DATE:{check_in}\r\nDTEND;VALUE=DATE:{check_out}\r\nEND:VEVENT\r\n"
+        ));
+    }
+    body + "END:VCALENDAR\r\n"
+}
+
+fn keys(events: &[FeedEvent]) -> Vec<(NaiveDate, NaiveDate, String)> {
+    events.iter().map(|e| (e.check_in, e.check_out, e.uid.clone())).collect()
+}
+
+/// Found by `fuzz/`'s ical target: the `#dates` suffix that makes a repeated UID unique was added
+/// after sorting, so `a#…` could land after `a!` (`!` sorts before `#`) on the same dates.
+#[test]
+fn events_stay_sorted_after_repeated_uids_get_their_suffix() {
+    let body = feed_of(&[("a", "20260510", "20260512"), ("a!", "20260510", "20260512"), ("a", "20260601", "20260603")]);
+    let events = parse_feed(&body, BA).unwrap();
+    let mut sorted = keys(&events);
+    sorted.sort();
+    assert_eq!(keys(&events), sorted, "sorted by (check_in, check_out, uid) as documented");
+    assert_eq!(events[0].uid, "a!");
+    assert_eq!(events[1].uid, "a#2026-05-10/2026-05-12");
+}
+
+/// A feed may already hold a UID shaped like the suffix we add: UIDs still come out unique.
+#[test]
+fn a_uid_shaped_like_our_suffix_does_not_make_a_duplicate() {
+    let body = feed_of(&[
+        ("a", "20260510", "20260512"),
+        ("a", "20260601", "20260603"),
+        ("a#2026-05-10/2026-05-12", "20260510", "20260512"),
+    ]);
+    let events = parse_feed(&body, BA).unwrap();
+    assert_eq!(events.len(), 3);
+    let uids: std::collections::HashSet<_> = events.iter().map(|e| e.uid.as_str()).collect();
+    assert_eq!(uids.len(), 3, "UIDs unique as documented: {events:#?}");
+    let mut sorted = keys(&events);
+    sorted.sort();
+    assert_eq!(keys(&events), sorted);
+}

@@ -55,6 +55,30 @@ pub enum HoldOrigin {
     Conversation,
 }
 
+/// The guest's name and phone as a hold stores them (trimmed; a public hold's phone normalised),
+/// or which contact field is wrong. Pure: the last checks of [`Booking::place_hold`].
+pub fn check_contact(req: &HoldRequest) -> BookingResult<(String, String)> {
+    let name = req.guest_name.trim();
+    let phone = req.guest_phone.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(BookingError::InvalidContact("contact_name"));
+    }
+    // An e-mail guest is reached by e-mail: the address stands in for the phone.
+    let reachable_by_email = req.channel == domain::Channel::Email && req.guest_email.is_some();
+    let phone = match req.origin {
+        // Normalised first, so "+54 9 294 …" and "549294…" count as one contact.
+        HoldOrigin::Public { .. } => domain::Phone::parse(phone)?.to_string(),
+        HoldOrigin::Conversation if (phone.is_empty() && !reachable_by_email) || phone.len() > 40 => {
+            return Err(BookingError::InvalidContact("contact_phone"));
+        }
+        HoldOrigin::Conversation => phone.to_string(),
+    };
+    if req.guest_email.as_deref().is_some_and(|e| e.len() > 254 || !e.contains('@')) {
+        return Err(BookingError::InvalidContact("contact_email"));
+    }
+    Ok((name.to_string(), phone))
+}
+
 /// Why a unit cannot take a stay, or its quote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UnitAvailability {
@@ -182,24 +206,7 @@ impl Booking {
         let unit = self.active_unit(req.unit_id).await?;
         let quote = self.quote(&unit, stay).await?;
         stay.validate_request(self.today(), req.guests, unit.capacity, quote.min_nights)?;
-        let name = req.guest_name.trim();
-        let phone = req.guest_phone.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(BookingError::InvalidContact("contact_name"));
-        }
-        // An e-mail guest is reached by e-mail: the address stands in for the phone.
-        let reachable_by_email = req.channel == domain::Channel::Email && req.guest_email.is_some();
-        let phone = match req.origin {
-            // Normalised first, so "+54 9 294 …" and "549294…" count as one contact.
-            HoldOrigin::Public { .. } => domain::Phone::parse(phone)?.to_string(),
-            HoldOrigin::Conversation if (phone.is_empty() && !reachable_by_email) || phone.len() > 40 => {
-                return Err(BookingError::InvalidContact("contact_phone"));
-            }
-            HoldOrigin::Conversation => phone.to_string(),
-        };
-        if req.guest_email.as_deref().is_some_and(|e| e.len() > 254 || !e.contains('@')) {
-            return Err(BookingError::InvalidContact("contact_email"));
-        }
+        let (name, phone) = check_contact(req)?;
         let now = self.now();
         let new = NewReservation {
             unit_id: unit.id,
@@ -207,7 +214,7 @@ impl Booking {
             guests: req.guests,
             status: ReservationStatus::PreReserved,
             channel: req.channel,
-            guest_name: name.to_string(),
+            guest_name: name,
             guest_phone: phone,
             guest_email: req.guest_email.clone(),
             total: quote.total,

@@ -157,7 +157,13 @@ impl ApiError {
 
 impl From<domain::StayError> for ApiError {
     fn from(e: domain::StayError) -> ApiError {
-        let err = ApiError::unprocessable(e.code(), e.to_string());
+        // The domain's words are a fragment (the bot says them inside its own sentences); a
+        // client shows an API message as it is, so it gets a sentence.
+        let fragment = e.to_string();
+        let mut chars = fragment.chars();
+        let sentence =
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".").unwrap_or_default();
+        let err = ApiError::unprocessable(e.code(), sentence);
         match e {
             domain::StayError::MinNights { min } => err.with_details(json!({"min_nights": min})),
             domain::StayError::TooLong { max } => err.with_details(json!({"max_nights": max})),
@@ -183,4 +189,33 @@ pub fn storage_full_within(window: std::time::Duration) -> Option<u64> {
     let last = (*LAST_STORAGE_FULL.lock().unwrap_or_else(|p| p.into_inner()))?;
     let age = last.elapsed();
     (age <= window).then_some(age.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::StayError;
+
+    /// Found by `fuzz/`'s public_json target: a refused stay answered with the domain's bare
+    /// fragment ("la fecha de salida debe ser posterior a la de entrada"), unlike every other
+    /// API message, which is a sentence a client can show as it is.
+    #[test]
+    fn a_refused_stay_is_explained_in_a_spanish_sentence() {
+        let all = [
+            StayError::CheckOutNotAfterCheckIn,
+            StayError::TooLong { max: 90 },
+            StayError::CheckInPast,
+            StayError::Guests { capacity: 4 },
+            StayError::MinNights { min: 2 },
+            StayError::BeyondHorizon { days: 540 },
+        ];
+        for e in all {
+            let fragment = e.to_string();
+            let api = ApiError::from(e);
+            assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(api.message.starts_with(|c: char| c.is_uppercase()), "{:?}", api.message);
+            assert!(api.message.ends_with('.'), "{:?}", api.message);
+            assert!(api.message.to_lowercase().contains(&fragment), "{:?} says what {fragment:?} said", api.message);
+        }
+    }
 }

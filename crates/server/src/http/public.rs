@@ -153,21 +153,7 @@ pub async fn pre_reserve(
     let client = client_ip(peer.ip(), &headers, &s.config.trusted_proxies);
     let (state, raw) = (s.clone(), body.clone());
     idempotency::run(&s, &headers, "pre-reserve", "/api/v1/reservations/pre-reserve", &body, || async move {
-        let b: PreReserveBody = parse_json(&raw)?;
-        let channel = public_channel(b.channel.as_deref())?;
-        let req = HoldRequest {
-            unit_id: b.accommodation_id,
-            check_in: b.check_in,
-            check_out: b.check_out,
-            guests: b.guests,
-            channel,
-            guest_name: b.contact_name,
-            guest_phone: b.contact_phone,
-            guest_email: b.contact_email.filter(|e| !e.trim().is_empty()),
-            actor: format!("guest:{channel}"),
-            request_key: None,
-            origin: HoldOrigin::Public { client },
-        };
+        let req = pre_reserve_request(&raw, client)?;
         let (r, unit, _quote) = state.booking.place_hold(&req).await?;
         tracing::info!(code = %r.code, unit = r.unit_id, nights = r.stay.nights(), "hold placed");
         Ok((
@@ -188,6 +174,27 @@ pub async fn pre_reserve(
         ))
     })
     .await
+}
+
+/// Reads a pre-reserve body into the hold it asks for: the same JSON errors as every route
+/// (400 malformed, 422 wrong shape or control characters) and the channel check. Pure (the
+/// fuzz target in `fuzz/` drives it with any bytes).
+pub fn pre_reserve_request(body: &[u8], client: std::net::IpAddr) -> ApiResult<HoldRequest> {
+    let b: PreReserveBody = parse_json(body)?;
+    let channel = public_channel(b.channel.as_deref())?;
+    Ok(HoldRequest {
+        unit_id: b.accommodation_id,
+        check_in: b.check_in,
+        check_out: b.check_out,
+        guests: b.guests,
+        channel,
+        guest_name: b.contact_name,
+        guest_phone: b.contact_phone,
+        guest_email: b.contact_email.filter(|e| !e.trim().is_empty()),
+        actor: format!("guest:{channel}"),
+        request_key: None,
+        origin: HoldOrigin::Public { client },
+    })
 }
 
 pub async fn reservation(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<Value>> {

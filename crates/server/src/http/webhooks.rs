@@ -137,27 +137,16 @@ pub async fn mercadopago_receive(
         }
         return Err(ApiError::unauthorized("Firma inválida."));
     }
-    let body: serde_json::Value = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")))?
-    };
+    let (kind, payload) = mercadopago_event(&query, &body)?;
     let Some(request_id) = request_id.filter(|r| !r.is_empty() && r.len() <= 200) else {
         return Err(ApiError::bad_request("missing_request_id", "Falta x-request-id."));
     };
-    let kind = query
-        .get("type")
-        .or(query.get("topic"))
-        .cloned()
-        .or_else(|| body["type"].as_str().map(String::from))
-        .unwrap_or_default();
     let event = NewInbound {
         provider: "mercadopago".into(),
         provider_id: request_id.to_string(),
         contact: None,
         kind,
-        payload: serde_json::json!({"query": query, "body": body}),
+        payload,
         job_kind: crate::payments::PROCESS_JOB.into(),
     };
     let stored = s.store.store_inbound(&event, s.clock.now()).await?;
@@ -167,4 +156,24 @@ pub async fn mercadopago_receive(
         s.wake.notify_one();
     }
     Ok((StatusCode::OK, axum::Json(serde_json::json!({"received": true}))).into_response())
+}
+
+/// A signed Mercado Pago notification as the inbox stores it: its kind (the query's `type` or
+/// `topic`, else the body's `type`) and the payload `{"query", "body"}` (an empty body is
+/// `null`). 400 when the body is neither empty nor JSON. Pure (the fuzz target in `fuzz/`
+/// drives it with any query and bytes).
+pub fn mercadopago_event(query: &HashMap<String, String>, body: &[u8]) -> ApiResult<(String, serde_json::Value)> {
+    let body: serde_json::Value = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")))?
+    };
+    let kind = query
+        .get("type")
+        .or(query.get("topic"))
+        .cloned()
+        .or_else(|| body["type"].as_str().map(String::from))
+        .unwrap_or_default();
+    Ok((kind, serde_json::json!({"query": query, "body": body})))
 }

@@ -183,24 +183,11 @@ impl Payments {
         if event.processed_at.is_some() {
             return Outcome::Done;
         }
-        let q = &event.payload["query"];
-        let b = &event.payload["body"];
-        let kind =
-            q["type"].as_str().or(q["topic"].as_str()).or(b["type"].as_str()).or(b["topic"].as_str()).unwrap_or("");
-        // The signature covers `data.id` from the query string; the body is not signed. An id
-        // found only in the body is a hint: the payment is read from the API with our token and
-        // only what the API answers (status, amount, reference) counts (docs/decisions.md).
-        let signed = q["data.id"].as_str().map(String::from);
-        let unsigned = q["id"]
-            .as_str()
-            .map(String::from)
-            .or_else(|| b["data"]["id"].as_str().map(String::from))
-            .or_else(|| b["data"]["id"].as_i64().map(|i| i.to_string()));
-        if signed.is_none() && unsigned.is_some() {
+        let target = notification_target(&event.payload);
+        if !target.signed && target.payment_id.is_some() {
             tracing::info!(event = event.id, "payment id only in the unsigned body: read from the API");
         }
-        let payment_id = signed.or(unsigned);
-        let outcome = match (kind, payment_id) {
+        let outcome = match (target.kind, target.payment_id) {
             ("payment", Some(id)) => self.handle_payment(client, &id).await,
             _ => Outcome::Done,
         };
@@ -436,4 +423,32 @@ impl Payments {
         .await;
         Ok(())
     }
+}
+
+/// What a stored notification is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationTarget<'a> {
+    /// `payment`, `merchant_order`, … (empty when it says nothing).
+    pub kind: &'a str,
+    /// The payment to read from the API.
+    pub payment_id: Option<String>,
+    /// Whether `payment_id` came from the signed query string.
+    pub signed: bool,
+}
+
+/// Reads a stored notification payload (`{"query", "body"}`). The signature covers `data.id`
+/// from the query string; the body is not signed. An id found only in the body is a hint: the
+/// payment is read from the API with our token and only what the API answers (status, amount,
+/// reference) counts (docs/decisions.md). Pure.
+pub fn notification_target(payload: &Value) -> NotificationTarget<'_> {
+    let q = &payload["query"];
+    let b = &payload["body"];
+    let kind = q["type"].as_str().or(q["topic"].as_str()).or(b["type"].as_str()).or(b["topic"].as_str()).unwrap_or("");
+    let signed = q["data.id"].as_str().map(String::from);
+    let unsigned = q["id"]
+        .as_str()
+        .map(String::from)
+        .or_else(|| b["data"]["id"].as_str().map(String::from))
+        .or_else(|| b["data"]["id"].as_i64().map(|i| i.to_string()));
+    NotificationTarget { kind, signed: signed.is_some(), payment_id: signed.or(unsigned) }
 }
