@@ -407,23 +407,6 @@ def main():
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def db_cpu_s():
-        """PostgreSQL's backends serving this database (SQLite runs inside the server)."""
-        if args.engine != "postgres":
-            return 0.0
-        total = 0
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if f" {db} ".encode() not in f.read().replace(b"\0", b" ") + b" ":
-                        continue
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-            except OSError:
-                continue
-        return total / os.sysconf("SC_CLK_TCK")
-
     def job_runs():
         """jobs_processed_total by kind, from /metrics."""
         try:
@@ -441,10 +424,10 @@ def main():
                 runs[labels.get("kind")] = runs.get(labels.get("kind"), 0) + float(m.group(2))
         return runs
 
-    cpu, db_cpu, runs = {}, {}, {}
+    cpu, runs = {}, {}
 
     def sample(name):
-        cpu[name], db_cpu[name], runs[name] = cpu_s(), db_cpu_s(), job_runs()
+        cpu[name], runs[name] = cpu_s(), job_runs()
 
     # -- the outage ------------------------------------------------------------------------------
     def chaos():
@@ -705,7 +688,6 @@ def main():
         "healthz_samples": states,
         "breaker_states_seen": {k: sorted(v) for k, v in breaker_states.items()},
         "server_cpu_s": spans(cpu),
-        "database_cpu_s": spans(db_cpu) if args.engine == "postgres" else "in the server",
         "job_runs": {phase: {k: int(v) for k, v in sorted(kinds.items()) if v} for phase, kinds in spans_by_kind(runs).items()},
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))

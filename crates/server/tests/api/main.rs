@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod architecture;
 mod attribution;
 mod backup;
 mod binary;
