@@ -144,11 +144,7 @@ impl ApiError {
                 60,
             ),
         };
-        // The operator's problem, not the client's: logged loudly, answered plainly.
-        tracing::error!(error = %cause, kind = ?why, "database unavailable");
-        if why == StorageFull {
-            storage_full_now();
-        }
+        note_unavailable(why, cause);
         let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
         e.retry_after = Some(retry_after);
         e
@@ -180,7 +176,16 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// health would say "ok" while no booking can be saved: it reports this for a minute instead.
 static LAST_STORAGE_FULL: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
 
-pub fn storage_full_now() {
+/// The operator's problem, not the client's: logged loudly (and a full disk remembered for
+/// health) wherever it is answered plainly — API or dashboard.
+pub fn note_unavailable(why: store::Unavailable, cause: &dyn std::fmt::Display) {
+    tracing::error!(error = %cause, kind = ?why, "database unavailable");
+    if why == store::Unavailable::StorageFull {
+        storage_full_now();
+    }
+}
+
+fn storage_full_now() {
     *LAST_STORAGE_FULL.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
 }
 

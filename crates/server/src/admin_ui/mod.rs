@@ -70,10 +70,7 @@ impl From<store::StoreError> for UiError {
             ),
             other => match other.unavailable() {
                 Some(why) => {
-                    tracing::error!(error = %other, kind = ?why, "database unavailable");
-                    if why == store::Unavailable::StorageFull {
-                        crate::error::storage_full_now();
-                    }
+                    crate::error::note_unavailable(why, &other);
                     UiError::Unavailable
                 }
                 None => UiError::internal(other),
