@@ -58,3 +58,13 @@ fn the_io_list_names_crates_the_service_really_uses() {
         assert!(server.iter().any(|d| d == name), "server no longer lists {name}: {server:?}");
     }
 }
+
+#[test]
+fn the_channels_crate_never_reaches_the_server_or_the_store() {
+    // Issue 16: the clients own their config structs; the server maps its configuration into them.
+    let deps = normal_dependencies("channels");
+    assert!(deps.iter().any(|d| d == "channels"), "cargo tree listed channels itself: {deps:?}");
+    for other in ["store", "server", "conversation", "sqlx", "axum"] {
+        assert!(!deps.iter().any(|d| d == other), "channels must not depend on {other}: {deps:?}");
+    }
+}
