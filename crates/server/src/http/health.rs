@@ -181,7 +181,7 @@ async fn deep_health(s: &AppState) -> (StatusCode, serde_json::Value) {
         ("whatsapp", s.chat.whatsapp.as_ref().map(|w| w.breaker.clone())),
         ("stt", s.chat.stt.as_ref().map(|t| t.breaker.clone())),
         ("email", s.chat.mailer.as_ref().map(|m| m.breaker.clone())),
-        ("mercadopago", s.payments.client.as_ref().map(|c| c.breaker.clone())),
+        (s.payments.provider().map_or("payments", |p| p.api_name()), s.payments.provider().map(|p| p.breaker())),
     ] {
         if let Some(b) = breaker {
             let state = b.state(instant);
