@@ -314,53 +314,8 @@ pub struct WhatsAppConfig {
     pub business_account_id: Option<String>,
 }
 
-/// How a mail server connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailTls {
-    /// TLS from the first byte (IMAPS 993, SMTPS 465).
-    Tls,
-    /// Plain, then `STARTTLS` (required: no credentials go out unencrypted).
-    StartTls,
-    /// No encryption at all: only for a server on the same machine (and the tests).
-    None,
-}
-
-#[derive(Debug, Clone)]
-pub struct MailServer {
-    pub host: String,
-    pub port: u16,
-    pub tls: MailTls,
-    pub user: String,
-    pub password: SecretString,
-    /// Trusted besides the public web roots.
-    pub extra_roots: TrustedRoots,
-}
-
-/// Certificates trusted for the mail servers besides the public web roots
-/// (`POSADA_EMAIL_CA_FILE`: a private CA or a self-signed server, PEM).
-#[derive(Clone, Default)]
-pub struct TrustedRoots(pub Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>);
-
-impl std::fmt::Debug for TrustedRoots {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TrustedRoots({} extra)", self.0.len())
-    }
-}
-
-impl TrustedRoots {
-    /// Every certificate in a PEM file; none at all is an error (a wrong file, surely).
-    pub fn from_pem_file(path: &str) -> Result<TrustedRoots, String> {
-        use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let certs = CertificateDer::pem_slice_iter(&bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{path} is not PEM certificates: {e}"))?;
-        if certs.is_empty() {
-            return Err(format!("{path} holds no certificate (expected -----BEGIN CERTIFICATE-----)"));
-        }
-        Ok(TrustedRoots(certs))
-    }
-}
+// The mail servers' settings are the e-mail clients' own (crates/channels).
+pub use channels::email::{MailServer, MailTls, TrustedRoots};
 
 /// The e-mail channel: a mailbox read over IMAP, replies sent over SMTP.
 #[derive(Debug, Clone)]
@@ -378,12 +333,7 @@ pub struct EmailConfig {
     pub copy_whatsapp: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct SttConfig {
-    pub api_base: String,
-    pub api_key: Option<SecretString>,
-    pub model: String,
-}
+pub use channels::stt::SttConfig;
 
 /// What the bot tells guests about the place.
 #[derive(Debug, Clone)]
@@ -524,6 +474,18 @@ fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
 }
 
 impl WhatsAppConfig {
+    /// What the Cloud API client and the webhook adapter need (the templates stay ours).
+    pub fn client(&self) -> channels::whatsapp::WhatsAppConfig {
+        channels::whatsapp::WhatsAppConfig {
+            verify_token: self.verify_token.clone(),
+            app_secret: self.app_secret.clone(),
+            access_token: self.access_token.clone(),
+            phone_number_id: self.phone_number_id.clone(),
+            api_base: self.api_base.clone(),
+            api_version: self.api_version.clone(),
+        }
+    }
+
     /// How long the webhook verification token is (`posada doctor` warns on a short one).
     pub fn verify_token_len(&self) -> usize {
         self.verify_token.expose_secret().chars().count()

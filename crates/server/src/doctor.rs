@@ -475,7 +475,7 @@ async fn whatsapp(config: &Config, checks: &mut Vec<Check>, dates: &mut Vec<Date
         ));
         return;
     };
-    let client = crate::channels::whatsapp::WhatsApp::new(wa.clone());
+    let client = crate::channels::whatsapp::WhatsApp::new(wa.client());
     let title = "WhatsApp: token y número";
     match client.probe_phone_number().await {
         Err(e) => checks.push(
@@ -676,7 +676,7 @@ async fn email(config: &Config, checks: &mut Vec<Check>) {
         ));
         return;
     };
-    match crate::channels::email::Mailer::new(e) {
+    match crate::channels::email::Mailer::new(&e.smtp, &e.from_address) {
         Err(err) => checks.push(check("smtp", "E-mail: envío (SMTP)", Status::Fail, err)),
         // The mail clients time out connecting, not every reply: a server that goes quiet
         // mid-session must not hang the doctor.

@@ -30,7 +30,8 @@ pub const OUTBOX_SENT: &str = "outbox_sent_total";
 pub const OUTBOX_FAILED: &str = "outbox_failed_total";
 pub const OUTBOX_RETRIED: &str = "outbox_retried_total";
 pub const OUTBOX_BACKLOG_AGE: &str = "outbox_oldest_queued_age_seconds";
-pub const BREAKER_STATE: &str = "breaker_state";
+/// Reported by the breakers themselves (crates/channels).
+pub const BREAKER_STATE: &str = channels::breaker::BREAKER_STATE;
 pub const WEBHOOKS: &str = "webhooks_total";
 pub const PREFERENCES: &str = "payment_preferences_total";
 pub const PAYMENTS: &str = "payments_total";

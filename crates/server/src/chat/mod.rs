@@ -70,10 +70,10 @@ struct Inbound {
 impl Chat {
     pub fn new(store: Arc<dyn Store>, booking: Booking, config: Arc<Config>, clock: Clock) -> Chat {
         Chat {
-            whatsapp: config.whatsapp.clone().map(WhatsApp::new),
+            whatsapp: config.whatsapp.as_ref().map(|w| WhatsApp::new(w.client())),
             stt: config.stt.clone().map(Stt::new),
             mailer: config.email.as_ref().and_then(|e| {
-                crate::channels::email::Mailer::new(e)
+                crate::channels::email::Mailer::new(&e.smtp, &e.from_address)
                     .map_err(|err| tracing::error!(error = %err, "e-mail sending is off: bad SMTP settings"))
                     .ok()
             }),

@@ -59,6 +59,16 @@ fn the_io_list_names_crates_the_service_really_uses() {
     }
 }
 
+#[test]
+fn the_channels_crate_never_reaches_the_server_or_the_store() {
+    // Issue 16: the clients own their config structs; the server maps its configuration into them.
+    let deps = normal_dependencies("channels");
+    assert!(deps.iter().any(|d| d == "channels"), "cargo tree listed channels itself: {deps:?}");
+    for other in ["store", "server", "conversation", "sqlx", "axum"] {
+        assert!(!deps.iter().any(|d| d == other), "channels must not depend on {other}: {deps:?}");
+    }
+}
+
 /// Mercado Pago's wire names, as string literals: whoever writes one reads or writes its JSON.
 const MERCADO_PAGO_FIELDS: [&str; 10] = [
     "transaction_amount",
@@ -94,7 +104,10 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn only_the_mercado_pago_provider_parses_its_fields() {
     let mut files = Vec::new();
-    rust_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    for dir in ["server/src", "channels/src", "store/src"] {
+        rust_files(&crates.join(dir), &mut files);
+    }
     let mut found = Vec::new();
     let mut in_provider = 0;
     for path in &files {

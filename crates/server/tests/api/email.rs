@@ -757,7 +757,7 @@ async fn tls_and_starttls_verify_the_server_and_never_log_in_in_plain() {
     let email = config.email.clone().unwrap();
     let err = server::channels::email::Inbox::open(&email.imap, "INBOX").await.err().expect("an untrusted server");
     assert!(err.contains("certificate"), "{err}");
-    let mailer = server::channels::email::Mailer::new(&email).unwrap();
+    let mailer = server::channels::email::Mailer::new(&email.smtp, &email.from_address).unwrap();
     let probe = lettre::Message::builder()
         .from(US.parse().unwrap())
         .to("lucia@guest.test".parse().unwrap())

@@ -2,9 +2,8 @@
 
 use super::breaker::Breaker;
 use super::{SendError, classify_reqwest, classify_status};
-use crate::config::WhatsAppConfig;
 use hmac::{Hmac, Mac};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::sync::Arc;
@@ -34,6 +33,31 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// What the Cloud API client and the webhook need; the server maps its configuration into it.
+#[derive(Clone)]
+pub struct WhatsAppConfig {
+    /// Meta's `hub.verify_token` handshake.
+    pub verify_token: SecretString,
+    /// Signs every webhook (`X-Hub-Signature-256`).
+    pub app_secret: SecretString,
+    pub access_token: SecretString,
+    pub phone_number_id: String,
+    /// `https://graph.facebook.com` (a local fake in tests).
+    pub api_base: String,
+    pub api_version: String,
+}
+
+impl std::fmt::Debug for WhatsAppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secrets are `SecretString` (redacted) anyway; the ids are not secret.
+        f.debug_struct("WhatsAppConfig")
+            .field("phone_number_id", &self.phone_number_id)
+            .field("api_base", &self.api_base)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One message found in a webhook POST.
