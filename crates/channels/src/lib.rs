@@ -4,10 +4,14 @@
 //! Every base URL comes from configuration so tests point them at local fakes. Metrics go through
 //! the `metrics` facade under the names the server describes and the tests read.
 
+pub mod adapter;
 pub mod breaker;
 pub mod email;
+pub mod sandbox;
 pub mod stt;
 pub mod whatsapp;
+
+pub use adapter::{Adapter, Adapters};
 
 /// Why a send did not go through, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The e-mail channel's clients: SMTP out (`lettre`, rustls) behind a breaker, IMAP in
 //! (`async-imap`, rustls or STARTTLS or plain on loopback).
 
+pub mod channel;
 pub mod read;
 pub mod write;
 
@@ -22,6 +23,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connecting, and each IMAP round trip.
 const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
+/// E-mails the SMTP server accepted.
+pub const EMAILS_SENT: &str = "emails_sent_total";
+/// E-mails that did not go, by `result` (`retry`, `permanent`).
+pub const EMAILS_FAILED: &str = "emails_failed_total";
 /// Larger messages are not downloaded (marked seen and counted as ignored).
 pub const MAX_MESSAGE_BYTES: u32 = 25 * 1024 * 1024;
 
