@@ -257,6 +257,34 @@ pub enum PaymentProvider {
     MercadoPago,
 }
 
+impl PaymentProvider {
+    pub const ALL: [PaymentProvider; 3] =
+        [PaymentProvider::None, PaymentProvider::Sandbox, PaymentProvider::MercadoPago];
+
+    /// The name in `POSADA_PAYMENT_PROVIDER` and the one links and payments are stored under.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentProvider::None => "none",
+            PaymentProvider::Sandbox => "sandbox",
+            PaymentProvider::MercadoPago => "mercadopago",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str), case-insensitive.
+    pub fn parse(name: &str) -> Option<PaymentProvider> {
+        PaymentProvider::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// As the owner reads it in the dashboard.
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentProvider::None => "Sin pagos en línea",
+            PaymentProvider::Sandbox => "Pago de prueba (sandbox)",
+            PaymentProvider::MercadoPago => "Mercado Pago",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PaymentsConfig {
     pub provider: PaymentProvider,
@@ -410,13 +438,11 @@ impl Source {
 }
 
 fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
-    let provider = match source.get("POSADA_PAYMENT_PROVIDER").map(str::to_lowercase).as_deref() {
-        None | Some("none") => PaymentProvider::None,
-        Some("sandbox") => PaymentProvider::Sandbox,
-        Some("mercadopago") => PaymentProvider::MercadoPago,
-        Some(other) => {
-            return Err(invalid("POSADA_PAYMENT_PROVIDER", format!("{other:?} is not mercadopago, sandbox or none")));
-        }
+    let provider = match source.get("POSADA_PAYMENT_PROVIDER") {
+        None => PaymentProvider::None,
+        Some(name) => PaymentProvider::parse(name).ok_or_else(|| {
+            invalid("POSADA_PAYMENT_PROVIDER", format!("{:?} is not mercadopago, sandbox or none", name.to_lowercase()))
+        })?,
     };
     let secret = |v: &str| source.get(v).map(|s| SecretString::from(s.to_string()));
     let (access_token, webhook_secret) = match provider {
@@ -805,6 +831,15 @@ mod tests {
 
     fn src(pairs: &[(&str, &str)]) -> Source {
         Source::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn a_payment_provider_name_reads_back_as_itself() {
+        for p in PaymentProvider::ALL {
+            assert_eq!(PaymentProvider::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(PaymentProvider::parse("MercadoPago"), Some(PaymentProvider::MercadoPago));
+        assert_eq!(PaymentProvider::parse("paypal"), None);
     }
 
     #[test]

@@ -180,7 +180,7 @@ async fn deep_health(s: &AppState) -> (StatusCode, serde_json::Value) {
     let channels = s.chat.adapters.all().into_iter().map(|a| (a.channel().as_str(), a.breaker()));
     for (name, breaker) in channels.chain([
         ("stt", s.chat.stt.as_ref().map(|t| t.breaker.clone())),
-        ("mercadopago", s.payments.client.as_ref().map(|c| c.breaker.clone())),
+        (s.payments.provider().map_or("payments", |p| p.api_name()), s.payments.provider().map(|p| p.breaker())),
     ]) {
         if let Some(b) = breaker {
             let state = b.state(instant);

@@ -1,5 +1,5 @@
-//! Provider webhooks: the chat channels' through their adapters (crates/channels), Mercado
-//! Pago's here. Each one verifies its signature over the raw bytes, stores what it
+//! Provider webhooks: the chat channels' through their adapters (crates/channels), the payment
+//! provider's through its `PaymentProvider` (payments/provider.rs). Each one verifies its signature over the raw bytes, stores what it
 //! carries in the inbox (deduplicated by the provider's id) and answers 200 before any
 //! processing. Bad signatures get 401 and store nothing; repeated failures from one address are
 //! rate-limited (good ones never are).
@@ -10,11 +10,11 @@ use crate::channels::Adapter;
 use crate::chat::PROCESS_INBOUND;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics as m;
+use crate::payments::provider::{WebhookRejection, WebhookRequest};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use store::NewInbound;
@@ -124,9 +124,9 @@ pub async fn receive(
     Ok((StatusCode::OK, axum::Json(answer)).into_response())
 }
 
-/// Mercado Pago's notifications: `x-signature` checked against the manifest (data.id from the
-/// query string), stored by `x-request-id` (several legitimate `payment.updated` arrive for one
-/// payment), 200 fast. The payment itself is fetched again when processed.
+/// A payment provider's notifications (Mercado Pago's, also sent by the sandbox checkout): the
+/// provider checks the signature and reads the call; we store it by the provider's delivery id
+/// and answer 200 fast. The payment itself is fetched again when processed.
 pub async fn mercadopago_receive(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -134,67 +134,44 @@ pub async fn mercadopago_receive(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    if s.config.payments.provider == crate::config::PaymentProvider::None {
+    let Some(provider) = s.payments.provider() else {
         return Err(ApiError::not_found("Los pagos no están configurados en esta instalación."));
-    }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let request_id = header("x-request-id");
-    let data_id = query.get("data.id").map(String::as_str);
-    let ok = crate::payments::mercadopago::signature_valid(
-        s.config.payments.webhook_secret.expose_secret(),
-        header("x-signature"),
-        request_id,
-        data_id,
-        s.config.payments.signature_max_age_s,
-        s.clock.now().timestamp(),
-    );
-    if !ok {
-        metrics::counter!(m::WEBHOOKS, "provider" => "mercadopago", "result" => "bad_signature").increment(1);
-        let ip = client_ip(peer.ip(), &headers, &s.config.trusted_proxies);
-        if let Err(wait) = s.bad_signatures.check(ip, std::time::Instant::now()) {
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Demasiadas firmas inválidas.");
-            e.retry_after = Some(wait);
-            return Err(e);
+    };
+    let name = provider.api_name();
+    let request = WebhookRequest { headers: &headers, query: &query, body: &body, now: s.clock.now() };
+    let notification = match provider.verify_webhook(request) {
+        Ok(n) => n,
+        Err(WebhookRejection::BadSignature) => {
+            metrics::counter!(m::WEBHOOKS, "provider" => name, "result" => "bad_signature").increment(1);
+            let ip = client_ip(peer.ip(), &headers, &s.config.trusted_proxies);
+            if let Err(wait) = s.bad_signatures.check(ip, std::time::Instant::now()) {
+                let mut e =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Demasiadas firmas inválidas.");
+                e.retry_after = Some(wait);
+                return Err(e);
+            }
+            return Err(ApiError::unauthorized("Firma inválida."));
         }
-        return Err(ApiError::unauthorized("Firma inválida."));
-    }
-    let (kind, payload) = mercadopago_event(&query, &body)?;
-    let Some(request_id) = request_id.filter(|r| !r.is_empty() && r.len() <= 200) else {
-        return Err(ApiError::bad_request("missing_request_id", "Falta x-request-id."));
+        Err(WebhookRejection::Malformed(e)) => {
+            return Err(ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")));
+        }
+        Err(WebhookRejection::MissingDeliveryId) => {
+            return Err(ApiError::bad_request("missing_request_id", "Falta x-request-id."));
+        }
     };
     let event = NewInbound {
-        provider: "mercadopago".into(),
-        provider_id: request_id.to_string(),
+        provider: name.into(),
+        provider_id: notification.delivery_id,
         contact: None,
-        kind,
-        payload,
+        kind: notification.kind,
+        payload: notification.payload,
         job_kind: crate::payments::PROCESS_JOB.into(),
     };
     let stored = s.store.store_inbound(&event, s.clock.now()).await?;
     let result = if stored.is_some() { "accepted" } else { "duplicate" };
-    metrics::counter!(m::WEBHOOKS, "provider" => "mercadopago", "result" => result).increment(1);
+    metrics::counter!(m::WEBHOOKS, "provider" => name, "result" => result).increment(1);
     if stored.is_some() {
         s.wake.notify_one();
     }
     Ok((StatusCode::OK, axum::Json(serde_json::json!({"received": true}))).into_response())
-}
-
-/// A signed Mercado Pago notification as the inbox stores it: its kind (the query's `type` or
-/// `topic`, else the body's `type`) and the payload `{"query", "body"}` (an empty body is
-/// `null`). 400 when the body is neither empty nor JSON. Pure (the fuzz target in `fuzz/`
-/// drives it with any query and bytes).
-pub fn mercadopago_event(query: &HashMap<String, String>, body: &[u8]) -> ApiResult<(String, serde_json::Value)> {
-    let body: serde_json::Value = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("El cuerpo no es JSON: {e}")))?
-    };
-    let kind = query
-        .get("type")
-        .or(query.get("topic"))
-        .cloned()
-        .or_else(|| body["type"].as_str().map(String::from))
-        .unwrap_or_default();
-    Ok((kind, serde_json::json!({"query": query, "body": body})))
 }
