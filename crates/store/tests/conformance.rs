@@ -1231,3 +1231,40 @@ async fn the_balance_is_recorded_once_on_a_confirmed_reservation(engine: Engine)
     assert!(matches!(e, StoreError::Duplicate(_)), "{e:?}");
     assert_eq!(store.get_reservation(&r.code).await.unwrap().balance_paid, expected, "unchanged");
 }
+
+/// PostgreSQL runs writers side by side (SQLite has one writer at a time by design): two holds
+/// on one cabin wait for each other only when they share a night, so a busy cabin's back-to-back
+/// stays do not queue behind each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_holds_on_other_nights_of_a_cabin_do_not_wait() {
+    use sqlx::Connection;
+    let (db, store) = open(Engine::Postgres).await;
+    let u = unit(&store, "a").await;
+    let limits = HoldLimits { max_holds_per_contact: Some(5), ..Default::default() };
+    // Another session holds the per-guest lock of hold A: A stops midway, its nights taken.
+    let mut blocker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('+5491100000001'))").execute(&mut blocker).await.unwrap();
+    let spawn_hold = |from: &'static str, to: &'static str, phone: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move { store.create_reservation(&hold(u.id, from, to, phone), limits, now()).await })
+    };
+    let a = spawn_hold("2027-01-10", "2027-01-12", "+5491100000001");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!a.is_finished(), "hold A should be waiting for the blocker");
+    // Other nights of the same cabin go through at once…
+    let b = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.create_reservation(&hold(u.id, "2027-01-12", "2027-01-14", "+5491100000002"), limits, now()),
+    )
+    .await
+    .expect("a hold on other nights waited for hold A");
+    b.unwrap();
+    // …while one that shares a night with A waits for it, then loses.
+    let c = spawn_hold("2027-01-11", "2027-01-12", "+5491100000003");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!c.is_finished(), "a hold sharing a night with A must wait for A");
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    a.await.unwrap().unwrap();
+    assert!(matches!(c.await.unwrap(), Err(StoreError::Overlap)));
+}
