@@ -13,7 +13,7 @@ mod common;
 mod conversations;
 pub mod error;
 mod feeds;
-mod jobs;
+pub mod jobs;
 mod maintenance;
 pub mod migrations;
 pub mod model;
