@@ -16,6 +16,7 @@
 #                                       write on 2 cabins, back-to-back distinct nights), "ical", "ical-304"
 #                                       (wrk, per BENCH_CONNS) and "whatsapp" (wa_webhooks.py)
 #   BENCH_DURATION  10                  seconds per measured case
+#   BENCH_DURATION_2 3                  seconds per pre-reserve-2 case (2 cabins hold 7,300 nights in all)
 #   BENCH_WARMUP    2                   seconds of unreported warm-up per endpoint
 #   BENCH_UNITS     50                  cabins the pre-reserve load spreads over
 #   BENCH_BURST_N   200                 simultaneous same-night holds
@@ -55,6 +56,7 @@ BURST_N=${BENCH_BURST_N:-200}
 BURSTS=${BENCH_BURSTS:-3}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
+DURATION_2=${BENCH_DURATION_2:-3}
 ICAL_RESERVATIONS=${BENCH_ICAL_RESERVATIONS:-500}
 WA_N=${BENCH_WA_N:-3000}
 WA_CONNS=${BENCH_WA_CONNS:-64}
@@ -182,11 +184,14 @@ start_server() { # start_server DATABASE_URL LOGFILE
   base="http://127.0.0.1:$port"
   # shellcheck disable=SC2086 # SERVER_ENV is a list of VAR=value words
   # Every request comes from 127.0.0.1: the per-address hold limit would stop the load at 3.
+  # Every hold takes its own night, so the horizon is the longest allowed (3,650 nights a cabin:
+  # 2 cabins at 1,000 holds/s run out after 7 s, hence the shorter pre-reserve-2 cases).
   local profile_env="POSADA_MAX_HOLDS_PER_CONTACT=0"
   if [ "$PROFILE" = userday ]; then profile_env="POSADA_PAYMENT_PROVIDER=sandbox"; fi
   # shellcheck disable=SC2086 # profile_env too
   env POSADA_JWT_SECRET="$secret" POSADA_RATE_LIMIT_PER_MIN=0 POSADA_LOG=warn \
     POSADA_BIND="127.0.0.1:$port" POSADA_DATABASE_URL="$1" POSADA_MAX_HOLDS_PER_ADDRESS=0 $profile_env \
+    POSADA_BOOKING_HORIZON_DAYS=3650 \
     POSADA_ADMIN_EMAIL="$admin_email" POSADA_ADMIN_PASSWORD="$admin_password" $WA_ENV $SERVER_ENV \
     "$bin" serve >/dev/null 2>"$2" &
   server_pid=$!
@@ -336,7 +341,7 @@ bench_case() { # bench_case ENGINE ENDPOINT CONNS
 }
 
 bench_case_once() { # bench_case_once ENGINE ENDPOINT CONNS
-  local engine=$1 endpoint=$2 conns=$3 c0 c1 line holds=- tag threads=2 t0 t1 links=- lag=- units
+  local engine=$1 endpoint=$2 conns=$3 c0 c1 line holds=- tag threads=2 t0 t1 links=- lag=-
   [ "$conns" -lt 2 ] && threads=1
   t0=$(date +%s.%N)
   c0=$(cpu_snapshot)
@@ -353,12 +358,18 @@ bench_case_once() { # bench_case_once ENGINE ENDPOINT CONNS
     holds=$(( $(ical_exports "$result") - n0 ))
   else
     run_no=$((run_no + 1)); tag=$(printf '%02d' "$run_no")
-    units=$unit_csv
-    if [ "$endpoint" = pre-reserve-2 ]; then units=$unit_csv2; fi
-    run_wrk "$engine" "$endpoint" "$conns" "$DURATION" "$work/prereserve.lua" "$base/" \
-      "$next_index" "$threads" "$units" "$first_day" "$tag" >"$work/line"
+    local units=$unit_csv index=$next_index
+    if [ "$endpoint" = pre-reserve-2 ]; then units=$unit_csv2; index=$next_index2; fi
+    local secs=$DURATION
+    if [ "$endpoint" = pre-reserve-2 ]; then secs=$DURATION_2; fi
+    run_wrk "$engine" "$endpoint" "$conns" "$secs" "$work/prereserve.lua" "$base/" \
+      "$index" "$threads" "$units" "$first_day" "$tag" >"$work/line"
     c1=$(cpu_snapshot)
-    next_index=$((next_index + last_requests + 10 * conns + 1000))
+    if [ "$endpoint" = pre-reserve-2 ]; then
+      next_index2=$((next_index2 + last_requests + 10 * conns + 10))
+    else
+      next_index=$((next_index + last_requests + 10 * conns + 1000))
+    fi
     holds=$(count_holds "$engine" "+54911$tag")
     if [ "$PROFILE" = userday ]; then # every hold's payment link, made by the worker after the hold
       local waited=0 t_done
@@ -479,14 +490,15 @@ bench_engine() {
   if wants whatsapp || [ "$PROFILE" = userday ]; then start_graph; fi
   echo "# $engine: background CPU busy $(background_busy)% of $(($(nproc) * 100))%; starting posada serve" >&2
   start_server "$url" "$work/server-$engine.log"
-  echo "#   idle VmRSS $(( $(kib_field VmRSS) / 1024 )) MiB; seeding $UNITS + 1 cabins" >&2
-  mapfile -t ids < <(seed_units $((UNITS + 1)))
+  echo "#   idle VmRSS $(( $(kib_field VmRSS) / 1024 )) MiB; seeding $UNITS + 1 + 2 cabins" >&2
+  mapfile -t ids < <(seed_units $((UNITS + 3)))
   burst_unit=${ids[$UNITS]}
   unit_csv=$(IFS=,; echo "${ids[*]:0:$UNITS}")
-  unit_csv2=$(IFS=,; echo "${ids[*]:0:2}")
+  unit_csv2=$(IFS=,; echo "${ids[*]:$((UNITS + 1)):2}") # the 2-cabin pattern has its own cabins
   # Load holds start two days out (the server's "today" is Buenos Aires time, behind UTC).
   first_day=$(( $(date -u +%s) / 86400 + 2 ))
   next_index=0
+  next_index2=0
   run_no=0
   avail_url="$base/api/v1/availability?check_in=$(date -u -d '+45 days' +%F)&check_out=$(date -u -d '+48 days' +%F)&guests=2"
 
