@@ -19,7 +19,7 @@ pub mod migrations;
 pub mod model;
 mod payments;
 mod postgres;
-mod reservations;
+pub mod reservations;
 mod rows;
 pub mod settings;
 mod sqlite;

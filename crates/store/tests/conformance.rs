@@ -1300,3 +1300,36 @@ async fn postgres_claims_do_not_sort_the_backlog() {
         sqlx::query_as("SELECT MIN(run_at) FROM jobs WHERE status = 'running'").fetch_one(&pool).await.unwrap();
     assert_eq!(oldest, now() - Duration::milliseconds(19999));
 }
+
+/// Answering a message reads the guest's reservations by phone or e-mail: through the indexes,
+/// not through every reservation ever made (two full scans per message were most of the cost of
+/// a reply once the table had grown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_guests_reservations_are_found_without_reading_the_table() {
+    let (db, store) = open(Engine::Postgres).await;
+    let u = unit(&store, "a").await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO reservations (code, unit_id, check_in, check_out, guests, status, channel, guest_name, \
+           guest_phone, guest_email, total, deposit, flags, notes, created_at, updated_at) \
+         SELECT 'R' || g, $1, DATE '2027-01-01' + g, DATE '2027-01-01' + g + 1, 2, 'cancelled', 'whatsapp', 'X', \
+           '+549' || g, 'g' || g || '@example.test', 100, 30, '', '', $2, $2 FROM generate_series(1, 20000) AS g",
+    )
+    .bind(u.id)
+    .bind(now())
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE reservations").execute(&pool).await.unwrap();
+    let clause = store::reservations::CONTACT_CLAUSE.replace("{}", "$1");
+    let plan: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN SELECT COUNT(*) FROM reservations WHERE {clause}"))
+        .bind("+5497")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let plan = plan.into_iter().map(|(l,)| l).collect::<Vec<_>>().join("\n");
+    assert!(!plan.contains("Seq Scan"), "a guest's reservations are read from the whole table:\n{plan}");
+    let filter = ReservationFilter { contact: Some("+5497".into()), limit: 10, ..Default::default() };
+    let (found, total) = store.list_reservations(&filter).await.unwrap();
+    assert_eq!((found.len(), total), (1, 1));
+}
