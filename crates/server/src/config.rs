@@ -257,6 +257,34 @@ pub enum PaymentProvider {
     MercadoPago,
 }
 
+impl PaymentProvider {
+    pub const ALL: [PaymentProvider; 3] =
+        [PaymentProvider::None, PaymentProvider::Sandbox, PaymentProvider::MercadoPago];
+
+    /// The name in `POSADA_PAYMENT_PROVIDER` and the one links and payments are stored under.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentProvider::None => "none",
+            PaymentProvider::Sandbox => "sandbox",
+            PaymentProvider::MercadoPago => "mercadopago",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str), case-insensitive.
+    pub fn parse(name: &str) -> Option<PaymentProvider> {
+        PaymentProvider::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// As the owner reads it in the dashboard.
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentProvider::None => "Sin pagos en línea",
+            PaymentProvider::Sandbox => "Pago de prueba (sandbox)",
+            PaymentProvider::MercadoPago => "Mercado Pago",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PaymentsConfig {
     pub provider: PaymentProvider,
@@ -286,53 +314,8 @@ pub struct WhatsAppConfig {
     pub business_account_id: Option<String>,
 }
 
-/// How a mail server connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailTls {
-    /// TLS from the first byte (IMAPS 993, SMTPS 465).
-    Tls,
-    /// Plain, then `STARTTLS` (required: no credentials go out unencrypted).
-    StartTls,
-    /// No encryption at all: only for a server on the same machine (and the tests).
-    None,
-}
-
-#[derive(Debug, Clone)]
-pub struct MailServer {
-    pub host: String,
-    pub port: u16,
-    pub tls: MailTls,
-    pub user: String,
-    pub password: SecretString,
-    /// Trusted besides the public web roots.
-    pub extra_roots: TrustedRoots,
-}
-
-/// Certificates trusted for the mail servers besides the public web roots
-/// (`POSADA_EMAIL_CA_FILE`: a private CA or a self-signed server, PEM).
-#[derive(Clone, Default)]
-pub struct TrustedRoots(pub Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>);
-
-impl std::fmt::Debug for TrustedRoots {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TrustedRoots({} extra)", self.0.len())
-    }
-}
-
-impl TrustedRoots {
-    /// Every certificate in a PEM file; none at all is an error (a wrong file, surely).
-    pub fn from_pem_file(path: &str) -> Result<TrustedRoots, String> {
-        use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let certs = CertificateDer::pem_slice_iter(&bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{path} is not PEM certificates: {e}"))?;
-        if certs.is_empty() {
-            return Err(format!("{path} holds no certificate (expected -----BEGIN CERTIFICATE-----)"));
-        }
-        Ok(TrustedRoots(certs))
-    }
-}
+// The mail servers' settings are the e-mail clients' own (crates/channels).
+pub use channels::email::{MailServer, MailTls, TrustedRoots};
 
 /// The e-mail channel: a mailbox read over IMAP, replies sent over SMTP.
 #[derive(Debug, Clone)]
@@ -350,12 +333,7 @@ pub struct EmailConfig {
     pub copy_whatsapp: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct SttConfig {
-    pub api_base: String,
-    pub api_key: Option<SecretString>,
-    pub model: String,
-}
+pub use channels::stt::SttConfig;
 
 /// What the bot tells guests about the place.
 #[derive(Debug, Clone)]
@@ -460,13 +438,11 @@ impl Source {
 }
 
 fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
-    let provider = match source.get("POSADA_PAYMENT_PROVIDER").map(str::to_lowercase).as_deref() {
-        None | Some("none") => PaymentProvider::None,
-        Some("sandbox") => PaymentProvider::Sandbox,
-        Some("mercadopago") => PaymentProvider::MercadoPago,
-        Some(other) => {
-            return Err(invalid("POSADA_PAYMENT_PROVIDER", format!("{other:?} is not mercadopago, sandbox or none")));
-        }
+    let provider = match source.get("POSADA_PAYMENT_PROVIDER") {
+        None => PaymentProvider::None,
+        Some(name) => PaymentProvider::parse(name).ok_or_else(|| {
+            invalid("POSADA_PAYMENT_PROVIDER", format!("{:?} is not mercadopago, sandbox or none", name.to_lowercase()))
+        })?,
     };
     let secret = |v: &str| source.get(v).map(|s| SecretString::from(s.to_string()));
     let (access_token, webhook_secret) = match provider {
@@ -498,6 +474,18 @@ fn payments_config(source: &Source) -> Result<PaymentsConfig, ConfigError> {
 }
 
 impl WhatsAppConfig {
+    /// What the Cloud API client and the webhook adapter need (the templates stay ours).
+    pub fn client(&self) -> channels::whatsapp::WhatsAppConfig {
+        channels::whatsapp::WhatsAppConfig {
+            verify_token: self.verify_token.clone(),
+            app_secret: self.app_secret.clone(),
+            access_token: self.access_token.clone(),
+            phone_number_id: self.phone_number_id.clone(),
+            api_base: self.api_base.clone(),
+            api_version: self.api_version.clone(),
+        }
+    }
+
     /// How long the webhook verification token is (`posada doctor` warns on a short one).
     pub fn verify_token_len(&self) -> usize {
         self.verify_token.expose_secret().chars().count()
@@ -843,6 +831,15 @@ mod tests {
 
     fn src(pairs: &[(&str, &str)]) -> Source {
         Source::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn a_payment_provider_name_reads_back_as_itself() {
+        for p in PaymentProvider::ALL {
+            assert_eq!(PaymentProvider::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(PaymentProvider::parse("MercadoPago"), Some(PaymentProvider::MercadoPago));
+        assert_eq!(PaymentProvider::parse("paypal"), None);
     }
 
     #[test]

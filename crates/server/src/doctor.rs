@@ -11,6 +11,7 @@
 use crate::backup::{self, Freshness};
 use crate::channels::Probe;
 use crate::config::{Config, Mode, PaymentProvider, Source};
+use crate::payments::provider::AccountCheck;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -474,7 +475,7 @@ async fn whatsapp(config: &Config, checks: &mut Vec<Check>, dates: &mut Vec<Date
         ));
         return;
     };
-    let client = crate::channels::whatsapp::WhatsApp::new(wa.clone());
+    let client = crate::channels::whatsapp::WhatsApp::new(wa.client());
     let title = "WhatsApp: token y número";
     match client.probe_phone_number().await {
         Err(e) => checks.push(
@@ -613,46 +614,43 @@ async fn mercadopago(config: &Config, checks: &mut Vec<Check>, dates: &mut Vec<D
         return;
     }
     let p = &config.payments;
-    let client = crate::payments::mercadopago::MercadoPago::new(&p.api_base, p.access_token.clone());
+    let Some(provider) = crate::payments::provider_for(p) else { return };
     let title = "Mercado Pago: credenciales";
-    let test_token = secrecy::ExposeSecret::expose_secret(&p.access_token).starts_with("TEST-");
-    match client.probe_me().await {
+    match provider.probe().await {
         Err(e) => checks.push(
             check("mercadopago_token", title, Status::Fail, unreachable(&p.api_base, &e))
                 .fix("revisá la conexión a internet de este servidor (y POSADA_MERCADOPAGO_API_BASE si la cambiaste)"),
         ),
         Ok(probe) => {
             dates.extend(probe.date);
-            checks.push(match probe.status {
-                200 => {
-                    let nickname = probe.body["nickname"].as_str().unwrap_or("?");
-                    let site = probe.body["site_id"].as_str().unwrap_or("?");
-                    let detail = format!("el access token es de la cuenta {nickname} ({site})");
-                    if site != "MLA" {
+            checks.push(match probe.check {
+                AccountCheck::Ok { account, argentine, test_credentials } => {
+                    let detail = format!("el access token es de la cuenta {account}");
+                    if !argentine {
                         check("mercadopago_token", title, Status::Warn, format!("{detail}, que no es de Argentina (MLA)"))
                             .fix("las señas se cobran en pesos argentinos: usá las credenciales de una cuenta de Mercado Pago Argentina")
-                    } else if test_token {
+                    } else if test_credentials {
                         check("mercadopago_token", title, Status::Warn, format!("{detail}, con credenciales de prueba: los pagos no son reales"))
                             .fix("para cobrar de verdad usá las credenciales de producción (APP_USR-…) en POSADA_MERCADOPAGO_ACCESS_TOKEN")
                     } else {
                         check("mercadopago_token", title, Status::Ok, detail)
                     }
                 }
-                401 | 403 => check(
+                AccountCheck::Refused(message) => check(
                     "mercadopago_token",
                     title,
                     Status::Fail,
                     format!(
                         "Mercado Pago rechaza el access token: {}",
-                        probe.body["message"].as_str().unwrap_or("sin detalle")
+                        if message.is_empty() { "sin detalle" } else { &message }
                     ),
                 )
                 .fix("copiá el Access Token de producción (Tus integraciones → tu aplicación → Credenciales de producción) en POSADA_MERCADOPAGO_ACCESS_TOKEN"),
-                status => check(
+                AccountCheck::Failed(status, message) => check(
                     "mercadopago_token",
                     title,
                     Status::Fail,
-                    format!("Mercado Pago contestó {status}: {}", probe.body["message"].as_str().unwrap_or("")),
+                    format!("Mercado Pago contestó {status}: {message}"),
                 )
                 .fix("probá de nuevo en unos minutos"),
             });
@@ -678,7 +676,7 @@ async fn email(config: &Config, checks: &mut Vec<Check>) {
         ));
         return;
     };
-    match crate::channels::email::Mailer::new(e) {
+    match crate::channels::email::Mailer::new(&e.smtp, &e.from_address) {
         Err(err) => checks.push(check("smtp", "E-mail: envío (SMTP)", Status::Fail, err)),
         // The mail clients time out connecting, not every reply: a server that goes quiet
         // mid-session must not hang the doctor.

@@ -30,7 +30,8 @@ pub const OUTBOX_SENT: &str = "outbox_sent_total";
 pub const OUTBOX_FAILED: &str = "outbox_failed_total";
 pub const OUTBOX_RETRIED: &str = "outbox_retried_total";
 pub const OUTBOX_BACKLOG_AGE: &str = "outbox_oldest_queued_age_seconds";
-pub const BREAKER_STATE: &str = "breaker_state";
+/// Reported by the breakers themselves (crates/channels).
+pub const BREAKER_STATE: &str = channels::breaker::BREAKER_STATE;
 pub const WEBHOOKS: &str = "webhooks_total";
 pub const PREFERENCES: &str = "payment_preferences_total";
 pub const PAYMENTS: &str = "payments_total";
@@ -39,8 +40,8 @@ pub const LATE_PAYMENTS: &str = "late_payments_total";
 pub const AMOUNT_MISMATCHES: &str = "payment_amount_mismatches_total";
 pub const EMAILS_RECEIVED: &str = "emails_received_total";
 pub const EMAILS_IGNORED: &str = "emails_ignored_total";
-pub const EMAILS_SENT: &str = "emails_sent_total";
-pub const EMAILS_FAILED: &str = "emails_failed_total";
+pub const EMAILS_SENT: &str = channels::email::EMAILS_SENT;
+pub const EMAILS_FAILED: &str = channels::email::EMAILS_FAILED;
 pub const EMAIL_POLLS: &str = "email_polls_total";
 pub const EMAIL_IDLE: &str = "email_idle_connected";
 pub const BACKUP_LAST_SUCCESS: &str = "backup_last_success_timestamp_seconds";
@@ -183,19 +184,4 @@ fn describe() {
     );
     metrics::describe_gauge!(LOGIN_CHECKS_RUNNING, "Password checks (argon2) running now in this instance");
     metrics::describe_gauge!(DISK_SIZE, "Size of the file system of each directory (data, backups)");
-}
-
-/// Channel labels stay a small fixed set, whatever clients send.
-pub fn channel_label(channel: &str) -> &'static str {
-    match channel {
-        "whatsapp" => "whatsapp",
-        "email" => "email",
-        "api" => "api",
-        "admin" => "admin",
-        "sandbox" => "sandbox",
-        "web" => "web",
-        "airbnb" => "airbnb",
-        "booking" => "booking",
-        _ => "other",
-    }
 }

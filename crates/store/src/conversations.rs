@@ -20,9 +20,15 @@ pub trait ConversationStore: Send + Sync {
     async fn get_inbound(&self, id: i64) -> Result<InboundEvent>;
     /// Whether an older event of this contact still waits (events are answered in order).
     async fn has_earlier_unprocessed(&self, contact_id: i64, id: i64) -> Result<bool>;
-    async fn upsert_contact(&self, channel: &str, address: &str, name: &str, now: DateTime<Utc>) -> Result<Contact>;
+    async fn upsert_contact(
+        &self,
+        channel: domain::Channel,
+        address: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Contact>;
     async fn get_contact(&self, id: i64) -> Result<Contact>;
-    async fn find_contact(&self, channel: &str, address: &str) -> Result<Contact>;
+    async fn find_contact(&self, channel: domain::Channel, address: &str) -> Result<Contact>;
     /// Handed-off contacts first, then the most recent.
     async fn list_contacts(&self, limit: i64) -> Result<Vec<Contact>>;
     async fn conversation_state(&self, contact_id: i64) -> Result<Option<serde_json::Value>>;
@@ -86,7 +92,7 @@ macro_rules! conversations_impl {
                 }
                 let mut w = self.write().await?;
                 let contact_id = match &event.contact {
-                    Some((channel, address, name)) => Some(Self::upsert_contact_in(&mut w.tx, channel, address, name, Some(now), now).await?.id),
+                    Some((channel, address, name)) => Some(Self::upsert_contact_in(&mut w.tx, *channel, address, name, Some(now), now).await?.id),
                     None => None,
                 };
                 let payload = $crate::text::clean_json(&event.payload);
@@ -214,7 +220,7 @@ macro_rules! conversations_impl {
 
             async fn upsert_contact_in(
                 conn: &mut Conn,
-                channel: &str,
+                channel: domain::Channel,
                 address: &str,
                 name: &str,
                 inbound_at: Option<DateTime<Utc>>,
@@ -228,7 +234,7 @@ macro_rules! conversations_impl {
                      updated_at = excluded.updated_at RETURNING {CONTACT_COLUMNS}"
                 );
                 let row: ContactRow = sqlx::query_as(&sql)
-                    .bind(channel)
+                    .bind(channel.as_str())
                     .bind($crate::text::clean(address))
                     .bind($crate::text::clean(name.trim()))
                     .bind(inbound_at)
@@ -236,7 +242,7 @@ macro_rules! conversations_impl {
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(Self::map_err)?;
-                Ok(row.into())
+                row.try_into()
             }
         }
 
@@ -266,7 +272,7 @@ macro_rules! conversations_impl {
                 Ok(row.is_some())
             }
 
-            async fn upsert_contact(&self, channel: &str, address: &str, name: &str, now: DateTime<Utc>) -> Result<Contact> {
+            async fn upsert_contact(&self, channel: domain::Channel, address: &str, name: &str, now: DateTime<Utc>) -> Result<Contact> {
                 let mut w = self.write().await?;
                 let c = Self::upsert_contact_in(&mut w.tx, channel, address, name, None, now).await?;
                 w.tx.commit().await.map_err(Self::map_err)?;
@@ -277,26 +283,26 @@ macro_rules! conversations_impl {
                 let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
                 let row: Option<ContactRow> =
                     sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
-                Ok(row.ok_or(StoreError::NotFound)?.into())
+                row.ok_or(StoreError::NotFound)?.try_into()
             }
 
-            async fn find_contact(&self, channel: &str, address: &str) -> Result<Contact> {
+            async fn find_contact(&self, channel: domain::Channel, address: &str) -> Result<Contact> {
                 $crate::text::findable(address)?;
                 let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE channel = $1 AND address = $2");
                 let row: Option<ContactRow> = sqlx::query_as(&sql)
-                    .bind(channel)
+                    .bind(channel.as_str())
                     .bind(address)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(Self::map_err)?;
-                Ok(row.ok_or(StoreError::NotFound)?.into())
+                row.ok_or(StoreError::NotFound)?.try_into()
             }
 
             async fn list_contacts(&self, limit: i64) -> Result<Vec<Contact>> {
                 let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts ORDER BY handed_off DESC, updated_at DESC, id DESC LIMIT $1");
                 let rows: Vec<ContactRow> =
                     sqlx::query_as(&sql).bind(limit.clamp(1, 1000)).fetch_all(&self.pool).await.map_err(Self::map_err)?;
-                Ok(rows.into_iter().map(Contact::from).collect())
+                rows.into_iter().map(Contact::try_from).collect()
             }
 
             async fn conversation_state(&self, contact_id: i64) -> Result<Option<serde_json::Value>> {

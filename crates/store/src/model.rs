@@ -413,8 +413,8 @@ pub struct FeedChanges {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Contact {
     pub id: i64,
-    /// `whatsapp`, `email` or `sandbox`.
-    pub channel: String,
+    /// A conversation channel ([`domain::Channel::is_conversation`]); stored as its `as_str()`.
+    pub channel: domain::Channel,
     pub address: String,
     pub name: String,
     /// WhatsApp only lets us write freely within 24 h of the guest's last message.
@@ -430,7 +430,8 @@ pub struct NewInbound {
     pub provider: String,
     pub provider_id: String,
     /// The contact it belongs to (created or renamed on the way in).
-    pub contact: Option<(String, String, String)>,
+    /// (channel, address, name).
+    pub contact: Option<(domain::Channel, String, String)>,
     pub kind: String,
     pub payload: serde_json::Value,
     /// The job that processes it (enqueued in the same transaction).

@@ -436,17 +436,22 @@ pub struct ContactRow {
     updated_at: DateTime<Utc>,
 }
 
-impl From<ContactRow> for Contact {
-    fn from(r: ContactRow) -> Contact {
-        Contact {
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+
+    fn try_from(r: ContactRow) -> Result<Contact, StoreError> {
+        Ok(Contact {
             id: r.id,
-            channel: r.channel,
+            // The table's CHECK keeps it to the conversation channels; one place parses it.
+            channel: domain::Channel::parse(&r.channel)
+                .filter(|c| c.is_conversation())
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown contact channel {}", r.channel)))?,
             address: r.address,
             name: r.name,
             last_inbound_at: r.last_inbound_at,
             handed_off: r.handed_off,
             updated_at: r.updated_at,
-        }
+        })
     }
 }
 

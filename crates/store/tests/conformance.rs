@@ -60,7 +60,7 @@ fn inbound(id: &str) -> NewInbound {
     NewInbound {
         provider: "whatsapp".into(),
         provider_id: id.into(),
-        contact: Some(("whatsapp".into(), "5492944123456".into(), "Juana".into())),
+        contact: Some((domain::Channel::Whatsapp, "5492944123456".into(), "Juana".into())),
         kind: "text".into(),
         payload: serde_json::json!({"text": "hola"}),
         job_kind: "process_inbound".into(),
@@ -152,7 +152,7 @@ async fn redeliveries_racing_turn_commits_of_the_same_contact_never_fail(engine:
 
 async fn message_statuses_only_move_forward(engine: Engine) {
     let (_db, store) = open(engine).await;
-    let c = store.upsert_contact("whatsapp", "549111", "", now()).await.unwrap();
+    let c = store.upsert_contact(domain::Channel::Whatsapp, "549111", "", now()).await.unwrap();
     let turn = Turn {
         contact_id: c.id,
         state: serde_json::json!({}),
@@ -1071,7 +1071,7 @@ async fn the_funnel_counts_conversations_quotes_holds_and_paid(engine: Engine) {
     // Two guests write; one is quoted twice; one hold from the chat is paid, one is not; a
     // hold placed through the API and an owner block are not part of the funnel.
     for (n, phone) in ["549111", "549222"].iter().enumerate() {
-        let c = store.upsert_contact("whatsapp", phone, "", now()).await.unwrap();
+        let c = store.upsert_contact(domain::Channel::Whatsapp, phone, "", now()).await.unwrap();
         let stay = Stay::new(d("2027-03-01"), d("2027-03-03")).unwrap();
         let turn = Turn {
             contact_id: c.id,
@@ -1195,7 +1195,7 @@ async fn control_characters_are_refused_or_removed_the_same_on_both_engines(engi
     assert!(!store.message_status_from_provider("wamid\0", "read", None, now()).await.unwrap());
     // A provider's event: stored, its text without the control characters.
     let mut ev = inbound("wamid.nul");
-    ev.contact = Some(("whatsapp".into(), "5492944123456".into(), "Jua\0na".into()));
+    ev.contact = Some((domain::Channel::Whatsapp, "5492944123456".into(), "Jua\0na".into()));
     ev.payload = serde_json::json!({"text": {"body": "hola\0 che\u{1}"}, "k\0": ["a\0"]});
     let id = store.store_inbound(&ev, now()).await.unwrap().expect("stored");
     let stored = store.get_inbound(id).await.unwrap();

@@ -23,13 +23,9 @@ pub fn contact_name(c: &Contact) -> String {
     if c.name.trim().is_empty() { c.address.clone() } else { c.name.clone() }
 }
 
+/// The channel's name as the owner reads it, from the enum (one place for every page).
 pub fn channel_of(c: &Contact) -> &'static str {
-    match c.channel.as_str() {
-        "whatsapp" => "WhatsApp",
-        "email" => "E-mail",
-        "sandbox" => "Sandbox",
-        _ => "Otro",
-    }
+    c.channel.label()
 }
 
 /// One chat in a list: a link to its thread.
@@ -53,7 +49,7 @@ pub async fn list(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
     let owner = s.config.owner_phone.as_deref();
     let (waiting, recent): (Vec<&Contact>, Vec<&Contact>) = contacts
         .iter()
-        .filter(|c| !(c.channel == "whatsapp" && Some(c.address.as_str()) == owner))
+        .filter(|c| !(c.channel == domain::Channel::Whatsapp && Some(c.address.as_str()) == owner))
         .partition(|c| c.handed_off);
     let mut b = String::from("<h1>Conversaciones</h1>");
     let _ = write!(
@@ -255,7 +251,7 @@ async fn thread_page(
         b += "</ol>";
     }
     b += "</section>";
-    let window = if c.channel == "whatsapp"
+    let window = if c.channel == domain::Channel::Whatsapp
         && c.last_inbound_at.is_none_or(|t| s.clock.now() - t > chrono::Duration::hours(24))
     {
         r#"<p class="muted">Pasaron más de 24 horas desde su último mensaje: WhatsApp puede no entregar un texto libre.</p>"#

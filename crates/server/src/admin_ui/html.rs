@@ -73,9 +73,11 @@ pub fn money(m: Money) -> String {
 /// `guest:whatsapp` "Huésped (WhatsApp)"; a person's e-mail stays as it is.
 pub fn actor_label(actor: &str) -> String {
     match actor.split_once(':') {
-        Some(("payment", "mercadopago")) => "Mercado Pago".into(),
-        Some(("payment", "sandbox")) => "Pago (sandbox)".into(),
-        Some(("payment", other)) => format!("Pago ({other})"),
+        Some(("payment", name)) => match crate::config::PaymentProvider::parse(name) {
+            Some(crate::config::PaymentProvider::MercadoPago) => "Mercado Pago".into(),
+            Some(crate::config::PaymentProvider::Sandbox) => "Pago (sandbox)".into(),
+            _ => format!("Pago ({name})"),
+        },
         Some(("guest", channel)) => match domain::Channel::parse(channel) {
             Some(c) => format!("Huésped ({})", c.label()),
             None => "Huésped".into(),

@@ -791,11 +791,8 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
                 label = e(payment_status_label(&p.status)),
                 amount = html::money(p.amount),
                 currency = e(&p.currency),
-                provider = e(match p.provider.as_str() {
-                    "mercadopago" => "Mercado Pago",
-                    "sandbox" => "Pago de prueba (sandbox)",
-                    other => other,
-                }),
+                provider =
+                    e(crate::config::PaymentProvider::parse(&p.provider).map_or(p.provider.as_str(), |k| k.label())),
                 id = e(&p.provider_payment_id),
             );
         }

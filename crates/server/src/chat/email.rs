@@ -1,24 +1,23 @@
 //! The e-mail channel in the conversation: a recurring job reads the mailbox into the inbox,
-//! the inbox worker reads e-mail events like any other, and the outbox sends e-mail replies.
+//! the inbox worker reads e-mail events like any other (through the e-mail adapter, crates/channels),
+//! and the outbox sends e-mail replies through it.
 //!
 //! Exactly-once on the way in: a message is stored in the inbox (unique on its Message-ID)
 //! *before* it is flagged `\Seen`; a crash in between finds it unseen again, and the inbox
 //! refuses the duplicate. On the way out a crash between the SMTP server's acceptance and our
 //! record repeats that one e-mail, with the same Message-ID.
 
-use super::{Chat, Inbound, SEND_MESSAGE};
-use crate::channels::SendError;
+use super::{Chat, SEND_MESSAGE};
+use crate::channels::adapter::Outgoing;
 use crate::channels::email::read::{self, Verdict};
-use crate::channels::email::write::{self, Outgoing, Part, Thread};
 use crate::channels::email::{Inbox, MAX_MESSAGE_BYTES, Woken};
 use crate::config::EmailConfig;
 use crate::jobs::Outcome;
 use crate::metrics as m;
 use base64::Engine as _;
 use chrono::Duration;
-use conversation::MessageKind;
-use serde_json::{Value, json};
-use store::{Contact, InboundEvent, NewInbound, NewMessage, Reservation};
+use serde_json::json;
+use store::{NewInbound, NewMessage, Reservation};
 use tokio::sync::watch;
 
 pub const POLL_JOB: &str = "email_poll";
@@ -194,178 +193,25 @@ impl Chat {
         }
         let kind = if mail.audio.is_some() { "voice" } else { "text" };
         let event = NewInbound {
-            provider: "email".into(),
+            provider: domain::Channel::Email.as_str().into(),
             provider_id: mail.message_id.clone(),
-            contact: Some(("email".into(), mail.from.clone(), mail.name.clone())),
+            contact: Some((domain::Channel::Email, mail.from.clone(), mail.name.clone())),
             kind: kind.into(),
             payload,
             job_kind: super::PROCESS_INBOUND.into(),
         };
         if self.store.store_inbound(&event, self.now()).await?.is_some() {
             metrics::counter!(m::EMAILS_RECEIVED).increment(1);
-            metrics::counter!(m::INBOUND_MESSAGES, "channel" => "email", "type" => kind).increment(1);
+            metrics::counter!(m::INBOUND_MESSAGES, "channel" => domain::Channel::Email.as_str(), "type" => kind)
+                .increment(1);
         } else {
             tracing::info!(message_id = %mail.message_id, "e-mail already in the inbox");
         }
         Ok(())
     }
 
-    /// An e-mail event as the engine reads it: its new text, or an audio attachment's transcript.
-    pub(super) async fn read_email(&self, event: &InboundEvent) -> Inbound {
-        let p = &event.payload;
-        let text = p["text"].as_str().unwrap_or("").trim().to_string();
-        let mut record_payload = p.clone();
-        let Some(audio) = p.get("audio").filter(|a| a.is_object()) else {
-            return Inbound {
-                record: NewMessage { kind: "text".into(), body: text.clone(), payload: record_payload },
-                kind: MessageKind::Text,
-                text,
-            };
-        };
-        // The audio stays in the inbox event; the conversation keeps its transcript.
-        record_payload["audio"] = json!({"filename": audio["filename"], "mime": audio["mime"], "size": audio["size"]});
-        let data =
-            base64::engine::general_purpose::STANDARD.decode(audio["data"].as_str().unwrap_or("")).unwrap_or_default();
-        let (transcript, confidence) = match &self.stt {
-            Some(stt) if !data.is_empty() => {
-                match stt.transcribe(data, audio["mime"].as_str().unwrap_or("audio/ogg")).await {
-                    Ok(t) => (t.text, t.confidence),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "transcription of an e-mailed audio failed");
-                        (String::new(), None)
-                    }
-                }
-            }
-            _ => (String::new(), None),
-        };
-        record_payload["transcript"] = json!(transcript);
-        if transcript.is_empty() && !text.is_empty() {
-            // They also wrote: answer the writing rather than ask them to write.
-            return Inbound {
-                record: NewMessage { kind: "text".into(), body: text.clone(), payload: record_payload },
-                kind: MessageKind::Text,
-                text,
-            };
-        }
-        let heard = if text.is_empty() { transcript } else { format!("{text}\n{transcript}") };
-        Inbound {
-            record: NewMessage { kind: "voice".into(), body: heard.clone(), payload: record_payload },
-            kind: MessageKind::Voice { confidence: confidence.unwrap_or(0.0) },
-            text: heard,
-        }
-    }
-
     // -----------------------------------------------------------------------------------------
     // Out
-
-    /// Sends an e-mail contact's queued message, together with the rest of its turn (one
-    /// e-mail per answer, not one per line), threaded under the guest's last e-mail.
-    pub(super) async fn send_email(&self, msg: &store::Message, contact: &Contact) -> Outcome {
-        let (Some(cfg), Some(mailer)) = (&self.config.email, &self.mailer) else {
-            return self.failed(msg, contact, "the e-mail channel is not configured", false).await;
-        };
-        let now = self.now();
-        let batch: Vec<store::Message> = match self.store.list_messages(contact.id, msg.id - 1, 20).await {
-            Ok(list) => list
-                .into_iter()
-                .take_while(|o| {
-                    o.direction == "out"
-                        && o.status == "queued"
-                        && o.created_at == msg.created_at
-                        && o.payload["human"] == msg.payload["human"]
-                })
-                .collect(),
-            Err(e) => return Outcome::Retry(e.to_string()),
-        };
-        let batch = if batch.first().is_some_and(|b| b.id == msg.id) { batch } else { vec![msg.clone()] };
-        let last_in = match self.store.last_inbound_message(contact.id).await {
-            Ok(m) => m,
-            Err(e) => return Outcome::Retry(e.to_string()),
-        };
-        let settings = match self.property().await {
-            Ok(p) => p,
-            Err(e) => return Outcome::Retry(e.to_string()),
-        };
-        let property = &settings.name().to_string();
-        let thread = match last_in.as_ref().and_then(|m| m.payload["message_id"].as_str().map(|id| (m, id))) {
-            Some((m, id)) => {
-                let subject = write::reply_subject(m.payload["subject"].as_str().unwrap_or(""));
-                Thread {
-                    reply_to: Some(id.to_string()),
-                    references: m.payload["references"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|r| r.as_str().map(String::from))
-                        .collect(),
-                    subject: if subject.is_empty() { format!("Re: tu consulta a {property}") } else { subject },
-                }
-            }
-            None => Thread {
-                reply_to: None,
-                references: Vec::new(),
-                subject: msg.payload["subject"].as_str().map(String::from).unwrap_or_else(|| property.clone()),
-            },
-        };
-        let auto_submitted = if is_human(&msg.payload) {
-            None
-        } else if thread.reply_to.is_some() {
-            Some("auto-replied")
-        } else {
-            Some("auto-generated")
-        };
-        let domain = cfg.from_address.rsplit('@').next().unwrap_or("localhost");
-        let message_id = format!("<posada.{}.{:x}@{}>", msg.id, msg.created_at.timestamp_micros(), domain);
-        let from_name = if cfg.from_name.is_empty() { property.as_str() } else { cfg.from_name.as_str() };
-        let outgoing = Outgoing {
-            from_name,
-            from_address: &cfg.from_address,
-            to_name: &contact.name,
-            to_address: &contact.address,
-            message_id: message_id.clone(),
-            thread,
-            auto_submitted,
-            outbox_id: msg.id,
-            property_name: property,
-            public_url: &self.config.public_url,
-            parts: batch.iter().map(|b| Part { kind: &b.kind, body: &b.body, payload: &b.payload }).collect(),
-        };
-        let email = match write::build(&outgoing) {
-            Ok(e) => e,
-            Err(e) => return self.failed(msg, contact, &e, true).await,
-        };
-        match mailer.send(email).await {
-            Ok(()) => {
-                crate::fault::point("after_send_before_record");
-                for b in &batch {
-                    if let Err(e) = self.store.mark_message(b.id, "sent", Some(&message_id), None, self.now()).await {
-                        return Outcome::Retry(e.to_string());
-                    }
-                }
-                metrics::counter!(m::EMAILS_SENT).increment(1);
-                metrics::counter!(m::OUTBOX_SENT, "channel" => "email").increment(batch.len() as u64);
-                Outcome::Done
-            }
-            Err(SendError::BreakerOpen) => {
-                let wait = mailer.breaker.wait(std::time::Instant::now());
-                Outcome::Again(
-                    now + Duration::from_std(wait).unwrap_or(Duration::seconds(5)) + Duration::milliseconds(50),
-                )
-            }
-            Err(SendError::Retryable(e)) => {
-                metrics::counter!(m::EMAILS_FAILED, "result" => "retry").increment(1);
-                metrics::counter!(m::OUTBOX_RETRIED, "channel" => "email").increment(1);
-                Outcome::Retry(e)
-            }
-            Err(SendError::Permanent(e)) => {
-                metrics::counter!(m::EMAILS_FAILED, "result" => "permanent").increment(1);
-                for b in batch.iter().filter(|b| b.id != msg.id) {
-                    let _ = self.store.mark_message(b.id, "failed", None, Some(&e), self.now()).await;
-                }
-                self.failed(msg, contact, &e, true).await
-            }
-        }
-    }
 
     /// With `POSADA_EMAIL_COPY_WHATSAPP`, a WhatsApp reservation that left an e-mail address
     /// also gets `text` by e-mail (a new thread with this subject).
@@ -377,17 +223,17 @@ impl Chat {
         let address = match r.guest_email.as_deref().map(|a| a.trim().to_lowercase()).filter(|a| a.contains('@')) {
             Some(a) => Some(a),
             // Written in the chat after the hold was placed (the payment link's message, say).
-            None => match self.store.find_contact("whatsapp", &r.guest_phone).await {
+            None => match self.store.find_contact(domain::Channel::Whatsapp, &r.guest_phone).await {
                 Ok(c) => self.address_left_in_chat(c.id).await?,
                 Err(store::StoreError::NotFound) => None,
                 Err(e) => return Err(e.into()),
             },
         };
         let Some(address) = address else { return Ok(()) };
-        let contact = self.store.upsert_contact("email", &address, &r.guest_name, self.now()).await?;
-        let mut message = super::render::text(text);
-        message.payload["subject"] = json!(subject);
-        self.queue(contact.id, message).await
+        let contact = self.store.upsert_contact(domain::Channel::Email, &address, &r.guest_name, self.now()).await?;
+        let mut message = Outgoing::text(text);
+        message.subject = Some(subject.to_string());
+        self.queue(contact.id, super::render::stored(&message)).await
     }
 
     /// The latest e-mail address a guest wrote in their chat, if any.
@@ -405,12 +251,12 @@ impl Chat {
     /// alert's other halves).
     pub(super) async fn alert_owner_by_email(&self, text: &str, then: Vec<store::NewJob>) -> anyhow::Result<()> {
         let Some(address) = &self.config.owner_email else { return Ok(()) };
-        let owner = self.store.upsert_contact("email", address, "Dueño", self.now()).await?;
-        let mut message = super::render::text(text);
+        let owner = self.store.upsert_contact(domain::Channel::Email, address, "Dueño", self.now()).await?;
+        let mut message = Outgoing::text(text);
         let first: String = text.lines().next().unwrap_or("").chars().take(70).collect();
         let name = self.property().await?.name().to_string();
-        message.payload["subject"] = json!(format!("[{name}] {first}"));
-        self.queue_with(owner.id, message, then).await
+        message.subject = Some(format!("[{name}] {first}"));
+        self.queue_with(owner.id, super::render::stored(&message), then).await
     }
 
     /// Queues one message for a contact, outside the dialogue.
@@ -438,9 +284,4 @@ impl Chat {
 enum IdleEnd {
     Unsupported,
     Stopped,
-}
-
-/// Whether this payload is an e-mail written by a person (the owner's reply from the dashboard).
-pub fn is_human(payload: &Value) -> bool {
-    payload["human"] == json!(true)
 }

@@ -13,8 +13,11 @@ pub mod render;
 
 use crate::booking::{Booking, BookingError, HoldRequest};
 use crate::channels::SendError;
+use crate::channels::adapter::{
+    Adapter, Adapters, Audio, Identity, Inbound as Message, Outgoing, Recipient, SendContext, SendFailure,
+};
 use crate::channels::stt::Stt;
-use crate::channels::whatsapp::WhatsApp;
+use crate::channels::whatsapp::{WhatsApp, WhatsAppAdapter};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::jobs::Outcome;
@@ -44,9 +47,9 @@ pub struct Chat {
     booking: Booking,
     config: Arc<Config>,
     clock: Clock,
-    pub whatsapp: Option<WhatsApp>,
+    /// One adapter per channel (each owns its wire format); see [`Chat::adapter`].
+    pub adapters: Adapters,
     pub stt: Option<Stt>,
-    pub mailer: Option<crate::channels::email::Mailer>,
 }
 
 /// What a run of the engine produced, before it is written.
@@ -69,23 +72,34 @@ struct Inbound {
 
 impl Chat {
     pub fn new(store: Arc<dyn Store>, booking: Booking, config: Arc<Config>, clock: Clock) -> Chat {
-        Chat {
-            whatsapp: config.whatsapp.clone().map(WhatsApp::new),
-            stt: config.stt.clone().map(Stt::new),
-            mailer: config.email.as_ref().and_then(|e| {
-                crate::channels::email::Mailer::new(e)
-                    .map_err(|err| tracing::error!(error = %err, "e-mail sending is off: bad SMTP settings"))
-                    .ok()
-            }),
-            store,
-            booking,
-            config,
-            clock,
-        }
+        let mailer = config.email.as_ref().and_then(|e| {
+            let sender =
+                crate::channels::email::channel::Sender { address: e.from_address.clone(), name: e.from_name.clone() };
+            crate::channels::email::Mailer::new(&e.smtp, &e.from_address)
+                .map_err(|err| tracing::error!(error = %err, "e-mail sending is off: bad SMTP settings"))
+                .ok()
+                .map(|m| (m, sender))
+        });
+        // Registration: one line per channel. Every channel is registered whether or not its
+        // provider is configured: events already stored are read back either way.
+        let mut adapters = Adapters::default();
+        adapters.register(Arc::new(WhatsAppAdapter::new(config.whatsapp.as_ref().map(|w| WhatsApp::new(w.client())))));
+        adapters.register(Arc::new(crate::channels::email::channel::EmailAdapter::new(mailer)));
+        adapters.register(Arc::new(crate::channels::sandbox::SandboxAdapter));
+        Chat { adapters, stt: config.stt.clone().map(Stt::new), store, booking, config, clock }
     }
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The adapter of a conversation channel (the sandbox's reads anything else: events from
+    /// before a channel existed).
+    pub fn adapter(&self, channel: domain::Channel) -> &dyn Adapter {
+        match self.adapters.get(channel) {
+            Some(a) => a.as_ref(),
+            None => &crate::channels::sandbox::SandboxAdapter,
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -186,73 +200,68 @@ impl Chat {
         }
     }
 
-    /// Reads a provider event into text for the engine (transcribing voice notes).
+    /// Reads a stored event through its channel's adapter into text for the engine
+    /// (transcribing voice notes) and the message the conversation keeps.
     async fn read_inbound(&self, event: &InboundEvent) -> Inbound {
-        let p = &event.payload;
-        let plain = |kind: &str, text: &str| NewMessage { kind: kind.into(), body: text.into(), payload: p.clone() };
-        match (event.provider.as_str(), event.kind.as_str()) {
-            ("whatsapp", "text") => {
-                let text = p["text"]["body"].as_str().unwrap_or("").to_string();
-                Inbound { record: plain("text", &text), kind: MessageKind::Text, text }
+        let channel = domain::Channel::parse(&event.provider).unwrap_or(domain::Channel::Sandbox);
+        let adapter = self.adapter(channel);
+        let read = adapter.read(&event.kind, &event.payload);
+        let record =
+            |kind: &str, body: &str, payload: Value| NewMessage { kind: kind.into(), body: body.into(), payload };
+        let other = |kind: &str, caption: String, payload: Value| Inbound {
+            record: record(kind, &caption, payload),
+            kind: MessageKind::Other,
+            text: caption,
+        };
+        match read.message {
+            Message::Text(text) => {
+                Inbound { record: record("text", &text, read.record), kind: MessageKind::Text, text }
             }
-            ("whatsapp", "interactive") | ("whatsapp", "button") => {
-                let i = &p["interactive"];
-                let (id, title) = if let Some(b) = i.get("button_reply") {
-                    (b["id"].as_str().unwrap_or(""), b["title"].as_str().unwrap_or(""))
-                } else if let Some(l) = i.get("list_reply") {
-                    (l["id"].as_str().unwrap_or(""), l["title"].as_str().unwrap_or(""))
-                } else {
-                    (p["button"]["payload"].as_str().unwrap_or(""), p["button"]["text"].as_str().unwrap_or(""))
-                };
-                let kind = if i.get("list_reply").is_some() {
-                    MessageKind::ListReply { id: id.to_string() }
-                } else {
-                    MessageKind::Button { id: id.to_string() }
-                };
-                Inbound { record: plain("button", title), kind, text: title.to_string() }
-            }
-            ("whatsapp", "audio") => {
-                let (text, confidence) = self.transcribe(p["audio"]["id"].as_str().unwrap_or("")).await;
-                let mut record = plain("voice", &text);
-                record.payload = json!({"audio": p["audio"], "transcript": text, "confidence": confidence});
-                Inbound { record, kind: MessageKind::Voice { confidence: confidence.unwrap_or(0.0) }, text }
-            }
-            ("whatsapp", other) => {
-                let caption = p[other]["caption"].as_str().unwrap_or("").to_string();
-                Inbound { record: plain(other, &caption), kind: MessageKind::Other, text: caption }
-            }
-            ("email", _) => self.read_email(event).await,
-            (_, _) => {
-                // The sandbox: {"text"} or {"button_id", "title"}.
-                if let Some(id) = p["button_id"].as_str() {
-                    let title = p["title"].as_str().unwrap_or("").to_string();
-                    Inbound {
-                        record: plain("button", &title),
-                        kind: MessageKind::Button { id: id.into() },
-                        text: title,
-                    }
-                } else {
-                    let text = p["text"].as_str().unwrap_or("").to_string();
-                    Inbound { record: plain("text", &text), kind: MessageKind::Text, text }
+            Message::Choice { id, title, from_list } => Inbound {
+                record: record("button", &title, read.record),
+                kind: if from_list { MessageKind::ListReply { id } } else { MessageKind::Button { id } },
+                text: title,
+            },
+            Message::Audio { audio, text } => {
+                let (transcript, confidence) = self.transcribe(adapter, audio).await;
+                let mut payload = read.record;
+                payload["transcript"] = json!(transcript);
+                payload["confidence"] = json!(confidence);
+                if transcript.is_empty() && !text.is_empty() {
+                    // They also wrote: answer the writing rather than ask them to write.
+                    return Inbound { record: record("text", &text, payload), kind: MessageKind::Text, text };
+                }
+                let heard = if text.is_empty() { transcript } else { format!("{text}\n{transcript}") };
+                Inbound {
+                    record: record("voice", &heard, payload),
+                    kind: MessageKind::Voice { confidence: confidence.unwrap_or(0.0) },
+                    text: heard,
                 }
             }
+            Message::Image { caption } => other("image", caption, read.record),
+            Message::Location { caption } => other("location", caption, read.record),
+            Message::Unsupported { kind, caption } => other(&kind, caption, read.record),
         }
     }
 
     /// An empty transcript means "could not hear it": the engine asks the guest to write.
-    async fn transcribe(&self, media_id: &str) -> (String, Option<f32>) {
-        let (Some(wa), Some(stt)) = (&self.whatsapp, &self.stt) else { return (String::new(), None) };
-        let audio = match wa.download_media(media_id, std::time::Duration::from_secs(5)).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "voice note download failed");
-                return (String::new(), None);
-            }
+    async fn transcribe(&self, adapter: &dyn Adapter, audio: Audio) -> (String, Option<f32>) {
+        let Some(stt) = &self.stt else { return (String::new(), None) };
+        let (data, mime) = match audio {
+            Audio::Inline { data, mime } if !data.is_empty() => (data, mime),
+            Audio::Inline { .. } => return (String::new(), None),
+            Audio::Media { id } => match adapter.fetch_media(&id).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, channel = %adapter.channel(), "voice note download failed");
+                    return (String::new(), None);
+                }
+            },
         };
-        match stt.transcribe(audio.0, &audio.1).await {
+        match stt.transcribe(data, &mime).await {
             Ok(t) => (t.text, t.confidence),
             Err(e) => {
-                tracing::warn!(error = %e, "transcription failed");
+                tracing::warn!(error = %e, channel = %adapter.channel(), "transcription failed");
                 (String::new(), None)
             }
         }
@@ -291,26 +300,26 @@ impl Chat {
                     }
                     Effect::PlaceHold { unit_id, stay, guests, guest_name } => {
                         holds_asked += 1;
+                        let identity = self.adapter(contact.channel).identity();
                         let req = HoldRequest {
                             unit_id,
                             check_in: stay.check_in,
                             check_out: stay.check_out,
                             guests,
-                            channel: conversation_channel(&contact.channel),
+                            channel: contact.channel,
                             // The name the guest gave (or a real profile name); the reservation
                             // needs one, and a placeholder is better said as what it is.
                             guest_name: guest_name
                                 .filter(|n| !n.trim().is_empty())
-                                .unwrap_or_else(|| unnamed(&contact.channel)),
-                            guest_phone: if contact.channel == "email" {
-                                String::new()
-                            } else {
-                                contact.address.clone()
+                                .unwrap_or_else(|| unnamed(contact.channel)),
+                            guest_phone: match identity {
+                                Identity::Phone => contact.address.clone(),
+                                Identity::Email => String::new(),
                             },
-                            guest_email: if contact.channel == "email" {
+                            guest_email: if identity == Identity::Email {
                                 Some(contact.address.clone())
                             } else {
-                                // A WhatsApp guest may have written one ("mi mail es …").
+                                // A chat guest may have written one ("mi mail es …").
                                 match crate::channels::email::read::address_in(&said_now) {
                                     Some(a) => Some(a),
                                     None => self.address_left_in_chat(contact.id).await?,
@@ -608,10 +617,10 @@ impl Chat {
 
     /// The owner writes to the guest; it goes through the outbox like any reply.
     pub async fn owner_reply(&self, contact_id: i64, text: &str) -> anyhow::Result<()> {
-        let mut message = render::text(text);
+        let mut message = Outgoing::text(text);
         // A person wrote it: e-mail sends it without `Auto-Submitted`.
-        message.payload["human"] = json!(true);
-        self.queue(contact_id, message).await
+        message.human = true;
+        self.queue(contact_id, render::stored(&message)).await
     }
 
     /// A message to a contact outside the dialogue (owner replies, payment news), through the
@@ -631,12 +640,14 @@ impl Chat {
 
     /// The conversation a reservation came from, if it came from one.
     pub async fn contact_of(&self, r: &Reservation) -> Option<Contact> {
-        let (channel, address) = match r.channel {
-            domain::Channel::Whatsapp | domain::Channel::Sandbox => (r.channel.as_str(), r.guest_phone.as_str()),
-            domain::Channel::Email => ("email", r.guest_email.as_deref().unwrap_or("")),
-            _ => return None,
+        if !r.channel.is_conversation() {
+            return None;
+        }
+        let address = match self.adapter(r.channel).identity() {
+            Identity::Phone => r.guest_phone.as_str(),
+            Identity::Email => r.guest_email.as_deref().unwrap_or(""),
         };
-        self.store.find_contact(channel, address).await.ok()
+        self.store.find_contact(r.channel, address).await.ok()
     }
 
     /// An alert for the owner: a WhatsApp message to `POSADA_OWNER_PHONE` when WhatsApp is on,
@@ -646,14 +657,15 @@ impl Chat {
     /// already queued: the e-mail turn commits together with a job for the WhatsApp half, so a
     /// retry of either half never repeats the other.
     pub async fn alert_owner(&self, text: &str, only: Option<&str>) -> Outcome {
+        let only = only.and_then(domain::Channel::parse);
         let by_whatsapp = self.config.owner_phone.is_some() && self.config.whatsapp.is_some();
         let by_email = self.config.email.is_some() && self.config.owner_email.is_some();
         let result = match only {
-            Some("whatsapp") if by_whatsapp => self.alert_owner_by_whatsapp(text).await,
-            Some("whatsapp") => Ok(()),
+            Some(domain::Channel::Whatsapp) if by_whatsapp => self.alert_owner_by_whatsapp(text).await,
+            Some(_) => Ok(()),
             _ if by_email => {
-                let whatsapp_half =
-                    by_whatsapp.then(|| alert_job(json!({"text": text, "only": "whatsapp"}), self.now()));
+                let whatsapp_half = by_whatsapp
+                    .then(|| alert_job(json!({"text": text, "only": domain::Channel::Whatsapp.as_str()}), self.now()));
                 self.alert_owner_by_email(text, whatsapp_half.into_iter().collect()).await
             }
             _ if by_whatsapp => self.alert_owner_by_whatsapp(text).await,
@@ -670,7 +682,7 @@ impl Chat {
 
     async fn alert_owner_by_whatsapp(&self, text: &str) -> anyhow::Result<()> {
         let (Some(phone), Some(wa)) = (&self.config.owner_phone, &self.config.whatsapp) else { return Ok(()) };
-        let owner = self.store.upsert_contact("whatsapp", phone, "Dueño", self.now()).await?;
+        let owner = self.store.upsert_contact(domain::Channel::Whatsapp, phone, "Dueño", self.now()).await?;
         // The owner may not have written in 24 h: the alert template carries the text then.
         let message =
             render::with_template(render::text(text), &wa.template_alert, &wa.template_language, &[text.to_string()]);
@@ -706,59 +718,103 @@ impl Chat {
             Ok(None) => {}
             Err(e) => return Outcome::Retry(e.to_string()),
         }
-        let channel = m::channel_label(&contact.channel);
+        let channel = contact.channel.as_str();
         if now - msg.created_at > Duration::hours(GIVE_UP_AFTER_HOURS) {
             return self.failed(&msg, &contact, "gave up after 24 hours", true).await;
         }
-        match contact.channel.as_str() {
-            "sandbox" => {
-                // The sandbox page reads the messages table: queued → sent is the delivery.
-                let _ = self.store.mark_message(msg.id, "sent", Some(&format!("sandbox:{}", msg.id)), None, now).await;
-                metrics::counter!(m::OUTBOX_SENT, "channel" => channel).increment(1);
+        if !contact.channel.is_conversation() {
+            return self.failed(&msg, &contact, &format!("channel {channel} cannot send yet"), false).await;
+        }
+        let adapter = self.adapter(contact.channel);
+        // A channel that sends a turn as one message gets the turn, the guest's last message
+        // (to thread under) and our name (to sign with).
+        let (batch, last_inbound, property) = if adapter.sends_turn_together() {
+            let batch = match self.turn_of(&msg, contact.id).await {
+                Ok(b) => b,
+                Err(e) => return Outcome::Retry(e.to_string()),
+            };
+            let last_in = match self.store.last_inbound_message(contact.id).await {
+                Ok(m) => m.map(|m| m.payload),
+                Err(e) => return Outcome::Retry(e.to_string()),
+            };
+            let property = match self.property().await {
+                Ok(p) => p.name().to_string(),
+                Err(e) => return Outcome::Retry(e.to_string()),
+            };
+            (batch, last_in, property)
+        } else {
+            (vec![msg.clone()], None, String::new())
+        };
+        let replies: Vec<Outgoing> =
+            batch.iter().map(|b| Outgoing::from_stored(&b.kind, &b.body, &b.payload)).collect();
+        let to = Recipient {
+            address: &contact.address,
+            name: &contact.name,
+            last_inbound_at: contact.last_inbound_at,
+            last_inbound: last_inbound.as_ref(),
+        };
+        let ctx = SendContext {
+            now,
+            first_id: msg.id,
+            first_at: msg.created_at,
+            property_name: &property,
+            public_url: &self.config.public_url,
+        };
+        match adapter.send(&to, &replies, &ctx).await {
+            Ok(sent) => {
+                crate::fault::point("after_send_before_record");
+                for b in &batch {
+                    if let Err(e) =
+                        self.store.mark_message(b.id, "sent", Some(&sent.provider_id), None, self.now()).await
+                    {
+                        return Outcome::Retry(e.to_string());
+                    }
+                }
+                metrics::counter!(m::OUTBOX_SENT, "channel" => channel).increment(batch.len() as u64);
                 Outcome::Done
             }
-            "whatsapp" => {
-                let Some(wa) = &self.whatsapp else {
-                    return self.failed(&msg, &contact, "WhatsApp is not configured", false).await;
-                };
-                let window_open = contact.last_inbound_at.is_some_and(|t| now - t < Duration::hours(24));
-                let body = if window_open {
-                    render::whatsapp_body(&contact.address, &msg.kind, &msg.payload)
-                } else if let Some(t) = render::whatsapp_template(&contact.address, &msg.payload) {
-                    t
-                } else {
-                    return self.failed(&msg, &contact, "outside the 24-hour window and no template fits", true).await;
-                };
-                match wa.send(&body).await {
-                    Ok(wamid) => {
-                        crate::fault::point("after_send_before_record");
-                        if let Err(e) = self.store.mark_message(msg.id, "sent", Some(&wamid), None, self.now()).await {
-                            return Outcome::Retry(e.to_string());
-                        }
-                        metrics::counter!(m::OUTBOX_SENT, "channel" => channel).increment(1);
-                        Outcome::Done
-                    }
-                    Err(SendError::BreakerOpen) => {
-                        let wait = wa.breaker.wait(std::time::Instant::now());
-                        Outcome::Again(
-                            now + Duration::from_std(wait).unwrap_or(Duration::seconds(5)) + Duration::milliseconds(50),
-                        )
-                    }
-                    Err(SendError::Retryable(e)) => {
-                        metrics::counter!(m::OUTBOX_RETRIED, "channel" => channel).increment(1);
-                        Outcome::Retry(e)
-                    }
-                    Err(SendError::Permanent(e)) => self.failed(&msg, &contact, &e, false).await,
-                }
+            Err(SendFailure::Retry(SendError::BreakerOpen)) => {
+                let wait = adapter.breaker().map(|b| b.wait(std::time::Instant::now())).unwrap_or_default();
+                Outcome::Again(
+                    now + Duration::from_std(wait).unwrap_or(Duration::seconds(5)) + Duration::milliseconds(50),
+                )
             }
-            "email" => self.send_email(&msg, &contact).await,
-            other => self.failed(&msg, &contact, &format!("channel {other} cannot send yet"), false).await,
+            Err(SendFailure::Retry(e)) => {
+                metrics::counter!(m::OUTBOX_RETRIED, "channel" => channel).increment(1);
+                Outcome::Retry(match e {
+                    SendError::Retryable(text) | SendError::Permanent(text) => text,
+                    other => other.to_string(),
+                })
+            }
+            Err(SendFailure::Refused { error, alert }) => {
+                for b in batch.iter().filter(|b| b.id != msg.id) {
+                    let _ = self.store.mark_message(b.id, "failed", None, Some(&error), self.now()).await;
+                }
+                self.failed(&msg, &contact, &error, alert).await
+            }
         }
+    }
+
+    /// The rest of `msg`'s turn still queued (same moment, same author): sent as one message.
+    async fn turn_of(&self, msg: &store::Message, contact_id: i64) -> Result<Vec<store::Message>, StoreError> {
+        let batch: Vec<store::Message> = self
+            .store
+            .list_messages(contact_id, msg.id - 1, 20)
+            .await?
+            .into_iter()
+            .take_while(|o| {
+                o.direction == "out"
+                    && o.status == "queued"
+                    && o.created_at == msg.created_at
+                    && o.payload["human"] == msg.payload["human"]
+            })
+            .collect();
+        Ok(if batch.first().is_some_and(|b| b.id == msg.id) { batch } else { vec![msg.clone()] })
     }
 
     async fn failed(&self, msg: &store::Message, contact: &Contact, error: &str, alert: bool) -> Outcome {
         let _ = self.store.mark_message(msg.id, "failed", None, Some(error), self.now()).await;
-        metrics::counter!(m::OUTBOX_FAILED, "channel" => m::channel_label(&contact.channel)).increment(1);
+        metrics::counter!(m::OUTBOX_FAILED, "channel" => contact.channel.as_str()).increment(1);
         tracing::error!(message = msg.id, contact = contact.id, error = %error, "message not sent");
         let is_owner = self.config.owner_phone.as_deref() == Some(contact.address.as_str())
             || self.config.owner_email.as_deref() == Some(contact.address.as_str());
@@ -776,22 +832,11 @@ impl Chat {
 }
 
 /// The name a hold gets when the guest gave none (the booking needs one).
-/// A contact's channel (`whatsapp`, `email` or `sandbox`: the contacts table allows no other)
-/// as the channel of the reservation it makes.
-pub fn conversation_channel(contact_channel: &str) -> domain::Channel {
-    match contact_channel {
-        "whatsapp" => domain::Channel::Whatsapp,
-        "email" => domain::Channel::Email,
-        _ => domain::Channel::Sandbox,
-    }
-}
-
-pub fn unnamed(channel: &str) -> String {
+pub fn unnamed(channel: domain::Channel) -> String {
     let via = match channel {
-        "whatsapp" => "WhatsApp",
-        "email" => "e-mail",
-        "sandbox" => "chat de prueba",
-        other => other,
+        domain::Channel::Email => "e-mail",
+        domain::Channel::Sandbox => "chat de prueba",
+        other => other.label(),
     };
     format!("Sin nombre ({via})")
 }

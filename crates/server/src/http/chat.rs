@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 fn contact_json(c: &store::Contact) -> Value {
     json!({
         "id": c.id,
-        "channel": c.channel,
+        "channel": c.channel.as_str(),
         "address": c.address,
         "name": c.name,
         "handed_off": c.handed_off,

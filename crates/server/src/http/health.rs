@@ -177,12 +177,11 @@ async fn deep_health(s: &AppState) -> (StatusCode, serde_json::Value) {
     let instant = std::time::Instant::now();
     let mut any_open = false;
     // Every provider we call has a breaker, and every one of them is here.
-    for (name, breaker) in [
-        ("whatsapp", s.chat.whatsapp.as_ref().map(|w| w.breaker.clone())),
+    let channels = s.chat.adapters.all().into_iter().map(|a| (a.channel().as_str(), a.breaker()));
+    for (name, breaker) in channels.chain([
         ("stt", s.chat.stt.as_ref().map(|t| t.breaker.clone())),
-        ("email", s.chat.mailer.as_ref().map(|m| m.breaker.clone())),
-        ("mercadopago", s.payments.client.as_ref().map(|c| c.breaker.clone())),
-    ] {
+        (s.payments.provider().map_or("payments", |p| p.api_name()), s.payments.provider().map(|p| p.breaker())),
+    ]) {
         if let Some(b) = breaker {
             let state = b.state(instant);
             any_open |= state == crate::channels::breaker::BreakerState::Open;

@@ -84,9 +84,9 @@ pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> A
         None => format!("{}-{:032x}", b.session, rand::random::<u128>()),
     };
     let event = NewInbound {
-        provider: "sandbox".into(),
+        provider: domain::Channel::Sandbox.as_str().into(),
         provider_id,
-        contact: Some(("sandbox".into(), b.session.clone(), b.name.clone().unwrap_or_default())),
+        contact: Some((domain::Channel::Sandbox, b.session.clone(), b.name.clone().unwrap_or_default())),
         kind: if b.button_id.is_some() { "button".into() } else { "text".into() },
         payload,
         job_kind: PROCESS_INBOUND.into(),
@@ -96,7 +96,7 @@ pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> A
         return Ok((StatusCode::ACCEPTED, Json(json!({"event_id": null, "duplicate": true}))));
     };
     s.wake.notify_one();
-    metrics::counter!(m::INBOUND_MESSAGES, "channel" => "sandbox", "type" => event.kind.clone()).increment(1);
+    metrics::counter!(m::INBOUND_MESSAGES, "channel" => domain::Channel::Sandbox.as_str(), "type" => event.kind.clone()).increment(1);
     Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id}))))
 }
 
@@ -112,7 +112,7 @@ pub struct ListQuery {
 
 /// The conversation after `after`, as the guest sees it; `None` before the first message.
 async fn read(s: &AppState, session: &str, after: i64) -> ApiResult<Option<(Vec<Value>, bool)>> {
-    let contact = match s.store.find_contact("sandbox", session).await {
+    let contact = match s.store.find_contact(domain::Channel::Sandbox, session).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),

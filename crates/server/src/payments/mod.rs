@@ -1,31 +1,53 @@
 //! Deposits: a payment link bound to each hold, and confirmation on a verified payment.
 //!
 //! The link is created by a job after the hold commits (never inside a write transaction): one
-//! Mercado Pago preference per hold, binary mode, no cash methods, expiring with the hold. A
-//! notification is only a hint: the payment is always fetched again from the provider, and an
-//! approved payment of at least the deposit, in ARS, for a known reservation confirms it — in
-//! the same transaction that records the payment, idempotently. The sandbox provider is a local
-//! fake of the same API, so the demo drives exactly this code.
+//! link per hold, for the deposit, expiring with the hold. A notification is only a hint: the
+//! payment is always fetched again from the provider, and an approved payment of at least the
+//! deposit, in ARS, for a known reservation confirms it — in the same transaction that records
+//! the payment, idempotently.
+//!
+//! This module holds only these provider-neutral rules. Each provider's wire format lives behind
+//! [`PaymentProvider`] (`provider.rs`): Mercado Pago in `mercadopago.rs`; the sandbox is the same
+//! client pointed at a local fake of Mercado Pago's API, so the demo drives exactly this code.
 
 pub mod mercadopago;
+pub mod provider;
+
+pub use provider::PaymentProvider;
 
 use crate::booking::Booking;
 use crate::channels::SendError;
 use crate::chat::Chat;
 use crate::clock::Clock;
-use crate::config::{Config, PaymentProvider};
+use crate::config::{self, Config, PaymentsConfig};
 use crate::jobs::Outcome;
 use crate::metrics as m;
 use chrono::{DateTime, Duration, FixedOffset, Offset, Utc};
 use domain::{AttentionFlag, Money, ReservationStatus};
-use mercadopago::MercadoPago;
-use serde_json::{Value, json};
+use provider::{LinkRequest, NotificationEvent, PaymentStatus, ReturnUrls};
+use serde_json::json;
 use std::sync::Arc;
 use store::{Change, NewJob, PaymentLink, PaymentRecord, Reservation, Store, StoreError};
 
 pub const LINK_JOB: &str = "payment_link";
 pub const PROCESS_JOB: &str = "process_payment";
 pub const REJECTED_NOTICE_JOB: &str = "payment_rejected_notice";
+
+/// The configured provider's client; `None` when deposits are collected by hand.
+pub fn provider_for(config: &PaymentsConfig) -> Option<Arc<dyn PaymentProvider>> {
+    match config.provider {
+        config::PaymentProvider::None => None,
+        // The sandbox is not a second implementation: it is Mercado Pago's client against our
+        // own fake of its API (`config.api_base` is set to it at start-up), so the demo and the
+        // tests of the sandbox exercise the production parser, signature check and refunds.
+        config::PaymentProvider::Sandbox | config::PaymentProvider::MercadoPago => {
+            Some(Arc::new(mercadopago::MercadoPago::new(config)))
+        }
+    }
+}
+
+/// The only currency deposits are taken in.
+const CURRENCY: &str = "ARS";
 
 #[derive(Clone)]
 pub struct Payments {
@@ -34,40 +56,35 @@ pub struct Payments {
     chat: Chat,
     config: Arc<Config>,
     clock: Clock,
-    pub client: Option<MercadoPago>,
+    provider: Option<Arc<dyn PaymentProvider>>,
 }
 
 impl Payments {
     pub fn new(store: Arc<dyn Store>, booking: Booking, chat: Chat, config: Arc<Config>, clock: Clock) -> Payments {
-        let client = (config.payments.provider != PaymentProvider::None)
-            .then(|| MercadoPago::new(&config.payments.api_base, config.payments.access_token.clone()));
-        Payments { store, booking, chat, config, clock, client }
+        let provider = provider_for(&config.payments);
+        Payments { store, booking, chat, config, clock, provider }
+    }
+
+    /// The provider's client (`None` when payments are off).
+    pub fn provider(&self) -> Option<&Arc<dyn PaymentProvider>> {
+        self.provider.as_ref()
     }
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    fn provider_name(&self) -> &'static str {
-        match self.config.payments.provider {
-            PaymentProvider::MercadoPago => "mercadopago",
-            PaymentProvider::Sandbox => "sandbox",
-            PaymentProvider::None => "none",
-        }
-    }
-
-    fn zoned(&self, t: DateTime<Utc>) -> String {
-        // Mercado Pago wants "-03:00"-style offsets: the property's offset at that moment.
+    /// `t` in the property's offset at that moment (what the guest's checkout shows).
+    fn local(&self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
         let local = t.with_timezone(&self.config.timezone);
         let offset = FixedOffset::east_opt(local.offset().fix().local_minus_utc())
             .unwrap_or(FixedOffset::west_opt(3 * 3600).unwrap());
-        t.with_timezone(&offset).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+        t.with_timezone(&offset)
     }
 
-    /// The preference body for a hold.
-    pub fn preference(&self, r: &Reservation, unit_name: &str) -> Value {
+    /// What to ask the provider for a hold.
+    pub fn link_request(&self, provider: &dyn PaymentProvider, r: &Reservation, unit_name: &str) -> LinkRequest {
         let public = &self.config.public_url;
-        let pesos = r.deposit.0 as f64 / 100.0;
         // The share this reservation was priced with (the owner may have changed it since).
         let percent = if r.total.0 > 0 { (r.deposit.0 * 100 + r.total.0 / 2) / r.total.0 } else { 0 };
         let title = format!(
@@ -78,39 +95,28 @@ impl Payments {
             r.stay.check_out.format("%d/%m/%Y"),
             r.stay.nights()
         );
-        let mut body = json!({
-            "items": [{"id": r.code, "title": title, "quantity": 1, "unit_price": pesos, "currency_id": "ARS"}],
-            "external_reference": r.code,
-            "notification_url": format!("{public}/api/v1/webhooks/mercadopago"),
-            "back_urls": {
-                "success": format!("{public}/pago/aprobado?code={}", r.code),
-                "failure": format!("{public}/pago/rechazado?code={}", r.code),
-                "pending": format!("{public}/pago/pendiente?code={}", r.code),
+        let named = !r.guest_name.is_empty() && !crate::chat::is_unnamed(&r.guest_name);
+        LinkRequest {
+            code: r.code.clone(),
+            amount: r.deposit,
+            title,
+            valid_from: self.local(self.now()),
+            expires_at: self.local(r.hold_expires_at.unwrap_or(self.now() + Duration::hours(1))),
+            payer_name: named.then(|| r.guest_name.clone()),
+            payer_email: r.guest_email.clone(),
+            notification_url: format!("{public}/api/v1/webhooks/{}", provider.api_name()),
+            return_urls: ReturnUrls {
+                approved: format!("{public}/pago/aprobado?code={}", r.code),
+                rejected: format!("{public}/pago/rechazado?code={}", r.code),
+                pending: format!("{public}/pago/pendiente?code={}", r.code),
             },
-            "auto_return": "approved",
-            "binary_mode": true,
-            "payment_methods": {"excluded_payment_types": [{"id": "ticket"}, {"id": "atm"}]},
-            "expires": true,
-            "expiration_date_from": self.zoned(self.now()),
-            "expiration_date_to": self.zoned(r.hold_expires_at.unwrap_or(self.now() + Duration::hours(1))),
-            "statement_descriptor": self.config.property.name.chars().take(22).collect::<String>(),
-        });
-        let mut payer = serde_json::Map::new();
-        if !r.guest_name.is_empty() && !crate::chat::is_unnamed(&r.guest_name) {
-            payer.insert("name".into(), json!(r.guest_name));
+            statement_descriptor: self.config.property.name.clone(),
         }
-        if let Some(e) = &r.guest_email {
-            payer.insert("email".into(), json!(e));
-        }
-        if !payer.is_empty() {
-            body["payer"] = Value::Object(payer);
-        }
-        body
     }
 
-    /// The link job: one preference per hold; a retry or a second request gets the same link.
+    /// The link job: one link per hold; a retry or a second request gets the same link.
     pub async fn create_link(&self, code: &str) -> Outcome {
-        let Some(client) = &self.client else { return Outcome::Done };
+        let Some(provider) = &self.provider else { return Outcome::Done };
         let r = match self.store.get_reservation(code).await {
             Ok(r) => r,
             Err(StoreError::NotFound) => return Outcome::Done,
@@ -124,15 +130,15 @@ impl Payments {
             Ok(Some(link)) => link,
             Ok(None) => {
                 let unit = self.store.get_unit(r.unit_id).await.map(|u| u.name).unwrap_or_default();
-                match client.create_preference(&self.preference(&r, &unit)).await {
-                    Ok((preference_id, url)) => {
+                match provider.create_link(&self.link_request(provider.as_ref(), &r, &unit)).await {
+                    Ok(created) => {
                         metrics::counter!(m::PREFERENCES, "result" => "created").increment(1);
                         let link = PaymentLink {
                             id: 0,
                             reservation_id: r.id,
-                            provider: self.provider_name().into(),
-                            preference_id,
-                            url,
+                            provider: provider.kind().as_str().into(),
+                            preference_id: created.link_id,
+                            url: created.url,
                             amount: r.deposit,
                             expires_at: r.hold_expires_at,
                             created_at: now,
@@ -174,7 +180,7 @@ impl Payments {
 
     /// The notification job: fetch the payment, record it, and act on it.
     pub async fn process_notification(&self, event_id: i64) -> Outcome {
-        let Some(client) = &self.client else { return Outcome::Done };
+        let Some(provider) = &self.provider else { return Outcome::Done };
         let event = match self.store.get_inbound(event_id).await {
             Ok(e) => e,
             Err(StoreError::NotFound) => return Outcome::Done,
@@ -183,13 +189,14 @@ impl Payments {
         if event.processed_at.is_some() {
             return Outcome::Done;
         }
-        let target = notification_target(&event.payload);
-        if !target.signed && target.payment_id.is_some() {
-            tracing::info!(event = event.id, "payment id only in the unsigned body: read from the API");
-        }
-        let outcome = match (target.kind, target.payment_id) {
-            ("payment", Some(id)) => self.handle_payment(client, &id).await,
-            _ => Outcome::Done,
+        let outcome = match provider.notification_event(&event.payload) {
+            NotificationEvent::Payment { id, signed } => {
+                if !signed {
+                    tracing::info!(event = event.id, "payment id only in the unsigned body: read from the API");
+                }
+                self.handle_payment(provider.as_ref(), &id).await
+            }
+            NotificationEvent::Other => Outcome::Done,
         };
         if matches!(outcome, Outcome::Done) {
             // Marks the notification handled (a turn with no contact work).
@@ -198,39 +205,37 @@ impl Payments {
         outcome
     }
 
-    async fn handle_payment(&self, client: &MercadoPago, id: &str) -> Outcome {
-        let p = match client.payment(id).await {
+    async fn handle_payment(&self, provider: &dyn PaymentProvider, id: &str) -> Outcome {
+        let p = match provider.payment(id).await {
             Ok(p) => p,
             Err(SendError::BreakerOpen) => return Outcome::Again(self.now() + Duration::seconds(30)),
             Err(SendError::Retryable(e)) => return Outcome::Retry(e),
             Err(SendError::Permanent(e)) => return Outcome::Fail(e),
         };
-        let status = p["status"].as_str().unwrap_or("unknown").to_string();
-        let amount = p["transaction_amount"].as_f64().map(|a| Money((a * 100.0).round() as i64)).unwrap_or(Money::ZERO);
-        let currency = p["currency_id"].as_str().unwrap_or("").to_string();
-        let reference = p["external_reference"].as_str().unwrap_or("").to_string();
-        let reservation = match self.store.get_reservation(&reference).await {
+        let reservation = match self.store.get_reservation(&p.reference).await {
             Ok(r) => Some(r),
             Err(StoreError::NotFound) => None,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         let record = PaymentRecord {
-            provider: self.provider_name().into(),
-            provider_payment_id: id.to_string(),
+            provider: provider.kind().as_str().into(),
+            provider_payment_id: p.id,
             reservation_id: reservation.as_ref().map(|r| r.id),
-            status: status.clone(),
-            status_detail: p["status_detail"].as_str().unwrap_or("").to_string(),
-            amount,
-            currency: currency.clone(),
-            external_reference: reference.clone(),
-            raw: p.clone(),
+            status: p.status_name.clone(),
+            status_detail: p.status_detail,
+            amount: p.amount,
+            currency: p.currency.clone(),
+            external_reference: p.reference,
+            raw: p.raw,
         };
-        metrics::counter!(m::PAYMENTS, "status" => status.clone()).increment(1);
-        let result = match (status.as_str(), &reservation) {
-            ("approved", Some(r)) if currency == "ARS" && amount >= r.deposit => self.approved(record, r).await,
-            ("approved", _) => self.mismatch(record, reservation.as_ref()).await,
-            ("rejected" | "cancelled", Some(r)) => self.rejected(record, r).await,
-            ("refunded" | "charged_back" | "in_mediation", Some(r)) => self.money_back(record, r).await,
+        metrics::counter!(m::PAYMENTS, "status" => p.status_name).increment(1);
+        let result = match (p.status, &reservation) {
+            (PaymentStatus::Approved, Some(r)) if p.currency == CURRENCY && p.amount >= r.deposit => {
+                self.approved(record, r).await
+            }
+            (PaymentStatus::Approved, _) => self.mismatch(record, reservation.as_ref()).await,
+            (PaymentStatus::Rejected, Some(r)) => self.rejected(record, r).await,
+            (PaymentStatus::MoneyBack, Some(r)) => self.money_back(record, r).await,
             _ => self.store.record_payment(&record, None, self.now()).await.map(|_| ()).map_err(anyhow::Error::from),
         };
         match result {
@@ -346,7 +351,7 @@ impl Payments {
         metrics::counter!(m::AMOUNT_MISMATCHES).increment(1);
         let why = match r {
             None => format!("referencia desconocida {:?}", record.external_reference),
-            Some(r) if record.currency != "ARS" => format!("moneda {} en la reserva {}", record.currency, r.code),
+            Some(r) if record.currency != CURRENCY => format!("moneda {} en la reserva {}", record.currency, r.code),
             Some(r) => {
                 format!("{} pagado, la seña era {} (reserva {})", record.amount.to_ars(), r.deposit.to_ars(), r.code)
             }
@@ -423,32 +428,4 @@ impl Payments {
         .await;
         Ok(())
     }
-}
-
-/// What a stored notification is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationTarget<'a> {
-    /// `payment`, `merchant_order`, … (empty when it says nothing).
-    pub kind: &'a str,
-    /// The payment to read from the API.
-    pub payment_id: Option<String>,
-    /// Whether `payment_id` came from the signed query string.
-    pub signed: bool,
-}
-
-/// Reads a stored notification payload (`{"query", "body"}`). The signature covers `data.id`
-/// from the query string; the body is not signed. An id found only in the body is a hint: the
-/// payment is read from the API with our token and only what the API answers (status, amount,
-/// reference) counts (docs/decisions.md). Pure.
-pub fn notification_target(payload: &Value) -> NotificationTarget<'_> {
-    let q = &payload["query"];
-    let b = &payload["body"];
-    let kind = q["type"].as_str().or(q["topic"].as_str()).or(b["type"].as_str()).or(b["topic"].as_str()).unwrap_or("");
-    let signed = q["data.id"].as_str().map(String::from);
-    let unsigned = q["id"]
-        .as_str()
-        .map(String::from)
-        .or_else(|| b["data"]["id"].as_str().map(String::from))
-        .or_else(|| b["data"]["id"].as_i64().map(|i| i.to_string()));
-    NotificationTarget { kind, signed: signed.is_some(), payment_id: signed.or(unsigned) }
 }

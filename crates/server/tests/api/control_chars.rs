@@ -126,7 +126,7 @@ async fn a_nul_in_one_whatsapp_message_does_not_sink_its_batch(engine: Engine) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(post_signed(&app, &batch).await.status(), 200, "a redelivery too");
     crate::whatsapp::drain(&app).await;
-    let contact = app.state.store.find_contact("whatsapp", crate::whatsapp::GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, crate::whatsapp::GUEST).await.unwrap();
     assert_eq!(contact.name, "Juana");
     let msgs = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
     let inbound: Vec<&str> = msgs.iter().filter(|m| m.direction == "in").map(|m| m.body.as_str()).collect();

@@ -236,7 +236,7 @@ async fn an_owner_cancellation_hands_the_chat_off_and_the_bot_knows_it(engine: E
     let told = seen.last().unwrap()["body"].as_str().unwrap().to_string();
     assert!(told.contains(&code) && told.contains("cancelarla"), "{told}");
     assert!(!told.contains("mantenimiento"), "the owner's reason stays internal");
-    let contact = app.state.store.find_contact("sandbox", "owner-cancel").await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Sandbox, "owner-cancel").await.unwrap();
     assert!(contact.handed_off, "the chat waits for a person");
     // While a person holds the chat, the bot is silent.
     let quiet = say(&app, "owner-cancel", "por qué me cancelaron??").await;
@@ -253,7 +253,7 @@ async fn an_owner_cancellation_hands_the_chat_off_and_the_bot_knows_it(engine: E
     let answer = say(&app, "owner-cancel", "por qué me cancelaron??").await;
     assert!(answer.contains(&code) && answer.contains("la canceló el alojamiento"), "{answer}");
     assert!(!answer.contains("No veo reservas"), "{answer}");
-    assert!(app.state.store.find_contact("sandbox", "owner-cancel").await.unwrap().handed_off);
+    assert!(app.state.store.find_contact(domain::Channel::Sandbox, "owner-cancel").await.unwrap().handed_off);
 }
 
 /// The issue's exact case: the guest booked in the chat and paid the deposit (the reservation is
@@ -284,7 +284,7 @@ async fn an_owner_cancellation_of_a_paid_reservation_hands_the_chat_off(engine: 
     assert!(told.contains(&code) && told.contains("cancelarla") && told.contains("persona"), "{told}");
     assert!(told.contains("la seña que pagaste"), "a paid deposit is named, without a promise: {told}");
     assert!(!told.contains("caldera"), "the owner's reason stays internal: {told}");
-    let contact = app.state.store.find_contact("sandbox", s).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Sandbox, s).await.unwrap();
     assert!(contact.handed_off, "the chat waits for a person");
     let list = ui.page("/admin/conversaciones").await;
     let waiting = &list[..list.find(r#"id="chats-recientes""#).unwrap()];
@@ -300,7 +300,7 @@ async fn an_owner_cancellation_of_a_paid_reservation_hands_the_chat_off(engine: 
     for wrong in ["No veo reservas", "confirmada", "no te entendí"] {
         assert!(!answer.contains(wrong), "{wrong:?} in {answer}");
     }
-    assert!(app.state.store.find_contact("sandbox", s).await.unwrap().handed_off, "a person again");
+    assert!(app.state.store.find_contact(domain::Channel::Sandbox, s).await.unwrap().handed_off, "a person again");
 }
 
 async fn a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_owner(engine: Engine) {
@@ -320,7 +320,7 @@ async fn a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_own
     let after = replies_after(&guest_sees(&app, "late-pay").await, before);
     assert!(after.contains("Recibimos tu pago") && after.contains("ya estaba cancelada"), "{after}");
     assert!(!after.contains("confirmada"), "{after}");
-    let contact = app.state.store.find_contact("sandbox", "late-pay").await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Sandbox, "late-pay").await.unwrap();
     assert!(contact.handed_off, "a person takes it from there");
     let r = app.state.store.get_reservation(&code).await.unwrap();
     assert!(r.flags.contains(&domain::AttentionFlag::NeedsRefund), "flagged for a refund");
@@ -454,7 +454,7 @@ async fn an_email_guest_without_a_real_name_by_email_from_question_to_owner_canc
     drain(&app).await;
     let told: String = servers.received().iter().skip(n).map(|m| m.text.clone()).collect();
     assert!(told.contains(&code) && told.contains("cancelarla"), "{told}");
-    assert!(app.state.store.find_contact("email", "lucia@guest.test").await.unwrap().handed_off);
+    assert!(app.state.store.find_contact(domain::Channel::Email, "lucia@guest.test").await.unwrap().handed_off);
     app.stop().await;
 }
 

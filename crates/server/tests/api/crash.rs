@@ -72,7 +72,7 @@ async fn crash_and_recover(engine: Engine, rounds: usize) {
         let expected_inbound = round + 1;
         let mut settled = false;
         for _ in 0..200 {
-            let contact = store.find_contact("whatsapp", GUEST).await.ok();
+            let contact = store.find_contact(domain::Channel::Whatsapp, GUEST).await.ok();
             if let Some(c) = contact {
                 let thread = store.list_messages(c.id, 0, 1000).await.unwrap();
                 let inbound = thread.iter().filter(|m| m.direction == "in").count();
@@ -85,7 +85,7 @@ async fn crash_and_recover(engine: Engine, rounds: usize) {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert!(settled, "round {round} ({point}) did not settle:\n{}", healthy.logs());
-        let c = store.find_contact("whatsapp", GUEST).await.unwrap();
+        let c = store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
         let thread = store.list_messages(c.id, 0, 1000).await.unwrap();
         let inbound: Vec<_> = thread.iter().filter(|m| m.direction == "in").collect();
         let outbound: Vec<_> = thread.iter().filter(|m| m.direction == "out").collect();

@@ -31,7 +31,7 @@ pub async fn guest_says(app: &TestApp, session: &str, name: &str, text: &str) ->
     let r = app.post_json("/sandbox/api/messages", &json!({"session": session, "name": name, "text": text})).await;
     assert_eq!(r.status(), 202);
     drain(app).await;
-    app.state.store.find_contact("sandbox", session).await.unwrap()
+    app.state.store.find_contact(domain::Channel::Sandbox, session).await.unwrap()
 }
 
 pub async fn guest_sees(app: &TestApp, session: &str) -> Vec<Value> {
@@ -125,7 +125,7 @@ async fn a_thread_shows_what_the_guest_saw(engine: Engine) {
     let store = &app.state.store;
     let now = app.clock.now();
     let evil = r#"<script>alert(1)</script>"'><img src=x onerror=alert(2)>"#;
-    let c = store.upsert_contact("whatsapp", "5492944000111", evil, now).await.unwrap();
+    let c = store.upsert_contact(domain::Channel::Whatsapp, "5492944000111", evil, now).await.unwrap();
     let turn = store::Turn {
         contact_id: c.id,
         state: json!({}),
@@ -183,7 +183,7 @@ async fn a_thread_shows_what_the_guest_saw(engine: Engine) {
 }
 
 async fn sandbox_hold(app: &TestApp, session: &str, unit: i64, from: i64, to: i64) -> String {
-    app.state.store.upsert_contact("sandbox", session, "Ana Chat", app.clock.now()).await.unwrap();
+    app.state.store.upsert_contact(domain::Channel::Sandbox, session, "Ana Chat", app.clock.now()).await.unwrap();
     let req = server::booking::HoldRequest {
         unit_id: unit,
         check_in: app.in_days(from).parse().unwrap(),
@@ -274,7 +274,7 @@ async fn cancelling_a_reservation_from_a_chat_tells_the_guest(engine: Engine) {
     assert!(last.contains(&code) && last.contains("cancelarla"), "{last}");
     assert!(!last.contains("teléfono"), "the internal reason stays in the history");
     // The chat goes to a person: it waits in Conversaciones, the bot stays silent.
-    let contact = app.state.store.find_contact("sandbox", "cancel-1").await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Sandbox, "cancel-1").await.unwrap();
     assert!(contact.handed_off, "the chat is handed off");
     let list = ui.page("/admin/conversaciones").await;
     let waiting = &list[..list.find(r#"id="chats-recientes""#).unwrap()];

@@ -495,7 +495,7 @@ async fn a_guest_writes_by_email_and_gets_threaded_replies_a_price_and_a_hold(en
     assert!(reply.text.contains("1. "), "numbered options: {}", reply.text);
     assert!(reply.text.contains("Respondé con el número"), "{}", reply.text);
     assert!(reply.html.contains("<ol>") && reply.html.contains("</html>"), "{}", reply.html);
-    let contact = app.state.store.find_contact("email", "juana@guest.test").await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Email, "juana@guest.test").await.unwrap();
     assert_eq!(contact.name, "Juana Pérez");
     let thread = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
     let inbound: Vec<_> = thread.iter().filter(|m| m.direction == "in").collect();
@@ -593,7 +593,7 @@ async fn html_only_and_outlook_replies_are_read_without_their_quotes(engine: Eng
     let body_of = |address: &'static str| {
         let store = app.state.store.clone();
         async move {
-            let c = store.find_contact("email", address).await.unwrap();
+            let c = store.find_contact(domain::Channel::Email, address).await.unwrap();
             store.last_inbound_message(c.id).await.unwrap().unwrap().body
         }
     };
@@ -667,7 +667,7 @@ async fn a_crash_between_fetch_and_commit_loses_nothing_and_repeats_nothing() {
         assert_eq!(servers.received().len(), expected, "one answer per message ({point})");
         assert_eq!(servers.unseen().await, 0);
         let store = store::connect(&db.url, 2).await.unwrap();
-        let c = store.find_contact("email", "lucia@guest.test").await.unwrap();
+        let c = store.find_contact(domain::Channel::Email, "lucia@guest.test").await.unwrap();
         let inbound =
             store.list_messages(c.id, 0, 100).await.unwrap().into_iter().filter(|m| m.direction == "in").count();
         assert_eq!(inbound, expected, "each message stored once ({point})");
@@ -757,7 +757,7 @@ async fn tls_and_starttls_verify_the_server_and_never_log_in_in_plain() {
     let email = config.email.clone().unwrap();
     let err = server::channels::email::Inbox::open(&email.imap, "INBOX").await.err().expect("an untrusted server");
     assert!(err.contains("certificate"), "{err}");
-    let mailer = server::channels::email::Mailer::new(&email).unwrap();
+    let mailer = server::channels::email::Mailer::new(&email.smtp, &email.from_address).unwrap();
     let probe = lettre::Message::builder()
         .from(US.parse().unwrap())
         .to("lucia@guest.test".parse().unwrap())
@@ -895,7 +895,7 @@ async fn a_guest_who_asks_for_a_person_by_email_reaches_the_owner_by_email() {
     let guest: Vec<_> = mails.iter().filter(|m| m.rcpt == "juana@guest.test").collect();
     assert_eq!(guest.len(), 1, "the guest is told someone will write: {mails:#?}");
     assert_eq!(guest[0].in_reply_to, "<p1@guest.test>");
-    let contact = app.state.store.find_contact("email", "juana@guest.test").await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Email, "juana@guest.test").await.unwrap();
     assert!(contact.handed_off);
     app.stop().await;
 }
@@ -934,7 +934,7 @@ async fn an_emailed_audio_is_transcribed_and_answered() {
     assert_eq!(requests[0].path, "/v1/audio/transcriptions");
     assert!(requests[0].body.windows(voice.len()).any(|w| w == voice), "the attachment's bytes, untouched");
     // The conversation keeps the transcript (not the audio), and the reply is about what was said.
-    let contact = app.state.store.find_contact("email", "lucia@guest.test").await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Email, "lucia@guest.test").await.unwrap();
     let inbound = app.state.store.last_inbound_message(contact.id).await.unwrap().unwrap();
     assert_eq!((inbound.kind.as_str(), inbound.body.as_str()), ("voice", heard.as_str()));
     assert!(inbound.payload["audio"].get("data").is_none(), "no audio bytes in the conversation");

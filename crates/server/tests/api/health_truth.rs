@@ -50,9 +50,9 @@ async fn every_breaker_is_in_health(engine: Engine) {
     assert_eq!(v["checks"]["breakers"]["whatsapp"], "closed", "{v}");
     assert_eq!(v["checks"]["breakers"]["mercadopago"], "closed", "{v}");
     // Mercado Pago failing opens its breaker, and health says so.
-    let client = app.state.payments.client.as_ref().unwrap();
+    let breaker = app.state.payments.provider().unwrap().breaker();
     for _ in 0..5 {
-        client.breaker.failure(std::time::Instant::now());
+        breaker.failure(std::time::Instant::now());
     }
     app.clock.advance(chrono::Duration::seconds(3));
     let v = health(&app).await;

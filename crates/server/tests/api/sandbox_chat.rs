@@ -150,7 +150,7 @@ async fn the_terminal_chat_waits_out_a_429_and_loses_no_line() {
     assert!(out.status.success(), "the client kept going: {stderr}");
     assert!(started.elapsed() < Duration::from_secs(90), "took {:?}", started.elapsed());
     assert!(stderr.contains("demasiados pedidos seguidos"), "it said why it waited: {stderr}");
-    let contact = app.state.store.find_contact("sandbox", &session_of(&app).await).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Sandbox, &session_of(&app).await).await.unwrap();
     let ins: Vec<String> = app
         .state
         .store
@@ -170,7 +170,7 @@ async fn the_terminal_chat_waits_out_a_429_and_loses_no_line() {
 /// The terminal client's session (the only sandbox contact of the app).
 async fn session_of(app: &TestApp) -> String {
     let list = app.state.store.list_contacts(10).await.unwrap();
-    let c = list.iter().find(|c| c.channel == "sandbox").expect("a sandbox chat");
+    let c = list.iter().find(|c| c.channel == domain::Channel::Sandbox).expect("a sandbox chat");
     c.address.clone()
 }
 
@@ -245,8 +245,15 @@ async fn the_web_chat_keeps_what_the_guest_tapped_and_typed_through_a_429() {
     assert!(!d.text("#log").await.contains(&format!("*{}*", holds[0].code)), "no asterisks shown");
     // Both waited messages arrived, once each, in order.
     d.wait_text("#log", "mascotas", Duration::from_secs(10)).await;
-    let contact =
-        app.state.store.list_contacts(10).await.unwrap().into_iter().find(|c| c.channel == "sandbox").unwrap();
+    let contact = app
+        .state
+        .store
+        .list_contacts(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.channel == domain::Channel::Sandbox)
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let ins: Vec<String> = app

@@ -201,7 +201,7 @@ async fn a_voice_note_is_transcribed_and_answered(engine: Engine) {
     // The answer is about what was said.
     let out = sent(&graph);
     assert!(out.iter().any(|m| m["type"] == "interactive" || m["type"] == "image"), "{out:?}");
-    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     let thread = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
     let voice = thread.iter().find(|m| m.kind == "voice").unwrap();
     assert_eq!(voice.body, heard, "the transcript is stored as the guest's words, marked as voice");
@@ -229,7 +229,7 @@ async fn one_contacts_messages_are_answered_in_order(engine: Engine) {
         sent(&graph).iter().filter(|m| m["to"] == GUEST).map(|m| texts(std::slice::from_ref(m))).collect();
     assert!(to_guest.len() >= 2, "{to_guest:?}");
     assert!(to_guest[0].contains("Hola") || to_guest[0].contains("hola"), "the greeting comes first: {to_guest:?}");
-    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     let inbound: Vec<_> = app
         .state
         .store
@@ -339,7 +339,7 @@ async fn a_guest_gets_a_quote_then_a_hold_and_redeliveries_are_ignored(engine: E
     let status = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
         "statuses": [{"id": "wamid.out", "status": "read", "timestamp": "1", "recipient_id": GUEST}]}}]}]});
     assert_eq!(post_signed(&app, &status).await.status(), 200);
-    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     let thread = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
     assert!(thread.iter().any(|m| m.direction == "out" && m.status == "read"));
     assert_eq!(thread.iter().filter(|m| m.direction == "in").count(), 2, "each inbound message stored once");
@@ -384,7 +384,7 @@ async fn the_outbox_retries_server_errors_and_stops_at_client_errors(engine: Eng
     assert_eq!(sent(&graph).len(), 2, "the second backoff (~4 s) has not passed yet");
     app.clock.advance(chrono::Duration::seconds(4));
     drain(&app).await;
-    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     let out: Vec<_> = app
         .state
         .store
@@ -463,7 +463,7 @@ async fn replies_behind_a_retrying_one_wait_with_it(engine: Engine) {
     assert_eq!(sent(&graph).len(), 1);
     graph.respond_always(Canned::json(200, json!({"messaging_product": "whatsapp", "messages": [{"id": "wamid.ok"}]})));
     drain(&app).await;
-    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     let out: Vec<_> = app
         .state
         .store
@@ -485,7 +485,7 @@ async fn outside_the_24_hour_window_only_templates_go_out(engine: Engine) {
     let app = wa_app(engine, &graph, vec![]).await;
     post_signed(&app, &envelope(vec![text("wamid.W", "hola")], "Juana")).await;
     drain(&app).await;
-    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     let before = sent(&graph).len();
     app.clock.advance(chrono::Duration::hours(25));
     // A plain message now fails and the owner is told; a reminder goes as its template.
@@ -536,7 +536,7 @@ async fn a_hand_off_silences_the_bot_until_the_owner_releases_it(engine: Engine)
     let token = app.owner_token().await;
     post_signed(&app, &envelope(vec![text("wamid.H1", "quiero hablar con una persona por favor")], "Juana")).await;
     drain(&app).await;
-    let contact = app.state.store.find_contact("whatsapp", GUEST).await.unwrap();
+    let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     assert!(contact.handed_off);
     let out = sent(&graph);
     assert!(out.iter().any(|m| m["to"] == OWNER), "the owner was alerted: {out:?}");

@@ -2,11 +2,16 @@
 
 use super::breaker::Breaker;
 use super::{SendError, classify_reqwest, classify_status};
-use crate::config::WhatsAppConfig;
+use crate::adapter::{
+    Adapter, Audio, Envelope, Inbound, MessageStatus, Outgoing, Read, Recipient, Reply, SendContext, SendFailure, Sent,
+    StatusUpdate as Status, Template, Webhook, same_secret,
+};
+use domain::Channel;
 use hmac::{Hmac, Mac};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +39,31 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// What the Cloud API client and the webhook need; the server maps its configuration into it.
+#[derive(Clone)]
+pub struct WhatsAppConfig {
+    /// Meta's `hub.verify_token` handshake.
+    pub verify_token: SecretString,
+    /// Signs every webhook (`X-Hub-Signature-256`).
+    pub app_secret: SecretString,
+    pub access_token: SecretString,
+    pub phone_number_id: String,
+    /// `https://graph.facebook.com` (a local fake in tests).
+    pub api_base: String,
+    pub api_version: String,
+}
+
+impl std::fmt::Debug for WhatsAppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secrets are `SecretString` (redacted) anyway; the ids are not secret.
+        f.debug_struct("WhatsAppConfig")
+            .field("phone_number_id", &self.phone_number_id)
+            .field("api_base", &self.api_base)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One message found in a webhook POST.
@@ -210,6 +240,166 @@ impl WhatsApp {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The adapter: WhatsApp's wire format end to end.
+
+/// The WhatsApp channel. Reading stored events needs no account; webhooks and sends do.
+pub struct WhatsAppAdapter {
+    client: Option<WhatsApp>,
+}
+
+impl WhatsAppAdapter {
+    pub fn new(client: Option<WhatsApp>) -> WhatsAppAdapter {
+        WhatsAppAdapter { client }
+    }
+}
+
+/// Meta lets a business write freely for 24 hours after the guest's last message.
+pub const WINDOW_HOURS: i64 = 24;
+
+#[async_trait::async_trait]
+impl Adapter for WhatsAppAdapter {
+    fn channel(&self) -> Channel {
+        Channel::Whatsapp
+    }
+
+    fn window(&self) -> Option<chrono::Duration> {
+        Some(chrono::Duration::hours(WINDOW_HOURS))
+    }
+
+    fn configured(&self) -> bool {
+        self.client.is_some()
+    }
+
+    fn verify_subscription(&self, query: &HashMap<String, String>) -> Option<String> {
+        let wa = self.client.as_ref()?;
+        let ok = query.get("hub.mode").map(String::as_str) == Some("subscribe")
+            && query.get("hub.verify_token").is_some_and(|t| same_secret(t, wa.config.verify_token.expose_secret()));
+        ok.then(|| query.get("hub.challenge").cloned()).flatten()
+    }
+
+    fn verify_signature(&self, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> bool {
+        let Some(wa) = &self.client else { return false };
+        signature_valid(wa.config.app_secret.expose_secret(), body, header("x-hub-signature-256").as_deref())
+    }
+
+    fn parse_webhook(&self, body: &[u8]) -> Result<Webhook, String> {
+        let (messages, statuses) = parse_webhook(body).map_err(|e| e.to_string())?;
+        Ok(Webhook {
+            messages: messages
+                .into_iter()
+                .map(|m| Envelope { id: m.id, from: m.from, name: m.profile_name, kind: m.kind, payload: m.raw })
+                .collect(),
+            // A status Meta adds later (`deleted`, `warning`) moves nothing.
+            statuses: statuses
+                .into_iter()
+                .filter_map(|s| {
+                    Some(Status { status: MessageStatus::parse(&s.status)?, message_id: s.message_id, error: s.error })
+                })
+                .collect(),
+        })
+    }
+
+    fn read(&self, kind: &str, p: &Value) -> Read {
+        let same = |message| Read { message, record: p.clone() };
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+        match kind {
+            "text" => same(Inbound::Text(text(&p["text"]["body"]))),
+            "interactive" | "button" => {
+                let i = &p["interactive"];
+                let (id, title) = if let Some(b) = i.get("button_reply") {
+                    (&b["id"], &b["title"])
+                } else if let Some(l) = i.get("list_reply") {
+                    (&l["id"], &l["title"])
+                } else {
+                    (&p["button"]["payload"], &p["button"]["text"])
+                };
+                same(Inbound::Choice { id: text(id), title: text(title), from_list: i.get("list_reply").is_some() })
+            }
+            "audio" => Read {
+                message: Inbound::Audio { audio: Audio::Media { id: text(&p["audio"]["id"]) }, text: String::new() },
+                record: json!({"audio": p["audio"]}),
+            },
+            "image" => same(Inbound::Image { caption: text(&p["image"]["caption"]) }),
+            "location" => same(Inbound::Location { caption: text(&p["location"]["caption"]) }),
+            other => same(Inbound::Unsupported { kind: other.to_string(), caption: text(&p[other]["caption"]) }),
+        }
+    }
+
+    async fn fetch_media(&self, id: &str) -> Result<(Vec<u8>, String), SendError> {
+        let Some(wa) = &self.client else { return Err(SendError::Permanent("WhatsApp is not configured".into())) };
+        wa.download_media(id, Duration::from_secs(5)).await
+    }
+
+    async fn send(&self, to: &Recipient<'_>, replies: &[Outgoing], ctx: &SendContext<'_>) -> Result<Sent, SendFailure> {
+        let Some(wa) = &self.client else {
+            return Err(SendFailure::Refused { error: "WhatsApp is not configured".into(), alert: false });
+        };
+        let Some(reply) = replies.first() else {
+            return Err(SendFailure::Refused { error: "nothing to send".into(), alert: false });
+        };
+        let window_open = to.last_inbound_at.is_some_and(|t| ctx.now - t < chrono::Duration::hours(WINDOW_HOURS));
+        let body = match (window_open, &reply.template) {
+            (true, _) => message_body(to.address, &reply.reply),
+            (false, Some(t)) => template_body(to.address, t),
+            (false, None) => {
+                let error = "outside the 24-hour window and no template fits".into();
+                return Err(SendFailure::Refused { error, alert: true });
+            }
+        };
+        match wa.send(&body).await {
+            Ok(wamid) => Ok(Sent { provider_id: wamid }),
+            // A 4xx: retrying will not help, and the guest simply did not get it.
+            Err(SendError::Permanent(error)) => Err(SendFailure::Refused { error, alert: false }),
+            Err(e) => Err(SendFailure::Retry(e)),
+        }
+    }
+
+    fn breaker(&self) -> Option<Arc<Breaker>> {
+        self.client.as_ref().map(|c| c.breaker.clone())
+    }
+}
+
+/// The Graph API body of a reply (inside the 24-hour window): up to three choices are reply
+/// buttons, more are a list.
+pub fn message_body(to: &str, reply: &Reply) -> Value {
+    match reply {
+        Reply::Photo { url, caption } => {
+            json!({"to": to, "type": "image", "image": {"link": url, "caption": caption}})
+        }
+        Reply::Choices { text, options } if options.len() <= 3 => {
+            json!({"to": to, "type": "interactive", "interactive": {
+                "type": "button",
+                "body": {"text": text},
+                "action": {"buttons": options.iter().map(|o| json!({"type": "reply", "reply": {"id": o.id, "title": o.title}})).collect::<Vec<_>>()},
+            }})
+        }
+        Reply::Choices { text, options } => json!({"to": to, "type": "interactive", "interactive": {
+            "type": "list",
+            "body": {"text": text},
+            "action": {"button": "Ver opciones", "sections": [{"title": "Opciones", "rows":
+                options.iter().map(|o| {
+                    let mut row = json!({"id": o.id, "title": o.title});
+                    if !o.description.is_empty() {
+                        row["description"] = json!(o.description);
+                    }
+                    row
+                }).collect::<Vec<_>>()}]},
+        }}),
+        Reply::Text(text) => json!({"to": to, "type": "text", "text": {"preview_url": true, "body": text}}),
+    }
+}
+
+/// The Graph API body of an approved template (outside the window).
+pub fn template_body(to: &str, t: &Template) -> Value {
+    let params: Vec<Value> = t.params.iter().map(|p| json!({"type": "text", "text": p})).collect();
+    json!({"to": to, "type": "template", "template": {
+        "name": t.name,
+        "language": {"code": t.language},
+        "components": [{"type": "body", "parameters": params}],
+    }})
+}
+
 /// A Graph API error body: `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`
 /// → (code, message).
 pub fn graph_error(body: &Value) -> Option<(i64, String)> {
@@ -232,6 +422,53 @@ mod tests {
         assert!(!signature_valid("secret", b"test", None));
         assert!(!signature_valid("secret", b"test", Some("sha1=abc")));
         assert!(!signature_valid("secret", b"test", Some("sha256=zz")));
+    }
+
+    #[test]
+    fn three_choices_are_buttons_and_more_are_a_list() {
+        use crate::adapter::Choice;
+        let reply = |n: usize| Reply::Choices {
+            text: "Elegí".into(),
+            options: (1..=n)
+                .map(|i| Choice { id: format!("id{i}"), title: format!("Opción {i}"), description: String::new() })
+                .collect(),
+        };
+        let b = message_body("549", &reply(3));
+        assert_eq!(b["interactive"]["type"], "button");
+        assert_eq!(b["interactive"]["action"]["buttons"][2]["reply"]["id"], "id3");
+        let b = message_body("549", &reply(5));
+        assert_eq!(b["interactive"]["type"], "list");
+        assert_eq!(b["interactive"]["action"]["sections"][0]["rows"].as_array().unwrap().len(), 5);
+        let t = Template { name: "recordatorio".into(), language: "es_AR".into(), params: vec!["R7K2Q9".into()] };
+        let tb = template_body("549", &t);
+        assert_eq!(tb["template"]["components"][0]["parameters"][0]["text"], "R7K2Q9");
+    }
+
+    #[test]
+    fn stored_events_read_back_as_typed_messages() {
+        let wa = WhatsAppAdapter::new(None);
+        let read = |kind: &str, p: Value| wa.read(kind, &p).message;
+        assert_eq!(read("text", json!({"text": {"body": "hola"}})), Inbound::Text("hola".into()));
+        assert_eq!(
+            read("interactive", json!({"interactive": {"list_reply": {"id": "u2", "title": "Arrayán"}}})),
+            Inbound::Choice { id: "u2".into(), title: "Arrayán".into(), from_list: true }
+        );
+        assert_eq!(
+            read("button", json!({"button": {"payload": "yes", "text": "Sí"}})),
+            Inbound::Choice { id: "yes".into(), title: "Sí".into(), from_list: false }
+        );
+        let audio = wa.read("audio", &json!({"audio": {"id": "m1"}, "id": "wamid.X"}));
+        assert_eq!(audio.message, Inbound::Audio { audio: Audio::Media { id: "m1".into() }, text: String::new() });
+        assert_eq!(audio.record, json!({"audio": {"id": "m1"}}));
+        assert_eq!(
+            read("image", json!({"image": {"caption": "la vista"}})),
+            Inbound::Image { caption: "la vista".into() }
+        );
+        assert!(matches!(read("location", json!({"location": {"latitude": -41.1}})), Inbound::Location { .. }));
+        assert!(
+            matches!(read("sticker", json!({"sticker": {}})), Inbound::Unsupported { kind, .. } if kind == "sticker")
+        );
+        assert!(!wa.configured() && wa.verify_subscription(&HashMap::new()).is_none());
     }
 
     #[test]

@@ -3,11 +3,18 @@
 
 use super::breaker::Breaker;
 use super::{SendError, classify_reqwest, classify_status};
-use crate::config::SttConfig;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// An OpenAI-compatible transcription service.
+#[derive(Debug, Clone)]
+pub struct SttConfig {
+    pub api_base: String,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
 
 #[derive(Clone)]
 pub struct Stt {

@@ -23,6 +23,9 @@ impl BreakerState {
     }
 }
 
+/// The gauge every breaker reports to (label `provider`): 0 closed, 1 half-open, 2 open.
+pub const BREAKER_STATE: &str = "breaker_state";
+
 pub struct Breaker {
     name: &'static str,
     failure_threshold: u32,
@@ -117,7 +120,7 @@ impl Breaker {
                 tracing::info!(breaker = self.name, "circuit breaker closed");
             }
         }
-        metrics::gauge!(crate::metrics::BREAKER_STATE, "provider" => self.name).set(self.state_locked(&inner).as_f64());
+        metrics::gauge!(BREAKER_STATE, "provider" => self.name).set(self.state_locked(&inner).as_f64());
     }
 
     pub fn failure(&self, now: Instant) {
@@ -132,7 +135,7 @@ impl Breaker {
             inner.opened_at = Some(now);
             inner.half_open_successes = 0;
         }
-        metrics::gauge!(crate::metrics::BREAKER_STATE, "provider" => self.name).set(self.state_locked(&inner).as_f64());
+        metrics::gauge!(BREAKER_STATE, "provider" => self.name).set(self.state_locked(&inner).as_f64());
     }
 
     fn state_locked(&self, inner: &Inner) -> BreakerState {

@@ -2,17 +2,12 @@
 //! multipart text + HTML (hand-written, escaped HTML; no template engine), threaded under the
 //! guest's last message.
 
+use crate::adapter::Reply;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use serde_json::Value;
 
-/// One part of the e-mail: an outbox row as stored.
-pub struct Part<'a> {
-    pub kind: &'a str,
-    /// What a person reads (numbered options for choices).
-    pub body: &'a str,
-    pub payload: &'a Value,
-}
+/// One part of the e-mail: an outbox row.
+pub type Part = crate::adapter::Outgoing;
 
 /// Where the e-mail sits in the conversation.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +32,7 @@ pub struct Outgoing<'a> {
     pub outbox_id: i64,
     pub property_name: &'a str,
     pub public_url: &'a str,
-    pub parts: Vec<Part<'a>>,
+    pub parts: &'a [Part],
 }
 
 /// "Re: Consulta" from "Consulta", "RE: Consulta" or "Re: Re: Consulta".
@@ -65,14 +60,12 @@ pub fn render(o: &Outgoing) -> (String, String) {
          <body style=\"font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5;color:#222\">\
          <div style=\"max-width:600px\">",
     );
-    for part in &o.parts {
+    for part in o.parts {
         if !text.is_empty() {
             text.push_str("\n\n");
         }
-        match part.kind {
-            "photo" => {
-                let url = part.payload["url"].as_str().unwrap_or("");
-                let caption = part.payload["caption"].as_str().unwrap_or("");
+        match &part.reply {
+            Reply::Photo { url, caption } => {
                 text.push_str(&if caption.is_empty() { url.to_string() } else { format!("{caption}\n{url}") });
                 let alt = caption.lines().next().unwrap_or("").replace('*', "");
                 html.push_str(&format!(
@@ -82,24 +75,20 @@ pub fn render(o: &Outgoing) -> (String, String) {
                 ));
                 html.push_str(&paragraphs(caption));
             }
-            "choices" => {
-                text.push_str(part.body);
-                let intro = part.payload["text"].as_str().unwrap_or("");
+            Reply::Choices { text: intro, options } => {
+                text.push_str(&part.body);
                 html.push_str(&paragraphs(intro));
                 html.push_str("<ol>");
-                for o in part.payload["options"].as_array().into_iter().flatten() {
-                    let title = o["title"].as_str().unwrap_or("");
-                    let description = o["description"].as_str().unwrap_or("");
-                    html.push_str(&format!("<li><strong>{}</strong>", escape(title)));
-                    if !description.is_empty() {
-                        html.push_str(&format!(" — {}", escape(description)));
+                for o in options {
+                    html.push_str(&format!("<li><strong>{}</strong>", escape(&o.title)));
+                    if !o.description.is_empty() {
+                        html.push_str(&format!(" — {}", escape(&o.description)));
                     }
                     html.push_str("</li>");
                 }
                 html.push_str("</ol><p>Respondé este correo con el número o el nombre de la opción.</p>");
             }
-            _ => {
-                let body = part.payload["text"].as_str().unwrap_or(part.body);
+            Reply::Text(body) => {
                 text.push_str(body);
                 html.push_str(&paragraphs(body));
             }
@@ -244,6 +233,7 @@ mod tests {
     fn a_reply_threads_under_the_guests_message() {
         let payload =
             json!({"text": "¿Cuál?", "options": [{"id": "a", "title": "Arrayán", "description": "4 personas"}]});
+        let parts = [Part::from_stored("choices", "¿Cuál?\n\n1. Arrayán — 4 personas", &payload)];
         let o = Outgoing {
             from_name: "Cabañas del Lago",
             from_address: "reservas@posada.test",
@@ -259,7 +249,7 @@ mod tests {
             outbox_id: 5,
             property_name: "Cabañas del Lago",
             public_url: "https://reservas.example.test",
-            parts: vec![Part { kind: "choices", body: "¿Cuál?\n\n1. Arrayán — 4 personas", payload: &payload }],
+            parts: &parts,
         };
         let raw = String::from_utf8(build(&o).unwrap().formatted()).unwrap();
         assert!(raw.contains("In-Reply-To: <g2@example.test>"), "{raw}");

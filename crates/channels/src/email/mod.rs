@@ -1,12 +1,12 @@
 //! The e-mail channel's clients: SMTP out (`lettre`, rustls) behind a breaker, IMAP in
 //! (`async-imap`, rustls or STARTTLS or plain on loopback).
 
+pub mod channel;
 pub mod read;
 pub mod write;
 
 use super::SendError;
 use super::breaker::Breaker;
-use crate::config::{EmailConfig, MailServer, MailTls, TrustedRoots};
 use async_imap::Session;
 use async_imap::extensions::idle::IdleResponse;
 use futures_util::TryStreamExt;
@@ -14,7 +14,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -23,8 +23,60 @@ use tokio::io::{AsyncRead, AsyncWrite};
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connecting, and each IMAP round trip.
 const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
+/// E-mails the SMTP server accepted.
+pub const EMAILS_SENT: &str = "emails_sent_total";
+/// E-mails that did not go, by `result` (`retry`, `permanent`).
+pub const EMAILS_FAILED: &str = "emails_failed_total";
 /// Larger messages are not downloaded (marked seen and counted as ignored).
 pub const MAX_MESSAGE_BYTES: u32 = 25 * 1024 * 1024;
+
+/// How a mail server connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTls {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain, then `STARTTLS` (required: no credentials go out unencrypted).
+    StartTls,
+    /// No encryption at all: only for a server on the same machine (and the tests).
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailServer {
+    pub host: String,
+    pub port: u16,
+    pub tls: MailTls,
+    pub user: String,
+    pub password: SecretString,
+    /// Trusted besides the public web roots.
+    pub extra_roots: TrustedRoots,
+}
+
+/// Certificates trusted for the mail servers besides the public web roots
+/// (`POSADA_EMAIL_CA_FILE`: a private CA or a self-signed server, PEM).
+#[derive(Clone, Default)]
+pub struct TrustedRoots(pub Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>);
+
+impl std::fmt::Debug for TrustedRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustedRoots({} extra)", self.0.len())
+    }
+}
+
+impl TrustedRoots {
+    /// Every certificate in a PEM file; none at all is an error (a wrong file, surely).
+    pub fn from_pem_file(path: &str) -> Result<TrustedRoots, String> {
+        use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let certs = CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{path} is not PEM certificates: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("{path} holds no certificate (expected -----BEGIN CERTIFICATE-----)"));
+        }
+        Ok(TrustedRoots(certs))
+    }
+}
 
 #[derive(Clone)]
 pub struct Mailer {
@@ -33,13 +85,13 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(config: &EmailConfig) -> Result<Mailer, String> {
-        let s = &config.smtp;
+    /// `from_address` is ours: its domain is the name we greet the server with.
+    pub fn new(s: &MailServer, from_address: &str) -> Result<Mailer, String> {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.as_str())
             .port(s.port)
             .timeout(Some(SMTP_TIMEOUT))
             .credentials(Credentials::new(s.user.clone(), s.password.expose_secret().to_string()))
-            .hello_name(ClientId::Domain(config.from_address.rsplit('@').next().unwrap_or("localhost").to_string()));
+            .hello_name(ClientId::Domain(from_address.rsplit('@').next().unwrap_or("localhost").to_string()));
         let params = || {
             let mut params = TlsParameters::builder(s.host.clone());
             for der in &s.extra_roots.0 {

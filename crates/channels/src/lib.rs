@@ -1,10 +1,17 @@
-//! Clients of the outside world: WhatsApp Cloud API, e-mail (SMTP, IMAP), speech-to-text, and the circuit breaker
-//! they share. Every base URL comes from configuration so tests point them at local fakes.
+//! Posada's channels to guests: the WhatsApp Cloud API, e-mail (SMTP, IMAP) and speech-to-text
+//! clients and the circuit breaker they share. Each client takes its own small config struct (the
+//! server maps its configuration into it) and this crate never imports the server or the store.
+//! Every base URL comes from configuration so tests point them at local fakes. Metrics go through
+//! the `metrics` facade under the names the server describes and the tests read.
 
+pub mod adapter;
 pub mod breaker;
 pub mod email;
+pub mod sandbox;
 pub mod stt;
 pub mod whatsapp;
+
+pub use adapter::{Adapter, Adapters};
 
 /// Why a send did not go through, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
