@@ -9,8 +9,10 @@
 //! - [`phone`]: phone numbers as the hold limit counts them (E.164).
 //! - [`text`]: which characters text may hold (no control characters), accent folding.
 //! - [`months`]: month names in Spanish.
+//! - [`message`]: a conversation message's delivery status.
 
 pub mod holidays;
+pub mod message;
 pub mod money;
 pub mod months;
 pub mod periods;
@@ -20,6 +22,7 @@ pub mod reservation;
 pub mod stay;
 pub mod text;
 
+pub use message::MessageStatus;
 pub use money::Money;
 pub use phone::{Phone, PhoneError};
 pub use pricing::{Multiplier, NightPrice, PricingPolicy, Quote, RateRule, RuleEffect, RuleScope, UnitPricing};

@@ -84,9 +84,19 @@ pub fn check_contact(req: &HoldRequest) -> BookingResult<(String, String)> {
 pub struct UnitAvailability {
     pub unit: Unit,
     pub available: bool,
-    /// `dates_unavailable`, `too_many_guests` or `min_nights`.
-    pub reason: Option<&'static str>,
+    pub reason: Option<Unavailability>,
     pub quote: Quote,
+}
+
+/// Why a unit cannot take a stay (the public API shows it as `dates_unavailable`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unavailability {
+    /// A reservation, a hold or an imported block has those nights.
+    DatesUnavailable,
+    TooManyGuests,
+    /// Fewer nights than the unit (or the season) asks for.
+    MinNights,
 }
 
 /// Owner actions that create a reservation directly.
@@ -172,11 +182,11 @@ impl Booking {
                 let reason = if taken.iter().any(|t| t.unit_id == unit.id && t.occupies_at(now))
                     || imported.iter().any(|b| b.unit_id == unit.id && b.echo_of.is_none())
                 {
-                    Some("dates_unavailable")
+                    Some(Unavailability::DatesUnavailable)
                 } else if guests > unit.capacity {
-                    Some("too_many_guests")
+                    Some(Unavailability::TooManyGuests)
                 } else if stay.nights() < quote.min_nights {
-                    Some("min_nights")
+                    Some(Unavailability::MinNights)
                 } else {
                     None
                 };

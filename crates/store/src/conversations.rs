@@ -47,7 +47,7 @@ pub trait ConversationStore: Send + Sync {
     async fn mark_message(
         &self,
         id: i64,
-        status: &str,
+        status: domain::MessageStatus,
         provider_message_id: Option<&str>,
         error: Option<&str>,
         now: DateTime<Utc>,
@@ -56,7 +56,7 @@ pub trait ConversationStore: Send + Sync {
     async fn message_status_from_provider(
         &self,
         provider_message_id: &str,
-        status: &str,
+        status: domain::MessageStatus,
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool>;
@@ -167,7 +167,7 @@ macro_rules! conversations_impl {
                         .bind($crate::text::clean(&m.body))
                         .bind(Json($crate::text::clean_json(&m.payload)))
                         .bind(turn.event_id)
-                        .bind("received")
+                        .bind(domain::MessageStatus::Received.as_str())
                         .bind(now)
                         .execute(&mut *w.tx)
                         .await
@@ -182,7 +182,7 @@ macro_rules! conversations_impl {
                         .bind($crate::text::clean(&m.body))
                         .bind(Json($crate::text::clean_json(&m.payload)))
                         .bind(turn.event_id)
-                        .bind("queued")
+                        .bind(domain::MessageStatus::Queued.as_str())
                         .bind(now)
                         .fetch_one(&mut *w.tx)
                         .await
@@ -345,7 +345,7 @@ macro_rules! conversations_impl {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
                 let row: Option<MessageRow> =
                     sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
-                Ok(row.ok_or(StoreError::NotFound)?.into())
+                row.ok_or(StoreError::NotFound)?.try_into()
             }
 
             async fn list_messages(&self, contact_id: i64, after_id: i64, limit: i64) -> Result<Vec<Message>> {
@@ -357,14 +357,14 @@ macro_rules! conversations_impl {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(Self::map_err)?;
-                Ok(rows.into_iter().map(Message::from).collect())
+                rows.into_iter().map(Message::try_from).collect()
             }
 
             async fn last_inbound_message(&self, contact_id: i64) -> Result<Option<Message>> {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE contact_id = $1 AND direction = 'in' ORDER BY id DESC LIMIT 1");
                 let row: Option<MessageRow> =
                     sqlx::query_as(&sql).bind(contact_id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
-                Ok(row.map(Message::from))
+                row.map(Message::try_from).transpose()
             }
 
             async fn earlier_queued_due(&self, contact_id: i64, message_id: i64) -> Result<Option<DateTime<Utc>>> {
@@ -386,7 +386,7 @@ macro_rules! conversations_impl {
             async fn mark_message(
                 &self,
                 id: i64,
-                status: &str,
+                status: domain::MessageStatus,
                 provider_message_id: Option<&str>,
                 error: Option<&str>,
                 now: DateTime<Utc>,
@@ -396,7 +396,7 @@ macro_rules! conversations_impl {
                      error = $4, updated_at = $5 WHERE id = $1",
                 )
                 .bind(id)
-                .bind(status)
+                .bind(status.as_str())
                 .bind(provider_message_id)
                 .bind(error)
                 .bind(now)
@@ -409,7 +409,7 @@ macro_rules! conversations_impl {
             async fn message_status_from_provider(
                 &self,
                 provider_message_id: &str,
-                status: &str,
+                status: domain::MessageStatus,
                 error: Option<&str>,
                 now: DateTime<Utc>,
             ) -> Result<bool> {
@@ -423,10 +423,10 @@ macro_rules! conversations_impl {
                      WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 0 END) < $5",
                 )
                 .bind(provider_message_id)
-                .bind(status)
+                .bind(status.as_str())
                 .bind(error)
                 .bind(now)
-                .bind(status_rank(status))
+                .bind(status.rank())
                 .execute(&self.pool)
                 .await
                 .map_err(Self::map_err)?;

@@ -464,8 +464,7 @@ pub struct Message {
     /// Everything needed to send or render it again.
     pub payload: serde_json::Value,
     pub provider_message_id: Option<String>,
-    /// `received`, `queued`, `sent`, `delivered`, `read` or `failed`.
-    pub status: String,
+    pub status: domain::MessageStatus,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
 }

@@ -501,9 +501,11 @@ pub struct MessageRow {
     created_at: DateTime<Utc>,
 }
 
-impl From<MessageRow> for Message {
-    fn from(r: MessageRow) -> Message {
-        Message {
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(r: MessageRow) -> Result<Message, StoreError> {
+        Ok(Message {
             id: r.id,
             contact_id: r.contact_id,
             direction: r.direction,
@@ -511,22 +513,11 @@ impl From<MessageRow> for Message {
             body: r.body,
             payload: r.payload.0,
             provider_message_id: r.provider_message_id,
-            status: r.status,
+            status: domain::MessageStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown message status {}", r.status)))?,
             error: r.error,
             created_at: r.created_at,
-        }
-    }
-}
-
-/// Message statuses only move forward.
-pub fn status_rank(status: &str) -> i64 {
-    match status {
-        "received" | "queued" => 0,
-        "sent" => 1,
-        "failed" => 2,
-        "delivered" => 3,
-        "read" => 4,
-        _ => 0,
+        })
     }
 }
 

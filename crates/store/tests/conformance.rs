@@ -161,15 +161,17 @@ async fn message_statuses_only_move_forward(engine: Engine) {
         ..Default::default()
     };
     let id = store.commit_turn(&turn, now()).await.unwrap().unwrap()[0];
-    store.mark_message(id, "sent", Some("wamid.out1"), None, now()).await.unwrap();
-    assert!(store.message_status_from_provider("wamid.out1", "read", None, now()).await.unwrap());
+    store.mark_message(id, domain::MessageStatus::Sent, Some("wamid.out1"), None, now()).await.unwrap();
+    assert!(store.message_status_from_provider("wamid.out1", domain::MessageStatus::Read, None, now()).await.unwrap());
     assert!(
-        !store.message_status_from_provider("wamid.out1", "delivered", None, now()).await.unwrap(),
+        !store.message_status_from_provider("wamid.out1", domain::MessageStatus::Delivered, None, now()).await.unwrap(),
         "late delivered"
     );
-    assert!(!store.message_status_from_provider("wamid.out1", "sent", None, now()).await.unwrap());
-    assert_eq!(store.get_message(id).await.unwrap().status, "read");
-    assert!(!store.message_status_from_provider("wamid.unknown", "read", None, now()).await.unwrap());
+    assert!(!store.message_status_from_provider("wamid.out1", domain::MessageStatus::Sent, None, now()).await.unwrap());
+    assert_eq!(store.get_message(id).await.unwrap().status, domain::MessageStatus::Read);
+    assert!(
+        !store.message_status_from_provider("wamid.unknown", domain::MessageStatus::Read, None, now()).await.unwrap()
+    );
 }
 
 async fn a_hold_with_a_request_key_is_placed_once(engine: Engine) {
@@ -1192,7 +1194,7 @@ async fn control_characters_are_refused_or_removed_the_same_on_both_engines(engi
     assert!(matches!(store.get_unit_by_slug("a\0").await, Err(StoreError::NotFound)));
     assert!(matches!(store.get_reservation("R\0").await, Err(StoreError::NotFound)));
     assert!(matches!(store.get_admin_user("o\0@x.test").await, Err(StoreError::NotFound)));
-    assert!(!store.message_status_from_provider("wamid\0", "read", None, now()).await.unwrap());
+    assert!(!store.message_status_from_provider("wamid\0", domain::MessageStatus::Read, None, now()).await.unwrap());
     // A provider's event: stored, its text without the control characters.
     let mut ev = inbound("wamid.nul");
     ev.contact = Some((domain::Channel::Whatsapp, "5492944123456".into(), "Jua\0na".into()));

@@ -86,16 +86,18 @@ pub async fn list(State(s): State<AppState>, sess: Session, q: Query<OkQuery>) -
 }
 
 fn status_tick(m: &Message) -> String {
-    let (class, mark, label) = match m.status.as_str() {
-        "queued" => ("queued", "🕓", "en cola"),
-        "sent" => ("sent", "✓", "enviado"),
-        "delivered" => ("delivered", "✓✓", "entregado"),
-        "read" => ("read", "✓✓", "leído"),
-        "failed" => ("failed", "⚠", "no se pudo enviar"),
-        _ => return String::new(),
+    use domain::MessageStatus as S;
+    let (mark, label) = match m.status {
+        S::Queued => ("🕓", "en cola"),
+        S::Sent => ("✓", "enviado"),
+        S::Delivered => ("✓✓", "entregado"),
+        S::Read => ("✓✓", "leído"),
+        S::Failed => ("⚠", "no se pudo enviar"),
+        S::Received => return String::new(),
     };
+    let class = m.status.as_str();
     let mut out = format!(r#"<span class="tick {class}" title="{label}" aria-label="{label}">{mark}</span>"#);
-    if m.status == "failed" {
+    if m.status == S::Failed {
         let why = m.error.as_deref().map(|x| format!(": {x}")).unwrap_or_default();
         let _ = write!(out, r#" <span class="bad">No se pudo enviar{}</span>"#, e(&why));
     }

@@ -11,7 +11,7 @@
 pub mod email;
 pub mod render;
 
-use crate::booking::{Booking, BookingError, HoldRequest};
+use crate::booking::{Booking, BookingError, HoldRequest, Unavailability};
 use crate::channels::SendError;
 use crate::channels::adapter::{
     Adapter, Adapters, Audio, Identity, Inbound as Message, Outgoing, Recipient, SendContext, SendFailure,
@@ -27,7 +27,7 @@ use conversation::{
     Alternative, AvailabilityResult, BookingInfo, Context, Effect, Event, HoldFailure, MessageKind, Reply, State,
     Unavailable, UnitInfo, UnitOption,
 };
-use domain::{ReservationStatus, Stay};
+use domain::{MessageStatus, ReservationStatus, Stay};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -395,9 +395,9 @@ impl Chat {
                 unit_id: a.unit.id,
                 available: a.available,
                 reason: a.reason.map(|r| match r {
-                    "too_many_guests" => Unavailable::TooManyGuests { capacity: a.unit.capacity },
-                    "min_nights" => Unavailable::MinNights { min: a.quote.min_nights },
-                    _ => Unavailable::Taken,
+                    Unavailability::TooManyGuests => Unavailable::TooManyGuests { capacity: a.unit.capacity },
+                    Unavailability::MinNights => Unavailable::MinNights { min: a.quote.min_nights },
+                    Unavailability::DatesUnavailable => Unavailable::Taken,
                 }),
                 quote: a.quote.clone(),
             })
@@ -653,7 +653,7 @@ impl Chat {
     /// An alert for the owner: a WhatsApp message to `POSADA_OWNER_PHONE` when WhatsApp is on,
     /// an e-mail to `POSADA_OWNER_EMAIL` when e-mail is on (both when both), otherwise the log (warn).
     ///
-    /// `only` is `Some("whatsapp")` for the WhatsApp half of an alert whose e-mail half is
+    /// `only` is `Some(Channel::Whatsapp)` (stored as its text) for the WhatsApp half of an alert whose e-mail half is
     /// already queued: the e-mail turn commits together with a job for the WhatsApp half, so a
     /// retry of either half never repeats the other.
     pub async fn alert_owner(&self, text: &str, only: Option<&str>) -> Outcome {
@@ -700,7 +700,7 @@ impl Chat {
             Err(StoreError::NotFound) => return Outcome::Done,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        if msg.status != "queued" {
+        if msg.status != MessageStatus::Queued {
             return Outcome::Done;
         }
         let contact = match self.store.get_contact(msg.contact_id).await {
@@ -764,8 +764,10 @@ impl Chat {
             Ok(sent) => {
                 crate::fault::point("after_send_before_record");
                 for b in &batch {
-                    if let Err(e) =
-                        self.store.mark_message(b.id, "sent", Some(&sent.provider_id), None, self.now()).await
+                    if let Err(e) = self
+                        .store
+                        .mark_message(b.id, MessageStatus::Sent, Some(&sent.provider_id), None, self.now())
+                        .await
                     {
                         return Outcome::Retry(e.to_string());
                     }
@@ -788,7 +790,7 @@ impl Chat {
             }
             Err(SendFailure::Refused { error, alert }) => {
                 for b in batch.iter().filter(|b| b.id != msg.id) {
-                    let _ = self.store.mark_message(b.id, "failed", None, Some(&error), self.now()).await;
+                    let _ = self.store.mark_message(b.id, MessageStatus::Failed, None, Some(&error), self.now()).await;
                 }
                 self.failed(&msg, &contact, &error, alert).await
             }
@@ -804,7 +806,7 @@ impl Chat {
             .into_iter()
             .take_while(|o| {
                 o.direction == "out"
-                    && o.status == "queued"
+                    && o.status == MessageStatus::Queued
                     && o.created_at == msg.created_at
                     && o.payload["human"] == msg.payload["human"]
             })
@@ -813,7 +815,7 @@ impl Chat {
     }
 
     async fn failed(&self, msg: &store::Message, contact: &Contact, error: &str, alert: bool) -> Outcome {
-        let _ = self.store.mark_message(msg.id, "failed", None, Some(error), self.now()).await;
+        let _ = self.store.mark_message(msg.id, MessageStatus::Failed, None, Some(error), self.now()).await;
         metrics::counter!(m::OUTBOX_FAILED, "channel" => contact.channel.as_str()).increment(1);
         tracing::error!(message = msg.id, contact = contact.id, error = %error, "message not sent");
         let is_owner = self.config.owner_phone.as_deref() == Some(contact.address.as_str())

@@ -176,6 +176,14 @@ pub fn api() -> Api {
             false,
             "Sandbox fake of Mercado Pago: payments",
         )
+        .add(
+            "POST",
+            "/sandbox/mp/v1/payments/{id}/refunds",
+            post(sandbox_pay::refund),
+            "sandbox",
+            false,
+            "Sandbox fake of Mercado Pago: refunds",
+        )
         .add("GET", "/sandbox/chat", get(sandbox::page), "sandbox", false, "Chat with the bot as a guest (demo)")
         .add("POST", "/sandbox/api/messages", post(sandbox::send), "sandbox", false, "Sandbox: send a guest message")
         .add(

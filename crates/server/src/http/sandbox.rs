@@ -121,8 +121,8 @@ async fn read(s: &AppState, session: &str, after: i64) -> ApiResult<Option<(Vec<
     let items: Vec<Value> = list
         .iter()
         // Replies appear once the outbox has delivered them, as on a phone.
-        .filter(|m| m.direction == "in" || m.status != "queued")
-        .map(|m| json!({"id": m.id, "direction": m.direction, "kind": m.kind, "body": m.body, "payload": m.payload, "status": m.status}))
+        .filter(|m| m.direction == "in" || m.status != domain::MessageStatus::Queued)
+        .map(|m| json!({"id": m.id, "direction": m.direction, "kind": m.kind, "body": m.body, "payload": m.payload, "status": m.status.as_str()}))
         .collect();
     Ok(Some((items, contact.handed_off)))
 }

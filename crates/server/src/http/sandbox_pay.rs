@@ -1,7 +1,7 @@
 //! The sandbox checkout (payment provider `sandbox`, used by `posada demo`): a page with
 //! "Pagar" / "Rechazar" for a preference, a local fake of Mercado Pago's preferences and
-//! payments API, and a correctly signed webhook to our own endpoint — so a new user sees the
-//! whole journey confirm through the real code path, without accounts.
+//! payments API (refunds included), and a correctly signed webhook to our own endpoint — so a
+//! new user sees the whole journey confirm through the real code path, without accounts.
 
 use crate::config::PaymentProvider;
 use crate::error::{ApiError, ApiResult};
@@ -9,7 +9,7 @@ use crate::payments::mercadopago;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -23,19 +23,26 @@ pub const SANDBOX_KEEP: usize = 2_000;
 
 #[derive(Default)]
 pub struct FakeMercadoPago {
-    preferences: Mutex<Recent>,
-    payments: Mutex<Recent>,
+    preferences: Mutex<Recent<String>>,
+    payments: Mutex<Recent<String>>,
+    /// Refunds by (payment id, `X-Idempotency-Key`): a repeated key gets the first answer.
+    refunds: Mutex<Recent<(String, String)>>,
 }
 
 /// A map that keeps only the [`SANDBOX_KEEP`] most recent entries.
-#[derive(Default)]
-struct Recent {
-    map: HashMap<String, Value>,
-    order: VecDeque<String>,
+struct Recent<K> {
+    map: HashMap<K, Value>,
+    order: VecDeque<K>,
 }
 
-impl Recent {
-    fn insert(&mut self, key: String, value: Value) {
+impl<K> Default for Recent<K> {
+    fn default() -> Self {
+        Recent { map: HashMap::new(), order: VecDeque::new() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Recent<K> {
+    fn insert(&mut self, key: K, value: Value) {
         if self.map.insert(key.clone(), value).is_none() {
             self.order.push_back(key);
         }
@@ -46,8 +53,12 @@ impl Recent {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&Value> {
+    fn get(&self, key: &K) -> Option<&Value> {
         self.map.get(key)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut Value> {
+        self.map.get_mut(key)
     }
 
     fn len(&self) -> usize {
@@ -58,7 +69,7 @@ impl Recent {
 impl FakeMercadoPago {
     /// How many preferences and payments it holds now.
     pub fn sizes(&self) -> (usize, usize) {
-        let lock = |m: &Mutex<Recent>| m.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let lock = |m: &Mutex<Recent<String>>| m.lock().unwrap_or_else(|p| p.into_inner()).len();
         (lock(&self.preferences), lock(&self.payments))
     }
 }
@@ -105,6 +116,86 @@ pub async fn get_payment(State(s): State<AppState>, Path(id): Path<String>) -> A
     payments.get(&id).cloned().map(Json).ok_or_else(|| ApiError::not_found("Payment not found"))
 }
 
+/// Mercado Pago's error shape.
+fn mp_error(status: StatusCode, error: &str, message: &str) -> Response {
+    (status, Json(json!({"status": status.as_u16(), "error": error, "message": message, "cause": []}))).into_response()
+}
+
+fn cents(v: &Value) -> i64 {
+    (v.as_f64().unwrap_or(0.0) * 100.0).round() as i64
+}
+
+/// `POST /sandbox/mp/v1/payments/{id}/refunds`: `X-Idempotency-Key` required (the same key
+/// answers the same refund, and refunds nothing more); `{"amount": …}` refunds part, no body
+/// what is left; more than what is left is a 400, as Mercado Pago answers. A payment refunded
+/// in full turns `refunded`.
+pub async fn refund(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    enabled(&s)?;
+    let Some(key) = headers.get("x-idempotency-key").and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty()) else {
+        return Ok(mp_error(StatusCode::BAD_REQUEST, "bad_request", "Header-X-Idempotency-Key-can't-be-null"));
+    };
+    let asked = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(v) if v["amount"].is_null() => None,
+            Ok(v) if v["amount"].is_number() => Some(cents(&v["amount"])),
+            Ok(_) => return Ok(mp_error(StatusCode::BAD_REQUEST, "bad_request", "amount-attribute-must-be-numeric")),
+            Err(_) => return Ok(mp_error(StatusCode::BAD_REQUEST, "bad_request", "invalid JSON")),
+        }
+    };
+    // One lock over payments and refunds: two calls with one key cannot both refund.
+    let mut payments = s.sandbox_mp.payments.lock().unwrap_or_else(|p| p.into_inner());
+    let mut refunds = s.sandbox_mp.refunds.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(payment) = payments.get_mut(&id) else {
+        return Ok(mp_error(StatusCode::NOT_FOUND, "not_found", "Payment-not-found"));
+    };
+    if let Some(first) = refunds.get(&(id.clone(), key.to_string())) {
+        return Ok((StatusCode::CREATED, Json(first.clone())).into_response());
+    }
+    if payment["status"] != "approved" {
+        return Ok(mp_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "The-action-requested-is-not-valid-for-the-current-payment-state",
+        ));
+    }
+    let left = cents(&payment["transaction_amount"]) - cents(&payment["transaction_amount_refunded"]);
+    let amount = asked.unwrap_or(left);
+    if amount <= 0 {
+        return Ok(mp_error(StatusCode::BAD_REQUEST, "bad_request", "amount-attribute-must-be-positive"));
+    }
+    if amount > left {
+        return Ok(mp_error(StatusCode::BAD_REQUEST, "bad_request", "Invalid refund amount: more than what is left"));
+    }
+    let refund = json!({
+        "id": 70_000_000 + rand::random::<u32>() % 9_000_000,
+        "payment_id": payment["id"],
+        "amount": amount as f64 / 100.0,
+        "status": "approved",
+        "source": {"id": "sandbox", "name": "Sandbox", "type": "collector"},
+        "date_created": s.clock.now().to_rfc3339(),
+        "unique_sequence_number": null,
+    });
+    let refunded = cents(&payment["transaction_amount_refunded"]) + amount;
+    payment["transaction_amount_refunded"] = json!(refunded as f64 / 100.0);
+    if refunded == cents(&payment["transaction_amount"]) {
+        payment["status"] = json!("refunded");
+        payment["status_detail"] = json!("refunded");
+    }
+    match payment["refunds"].as_array_mut() {
+        Some(list) => list.push(refund.clone()),
+        None => payment["refunds"] = json!([refund.clone()]),
+    }
+    refunds.insert((id, key.to_string()), refund.clone());
+    Ok((StatusCode::CREATED, Json(refund)).into_response())
+}
+
 /// The checkout page.
 pub async fn checkout(State(s): State<AppState>, Path(pref): Path<String>) -> ApiResult<Html<String>> {
     enabled(&s)?;
@@ -147,6 +238,8 @@ pub async fn decide(State(s): State<AppState>, Path((pref, action)): Path<(Strin
         "transaction_amount": p["items"][0]["unit_price"],
         "currency_id": p["items"][0]["currency_id"],
         "external_reference": p["external_reference"],
+        "transaction_amount_refunded": 0,
+        "refunds": [],
         "payment_type_id": "credit_card",
         "date_created": s.clock.now().to_rfc3339(),
     });

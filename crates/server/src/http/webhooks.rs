@@ -112,7 +112,7 @@ pub async fn receive(
     }
     for st in &hook.statuses {
         let error = st.error.as_deref();
-        if let Err(e) = s.store.message_status_from_provider(&st.message_id, st.status.as_str(), error, now).await {
+        if let Err(e) = s.store.message_status_from_provider(&st.message_id, st.status, error, now).await {
             tracing::error!(error = %e, channel = provider, "could not record a delivery status");
             failed += 1;
         }

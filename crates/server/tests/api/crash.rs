@@ -76,7 +76,7 @@ async fn crash_and_recover(engine: Engine, rounds: usize) {
             if let Some(c) = contact {
                 let thread = store.list_messages(c.id, 0, 1000).await.unwrap();
                 let inbound = thread.iter().filter(|m| m.direction == "in").count();
-                let queued = thread.iter().filter(|m| m.status == "queued").count();
+                let queued = thread.iter().filter(|m| m.status == domain::MessageStatus::Queued).count();
                 if inbound == expected_inbound && queued == 0 {
                     settled = true;
                     break;
@@ -91,7 +91,7 @@ async fn crash_and_recover(engine: Engine, rounds: usize) {
         let outbound: Vec<_> = thread.iter().filter(|m| m.direction == "out").collect();
         assert_eq!(inbound.len(), round + 1, "every message stored exactly once");
         assert!(outbound.len() > round, "every message answered");
-        assert!(outbound.iter().all(|m| m.status == "sent"), "{outbound:?}");
+        assert!(outbound.iter().all(|m| m.status == domain::MessageStatus::Sent), "{outbound:?}");
         assert_eq!(sent(&graph).len(), outbound.len(), "each reply reached WhatsApp exactly once");
         store.close().await;
         healthy.terminate();

@@ -52,6 +52,8 @@ async fn a_person_answers_a_chat_and_gives_it_back_to_the_bot(engine: Engine) {
     let list = staff.page("/admin/conversaciones").await;
     let (first, rest) = list.split_at(list.find(r#"id="chats-recientes""#).unwrap());
     assert!(first.contains(&path) && !rest.contains(&path), "hand-offs first");
+    // The channel's label comes from the enum (issue 16), the same word reservations use.
+    assert!(first.contains(domain::Channel::Sandbox.label()), "{first}");
     let thread = staff.page(&path).await;
     assert!(thread.contains("quiero hablar con una persona") && thread.contains("Devolver al bot"), "{thread}");
     assert!(!thread.contains("<b>"), "names are escaped");
@@ -151,8 +153,8 @@ async fn a_thread_shows_what_the_guest_saw(engine: Engine) {
         ..Default::default()
     };
     let ids = store.commit_turn(&turn, now).await.unwrap().unwrap();
-    store.mark_message(ids[0], "read", Some("wamid.1"), None, now).await.unwrap();
-    store.mark_message(ids[2], "failed", None, Some("gave up after 24 hours"), now).await.unwrap();
+    store.mark_message(ids[0], domain::MessageStatus::Read, Some("wamid.1"), None, now).await.unwrap();
+    store.mark_message(ids[2], domain::MessageStatus::Failed, None, Some("gave up after 24 hours"), now).await.unwrap();
     let guest_button = store::Turn {
         contact_id: c.id,
         state: json!({}),

@@ -86,6 +86,7 @@ async fn the_sandbox_routes_are_404_when_it_is_off(engine: Engine) {
         (Method::GET, "/sandbox/api/messages", ""),
         (Method::GET, "/sandbox/chat", ""),
         (Method::POST, "/sandbox/mp/checkout/preferences", "{}"),
+        (Method::POST, "/sandbox/mp/v1/payments/1/refunds", "{}"),
         (Method::GET, "/sandbox/pay/PREF-1", ""),
     ] {
         let r = app

@@ -501,7 +501,7 @@ async fn a_guest_writes_by_email_and_gets_threaded_replies_a_price_and_a_hold(en
     let inbound: Vec<_> = thread.iter().filter(|m| m.direction == "in").collect();
     assert_eq!(inbound.len(), 1, "the duplicate Message-ID is stored once");
     assert!(inbound[0].body.starts_with("Hola! ¿Tienen lugar"), "{}", inbound[0].body);
-    assert!(thread.iter().filter(|m| m.direction == "out").all(|m| m.status == "sent"));
+    assert!(thread.iter().filter(|m| m.direction == "out").all(|m| m.status == domain::MessageStatus::Sent));
     let metrics = app.state.metrics.render();
     for reason in ["auto_reply", "bounce", "bulk", "own"] {
         assert!(metrics.contains(&format!("emails_ignored_total{{reason=\"{reason}\"}}")), "{reason}");

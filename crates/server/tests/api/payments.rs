@@ -1,4 +1,4 @@
-//! Deposits end to end against a local fake Mercado Pago (preferences and payment lookup).
+//! Deposits end to end against a local fake Mercado Pago (preferences, payment lookup, refunds).
 
 use crate::both_engines;
 use crate::helpers::*;
@@ -83,6 +83,7 @@ both_engines!(
     the_sandbox_checkout_drives_the_same_path,
     the_sandbox_checkout_remembers_a_bounded_number_of_links,
     asked_how_to_pay_after_the_link_the_guest_gets_the_link,
+    refunds_are_idempotent_by_key_partial_or_full_and_never_more_than_paid,
 );
 
 async fn the_whole_journey_confirms_on_a_verified_payment(engine: Engine) {
@@ -344,6 +345,124 @@ async fn the_sandbox_checkout_drives_the_same_path(engine: Engine) {
     // Without the sandbox provider, the checkout does not exist.
     let plain = spawn_app(engine).await;
     assert_eq!(plain.get(&format!("/sandbox/pay/{pref}")).await.status(), 404);
+}
+
+/// A sandbox hold paid through the sandbox checkout: (app, code, provider payment id).
+async fn sandbox_paid_hold(engine: Engine) -> (TestApp, String, String) {
+    let app = spawn_app_with(
+        engine,
+        Options {
+            env: vec![("POSADA_PAYMENT_PROVIDER", "sandbox".into()), ("POSADA_SANDBOX", "true".into())],
+            worker: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let v: Value = app
+        .pre_reserve(&app.hold_body(3, &app.in_days(30), &app.in_days(32), "+5491100000001"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = v["code"].as_str().unwrap().to_string();
+    let mut link = Value::Null;
+    for _ in 0..50 {
+        let r: Value = app.get(&format!("/api/v1/reservations/{code}")).await.json().await.unwrap();
+        if !r["payment_link"].is_null() {
+            link = r["payment_link"].clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let pref = link.as_str().expect("a sandbox link").rsplit('/').next().unwrap().to_string();
+    let r = app.client.post(app.url(&format!("/sandbox/pay/{pref}/approve"))).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("aprobado"));
+    let id = app.state.store.get_reservation(&code).await.unwrap().id;
+    for _ in 0..50 {
+        if let Some(p) = app.state.store.payments_for(id).await.unwrap().first() {
+            return (app, code, p.provider_payment_id.clone());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the sandbox payment was never recorded");
+}
+
+/// The provider's refund against the local fake of Mercado Pago: a partial refund, the same key
+/// again (the same refund, nothing more returned), more than what is left (refused), then the
+/// rest (the payment turns refunded), then nothing left to refund.
+async fn refunds_are_idempotent_by_key_partial_or_full_and_never_more_than_paid(engine: Engine) {
+    use server::channels::SendError;
+    use server::payments::provider::{PaymentStatus, RefundRequest};
+    let (app, code, payment_id) = sandbox_paid_hold(engine).await;
+    let deposit = app.state.store.get_reservation(&code).await.unwrap().deposit;
+    let provider = app.state.payments.provider().expect("the sandbox provider").clone();
+    let paid = provider.payment(&payment_id).await.unwrap();
+    assert_eq!((paid.status, paid.amount), (PaymentStatus::Approved, deposit));
+    let ask = |amount: Option<domain::Money>, key: &str| RefundRequest {
+        payment_id: payment_id.clone(),
+        amount,
+        idempotency_key: key.to_string(),
+    };
+    let part = domain::Money(deposit.0 / 4);
+    let first = provider.refund(&ask(Some(part), "refund-1")).await.unwrap();
+    assert_eq!((first.amount, first.payment_id.as_str()), (part, payment_id.as_str()));
+    // A retry with the same key (a timeout, a second click) is the same refund.
+    let again = provider.refund(&ask(Some(part), "refund-1")).await.unwrap();
+    assert_eq!(again, first);
+    let after = provider.payment(&payment_id).await.unwrap();
+    assert_eq!(after.status, PaymentStatus::Approved, "a partial refund leaves the payment approved");
+    assert_eq!(after.raw["refunds"].as_array().map(Vec::len), Some(1), "one refund, not two: {}", after.raw);
+    // More than what is left: Mercado Pago's 400, a permanent error (never retried).
+    let left = deposit - part;
+    let too_much = provider.refund(&ask(Some(left + domain::Money(1)), "refund-2")).await;
+    assert!(matches!(&too_much, Err(SendError::Permanent(e)) if e.contains("400")), "{too_much:?}");
+    // No amount: the rest.
+    let rest = provider.refund(&ask(None, "refund-3")).await.unwrap();
+    assert_eq!(rest.amount, left);
+    assert_ne!(rest.id, first.id);
+    let refunded = provider.payment(&payment_id).await.unwrap();
+    assert_eq!((refunded.status, refunded.status_name.as_str()), (PaymentStatus::MoneyBack, "refunded"));
+    let nothing_left = provider.refund(&ask(None, "refund-4")).await;
+    assert!(matches!(nothing_left, Err(SendError::Permanent(_))), "{nothing_left:?}");
+    // The first key still answers its refund.
+    assert_eq!(provider.refund(&ask(Some(part), "refund-1")).await.unwrap(), first);
+}
+
+/// The refund call on the wire, as Mercado Pago documents it: `POST /v1/payments/{id}/refunds`
+/// with the bearer token and `X-Idempotency-Key`; `{"amount": …}` in pesos for a partial refund,
+/// no body for a full one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refund_request_is_what_mercado_pago_documents() {
+    use server::payments::provider::RefundRequest;
+    let (graph, mp) = (FakeUpstream::start().await, FakeUpstream::start().await);
+    let app = mp_app(Engine::Sqlite, &graph, &mp).await;
+    let provider = app.state.payments.provider().unwrap().clone();
+    mp.respond_at(
+        "/v1/payments/555/refunds",
+        Canned::json(201, json!({"id": 9876543210_i64, "payment_id": 555, "amount": 2500.5, "status": "approved"})),
+    );
+    let partial = RefundRequest {
+        payment_id: "555".into(),
+        amount: Some(domain::Money(250_050)),
+        idempotency_key: "refund-ABC-1".into(),
+    };
+    let refund = provider.refund(&partial).await.unwrap();
+    assert_eq!((refund.id.as_str(), refund.payment_id.as_str()), ("9876543210", "555"));
+    assert_eq!(refund.amount, domain::Money(250_050));
+    let full = RefundRequest { amount: None, idempotency_key: "refund-ABC-2".into(), ..partial };
+    provider.refund(&full).await.unwrap();
+    let calls: Vec<_> = mp.requests().into_iter().filter(|r| r.path == "/v1/payments/555/refunds").collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].method, "POST");
+    assert_eq!(calls[0].headers["authorization"], "Bearer APP_USR-test");
+    assert_eq!(calls[0].headers["x-idempotency-key"], "refund-ABC-1");
+    assert_eq!(serde_json::from_slice::<Value>(&calls[0].body).unwrap(), json!({"amount": 2500.5}));
+    assert_eq!(calls[1].headers["x-idempotency-key"], "refund-ABC-2");
+    assert!(calls[1].body.is_empty(), "a full refund has no body");
+    // A key that cannot be a header is refused before any call.
+    let bad = RefundRequest { idempotency_key: "two\nlines".into(), ..full };
+    assert!(provider.refund(&bad).await.is_err());
+    assert_eq!(mp.requests().iter().filter(|r| r.path == "/v1/payments/555/refunds").count(), 2);
 }
 
 /// The fake's routes are public in a sandbox install: a flood of preferences (each as big as a

@@ -341,7 +341,7 @@ async fn a_guest_gets_a_quote_then_a_hold_and_redeliveries_are_ignored(engine: E
     assert_eq!(post_signed(&app, &status).await.status(), 200);
     let contact = app.state.store.find_contact(domain::Channel::Whatsapp, GUEST).await.unwrap();
     let thread = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
-    assert!(thread.iter().any(|m| m.direction == "out" && m.status == "read"));
+    assert!(thread.iter().any(|m| m.direction == "out" && m.status == domain::MessageStatus::Read));
     assert_eq!(thread.iter().filter(|m| m.direction == "in").count(), 2, "each inbound message stored once");
     // Nothing is still queued, and the funnel saw the quotes.
     assert_eq!(app.state.store.outbox_stats(app.clock.now()).await.unwrap().queued, 0);
@@ -394,7 +394,7 @@ async fn the_outbox_retries_server_errors_and_stops_at_client_errors(engine: Eng
         .into_iter()
         .filter(|m| m.direction == "out")
         .collect();
-    assert!(out.iter().all(|m| m.status == "sent"), "{out:?}");
+    assert!(out.iter().all(|m| m.status == domain::MessageStatus::Sent), "{out:?}");
     let attempts = sent(&graph).len();
     // A 400 is not retried: failed, error recorded.
     graph.respond_next(Canned::json(400, json!({"error": {"message": "bad param"}})));
@@ -407,7 +407,7 @@ async fn the_outbox_retries_server_errors_and_stops_at_client_errors(engine: Eng
         .await
         .unwrap()
         .into_iter()
-        .filter(|m| m.status == "failed")
+        .filter(|m| m.status == domain::MessageStatus::Failed)
         .collect();
     assert_eq!(failed.len(), 1);
     assert!(failed[0].error.as_deref().unwrap().contains("400"));
@@ -473,7 +473,7 @@ async fn replies_behind_a_retrying_one_wait_with_it(engine: Engine) {
         .into_iter()
         .filter(|m| m.direction == "out" && m.contact_id == contact.id)
         .collect();
-    assert!(out.len() >= 2 && out.iter().all(|m| m.status == "sent"), "{out:?}");
+    assert!(out.len() >= 2 && out.iter().all(|m| m.status == domain::MessageStatus::Sent), "{out:?}");
     let to_guest: Vec<String> =
         sent(&graph).iter().skip(1).filter(|m| m["to"] == GUEST).map(|m| texts(std::slice::from_ref(m))).collect();
     let rows: Vec<String> = out.iter().map(|m| m.payload["text"].as_str().unwrap_or("").to_string()).collect();
@@ -526,7 +526,7 @@ async fn outside_the_24_hour_window_only_templates_go_out(engine: Engine) {
     assert_eq!(guest[0]["template"]["name"], "recordatorio_reserva");
     assert_eq!(guest[0]["template"]["components"][0]["parameters"][0]["text"], code_hold.as_str());
     let messages = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
-    assert!(messages.iter().any(|m| m.body == "¿Seguís interesada?" && m.status == "failed"));
+    assert!(messages.iter().any(|m| m.body == "¿Seguís interesada?" && m.status == domain::MessageStatus::Failed));
     assert!(out.iter().any(|m| m["to"] == OWNER), "the owner was alerted");
 }
 
