@@ -477,7 +477,7 @@ async fn demo() -> anyhow::Result<()> {
         source.set("POSADA_SANDBOX", "true");
     }
     if source.get("POSADA_PAYMENT_PROVIDER").is_none() {
-        source.set("POSADA_PAYMENT_PROVIDER", "sandbox");
+        source.set("POSADA_PAYMENT_PROVIDER", crate::config::PaymentProvider::Sandbox.as_str());
     }
     // A person reads the demo's terminal: human-readable lines, warnings and errors only, so the
     // banner below stays on screen (POSADA_LOG / POSADA_LOG_FORMAT still win when set).
