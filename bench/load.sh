@@ -12,9 +12,11 @@
 # Knobs (environment):
 #   BENCH_ENGINES   "sqlite postgres"   engines to measure
 #   BENCH_CONNS     "1 16 64"           connection counts
-#   BENCH_ENDPOINTS "availability pre-reserve"   which load cases; also "ical", "ical-304"
+#   BENCH_ENDPOINTS "availability pre-reserve"   which load cases; also "pre-reserve-2" (every
+#                                       write on 2 cabins, back-to-back distinct nights), "ical", "ical-304"
 #                                       (wrk, per BENCH_CONNS) and "whatsapp" (wa_webhooks.py)
 #   BENCH_DURATION  10                  seconds per measured case
+#   BENCH_DURATION_2 3                  seconds per pre-reserve-2 case (2 cabins hold 7,300 nights in all)
 #   BENCH_WARMUP    2                   seconds of unreported warm-up per endpoint
 #   BENCH_UNITS     50                  cabins the pre-reserve load spreads over
 #   BENCH_BURST_N   200                 simultaneous same-night holds
@@ -27,6 +29,12 @@
 #   BENCH_SKIP_BUILD 0                  1 = use the existing $CARGO_TARGET_DIR/release/posada
 #                                       (CARGO_TARGET_DIR defaults to ./target, as for cargo)
 #   BENCH_SERVER_ENV ""                 extra VAR=value words for the server (e.g. POSADA_DB_MAX_CONNECTIONS=32)
+#   BENCH_PROFILE   bare                "userday": the configuration owners run — sandbox payments on
+#                                       (every hold gets its payment link from the worker), WhatsApp on
+#                                       against the local fake Graph API, the per-guest hold limit on;
+#                                       "bare": neither (the figures of 2026-11-23)
+#   BENCH_RSS_EVERY 0.5                 seconds between samples of the server's RSS (peak and last
+#                                       reported per case, and 30 s after the last case)
 #   BENCH_PG_SYNC_COMMIT ""             diagnostic: e.g. "off" sets synchronous_commit on the bench database
 #   BENCH_MAX_OTHER 25                  a case during which other processes used more than this % of
 #   BENCH_RETRIES   2                     one CPU is re-run (at most BENCH_RETRIES times), and before
@@ -48,6 +56,7 @@ BURST_N=${BENCH_BURST_N:-200}
 BURSTS=${BENCH_BURSTS:-3}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
+DURATION_2=${BENCH_DURATION_2:-3}
 ICAL_RESERVATIONS=${BENCH_ICAL_RESERVATIONS:-500}
 WA_N=${BENCH_WA_N:-3000}
 WA_CONNS=${BENCH_WA_CONNS:-64}
@@ -57,8 +66,11 @@ PG_SYNC_COMMIT=${BENCH_PG_SYNC_COMMIT:-}
 MAX_OTHER=${BENCH_MAX_OTHER:-25}
 RETRIES=${BENCH_RETRIES:-2}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
+PROFILE=${BENCH_PROFILE:-bare}
+RSS_EVERY=${BENCH_RSS_EVERY:-0.5}
 
 die() { echo "load.sh: $*" >&2; exit 1; }
+case "$PROFILE" in bare|userday) ;; *) die "BENCH_PROFILE must be bare or userday (got $PROFILE)" ;; esac
 
 # Only local targets, ever.
 case "$PG_URL" in
@@ -95,6 +107,7 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
   fi
   server_pid=""
+  if [ -n "$rss_pid" ]; then kill "$rss_pid" 2>/dev/null || true; wait "$rss_pid" 2>/dev/null || true; rss_pid=""; fi
 }
 
 drop_db() {
@@ -170,17 +183,39 @@ start_server() { # start_server DATABASE_URL LOGFILE
   port=$(free_port)
   base="http://127.0.0.1:$port"
   # shellcheck disable=SC2086 # SERVER_ENV is a list of VAR=value words
+  # Every request comes from 127.0.0.1: the per-address hold limit would stop the load at 3.
+  # Every hold takes its own night, so the horizon is the longest allowed (3,650 nights a cabin:
+  # 2 cabins at 1,000 holds/s run out after 7 s, hence the shorter pre-reserve-2 cases).
+  local profile_env="POSADA_MAX_HOLDS_PER_CONTACT=0"
+  if [ "$PROFILE" = userday ]; then profile_env="POSADA_PAYMENT_PROVIDER=sandbox"; fi
+  # shellcheck disable=SC2086 # profile_env too
   env POSADA_JWT_SECRET="$secret" POSADA_RATE_LIMIT_PER_MIN=0 POSADA_LOG=warn \
-    POSADA_BIND="127.0.0.1:$port" POSADA_DATABASE_URL="$1" POSADA_MAX_HOLDS_PER_CONTACT=0 \
+    POSADA_BIND="127.0.0.1:$port" POSADA_DATABASE_URL="$1" POSADA_MAX_HOLDS_PER_ADDRESS=0 $profile_env \
+    POSADA_BOOKING_HORIZON_DAYS=3650 \
     POSADA_ADMIN_EMAIL="$admin_email" POSADA_ADMIN_PASSWORD="$admin_password" $WA_ENV $SERVER_ENV \
     "$bin" serve >/dev/null 2>"$2" &
   server_pid=$!
+  start_rss_sampler
   for _ in $(seq 1 300); do
     if curl -fsS -o /dev/null "$base/api/v1/readyz" 2>/dev/null; then return 0; fi
     kill -0 "$server_pid" 2>/dev/null || { cat "$2" >&2; die "server exited during start-up"; }
     sleep 0.1
   done
   die "server not ready after 30 s"
+}
+
+# The server's RSS, sampled all along: "<epoch seconds> <KiB>" per line.
+rss_pid=""
+start_rss_sampler() {
+  : >"$work/rss.txt"
+  (while kill -0 "$server_pid" 2>/dev/null; do
+     awk -v t="$(date +%s.%N)" '$1 == "VmRSS:" { print t, $2 }' "/proc/$server_pid/status" 2>/dev/null
+     sleep "$RSS_EVERY"
+   done >>"$work/rss.txt") &
+  rss_pid=$!
+}
+rss_between() { # rss_between T0 T1 → "peak_MiB last_MiB" of the samples taken between
+  awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b { if ($2 > m) m = $2; l = $2 } END { printf "%.1f %.1f", m / 1024, l / 1024 }' "$work/rss.txt"
 }
 
 admin_token() {
@@ -232,6 +267,10 @@ epoch_sql() { # epoch_sql ENGINE COLUMN
   if [ "$1" = sqlite ]; then echo "((julianday($2) - 2440587.5) * 86400.0)"; else echo "extract(epoch FROM $2)"; fi
 }
 
+count_links() { # count_links ENGINE PHONE_PREFIX → holds of that run that have their payment link
+  db_query "$1" "SELECT count(*) FROM payment_links l JOIN reservations r ON r.id = l.reservation_id WHERE r.guest_phone LIKE '$2%'"
+}
+
 count_holds() { # count_holds ENGINE PHONE_PREFIX
   local sql="SELECT count(*) FROM reservations WHERE status = 'pre_reserved' AND guest_phone LIKE '$2%'"
   if [ "$1" = sqlite ]; then
@@ -242,7 +281,7 @@ count_holds() { # count_holds ENGINE PHONE_PREFIX
 }
 
 results="$work/results.tsv"
-printf 'engine\tendpoint\tconns\treq_s\tp50_ms\tp95_ms\tp99_ms\tmax_ms\tok\tnon2xx\tsock_err\tcounted\tcpu_server\tcpu_pg\tcpu_wrk\tcpu_other\tcpu_busy\tiowait\tvmhwm_mib\n' >"$results"
+printf 'engine\tendpoint\tconns\treq_s\tp50_ms\tp95_ms\tp99_ms\tmax_ms\tok\tnon2xx\tsock_err\tcounted\tcpu_server\tcpu_pg\tcpu_wrk\tcpu_other\tcpu_busy\tiowait\tvmhwm_mib\trss_peak_mib\tlinks\tlinks_lag_s\n' >"$results"
 
 run_wrk() { # run_wrk ENGINE ENDPOINT CONNS SECONDS SCRIPT URL [SCRIPT ARGS...] → sets last_requests
   local engine=$1 endpoint=$2 conns=$3 secs=$4 script=$5 url=$6
@@ -256,8 +295,9 @@ run_wrk() { # run_wrk ENGINE ENDPOINT CONNS SECONDS SCRIPT URL [SCRIPT ARGS...] 
   echo "$line"
 }
 
-record() { # record ENGINE ENDPOINT CONNS RESULT_LINE HOLDS SNAPSHOT_BEFORE SNAPSHOT_AFTER
+record() { # record ENGINE ENDPOINT CONNS RESULT_LINE HOLDS SNAPSHOT_BEFORE SNAPSHOT_AFTER RSS_PEAK LINKS LINKS_LAG
   awk -v engine="$1" -v endpoint="$2" -v conns="$3" -v holds="$5" -v hwm="$(kib_field VmHWM)" \
+    -v rss="$8" -v links="$9" -v lag="${10}" \
     -v c0="$6" -v c1="$7" -v hz="$(getconf CLK_TCK)" -v ncpu="$(nproc)" '
     {
       for (i = 2; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] }
@@ -270,10 +310,10 @@ record() { # record ENGINE ENDPOINT CONNS RESULT_LINE HOLDS SNAPSHOT_BEFORE SNAP
       busy = (total - (b[5] - a[5]) - (b[6] - a[6])) * pct
       iow = (b[6] - a[6]) * pct
       other = busy - server - pg - gen; if (other < 0) other = 0
-      printf "%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\n",
+      printf "%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%s\t%s\t%s\n",
         engine, endpoint, conns, r["requests"] / secs, r["p50_us"] / 1000, r["p95_us"] / 1000,
         r["p99_us"] / 1000, r["max_us"] / 1000, r["requests"] - r["non2xx"], r["non2xx"], sock,
-        holds, server, pg, gen, other, busy, iow, hwm / 1024
+        holds, server, pg, gen, other, busy, iow, hwm / 1024, rss, links, lag
     }' <<<"$4" >>"$results"
 }
 
@@ -301,8 +341,9 @@ bench_case() { # bench_case ENGINE ENDPOINT CONNS
 }
 
 bench_case_once() { # bench_case_once ENGINE ENDPOINT CONNS
-  local engine=$1 endpoint=$2 conns=$3 c0 c1 line holds=- tag threads=2
+  local engine=$1 endpoint=$2 conns=$3 c0 c1 line holds=- tag threads=2 t0 t1 links=- lag=-
   [ "$conns" -lt 2 ] && threads=1
+  t0=$(date +%s.%N)
   c0=$(cpu_snapshot)
   if [ "$endpoint" = availability ]; then
     run_wrk "$engine" "$endpoint" "$conns" "$DURATION" "$work/report.lua" "$avail_url" >"$work/line"
@@ -317,15 +358,34 @@ bench_case_once() { # bench_case_once ENGINE ENDPOINT CONNS
     holds=$(( $(ical_exports "$result") - n0 ))
   else
     run_no=$((run_no + 1)); tag=$(printf '%02d' "$run_no")
-    run_wrk "$engine" "$endpoint" "$conns" "$DURATION" "$work/prereserve.lua" "$base/" \
-      "$next_index" "$threads" "$unit_csv" "$first_day" "$tag" >"$work/line"
+    local units=$unit_csv index=$next_index
+    if [ "$endpoint" = pre-reserve-2 ]; then units=$unit_csv2; index=$next_index2; fi
+    local secs=$DURATION
+    if [ "$endpoint" = pre-reserve-2 ]; then secs=$DURATION_2; fi
+    run_wrk "$engine" "$endpoint" "$conns" "$secs" "$work/prereserve.lua" "$base/" \
+      "$index" "$threads" "$units" "$first_day" "$tag" >"$work/line"
     c1=$(cpu_snapshot)
-    next_index=$((next_index + last_requests + 10 * conns + 1000))
+    if [ "$endpoint" = pre-reserve-2 ]; then
+      next_index2=$((next_index2 + last_requests + 10 * conns + 10))
+    else
+      next_index=$((next_index + last_requests + 10 * conns + 1000))
+    fi
     holds=$(count_holds "$engine" "+54911$tag")
+    if [ "$PROFILE" = userday ]; then # every hold's payment link, made by the worker after the hold
+      local waited=0 t_done
+      t_done=$(date +%s.%N)
+      while :; do
+        links=$(count_links "$engine" "+54911$tag")
+        if [ "$links" -ge "$holds" ] || [ "$waited" -ge 240 ]; then break; fi
+        sleep 0.25; waited=$((waited + 1))
+      done
+      lag=$(awk -v a="$t_done" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    fi
   fi
+  t1=$(date +%s.%N)
   line=$(cat "$work/line")
-  record "$engine" "$endpoint" "$conns" "$line" "$holds" "$c0" "$c1"
-  tail -n 1 "$results" | awk -F'\t' '{ printf "  %-8s %-12s c=%-3s %6s req/s  p50 %6s  p95 %6s  p99 %7s ms  ok %-6s non2xx %-5s sockerr %-3s counted %-6s cpu%%: server %s pg %s wrk %s other %s (busy %s of %d, iowait %s)  VmHWM %s MiB\n", $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, $14, $15, $16, $17, n * 100, $18, $19 }' n="$(nproc)" >&2
+  record "$engine" "$endpoint" "$conns" "$line" "$holds" "$c0" "$c1" "$(rss_between "$t0" "$t1" | cut -d' ' -f1)" "$links" "$lag"
+  tail -n 1 "$results" | awk -F'\t' '{ printf "  %-8s %-12s c=%-3s %6s req/s  p50 %6s  p95 %6s  p99 %7s ms  ok %-6s non2xx %-5s sockerr %-3s counted %-6s cpu%%: server %s pg %s wrk %s other %s (busy %s of %d, iowait %s)  VmHWM %s MiB, RSS peak in case %s MiB, links %s (%s s after)\n", $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, $14, $15, $16, $17, n * 100, $18, $19, $20, $21, $22 }' n="$(nproc)" >&2
 }
 
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -427,16 +487,18 @@ bench_engine() {
     url="$PG_URL/$pg_db"
   fi
   WA_ENV=""
-  if wants whatsapp; then start_graph; fi
+  if wants whatsapp || [ "$PROFILE" = userday ]; then start_graph; fi
   echo "# $engine: background CPU busy $(background_busy)% of $(($(nproc) * 100))%; starting posada serve" >&2
   start_server "$url" "$work/server-$engine.log"
-  echo "#   idle VmRSS $(( $(kib_field VmRSS) / 1024 )) MiB; seeding $UNITS + 1 cabins" >&2
-  mapfile -t ids < <(seed_units $((UNITS + 1)))
+  echo "#   idle VmRSS $(( $(kib_field VmRSS) / 1024 )) MiB; seeding $UNITS + 1 + 2 cabins" >&2
+  mapfile -t ids < <(seed_units $((UNITS + 3)))
   burst_unit=${ids[$UNITS]}
   unit_csv=$(IFS=,; echo "${ids[*]:0:$UNITS}")
+  unit_csv2=$(IFS=,; echo "${ids[*]:$((UNITS + 1)):2}") # the 2-cabin pattern has its own cabins
   # Load holds start two days out (the server's "today" is Buenos Aires time, behind UTC).
   first_day=$(( $(date -u +%s) / 86400 + 2 ))
   next_index=0
+  next_index2=0
   run_no=0
   avail_url="$base/api/v1/availability?check_in=$(date -u -d '+45 days' +%F)&check_out=$(date -u -d '+48 days' +%F)&guests=2"
 
@@ -457,7 +519,7 @@ bench_engine() {
 
   echo "#   warm-up ${WARMUP}s per endpoint (not reported)" >&2
   if wants availability; then run_wrk "$engine" warmup 16 "$WARMUP" "$work/report.lua" "$avail_url" >/dev/null; fi
-  if wants pre-reserve; then
+  if wants pre-reserve || wants pre-reserve-2; then
     run_wrk "$engine" warmup 16 "$WARMUP" "$work/prereserve.lua" "$base/" 0 2 "$unit_csv" "$first_day" 99 >/dev/null
     next_index=$((last_requests + 10000))
   fi
@@ -469,7 +531,7 @@ bench_engine() {
   done
   if wants whatsapp; then wa_run=0; whatsapp_case "$engine"; fi
 
-  if wants pre-reserve; then
+  if wants pre-reserve || wants pre-reserve-2; then
     local last_day=$((first_day + next_index / UNITS))
     echo "#   pre-reserve nights used: $(date -u -d "@$((first_day * 86400))" +%F) .. $(date -u -d "@$((last_day * 86400))" +%F)" >&2
   else
@@ -481,7 +543,8 @@ bench_engine() {
     python3 "$here/burst.py" "$base" "$burst_unit" "$night" "$BURST_N" 30 |
       sed "s/^/  $engine burst $k: /" | tee -a "$work/bursts.txt" >&2
   done
-  echo "#   $engine peak RSS (VmHWM) $(( $(kib_field VmHWM) / 1024 )) MiB; server log lines at warn: $(wc -l <"$work/server-$engine.log")" >&2
+  sleep 30 # is the memory given back once the load is gone?
+  echo "#   $engine RSS: peak (VmHWM) $(( $(kib_field VmHWM) / 1024 )) MiB; now $(( $(kib_field VmRSS) / 1024 )) MiB, 30 s after the last case; server log lines at warn: $(wc -l <"$work/server-$engine.log")" | tee -a "$work/rss-summary.txt" >&2
   head -n 3 "$work/server-$engine.log" | cut -c1-400 | sed 's/^/#   server: /' >&2
   stop_server
   stop_graph
@@ -508,3 +571,5 @@ if [ "$(wc -l <"$results")" -gt 1 ]; then
 fi
 if [ -s "$work/bursts.txt" ]; then cat "$work/bursts.txt"; fi
 if [ -s "$work/whatsapp.txt" ]; then cat "$work/whatsapp.txt"; fi
+if [ -s "$work/rss-summary.txt" ]; then cat "$work/rss-summary.txt"; fi
+echo "# profile: $PROFILE"

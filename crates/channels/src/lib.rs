@@ -7,6 +7,7 @@
 pub mod adapter;
 pub mod breaker;
 pub mod email;
+pub mod meta;
 pub mod sandbox;
 pub mod stt;
 pub mod whatsapp;

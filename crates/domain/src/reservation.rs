@@ -87,6 +87,10 @@ pub struct TransitionError {
 pub enum Channel {
     Whatsapp,
     Email,
+    /// Instagram Direct (Meta's Messenger Platform).
+    Instagram,
+    /// Facebook Messenger (Meta's Messenger Platform).
+    Messenger,
     /// The demo's chat (`/sandbox/chat`, `posada chat`).
     Sandbox,
     /// Made by the owner or staff (dashboard or admin API).
@@ -96,13 +100,23 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 6] =
-        [Channel::Whatsapp, Channel::Email, Channel::Sandbox, Channel::Admin, Channel::Web, Channel::Api];
+    pub const ALL: [Channel; 8] = [
+        Channel::Whatsapp,
+        Channel::Email,
+        Channel::Instagram,
+        Channel::Messenger,
+        Channel::Sandbox,
+        Channel::Admin,
+        Channel::Web,
+        Channel::Api,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Whatsapp => "whatsapp",
             Channel::Email => "email",
+            Channel::Instagram => "instagram",
+            Channel::Messenger => "messenger",
             Channel::Sandbox => "sandbox",
             Channel::Admin => "admin",
             Channel::Web => "web",
@@ -119,6 +133,8 @@ impl Channel {
         match self {
             Channel::Whatsapp => "WhatsApp",
             Channel::Email => "E-mail",
+            Channel::Instagram => "Instagram",
+            Channel::Messenger => "Messenger",
             Channel::Sandbox => "Chat de prueba",
             Channel::Admin => "Panel",
             Channel::Web => "Web",
@@ -128,7 +144,7 @@ impl Channel {
 
     /// A guest's conversation with the bot: what the conversation funnel counts.
     pub fn is_conversation(self) -> bool {
-        matches!(self, Channel::Whatsapp | Channel::Email | Channel::Sandbox)
+        matches!(self, Channel::Whatsapp | Channel::Email | Channel::Instagram | Channel::Messenger | Channel::Sandbox)
     }
 }
 

@@ -116,6 +116,20 @@ impl Application {
             let (wake, stop) = (self.state.wake.clone(), stop_rx.clone());
             tokio::spawn(async move { chat.watch_mailbox(wake, stop).await })
         });
+        // Histogram samples pile up in the recorder until something drains them; a scrape does,
+        // but most owners run no Prometheus: drain them every few seconds whatever happens.
+        {
+            let (handle, mut stop) = (self.state.metrics.clone(), stop_rx.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => handle.run_upkeep(),
+                        _ = stop.changed() => break,
+                    }
+                }
+            });
+        }
         if let Some(l) = self.metrics_listener {
             let state = self.state.clone();
             let mut stop = stop_rx.clone();

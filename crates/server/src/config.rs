@@ -97,6 +97,18 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_EMAIL_CA_FILE",
     "POSADA_OWNER_EMAIL",
     "POSADA_WHATSAPP_BUSINESS_ACCOUNT_ID",
+    "POSADA_INSTAGRAM_VERIFY_TOKEN",
+    "POSADA_INSTAGRAM_APP_SECRET",
+    "POSADA_INSTAGRAM_ACCESS_TOKEN",
+    "POSADA_INSTAGRAM_ACCOUNT_ID",
+    "POSADA_INSTAGRAM_API_BASE",
+    "POSADA_INSTAGRAM_API_VERSION",
+    "POSADA_MESSENGER_VERIFY_TOKEN",
+    "POSADA_MESSENGER_APP_SECRET",
+    "POSADA_MESSENGER_ACCESS_TOKEN",
+    "POSADA_MESSENGER_PAGE_ID",
+    "POSADA_MESSENGER_API_BASE",
+    "POSADA_MESSENGER_API_VERSION",
     "POSADA_BACKUP_DIR",
     "POSADA_BACKUP_KEEP",
     "POSADA_BACKUP_DAILY_AT",
@@ -220,6 +232,10 @@ pub struct Config {
     pub ical: IcalConfig,
     /// Enabled iff all four required WhatsApp variables are set.
     pub whatsapp: Option<WhatsAppConfig>,
+    /// Instagram Direct: enabled iff all four `POSADA_INSTAGRAM_*` credentials are set.
+    pub instagram: Option<channels::meta::MetaConfig>,
+    /// Facebook Messenger: enabled iff all four `POSADA_MESSENGER_*` credentials are set.
+    pub messenger: Option<channels::meta::MetaConfig>,
     /// Voice notes are transcribed iff `POSADA_STT_API_BASE` is set.
     pub stt: Option<SttConfig>,
     /// The owner's WhatsApp number (alerts, hand-offs).
@@ -492,6 +508,51 @@ impl WhatsAppConfig {
     }
 }
 
+/// verify token, app secret, access token, account (Page / Instagram) id; API base and version.
+const INSTAGRAM_VARS: [&str; 6] = [
+    "POSADA_INSTAGRAM_VERIFY_TOKEN",
+    "POSADA_INSTAGRAM_APP_SECRET",
+    "POSADA_INSTAGRAM_ACCESS_TOKEN",
+    "POSADA_INSTAGRAM_ACCOUNT_ID",
+    "POSADA_INSTAGRAM_API_BASE",
+    "POSADA_INSTAGRAM_API_VERSION",
+];
+const MESSENGER_VARS: [&str; 6] = [
+    "POSADA_MESSENGER_VERIFY_TOKEN",
+    "POSADA_MESSENGER_APP_SECRET",
+    "POSADA_MESSENGER_ACCESS_TOKEN",
+    "POSADA_MESSENGER_PAGE_ID",
+    "POSADA_MESSENGER_API_BASE",
+    "POSADA_MESSENGER_API_VERSION",
+];
+
+/// A Messenger Platform channel (Instagram, Messenger): like WhatsApp, all four credentials or none.
+fn meta_config(
+    source: &Source,
+    label: &str,
+    vars: [&'static str; 6],
+) -> Result<Option<channels::meta::MetaConfig>, ConfigError> {
+    let required = &vars[..4];
+    if required.iter().all(|v| source.get(v).is_none()) {
+        return Ok(None);
+    }
+    if let Some(missing) = required.iter().find(|v| source.get(v).is_none()) {
+        return Err(invalid(
+            vars[0],
+            format!("{label} needs all four of {}; {missing} is missing", required.join(", ")),
+        ));
+    }
+    let secret = |v: &str| SecretString::from(source.get(v).unwrap_or_default().to_string());
+    Ok(Some(channels::meta::MetaConfig {
+        verify_token: secret(vars[0]),
+        app_secret: secret(vars[1]),
+        access_token: secret(vars[2]),
+        account_id: source.get(vars[3]).unwrap_or_default().to_string(),
+        api_base: source.get(vars[4]).unwrap_or("https://graph.facebook.com").trim_end_matches('/').to_string(),
+        api_version: source.get(vars[5]).unwrap_or("v21.0").to_string(),
+    }))
+}
+
 /// All four credentials or none: a partial set would accept unsigned webhooks or fail to send.
 fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigError> {
     const REQUIRED: [&str; 4] = [
@@ -757,6 +818,8 @@ impl Config {
             shutdown_grace_s: source.parse("POSADA_SHUTDOWN_GRACE_S", 20)?,
             job_lease_s: source.parse::<u64>("POSADA_JOB_LEASE_S", 120)?.max(1),
             whatsapp: whatsapp_config(source)?,
+            instagram: meta_config(source, "Instagram", INSTAGRAM_VARS)?,
+            messenger: meta_config(source, "Messenger", MESSENGER_VARS)?,
             stt: source.get("POSADA_STT_API_BASE").map(|base| SttConfig {
                 api_base: base.trim_end_matches('/').to_string(),
                 api_key: source.get("POSADA_STT_API_KEY").map(|k| SecretString::from(k.to_string())),

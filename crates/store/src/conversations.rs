@@ -452,9 +452,9 @@ macro_rules! conversations_impl {
                         "SELECT \
                      (SELECT COUNT(DISTINCT contact_id) FROM messages WHERE direction = 'in' AND created_at >= $1 AND created_at < $2), \
                      (SELECT COUNT(DISTINCT contact_id) FROM quotes WHERE created_at >= $1 AND created_at < $2), \
-                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'sandbox') \
+                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'instagram', 'messenger', 'sandbox') \
                         AND status <> 'blocked' AND created_at >= $1 AND created_at < $2), \
-                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'sandbox') \
+                     (SELECT COUNT(*) FROM reservations WHERE channel IN ('whatsapp', 'email', 'instagram', 'messenger', 'sandbox') \
                         AND status <> 'blocked' AND created_at >= $1 AND created_at < $2 AND confirmed_at IS NOT NULL), \
                      (SELECT COUNT(*) FROM reservations WHERE channel IN ('web', 'api') \
                         AND status <> 'blocked' AND created_at >= $1 AND created_at < $2), \

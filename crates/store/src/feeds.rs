@@ -66,6 +66,7 @@ macro_rules! feeds_impl {
                 // Holds on this unit wait for us, and we for them: no hold slips in between.
                 let lock = format!("SELECT id FROM units WHERE id = $1{}", Self::FOR_UPDATE);
                 sqlx::query(&lock).bind(feed.unit_id).execute(&mut *w.tx).await.map_err(Self::map_err)?;
+                Self::lock_unit_stays(&mut w.tx, feed.unit_id).await?;
                 let sql = format!("SELECT {BLOCK_COLUMNS} FROM external_blocks WHERE feed_id = $1");
                 let existing: Vec<ExternalBlock> = sqlx::query_as::<_, BlockRow>(&sql)
                     .bind(id)

@@ -63,6 +63,49 @@ impl PgStore {
         Ok(WriteTx { tx: self.pool.begin().await.map_err(Self::map_err)? })
     }
 
+    /// Lets writes to one cabin run side by side unless they share a night: a shared lock on the
+    /// cabin (an iCal import takes it exclusively, so no hold slips past one) and then one lock per
+    /// night in date order, so two stays that overlap queue here instead of meeting inside the
+    /// exclusion check, where PostgreSQL can only break their wait with a deadlock after
+    /// `deadlock_timeout`. A very long stay locks the whole cabin rather than hundreds of nights.
+    /// `NotFound` when the cabin does not exist.
+    async fn lock_stay(conn: &mut sqlx::PgConnection, unit_id: i64, stay: domain::Stay) -> crate::Result<()> {
+        const MOST_NIGHT_LOCKS: i64 = 62;
+        let unit = i32::try_from(unit_id).map_err(|_| crate::StoreError::NotFound)?;
+        let whole = stay.nights() as i64 > MOST_NIGHT_LOCKS;
+        let sql = if whole {
+            "SELECT pg_advisory_xact_lock(id::int4, -1) FROM units WHERE id = $1"
+        } else {
+            "SELECT pg_advisory_xact_lock_shared(id::int4, -1) FROM units WHERE id = $1"
+        };
+        let found = sqlx::query(sql).bind(unit_id).fetch_optional(&mut *conn).await.map_err(Self::map_err)?;
+        if found.is_none() {
+            return Err(crate::StoreError::NotFound);
+        }
+        if !whole {
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+            let day = |d: chrono::NaiveDate| (d - epoch).num_days() as i32;
+            sqlx::query("SELECT pg_advisory_xact_lock($1, d) FROM generate_series($2::int4, $3::int4 - 1) AS d")
+                .bind(unit)
+                .bind(day(stay.check_in))
+                .bind(day(stay.check_out))
+                .execute(&mut *conn)
+                .await
+                .map_err(Self::map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every write in flight on one cabin's stays and keeps new ones out (iCal import).
+    async fn lock_unit_stays(conn: &mut sqlx::PgConnection, unit_id: i64) -> crate::Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1::int4, -1)")
+            .bind(i32::try_from(unit_id).map_err(|_| crate::StoreError::NotFound)?)
+            .execute(conn)
+            .await
+            .map_err(Self::map_err)?;
+        Ok(())
+    }
+
     /// Serialises the hold count of one contact across connections.
     async fn lock_contact(conn: &mut sqlx::PgConnection, phone: &str) -> crate::Result<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")

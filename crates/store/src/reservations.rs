@@ -72,6 +72,13 @@ pub trait ReservationStore: Send + Sync {
     async fn audit_for(&self, reservation_id: i64) -> Result<Vec<AuditEntry>>;
 }
 
+/// A guest's reservations, by phone or e-mail (`{}` is the argument): what the conversation
+/// reads on every message it answers. Both columns are indexed, so this never reads the whole
+/// table (it did: two full scans per message, the main cost of answering one). Public for the
+/// plan check in the store's tests.
+#[doc(hidden)]
+pub const CONTACT_CLAUSE: &str = "(guest_phone = {} OR guest_email = {})";
+
 macro_rules! reservations_impl {
     ($Store:ty) => {
         impl $Store {
@@ -88,10 +95,9 @@ macro_rules! reservations_impl {
                 row.ok_or(StoreError::NotFound)?.try_into()
             }
 
-            /// Serialises writers of one unit's stays. `FOR SHARE` would let the exclusion
-            /// constraint order our rows, but two conflicting inserts then wait on each other
-            /// inside PostgreSQL's exclusion check and one dies of a deadlock under load;
-            /// `FOR UPDATE` queues them instead (different units still run in parallel).
+            /// Locks the cabin's row (writes to the cabin itself, such as adding a feed). Writes to
+            /// its stays take `lock_stay` instead, which lets stays on different nights run side
+            /// by side.
             async fn lock_unit(conn: &mut Conn, unit_id: i64) -> Result<()> {
                 let sql = format!("SELECT id FROM units WHERE id = $1{}", Self::FOR_UPDATE);
                 let found: Option<(i64,)> = sqlx::query_as(&sql)
@@ -160,7 +166,7 @@ macro_rules! reservations_impl {
                         return row.try_into();
                     }
                 }
-                Self::lock_unit(&mut w.tx, new.unit_id).await?;
+                Self::lock_stay(&mut w.tx, new.unit_id, new.stay).await?;
                 // The constraint cannot look at the clock: stale holds must stop being active first.
                 Self::expire_in_tx(&mut w.tx, Some(new.unit_id), now).await?;
                 // Nights an OTA has taken are not ours to sell (an owner may still block them).
@@ -304,6 +310,9 @@ macro_rules! reservations_impl {
                     return Err(StoreError::HoldExpired);
                 }
                 from.transition(to)?;
+                if from == ReservationStatus::Expired {
+                    Self::lock_stay(conn, current.unit_id, current.stay).await?;
+                }
                 // Reviving a lapsed hold: the nights must still be free of OTA bookings too.
                 if from == ReservationStatus::Expired && Self::externally_taken(conn, current.unit_id, current.stay).await? {
                     return Err(StoreError::Overlap);
@@ -347,7 +356,7 @@ macro_rules! reservations_impl {
                 if !current.occupies_at(now) {
                     return Err(StoreError::NotActive(current.status));
                 }
-                Self::lock_unit(&mut w.tx, unit_id).await?;
+                Self::lock_stay(&mut w.tx, unit_id, stay).await?;
                 Self::expire_in_tx(&mut w.tx, Some(unit_id), now).await?;
                 if current.status != ReservationStatus::Blocked && Self::externally_taken(&mut w.tx, unit_id, stay).await? {
                     return Err(StoreError::Overlap);
@@ -439,7 +448,7 @@ macro_rules! reservations_impl {
                     add(&mut clauses, &mut args, "channel = {}", Arg::Text(c.as_str().to_string()));
                 }
                 if let Some(c) = &f.contact {
-                    add(&mut clauses, &mut args, "(guest_phone = {} OR guest_email = {})", Arg::Text(c.clone()));
+                    add(&mut clauses, &mut args, $crate::reservations::CONTACT_CLAUSE, Arg::Text(c.clone()));
                 }
                 if let Some(flag) = f.flag {
                     add(&mut clauses, &mut args, "(',' || flags || ',') LIKE {}", Arg::Text(format!("%,{},%", flag.as_str())));

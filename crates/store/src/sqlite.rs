@@ -124,6 +124,21 @@ impl SqliteStore {
         Ok(WriteTx { tx, _gate: gate })
     }
 
+    /// Writers are already serialised: only check that the cabin exists.
+    async fn lock_stay(conn: &mut sqlx::SqliteConnection, unit_id: i64, _stay: domain::Stay) -> crate::Result<()> {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM units WHERE id = $1")
+            .bind(unit_id)
+            .fetch_optional(conn)
+            .await
+            .map_err(Self::map_err)?;
+        found.map(|_| ()).ok_or(crate::StoreError::NotFound)
+    }
+
+    /// Writers are already serialised.
+    async fn lock_unit_stays(_conn: &mut sqlx::SqliteConnection, _unit_id: i64) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// Writers are already serialised.
     async fn lock_contact(_conn: &mut sqlx::SqliteConnection, _phone: &str) -> crate::Result<()> {
         Ok(())

@@ -121,6 +121,38 @@ pub fn api() -> Api {
             "WhatsApp messages and statuses (signed)",
         )
         .add(
+            "GET",
+            "/api/v1/webhooks/instagram",
+            get(webhooks::instagram_verify),
+            "webhooks",
+            false,
+            "Instagram verification handshake",
+        )
+        .add(
+            "POST",
+            "/api/v1/webhooks/instagram",
+            post(webhooks::instagram_receive),
+            "webhooks",
+            false,
+            "Instagram Direct messages (signed)",
+        )
+        .add(
+            "GET",
+            "/api/v1/webhooks/messenger",
+            get(webhooks::messenger_verify),
+            "webhooks",
+            false,
+            "Messenger verification handshake",
+        )
+        .add(
+            "POST",
+            "/api/v1/webhooks/messenger",
+            post(webhooks::messenger_receive),
+            "webhooks",
+            false,
+            "Messenger messages (signed)",
+        )
+        .add(
             "POST",
             "/api/v1/webhooks/mercadopago",
             post(webhooks::mercadopago_receive),

@@ -13,15 +13,77 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+
+/// Preferences and payments the fake remembers, each: the oldest are forgotten first. Its routes
+/// are public in a sandbox install, so what they keep must be bounded (a hold's link lives an
+/// hour; a demo makes a few dozen).
+pub const SANDBOX_KEEP: usize = 2_000;
 
 #[derive(Default)]
 pub struct FakeMercadoPago {
-    preferences: Mutex<HashMap<String, Value>>,
-    payments: Mutex<HashMap<String, Value>>,
+    preferences: Mutex<Recent<String>>,
+    payments: Mutex<Recent<String>>,
     /// Refunds by (payment id, `X-Idempotency-Key`): a repeated key gets the first answer.
-    refunds: Mutex<HashMap<(String, String), Value>>,
+    refunds: Mutex<Recent<(String, String)>>,
+}
+
+/// A map that keeps only the [`SANDBOX_KEEP`] most recent entries.
+struct Recent<K> {
+    map: HashMap<K, Value>,
+    order: VecDeque<K>,
+}
+
+impl<K> Default for Recent<K> {
+    fn default() -> Self {
+        Recent { map: HashMap::new(), order: VecDeque::new() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Recent<K> {
+    fn insert(&mut self, key: K, value: Value) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > SANDBOX_KEEP {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&Value> {
+        self.map.get(key)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut Value> {
+        self.map.get_mut(key)
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+impl FakeMercadoPago {
+    /// How many preferences and payments it holds now.
+    pub fn sizes(&self) -> (usize, usize) {
+        let lock = |m: &Mutex<Recent<String>>| m.lock().unwrap_or_else(|p| p.into_inner()).len();
+        (lock(&self.preferences), lock(&self.payments))
+    }
+}
+
+/// What the checkout page and the payment need of a preference, nothing more (a body may be up
+/// to the 1 MiB every route accepts).
+fn kept(pref: &Value) -> Value {
+    let item = &pref["items"][0];
+    let title: String = item["title"].as_str().unwrap_or("").chars().take(200).collect();
+    let reference: String = pref["external_reference"].as_str().unwrap_or("").chars().take(100).collect();
+    json!({
+        "items": [{"title": title, "unit_price": item["unit_price"].as_f64(), "currency_id": item["currency_id"].as_str().map(|c| c.chars().take(3).collect::<String>())}],
+        "external_reference": reference,
+    })
 }
 
 fn enabled(s: &AppState) -> ApiResult<()> {
@@ -43,7 +105,7 @@ pub async fn create_preference(
     let mut pref = body.clone();
     pref["id"] = json!(id);
     pref["init_point"] = json!(init_point);
-    s.sandbox_mp.preferences.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), pref.clone());
+    s.sandbox_mp.preferences.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), kept(&pref));
     Ok((StatusCode::CREATED, Json(pref)))
 }
 

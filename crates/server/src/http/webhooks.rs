@@ -42,6 +42,32 @@ pub async fn whatsapp_receive(
     receive(domain::Channel::Whatsapp, s, peer, headers, body).await
 }
 
+pub async fn instagram_verify(s: State<AppState>, q: Query<HashMap<String, String>>) -> ApiResult<Response> {
+    verify(domain::Channel::Instagram, s, q).await
+}
+
+pub async fn instagram_receive(
+    s: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: RawBody,
+) -> ApiResult<Response> {
+    receive(domain::Channel::Instagram, s, peer, headers, body).await
+}
+
+pub async fn messenger_verify(s: State<AppState>, q: Query<HashMap<String, String>>) -> ApiResult<Response> {
+    verify(domain::Channel::Messenger, s, q).await
+}
+
+pub async fn messenger_receive(
+    s: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: RawBody,
+) -> ApiResult<Response> {
+    receive(domain::Channel::Messenger, s, peer, headers, body).await
+}
+
 /// A provider's verification handshake: echo the challenge when the token is ours.
 pub async fn verify(
     channel: domain::Channel,

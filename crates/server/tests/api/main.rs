@@ -28,6 +28,7 @@ mod health_truth;
 mod holds_abuse;
 mod ical;
 mod idempotency;
+mod instagram;
 mod login_abuse;
 mod money;
 mod nlu;

@@ -81,6 +81,7 @@ both_engines!(
     late_payments_confirm_free_nights_and_flag_taken_ones,
     mercado_pago_down_delays_the_link_but_keeps_the_hold,
     the_sandbox_checkout_drives_the_same_path,
+    the_sandbox_checkout_remembers_a_bounded_number_of_links,
     asked_how_to_pay_after_the_link_the_guest_gets_the_link,
     refunds_are_idempotent_by_key_partial_or_full_and_never_more_than_paid,
 );
@@ -462,4 +463,37 @@ async fn the_refund_request_is_what_mercado_pago_documents() {
     let bad = RefundRequest { idempotency_key: "two\nlines".into(), ..full };
     assert!(provider.refund(&bad).await.is_err());
     assert_eq!(mp.requests().iter().filter(|r| r.path == "/v1/payments/555/refunds").count(), 2);
+}
+
+/// The fake's routes are public in a sandbox install: a flood of preferences (each as big as a
+/// body may be) must not grow the process without end. It keeps the newest few thousand, and
+/// only what the checkout needs of each.
+async fn the_sandbox_checkout_remembers_a_bounded_number_of_links(engine: Engine) {
+    let app = spawn_app_with(
+        engine,
+        Options {
+            env: vec![("POSADA_PAYMENT_PROVIDER", "sandbox".into()), ("POSADA_SANDBOX", "true".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    let keep = server::http::sandbox_pay::SANDBOX_KEEP;
+    let padding = "x".repeat(20_000);
+    let mut first = None;
+    let mut last = None;
+    for i in 0..keep + 50 {
+        let body = json!({"items": [{"title": format!("Seña {i}"), "unit_price": 1000.0, "currency_id": "ARS"}],
+            "external_reference": format!("R{i}"), "metadata": {"padding": padding}});
+        let r = app.client.post(app.url("/sandbox/mp/checkout/preferences")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        first.get_or_insert(id.clone());
+        last = Some(id);
+    }
+    assert_eq!(app.state.sandbox_mp.sizes().0, keep);
+    let page = |id: String| app.client.get(app.url(&format!("/sandbox/pay/{id}"))).send();
+    assert_eq!(page(first.unwrap()).await.unwrap().status(), 404, "the oldest link is forgotten");
+    let newest = page(last.unwrap()).await.unwrap();
+    assert_eq!(newest.status(), 200);
+    assert!(newest.text().await.unwrap().contains(&format!("Seña {}", keep + 49)));
 }
