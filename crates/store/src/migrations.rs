@@ -78,3 +78,19 @@ pub fn known(backend: crate::Backend) -> Vec<Migration> {
     };
     migrator.iter().map(|m| Migration { version: m.version, description: m.description.to_string() }).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Two branches once added migrations with the same version: sqlx applied both and failed
+    /// recording the second (`_sqlx_migrations_pkey`). Each version names one migration.
+    #[test]
+    fn every_migration_has_its_own_version() {
+        for backend in [crate::Backend::Postgres, crate::Backend::Sqlite] {
+            let mut versions: Vec<i64> = super::known(backend).iter().map(|m| m.version).collect();
+            let all = versions.len();
+            versions.sort_unstable();
+            versions.dedup();
+            assert_eq!(versions.len(), all, "two migrations share a version ({backend:?})");
+        }
+    }
+}

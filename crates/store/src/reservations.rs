@@ -125,13 +125,21 @@ macro_rules! reservations_impl {
 
             /// Expires the holds whose time is up (of one unit, or all), with audit rows.
             async fn expire_in_tx(conn: &mut Conn, unit_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<String>> {
-                let expired: Vec<(i64, String)> = sqlx::query_as(
-                    "UPDATE reservations SET status = 'expired', updated_at = $1 \
-                     WHERE status = 'pre_reserved' AND hold_expires_at <= $1 \
-                       AND ($2 IS NULL OR unit_id = $2) RETURNING id, code",
-                )
-                .bind(now)
-                .bind(unit_id)
+                // Two statements rather than `$2 IS NULL OR unit_id = $2`: each keeps one plan
+                // that reads only the holds whose time is up.
+                let expired: Vec<(i64, String)> = match unit_id {
+                    Some(unit_id) => sqlx::query_as(
+                        "UPDATE reservations SET status = 'expired', updated_at = $1 \
+                         WHERE status = 'pre_reserved' AND hold_expires_at <= $1 AND unit_id = $2 RETURNING id, code",
+                    )
+                    .bind(now)
+                    .bind(unit_id),
+                    None => sqlx::query_as(
+                        "UPDATE reservations SET status = 'expired', updated_at = $1 \
+                         WHERE status = 'pre_reserved' AND hold_expires_at <= $1 RETURNING id, code",
+                    )
+                    .bind(now),
+                }
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(Self::map_err)?;
@@ -174,14 +182,24 @@ macro_rules! reservations_impl {
                     return Err(StoreError::Overlap);
                 }
                 if let (ReservationStatus::PreReserved, Some(max)) = (new.status, limits.max_holds_per_contact) {
-                    // The guest is known by phone, or (e-mail guests) by address.
-                    let key = if new.guest_phone.is_empty() { new.guest_email.clone().unwrap_or_default() } else { new.guest_phone.clone() };
-                    if !key.is_empty() {
-                        Self::lock_contact(&mut w.tx, &key).await?;
-                        let (holds,): (i64,) = sqlx::query_as(
-                            "SELECT COUNT(*) FROM reservations WHERE (guest_phone = $1 OR (guest_phone = '' AND guest_email = $1)) \
+                    // The guest is known by phone, or (e-mail guests) by address. One equality
+                    // per statement: an `OR` of both let a cached plan read every live hold.
+                    let (key, sql) = if new.guest_phone.is_empty() {
+                        (
+                            new.guest_email.clone().unwrap_or_default(),
+                            "SELECT COUNT(*) FROM reservations WHERE guest_email = $1 AND guest_phone = '' \
                              AND status = 'pre_reserved' AND (hold_expires_at IS NULL OR hold_expires_at > $2)",
                         )
+                    } else {
+                        (
+                            new.guest_phone.clone(),
+                            "SELECT COUNT(*) FROM reservations WHERE guest_phone = $1 \
+                             AND status = 'pre_reserved' AND (hold_expires_at IS NULL OR hold_expires_at > $2)",
+                        )
+                    };
+                    if !key.is_empty() {
+                        Self::lock_contact(&mut w.tx, &key).await?;
+                        let (holds,): (i64,) = sqlx::query_as(sql)
                         .bind(&key)
                         .bind(now)
                         .fetch_one(&mut *w.tx)
