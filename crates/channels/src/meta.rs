@@ -102,6 +102,26 @@ impl MetaClient {
         outcome
     }
 
+    /// `GET /{account-id}` with the token, read-only (`posada doctor`): a Page answers its `name`,
+    /// an Instagram professional account its `username` too; a bad token is Graph error 190, an
+    /// id the token cannot see is error 100.
+    pub async fn probe_account(&self) -> Result<crate::Probe, String> {
+        let url = format!("{}/{}/{}", self.config.api_base, self.config.api_version, self.config.account_id);
+        let fields = if self.breaker.name() == "instagram" { "id,username,name" } else { "id,name" };
+        let req = self.http.get(url).query(&[("fields", fields)]);
+        crate::probe(req.bearer_auth(self.config.access_token.expose_secret())).await
+    }
+
+    /// How long the webhook verification token is (`posada doctor` warns on a short one).
+    pub fn verify_token_len(&self) -> usize {
+        self.config.verify_token.expose_secret().chars().count()
+    }
+
+    /// Whether the app secret that signs every webhook is set (empty means nothing verifies).
+    pub fn has_app_secret(&self) -> bool {
+        !self.config.app_secret.expose_secret().trim().is_empty()
+    }
+
     /// An attachment's bytes: Meta gives a signed CDN URL in the webhook.
     pub async fn download(&self, url: &str) -> Result<(Vec<u8>, String), SendError> {
         let mut r =
