@@ -10,7 +10,9 @@
 //! - [`text`]: which characters text may hold (no control characters), accent folding.
 //! - [`months`]: month names in Spanish.
 //! - [`message`]: a conversation message's delivery status.
+//! - [`cancellation`]: the owner's cancellation policy and what a cancellation gives back.
 
+pub mod cancellation;
 pub mod holidays;
 pub mod message;
 pub mod money;
@@ -22,6 +24,7 @@ pub mod reservation;
 pub mod stay;
 pub mod text;
 
+pub use cancellation::{CancellationPolicy, PolicyError, RefundBand, RefundDecision, RefundStatus};
 pub use message::MessageStatus;
 pub use money::Money;
 pub use phone::{Phone, PhoneError};

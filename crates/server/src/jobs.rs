@@ -67,6 +67,8 @@ impl Worker {
         w.register(crate::payments::LINK_JOB, Arc::new(PaymentLinkJob));
         w.register(crate::payments::PROCESS_JOB, Arc::new(ProcessPayment));
         w.register(crate::payments::REJECTED_NOTICE_JOB, Arc::new(RejectedNotice));
+        w.register(crate::payments::refunds::REFUND_JOB, Arc::new(RefundJob));
+        w.register(crate::payments::refunds::REFUND_NOTICE_JOB, Arc::new(RefundNotice));
         w.register(crate::chat::email::POLL_JOB, Arc::new(EmailPoll));
         w.register(crate::backup::DAILY_JOB, Arc::new(DailyBackup));
         w
@@ -319,6 +321,32 @@ impl Handler for PaymentLinkJob {
         match job.payload.get("code").and_then(|v| v.as_str()) {
             Some(code) => state.payments.create_link(code).await,
             None => Outcome::Fail("payload without code".into()),
+        }
+    }
+}
+
+/// A cancelled reservation's approved refund, through the provider.
+struct RefundJob;
+
+#[async_trait]
+impl Handler for RefundJob {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        match job.payload.get("refund_id").and_then(|v| v.as_i64()) {
+            Some(id) => state.payments.run_refund(id).await,
+            None => Outcome::Fail("payload without refund_id".into()),
+        }
+    }
+}
+
+/// Tells the guest their refund is done.
+struct RefundNotice;
+
+#[async_trait]
+impl Handler for RefundNotice {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        match job.payload.get("refund_id").and_then(|v| v.as_i64()) {
+            Some(id) => state.payments.refund_notice(id).await,
+            None => Outcome::Fail("payload without refund_id".into()),
         }
     }
 }

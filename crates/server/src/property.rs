@@ -28,6 +28,10 @@ pub const FIELDS: &[Field] = &[
     Field { key: "payment.transfer.holder", label: "Titular de la cuenta", max: 100, kind: Kind::Line },
     Field { key: "payment.transfer.bank", label: "Banco", max: 60, kind: Kind::Line },
     Field { key: "policy.cancellation", label: "Política de cancelación", max: 1500, kind: Kind::Text },
+    Field { key: "policy.refunds", label: "Devolución de la seña al cancelar", max: 200, kind: Kind::RefundPolicy },
+    Field {
+        key: "policy.refunds.auto", label: "Aprobar las devoluciones automáticamente", max: 3, kind: Kind::Switch
+    },
     Field { key: "policy.date_changes", label: "Cambios de fecha", max: 1000, kind: Kind::Text },
     Field { key: "policy.pets", label: "Mascotas (reglas)", max: 1000, kind: Kind::Text },
     Field { key: "policy.children", label: "Chicos y bebés", max: 1000, kind: Kind::Text },
@@ -46,6 +50,8 @@ pub enum Kind {
     Cbu,
     /// A whole percentage, 0–100 (the deposit).
     Percent,
+    /// A [`domain::CancellationPolicy`]: bands of (days before, percent) or "crédito".
+    RefundPolicy,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +115,27 @@ impl PropertySettings {
         policy
     }
 
+    /// The typed cancellation policy (`None` when the owner wrote none: refunds by hand).
+    pub fn cancellation_policy(&self) -> Option<domain::CancellationPolicy> {
+        domain::CancellationPolicy::parse(self.get("policy.refunds")).ok().flatten()
+    }
+
+    /// Refunds go to the provider without the owner's approval (off unless chosen).
+    pub fn auto_refunds(&self) -> bool {
+        self.on("policy.refunds.auto")
+    }
+
+    /// What the bot says about cancelling: the typed policy in words, then the owner's own text.
+    pub fn cancellation_text(&self) -> String {
+        let typed = self.cancellation_policy().map(|p| p.describe()).unwrap_or_default();
+        let free = self.get("policy.cancellation");
+        match (typed.is_empty(), free.is_empty()) {
+            (false, false) => format!("{typed}\n{free}"),
+            (false, true) => typed,
+            _ => free.to_string(),
+        }
+    }
+
     pub fn map_url(&self) -> Option<&str> {
         Some(self.get("map_url")).filter(|u| !u.is_empty())
     }
@@ -132,7 +159,7 @@ impl PropertySettings {
             balance: self.get("balance").into(),
             mercado_pago: self.get("payment.mercado_pago") != "off",
             transfer: transfer.filter(|t| !t.alias.is_empty() || !t.cbu.is_empty()),
-            cancellation: self.get("policy.cancellation").into(),
+            cancellation: self.cancellation_text(),
             date_changes: self.get("policy.date_changes").into(),
             pets: self.get("policy.pets").into(),
             children: self.get("policy.children").into(),
@@ -183,6 +210,17 @@ pub fn validate(field: &Field, raw: &str) -> Result<String, String> {
         return match v.parse::<u32>() {
             Ok(p) if p <= 100 && v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()) => Ok(p.to_string()),
             _ => Err("Escribí un número entero de 0 a 100.".into()),
+        };
+    }
+    if field.kind == Kind::RefundPolicy {
+        if v.chars().count() > field.max {
+            return Err(format!("Puede tener hasta {} caracteres.", field.max));
+        }
+        // Stored in its canonical form ("30:100, 15:50"), so what is saved is what applies.
+        return match domain::CancellationPolicy::parse(&v) {
+            Ok(Some(p)) => Ok(p.to_text()),
+            Ok(None) => Ok(String::new()),
+            Err(e) => Err(e.to_string()),
         };
     }
     if v.chars().count() > field.max {
@@ -262,6 +300,26 @@ mod tests {
         for bad in ["101", "-5", "+5", "30.5", "30%", "treinta", "", "1000"] {
             assert!(validate(field("deposit_percent"), bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_refund_policy_is_typed_and_checked() {
+        let f = field("policy.refunds");
+        assert_eq!(validate(f, "30 días 100 %\n15 días 50 %"), Ok("30:100, 15:50".into()));
+        assert_eq!(validate(f, "Crédito"), Ok("credito".into()));
+        assert_eq!(validate(f, ""), Ok(String::new()));
+        let err = validate(f, "30:50, 15:100").unwrap_err();
+        assert!(err.contains("con más anticipación"), "{err}");
+        assert!(validate(f, "30:150").unwrap_err().contains("de 0 a 100"));
+        let mut m = BTreeMap::new();
+        assert_eq!(PropertySettings::from_map(m.clone()).cancellation_policy(), None);
+        assert!(!PropertySettings::from_map(m.clone()).auto_refunds(), "approval by hand unless chosen");
+        m.insert("policy.refunds".to_string(), "30:100, 15:50".to_string());
+        m.insert("policy.cancellation".to_string(), "Avisanos por WhatsApp.".to_string());
+        let s = PropertySettings::from_map(m);
+        assert!(s.cancellation_policy().is_some());
+        let said = s.to_conversation().cancellation;
+        assert!(said.starts_with("Si cancelás con 30 días") && said.ends_with("Avisanos por WhatsApp."), "{said}");
     }
 
     #[test]

@@ -543,6 +543,60 @@ pub struct Payment {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A cancelled reservation's refund, bound to the provider's payment. Its `id` makes the
+/// provider's idempotency key ([`RefundRecord::idempotency_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundRecord {
+    pub id: i64,
+    pub reservation_id: i64,
+    pub provider: String,
+    pub provider_payment_id: String,
+    /// The deposit actually paid (what the percent applies to).
+    pub paid: Money,
+    pub amount: Money,
+    pub percent: u32,
+    #[serde(serialize_with = "refund_status_str")]
+    pub status: domain::RefundStatus,
+    pub provider_refund_id: Option<String>,
+    /// The provider's words when it refused.
+    pub error: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn refund_status_str<S: serde::Serializer>(s: &domain::RefundStatus, ser: S) -> std::result::Result<S::Ok, S::Error> {
+    ser.serialize_str(s.as_str())
+}
+
+impl RefundRecord {
+    /// The same refund record always asks the provider with the same key: a retry after a crash
+    /// (or a second approval) is never a second refund.
+    pub fn idempotency_key(&self) -> String {
+        format!("posada-refund-{}-{}", self.reservation_id, self.id)
+    }
+}
+
+/// A refund to propose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefund {
+    pub reservation_id: i64,
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub paid: Money,
+    pub amount: Money,
+    pub percent: u32,
+    pub status: domain::RefundStatus,
+}
+
+/// A refund's move to another status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundUpdate {
+    pub status: domain::RefundStatus,
+    pub amount: Option<Money>,
+    pub provider_refund_id: Option<String>,
+    pub error: Option<String>,
+}
+
 /// What recording a payment did.
 #[derive(Debug)]
 pub struct PaymentOutcome {

@@ -25,6 +25,30 @@ pub trait PaymentStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome>;
     async fn payments_for(&self, reservation_id: i64) -> Result<Vec<Payment>>;
+    /// Proposes a cancelled reservation's refund (one per reservation: a second call returns the
+    /// first), with an audit row and, when given, its job — in one transaction.
+    async fn create_refund(
+        &self,
+        refund: &NewRefund,
+        job: Option<&NewJob>,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<RefundRecord>;
+    async fn refund_for(&self, reservation_id: i64) -> Result<Option<RefundRecord>>;
+    async fn get_refund(&self, id: i64) -> Result<RefundRecord>;
+    /// The refunds we made of one provider payment (to tell our own refunds from the payer's).
+    async fn refunds_of_payment(&self, provider: &str, provider_payment_id: &str) -> Result<Vec<RefundRecord>>;
+    /// Moves a refund that is in one of `from` (else `Invalid`), with an audit row and, when
+    /// given, a job — in one transaction.
+    async fn update_refund(
+        &self,
+        id: i64,
+        from: &[domain::RefundStatus],
+        update: &RefundUpdate,
+        job: Option<&NewJob>,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<RefundRecord>;
 }
 
 macro_rules! payments_impl {
@@ -163,6 +187,139 @@ macro_rules! payments_impl {
                 let rows: Vec<PaymentRow> =
                     sqlx::query_as(&sql).bind(reservation_id).fetch_all(&self.pool).await.map_err(Self::map_err)?;
                 Ok(rows.into_iter().map(Payment::from).collect())
+            }
+
+            async fn create_refund(
+                &self,
+                refund: &NewRefund,
+                job: Option<&NewJob>,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<RefundRecord> {
+                let mut w = self.write().await?;
+                let inserted: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO refunds (reservation_id, provider, provider_payment_id, paid, amount, percent, status, \
+                     error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $8) \
+                     ON CONFLICT (reservation_id) DO NOTHING RETURNING id",
+                )
+                .bind(refund.reservation_id)
+                .bind(&refund.provider)
+                .bind(&refund.provider_payment_id)
+                .bind(refund.paid.0)
+                .bind(refund.amount.0)
+                .bind(refund.percent as i32)
+                .bind(refund.status.as_str())
+                .bind(now)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE reservation_id = $1");
+                let row: RefundRow =
+                    sqlx::query_as(&sql).bind(refund.reservation_id).fetch_one(&mut *w.tx).await.map_err(Self::map_err)?;
+                let record = RefundRecord::try_from(row)?;
+                if inserted.is_some() {
+                    let after = serde_json::to_value(&record).ok();
+                    Self::audit(&mut w.tx, Some(refund.reservation_id), &change.actor, "refund_proposed", None, after, &change.note, now)
+                        .await?;
+                    if let Some(job) = job {
+                        let mut job = job.clone();
+                        job.payload["refund_id"] = serde_json::json!(record.id);
+                        job.dedupe_key = Some(format!("{}:{}", job.kind, record.id));
+                        Self::enqueue_in(&mut w.tx, &job, now).await?;
+                    }
+                }
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(record)
+            }
+
+            async fn refund_for(&self, reservation_id: i64) -> Result<Option<RefundRecord>> {
+                let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE reservation_id = $1");
+                let row: Option<RefundRow> =
+                    sqlx::query_as(&sql).bind(reservation_id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                row.map(RefundRecord::try_from).transpose()
+            }
+
+            async fn get_refund(&self, id: i64) -> Result<RefundRecord> {
+                let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1");
+                let row: Option<RefundRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err(Self::map_err)?;
+                RefundRecord::try_from(row.ok_or(StoreError::NotFound)?)
+            }
+
+            async fn refunds_of_payment(&self, provider: &str, provider_payment_id: &str) -> Result<Vec<RefundRecord>> {
+                let sql = format!(
+                    "SELECT {REFUND_COLUMNS} FROM refunds WHERE provider = $1 AND provider_payment_id = $2 ORDER BY id"
+                );
+                let rows: Vec<RefundRow> = sqlx::query_as(&sql)
+                    .bind(provider)
+                    .bind(provider_payment_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::map_err)?;
+                rows.into_iter().map(RefundRecord::try_from).collect()
+            }
+
+            async fn update_refund(
+                &self,
+                id: i64,
+                from: &[domain::RefundStatus],
+                update: &RefundUpdate,
+                job: Option<&NewJob>,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<RefundRecord> {
+                let mut w = self.write().await?;
+                let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1");
+                let row: Option<RefundRow> = sqlx::query_as(&format!("{sql}{}", Self::FOR_UPDATE))
+                    .bind(id)
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .map_err(Self::map_err)?;
+                let before = RefundRecord::try_from(row.ok_or(StoreError::NotFound)?)?;
+                if !from.contains(&before.status) {
+                    return Err(StoreError::Invalid(format!("refund {id} is {}", before.status.as_str())));
+                }
+                if let Some(amount) = update.amount
+                    && (amount.0 < 0 || amount > before.paid)
+                {
+                    return Err(StoreError::Invalid(format!("refund amount {} beyond {}", amount.0, before.paid.0)));
+                }
+                sqlx::query(
+                    "UPDATE refunds SET status = $2, amount = COALESCE($3, amount), \
+                     provider_refund_id = COALESCE($4, provider_refund_id), error = COALESCE($5, error), updated_at = $6 \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(update.status.as_str())
+                .bind(update.amount.map(|a| a.0))
+                .bind(&update.provider_refund_id)
+                .bind(&update.error)
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(Self::map_err)?;
+                let row: RefundRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *w.tx).await.map_err(Self::map_err)?;
+                let after = RefundRecord::try_from(row)?;
+                let action = format!("refund_{}", after.status.as_str());
+                Self::audit(
+                    &mut w.tx,
+                    Some(after.reservation_id),
+                    &change.actor,
+                    &action,
+                    serde_json::to_value(&before).ok(),
+                    serde_json::to_value(&after).ok(),
+                    &change.note,
+                    now,
+                )
+                .await?;
+                if let Some(job) = job {
+                    let mut job = job.clone();
+                    job.payload["refund_id"] = serde_json::json!(after.id);
+                    job.dedupe_key = Some(format!("{}:{}", job.kind, after.id));
+                    Self::enqueue_in(&mut w.tx, &job, now).await?;
+                }
+                w.tx.commit().await.map_err(Self::map_err)?;
+                Ok(after)
             }
         }
     };

@@ -586,6 +586,47 @@ impl From<PaymentRow> for Payment {
     }
 }
 
+pub const REFUND_COLUMNS: &str = "id, reservation_id, provider, provider_payment_id, paid, amount, percent, status, \
+     provider_refund_id, error, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct RefundRow {
+    id: i64,
+    reservation_id: i64,
+    provider: String,
+    provider_payment_id: String,
+    paid: i64,
+    amount: i64,
+    percent: i32,
+    status: String,
+    provider_refund_id: Option<String>,
+    error: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<RefundRow> for RefundRecord {
+    type Error = StoreError;
+    fn try_from(r: RefundRow) -> Result<RefundRecord, StoreError> {
+        Ok(RefundRecord {
+            id: r.id,
+            reservation_id: r.reservation_id,
+            provider: r.provider,
+            provider_payment_id: r.provider_payment_id,
+            paid: Money(r.paid),
+            amount: Money(r.amount),
+            percent: u32::try_from(r.percent)
+                .map_err(|_| StoreError::Corrupt(format!("refund percent {}", r.percent)))?,
+            status: domain::RefundStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("refund status {:?}", r.status)))?,
+            provider_refund_id: r.provider_refund_id,
+            error: r.error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub struct BackupRow {
     id: i64,

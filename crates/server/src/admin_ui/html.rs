@@ -277,6 +277,10 @@ pub fn notice(ok: Option<&str>) -> &'static str {
         }
         "saldo" => "Listo: el saldo quedó registrado como cobrado.",
         "cancelada_avisada" => "Listo: la reserva quedó cancelada y le avisamos al huésped.",
+        "devolucion_aprobada" => {
+            "Listo: la devolución está aprobada y en camino; cuando Mercado Pago la haga, le avisamos al huésped."
+        }
+        "devolucion_no" => "Listo: la seña no se devuelve.",
         _ => "",
     }
 }

@@ -178,6 +178,14 @@ pub fn register(api: Api) -> Api {
             true,
             "Record the balance as paid",
         )
+        .add(
+            "POST",
+            "/admin/reservas/{code}/devolucion",
+            post(reservations::refund),
+            T,
+            true,
+            "Approve or decline a cancellation's refund",
+        )
         .add("POST", "/admin/reservas/{code}/link", post(reservations::resend_link), T, true, "Resend the payment link")
         .add("GET", "/admin/conversaciones", get(conversations::list), T, true, "Chats: hand-offs first, then recent")
         .add("GET", "/admin/conversaciones/{id}", get(conversations::thread), T, true, "A chat as the guest saw it")

@@ -40,8 +40,16 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "Políticas",
-        "Con tus palabras. Lo que dejes vacío, el bot no lo inventa: ofrece que le escribas vos.",
-        &["policy.cancellation", "policy.date_changes", "policy.pets", "policy.children", "policy.house_rules"],
+        "Con tus palabras. Lo que dejes vacío, el bot no lo inventa: ofrece que le escribas vos. «Devolución de la seña» es la regla que se aplica al cancelar una reserva pagada: plazos de días antes de la entrada y el porcentaje de la seña que se devuelve (con menos días que el último plazo, no se devuelve nada), o «crédito» para guardar la seña para otra fecha. Las devoluciones esperan tu aprobación en la reserva, salvo que elijas aprobarlas automáticamente.",
+        &[
+            "policy.cancellation",
+            "policy.refunds",
+            "policy.refunds.auto",
+            "policy.date_changes",
+            "policy.pets",
+            "policy.children",
+            "policy.house_rules",
+        ],
     ),
     ("La estadía", "", &["included"]),
 ];
@@ -63,6 +71,7 @@ fn placeholder(key: &str) -> &'static str {
         "payment.transfer.alias" => "lago.escondido.mp",
         "payment.transfer.cbu" => "22 números",
         "policy.cancellation" => "Hasta 15 días antes te devolvemos la seña; después, no.",
+        "policy.refunds" => "30 días 100 %, 15 días 50 % — o «crédito»",
         "policy.date_changes" => "Se puede cambiar una vez, según disponibilidad, hasta 7 días antes.",
         "policy.pets" => "Mascotas chicas, con aviso. No se suben a las camas.",
         "policy.children" => "Chicos bienvenidos; cuna sin cargo avisando antes.",

@@ -607,6 +607,11 @@ pub fn audit_label(action: &str) -> String {
         "payment_link_resent" => "Link de pago reenviado".into(),
         "payment_link_requested" => "Link de pago pedido".into(),
         "balance_paid" => "Saldo cobrado".into(),
+        "refund_proposed" => "Devolución calculada".into(),
+        "refund_approved" => "Devolución aprobada".into(),
+        "refund_done" => "Devolución hecha".into(),
+        "refund_failed" => "Devolución rechazada".into(),
+        "refund_declined" => "Sin devolución".into(),
         other => other.to_string(),
     }
 }
@@ -707,6 +712,11 @@ pub async fn cancel(State(s): State<AppState>, Path(code): Path<String>, form: C
         Ok(c) => c,
         Err(err) => return refused(&s, &form, &code, "general", booking_message(err)?).await,
     };
+    // A paid reservation: the refund its policy gives, waiting on this page for approval
+    // (or already on its way when the owner chose automatic refunds).
+    if let Err(err) = s.payments.propose_refund(&cancelled, &form.session.email).await {
+        tracing::error!(error = %err, code = %cancelled.code, "could not propose the refund");
+    }
     // A reservation that came from a chat: the guest hears it there and the chat waits for a
     // person (Conversaciones); the bot knows it if the guest asks later.
     let Some(contact) = s.chat.contact_of(&cancelled).await else {
@@ -798,6 +808,7 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
         }
         b += "</tbody></table></div>";
     }
+    b += &refund_block(sess, r, &payments, s.store.refund_for(r.id).await?.as_ref(), errors);
     // The balance is paid at the door: the owner or staff records how.
     if r.status == ReservationStatus::Confirmed
         && r.balance_paid.is_none()
@@ -842,6 +853,103 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
     }
     b += "</section>";
     Ok(b)
+}
+
+/// Seña, pagado, devuelto, and the refund waiting for the owner's approval.
+fn refund_block(
+    sess: &Session,
+    r: &Reservation,
+    payments: &[store::Payment],
+    refund: Option<&store::RefundRecord>,
+    errors: &Errors,
+) -> String {
+    use domain::RefundStatus;
+    let paid: i64 = payments
+        .iter()
+        .filter(|p| matches!(p.status.as_str(), "approved" | "refunded" | "in_mediation" | "charged_back"))
+        .map(|p| p.amount.0)
+        .sum();
+    if refund.is_none() && (r.status != ReservationStatus::Cancelled || paid == 0) {
+        return String::new();
+    }
+    let returned = refund.filter(|f| f.status == RefundStatus::Done).map(|f| f.amount).unwrap_or_default();
+    let mut b = format!(
+        r#"<div id="devolucion"><h3>Devolución</h3><dl class="kv"><dt>Seña</dt><dd>{}</dd><dt>Pagado</dt><dd>{}</dd><dt>Devuelto</dt><dd id="devuelto">{}</dd>"#,
+        html::money(r.deposit),
+        html::money(domain::Money(paid)),
+        html::money(returned)
+    );
+    b += &err(errors, "refund");
+    let Some(f) = refund else {
+        b += r#"</dl><p class="muted">La reserva está cancelada y tiene pagos, pero no hay devolución calculada: si corresponde, devolvé desde Mercado Pago.</p></div>"#;
+        return b;
+    };
+    let _ = write!(
+        b,
+        r#"<dt>Estado</dt><dd id="devolucion-estado">{} · {} ({} % de {})</dd>"#,
+        e(f.status.label()),
+        html::money(f.amount),
+        f.percent,
+        html::money(f.paid)
+    );
+    if f.status == RefundStatus::Failed && !f.error.is_empty() {
+        let _ = write!(b, r#"<dt>Motivo</dt><dd class="err">{}</dd>"#, e(&f.error));
+    }
+    b += "</dl>";
+    if f.status == RefundStatus::Pending && sess.is_owner() {
+        let _ = write!(
+            b,
+            r#"<form method="post" action="/admin/reservas/{code}/devolucion" class="action" id="form-devolucion">{csrf}<p class="muted">Se devuelve por Mercado Pago, al mismo medio con que pagó el huésped, y le avisamos por su chat.</p>
+<label for="devolucion-monto">Monto a devolver (pesos; como mucho {max})</label><input id="devolucion-monto" name="amount" inputmode="decimal" value="{amount}"{i}>
+<button type="submit" class="primary" name="action" value="aprobar" id="btn-aprobar-devolucion">Aprobar la devolución</button>
+<button type="submit" name="action" value="no_devolver" id="btn-no-devolver">No devolver</button></form>"#,
+            code = e(&r.code),
+            csrf = sess.csrf_field(),
+            max = html::money(f.paid),
+            amount = f.amount.0 as f64 / 100.0,
+            i = inv(errors, "refund"),
+        );
+    }
+    b += "</div>";
+    b
+}
+
+/// POST /admin/reservas/{code}/devolucion — the owner approves (maybe another amount) or
+/// declines the cancelled reservation's refund.
+pub async fn refund(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
+    form.session.require_owner()?;
+    let r = load(&s, &code).await?;
+    let Some(pending) = s.store.refund_for(r.id).await? else {
+        return refused(&s, &form, &code, "general", "Esta reserva no tiene una devolución para aprobar.".into()).await;
+    };
+    let who = form.session.email.clone();
+    let result = match form.get("action") {
+        "aprobar" => {
+            let raw = form.get("amount").trim().replace(',', ".");
+            let amount = if raw.is_empty() { Some(pending.amount) } else { domain::Money::parse(&raw) };
+            match amount {
+                Some(a) if a.0 > 0 && a <= pending.paid => s.payments.approve_refund(pending.id, Some(a), &who).await,
+                _ => {
+                    let msg = format!("Escribí un monto mayor que cero y de hasta {}.", html::money(pending.paid));
+                    return refused(&s, &form, &code, "refund", msg).await;
+                }
+            }
+        }
+        "no_devolver" => s.payments.decline_refund(pending.id, &who, "El dueño decidió no devolver la seña.").await,
+        _ => return refused(&s, &form, &code, "refund", "Elegí aprobar o no devolver.".into()).await,
+    };
+    match result {
+        Ok(f) if f.status == domain::RefundStatus::Approved => {
+            s.wake.notify_one();
+            Ok(done(&format!("/admin/reservas/{}", r.code), "devolucion_aprobada"))
+        }
+        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "devolucion_no")),
+        Err(StoreError::Invalid(_)) => {
+            refused(&s, &form, &code, "refund", "Esta devolución ya no está pendiente (recargá la página).".into())
+                .await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// POST /admin/reservas/{code}/link — resend the stored link through the chat, or ask the

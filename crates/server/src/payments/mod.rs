@@ -12,6 +12,7 @@
 
 pub mod mercadopago;
 pub mod provider;
+pub mod refunds;
 
 pub use provider::PaymentProvider;
 
@@ -251,6 +252,11 @@ impl Payments {
         }
         if r.status == ReservationStatus::Cancelled || r.status == ReservationStatus::Blocked {
             let outcome = self.store.record_payment(&record, None, self.now()).await?;
+            // A cancellation whose refund we handle (a partial refund leaves the payment
+            // approved, and Mercado Pago notifies it again): the owner already decided.
+            if !self.store.refunds_of_payment(&record.provider, &record.provider_payment_id).await?.is_empty() {
+                return Ok(());
+            }
             self.needs_refund(r, &record, "la reserva estaba cancelada").await?;
             // The guest paid and the checkout said "te llega la confirmación": they hear what
             // happened in their chat, once, and a person takes it from there.
@@ -408,7 +414,12 @@ impl Payments {
 
     async fn money_back(&self, record: PaymentRecord, r: &Reservation) -> anyhow::Result<()> {
         let outcome = self.store.record_payment(&record, None, self.now()).await?;
-        if outcome.status_changed {
+        // Our own refund coming back as `refunded` is no news (chargebacks and refunds made
+        // elsewhere still are).
+        let ours = self
+            .our_refund_explains(&record.provider, &record.provider_payment_id, &record.status, record.amount)
+            .await;
+        if outcome.status_changed && !ours {
             self.needs_refund(r, &record, &format!("el pago pasó a {}", record.status)).await?;
         }
         Ok(())

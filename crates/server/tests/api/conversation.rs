@@ -24,7 +24,7 @@ both_engines!(
 );
 
 /// The bot's replies after `after` messages, as one text.
-fn replies_after(seen: &[Value], after: usize) -> String {
+pub(crate) fn replies_after(seen: &[Value], after: usize) -> String {
     seen.iter()
         .skip(after)
         .filter(|m| m["direction"] == "out")
@@ -33,7 +33,7 @@ fn replies_after(seen: &[Value], after: usize) -> String {
         .join("\n")
 }
 
-async fn say(app: &TestApp, session: &str, text: &str) -> String {
+pub(crate) async fn say(app: &TestApp, session: &str, text: &str) -> String {
     let before = guest_sees(app, session).await.len();
     guest_says(app, session, "Lucía", text).await;
     replies_after(&guest_sees(app, session).await, before)
@@ -185,7 +185,7 @@ async fn the_deposit_percentage_is_an_owner_setting(engine: Engine) {
 }
 
 /// A guest holds through the sandbox chat with the explicit yes; returns the code.
-async fn chat_hold(app: &TestApp, session: &str) -> String {
+pub(crate) async fn chat_hold(app: &TestApp, session: &str) -> String {
     let ask = format!("tienen lugar en la arrayán del {} al {} para 4?", day_words(app, 20), day_words(app, 23));
     let offer = say(app, session, &ask).await;
     assert!(offer.contains("¿Te la reservo?"), "the confirmation first: {offer}");

@@ -34,6 +34,7 @@ mod money;
 mod nlu;
 mod observability;
 mod payments;
+mod refunds;
 mod reservations;
 mod risky_hours;
 mod sandbox_chat;
