@@ -108,6 +108,27 @@ macro_rules! reservations_impl {
                 found.map(|_| ()).ok_or(StoreError::NotFound)
             }
 
+            /// Whether an active stay of ours, or (unless `ours_only`) an imported event that is
+            /// not an echo of ours, covers one of these nights. Asked once the nights are locked,
+            /// so a hold that cannot win says so at once instead of writing and being refused by
+            /// the constraint (which stays the authority).
+            async fn nights_taken(conn: &mut Conn, unit_id: i64, stay: Stay, ours_only: bool) -> Result<bool> {
+                let (taken,): (bool,) = sqlx::query_as(
+                    "SELECT EXISTS (SELECT 1 FROM reservations WHERE unit_id = $1 \
+                       AND status IN ('pre_reserved', 'confirmed', 'blocked') AND check_in < $3 AND check_out > $2) \
+                     OR (NOT $4 AND EXISTS (SELECT 1 FROM external_blocks WHERE unit_id = $1 AND echo_of IS NULL \
+                       AND check_in < $3 AND check_out > $2))",
+                )
+                .bind(unit_id)
+                .bind(stay.check_in)
+                .bind(stay.check_out)
+                .bind(ours_only)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(Self::map_err)?;
+                Ok(taken)
+            }
+
             /// Whether an imported event (not an echo of ours) covers one of these nights.
             async fn externally_taken(conn: &mut Conn, unit_id: i64, stay: Stay) -> Result<bool> {
                 let hit: Option<(i64,)> = sqlx::query_as(
@@ -178,7 +199,7 @@ macro_rules! reservations_impl {
                 // The constraint cannot look at the clock: stale holds must stop being active first.
                 Self::expire_in_tx(&mut w.tx, Some(new.unit_id), now).await?;
                 // Nights an OTA has taken are not ours to sell (an owner may still block them).
-                if new.status != ReservationStatus::Blocked && Self::externally_taken(&mut w.tx, new.unit_id, new.stay).await? {
+                if Self::nights_taken(&mut w.tx, new.unit_id, new.stay, new.status == ReservationStatus::Blocked).await? {
                     return Err(StoreError::Overlap);
                 }
                 if let (ReservationStatus::PreReserved, Some(max)) = (new.status, limits.max_holds_per_contact) {
