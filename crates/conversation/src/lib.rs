@@ -161,6 +161,9 @@ pub struct PropertyInfo {
     pub transfer: Option<Transfer>,
     /// Cancellation policy.
     pub cancellation: String,
+    /// The owner's typed refund policy ([`domain::CancellationPolicy::to_text`]), empty when
+    /// none: with one, a guest can cancel a paid booking in the chat after an explicit yes.
+    pub refund_policy: String,
     /// Changes of dates.
     pub date_changes: String,
     /// Pets (on top of which cabins take them).

@@ -69,6 +69,7 @@ impl Worker {
         w.register(crate::payments::REJECTED_NOTICE_JOB, Arc::new(RejectedNotice));
         w.register(crate::payments::refunds::REFUND_JOB, Arc::new(RefundJob));
         w.register(crate::payments::refunds::REFUND_NOTICE_JOB, Arc::new(RefundNotice));
+        w.register(crate::payments::refunds::PROPOSE_JOB, Arc::new(ProposeRefund));
         w.register(crate::chat::email::POLL_JOB, Arc::new(EmailPoll));
         w.register(crate::backup::DAILY_JOB, Arc::new(DailyBackup));
         w
@@ -334,6 +335,20 @@ impl Handler for RefundJob {
         match job.payload.get("refund_id").and_then(|v| v.as_i64()) {
             Some(id) => state.payments.run_refund(id).await,
             None => Outcome::Fail("payload without refund_id".into()),
+        }
+    }
+}
+
+/// A guest cancelled a paid booking in the chat: its refund, by the policy.
+struct ProposeRefund;
+
+#[async_trait]
+impl Handler for ProposeRefund {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        let actor = job.payload.get("actor").and_then(|v| v.as_str()).unwrap_or("guest");
+        match job.payload.get("code").and_then(|v| v.as_str()) {
+            Some(code) => state.payments.propose_refund_job(code, actor).await,
+            None => Outcome::Fail("payload without code".into()),
         }
     }
 }

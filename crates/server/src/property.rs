@@ -160,6 +160,7 @@ impl PropertySettings {
             mercado_pago: self.get("payment.mercado_pago") != "off",
             transfer: transfer.filter(|t| !t.alias.is_empty() || !t.cbu.is_empty()),
             cancellation: self.cancellation_text(),
+            refund_policy: self.cancellation_policy().map(|p| p.to_text()).unwrap_or_default(),
             date_changes: self.get("policy.date_changes").into(),
             pets: self.get("policy.pets").into(),
             children: self.get("policy.children").into(),

@@ -54,6 +54,7 @@ conformance!(
     migration_status_compares_the_database_with_this_build,
     control_characters_are_refused_or_removed_the_same_on_both_engines,
     the_balance_is_recorded_once_on_a_confirmed_reservation,
+    a_refund_is_proposed_once_and_moves_only_from_the_expected_status,
 );
 
 fn inbound(id: &str) -> NewInbound {
@@ -1334,4 +1335,59 @@ async fn postgres_a_guests_reservations_are_found_without_reading_the_table() {
     let filter = ReservationFilter { contact: Some("+5497".into()), limit: 10, ..Default::default() };
     let (found, total) = store.list_reservations(&filter).await.unwrap();
     assert_eq!((found.len(), total), (1, 1));
+}
+
+async fn a_refund_is_proposed_once_and_moves_only_from_the_expected_status(engine: Engine) {
+    use domain::RefundStatus::{Approved, Done, Pending};
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "devolucion").await;
+    let r = store
+        .create_reservation(&hold(u.id, "2027-06-01", "2027-06-03", "549222"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    let new = NewRefund {
+        reservation_id: r.id,
+        provider: "sandbox".into(),
+        provider_payment_id: "77".into(),
+        paid: Money(3_000_000),
+        amount: Money(1_500_000),
+        percent: 50,
+        status: Pending,
+    };
+    let job = NewJob {
+        kind: "refund".into(),
+        payload: serde_json::json!({}),
+        dedupe_key: None,
+        run_at: now(),
+        max_attempts: 5,
+    };
+    let first = store.create_refund(&new, None, &by("owner@x"), now()).await.unwrap();
+    let again =
+        store.create_refund(&NewRefund { amount: Money(1), ..new.clone() }, None, &by("owner@x"), now()).await.unwrap();
+    assert_eq!(again, first, "one refund per reservation");
+    assert_eq!(store.refund_for(r.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.refunds_of_payment("sandbox", "77").await.unwrap(), vec![first.clone()]);
+    // More than was paid is refused.
+    let too_much =
+        RefundUpdate { status: Approved, amount: Some(Money(3_000_001)), provider_refund_id: None, error: None };
+    let e = store.update_refund(first.id, &[Pending], &too_much, Some(&job), &by("o"), now()).await.unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    let approve = RefundUpdate { amount: Some(Money(1_000_000)), ..too_much };
+    let approved =
+        store.update_refund(first.id, &[Pending], &approve, Some(&job), &by("owner@x"), now()).await.unwrap();
+    assert_eq!((approved.status, approved.amount), (Approved, Money(1_000_000)));
+    // Its job was queued with the approval, keyed by the refund.
+    let dup = NewJob { dedupe_key: Some(format!("refund:{}", first.id)), ..job.clone() };
+    assert_eq!(store.enqueue_job(&dup, now()).await.unwrap(), None, "already queued");
+    // No longer pending: a second approval is refused.
+    let e = store.update_refund(first.id, &[Pending], &approve, None, &by("o"), now()).await.unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    let done = RefundUpdate { status: Done, amount: None, provider_refund_id: Some("R-1".into()), error: None };
+    let done = store.update_refund(first.id, &[Approved], &done, None, &by("payment:sandbox"), now()).await.unwrap();
+    assert_eq!((done.status, done.provider_refund_id.as_deref()), (Done, Some("R-1")));
+    assert_eq!(done.idempotency_key(), first.idempotency_key(), "the key is the record's, whatever its state");
+    let audit = store.audit_for(r.id).await.unwrap();
+    for action in ["refund_proposed", "refund_approved", "refund_done"] {
+        assert_eq!(audit.iter().filter(|a| a.action == action).count(), 1, "{action}");
+    }
 }

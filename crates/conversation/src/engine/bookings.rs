@@ -105,6 +105,33 @@ impl Engine<'_> {
                     vec![Choice::new(format!("yes:cancel:{}", b.code), "Sí, cancelar"), Choice::new("no:cancel", "No")],
                 );
             }
+            ReservationStatus::Confirmed if self.refund_policy().is_some() => {
+                let policy = self.refund_policy().unwrap_or(domain::CancellationPolicy::Credit);
+                let what = match policy.refund(b.deposit, b.stay.check_in, self.ctx.today) {
+                    domain::RefundDecision::Money { amount, .. } if amount > domain::Money::ZERO => format!(
+                        "Si la cancelás hoy, te corresponde una devolución de {} de la seña; la aprueba el dueño y sale por Mercado Pago al mismo medio con que pagaste.",
+                        amount.to_ars()
+                    ),
+                    domain::RefundDecision::Money { .. } => {
+                        "Si la cancelás hoy, según la política no hay devolución de la seña.".to_string()
+                    }
+                    domain::RefundDecision::Credit { .. } => {
+                        "Si la cancelás, la seña queda como crédito para otra fecha.".to_string()
+                    }
+                };
+                self.st.stage = Stage::ConfirmCancel { code: b.code.clone() };
+                let body = format!(
+                    "Tu reserva *{}* ({}, {}) ya está paga. {} {what}\n¿La cancelo?",
+                    b.code,
+                    self.unit_name(b.unit_id),
+                    self.range(&b.stay),
+                    policy.describe()
+                );
+                self.choices(
+                    body,
+                    vec![Choice::new(format!("yes:cancel:{}", b.code), "Sí, cancelar"), Choice::new("no:cancel", "No")],
+                );
+            }
             ReservationStatus::Confirmed => {
                 let who = self.who();
                 self.fx.push(Effect::HandOff);
@@ -131,6 +158,11 @@ impl Engine<'_> {
         }
     }
 
+    /// The owner's typed refund policy, when there is one.
+    fn refund_policy(&self) -> Option<domain::CancellationPolicy> {
+        domain::CancellationPolicy::parse(&self.ctx.property.refund_policy).ok().flatten()
+    }
+
     /// " (la política: …)" when the owner wrote one.
     fn policy_line(&self, policy: &str) -> String {
         let p = policy.trim();
@@ -145,7 +177,12 @@ impl Engine<'_> {
 
     pub(super) fn on_cancel_answer(&mut self, code: &str, yes: bool) {
         self.st.choices.clear();
-        let still_open = self.booking(code).filter(|b| b.status == ReservationStatus::PreReserved);
+        // A paid booking is cancelled in the chat only under a typed policy (the guest was told
+        // what it gives back); otherwise it goes to the owner.
+        let paid_ok = self.refund_policy().is_some();
+        let still_open = self.booking(code).filter(|b| {
+            b.status == ReservationStatus::PreReserved || (paid_ok && b.status == ReservationStatus::Confirmed)
+        });
         match (yes, still_open) {
             (true, Some(b)) => {
                 self.st.stage = Stage::Idle;
@@ -181,8 +218,14 @@ impl Engine<'_> {
             self.st.stage = Stage::Idle;
         }
         self.st.choices.clear();
+        let paid = self.booking(code).is_some_and(|b| b.paid);
+        let money = if paid {
+            " Le avisé al dueño por la seña: si corresponde devolución, te aviso por acá cuando salga."
+        } else {
+            ""
+        };
         self.text(format!(
-            "Listo, cancelé la reserva *{code}* y las fechas quedaron libres. Si querés armar otra, escribime 🙂"
+            "Listo, cancelé la reserva *{code}* y las fechas quedaron libres.{money} Si querés armar otra, escribime 🙂"
         ));
     }
 

@@ -362,6 +362,15 @@ impl Chat {
                             .cancel(&code, &format!("guest:{}", contact.channel), "cancelada por el huésped")
                             .await
                         {
+                            // A paid booking the guest cancelled: its refund, by the policy (#17).
+                            Ok(r) if r.confirmed_at.is_some() => {
+                                let job = crate::payments::refunds::propose_job(
+                                    &r.code,
+                                    &format!("guest:{}", contact.channel),
+                                    self.now(),
+                                );
+                                self.store.enqueue_job(&job, self.now()).await?;
+                            }
                             Ok(_) | Err(BookingError::Store(StoreError::Transition(_))) => {}
                             Err(e) => return Err(e.into()),
                         }

@@ -20,6 +20,18 @@ use store::{Change, NewJob, NewRefund, RefundRecord, RefundUpdate, Reservation, 
 
 pub const REFUND_JOB: &str = "refund";
 pub const REFUND_NOTICE_JOB: &str = "refund_notice";
+/// Proposes a guest-cancelled booking's refund (the chat cannot reach `Payments`).
+pub const PROPOSE_JOB: &str = "propose_refund";
+
+pub fn propose_job(code: &str, actor: &str, now: chrono::DateTime<chrono::Utc>) -> NewJob {
+    NewJob {
+        kind: PROPOSE_JOB.into(),
+        payload: json!({"code": code, "actor": actor}),
+        dedupe_key: Some(format!("{PROPOSE_JOB}:{code}")),
+        run_at: now,
+        max_attempts: 20,
+    }
+}
 
 /// Payment statuses that mean the money reached us (the deposit actually paid).
 const PAID: &[&str] = &["approved"];
@@ -116,6 +128,19 @@ impl Payments {
             .await;
         }
         Ok(Some(record))
+    }
+
+    /// The propose job.
+    pub async fn propose_refund_job(&self, code: &str, actor: &str) -> Outcome {
+        let result = async {
+            let r = self.store.get_reservation(code).await?;
+            self.propose_refund(&r, actor).await
+        }
+        .await;
+        match result {
+            Ok(_) => Outcome::Done,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
     }
 
     /// The owner approves a pending refund (optionally a different amount, never more than

@@ -6,7 +6,7 @@
 //! back is no alert.
 
 use crate::both_engines;
-use crate::conversation::{chat_hold, replies_after};
+use crate::conversation::{chat_hold, replies_after, say};
 use crate::dashboard_chat::{guest_sees, sandbox_app};
 use crate::helpers::*;
 use crate::ui::*;
@@ -20,6 +20,7 @@ both_engines!(
     automatic_refunds_need_no_click_and_our_refund_notified_back_is_no_alert,
     a_cancellation_without_money_back_or_for_credit_refunds_nothing,
     a_refund_mercado_pago_refuses_flags_the_reservation,
+    a_guest_asks_the_policy_and_cancels_a_paid_booking_only_on_yes,
 );
 
 /// A sandbox app with Mercado Pago's fake and the owner's policy.
@@ -244,4 +245,37 @@ async fn a_refund_mercado_pago_refuses_flags_the_reservation(engine: Engine) {
     let audit = app.state.store.audit_for(r.id).await.unwrap();
     assert!(audit.iter().any(|a| a.note.contains("Mercado Pago no aceptó la devolución")), "a clear Spanish note");
     assert_eq!(refunds_made(&app, &payment_id).await, 1, "only the panel's");
+}
+
+/// The guest side: "¿cuál es la política de cancelación?" is answered from the typed policy;
+/// "tengo que cancelar" on a paid booking says what it gives back and asks; only a yes cancels,
+/// and then the refund is proposed for the owner like an owner's cancellation.
+async fn a_guest_asks_the_policy_and_cancels_a_paid_booking_only_on_yes(engine: Engine) {
+    let app = app_with(engine, "30 días 100 %, 15 días 50 %", false).await;
+    let s = "guest-cancel";
+    let (code, _) = paid_booking(&app, s).await;
+    let r = app.state.store.get_reservation(&code).await.unwrap();
+    let answer = say(&app, s, "¿cuál es la política de cancelación?").await;
+    assert!(answer.contains("Si cancelás con 30 días o más de anticipación, te devolvemos toda la seña"), "{answer}");
+    let ask = say(&app, s, "tengo que cancelar").await;
+    assert!(ask.contains(&code) && ask.contains("¿La cancelo?"), "{ask}");
+    assert!(ask.contains(&r.deposit.percent(50).to_ars()), "20 days before: half of the deposit: {ask}");
+    let status = |app: &TestApp| {
+        let (store, code) = (app.state.store.clone(), code.clone());
+        async move { store.get_reservation(&code).await.unwrap().status }
+    };
+    assert_eq!(status(&app).await, ReservationStatus::Confirmed, "a question cancels nothing");
+    let kept = say(&app, s, "no").await;
+    assert!(kept.contains("la dejamos como está"), "{kept}");
+    assert_eq!(status(&app).await, ReservationStatus::Confirmed);
+    say(&app, s, "tengo que cancelar").await;
+    let done = say(&app, s, "sí").await;
+    assert!(done.contains("cancelé la reserva") && done.contains("si corresponde devolución"), "{done}");
+    assert_eq!(status(&app).await, ReservationStatus::Cancelled);
+    drain(&app).await;
+    let refund = app.state.store.refund_for(r.id).await.unwrap().expect("the refund is proposed");
+    assert_eq!((refund.status, refund.percent), (RefundStatus::Pending, 50));
+    let audit = app.state.store.audit_for(r.id).await.unwrap();
+    let proposed = audit.iter().find(|a| a.action == "refund_proposed").unwrap();
+    assert!(proposed.actor.starts_with("guest:"), "{}", proposed.actor);
 }
