@@ -678,6 +678,25 @@ fn resolve_end(k: &Ak, start: NaiveDate, today: NaiveDate) -> Option<NaiveDate> 
 
 /// `taken`: tokens already read as something else (named periods). `anchor`: the first day of the
 /// period being talked about, where bare days count from ("del 20 al 24" after "en enero").
+/// Where the guest corrects what they just wrote ("mejor dicho", "perdón", "digo", "quise
+/// decir", "me equivoqué"): the last such word. "digo" counts only right after a date or a
+/// comma ("te digo que…" is not a correction).
+fn correction_at(t: &[Tok]) -> Option<usize> {
+    (0..t.len()).rev().find(|&i| {
+        let before = |w: &str| i > 0 && t[i - 1].is_word(w);
+        (t[i].is_word("dicho") && before("mejor"))
+            || (t[i].is_word("decir") && before("quise"))
+            || t[i].is_word("perdon")
+            || t[i].is_word("corrijo")
+            || ((t[i].is_word("equivoque") || t[i].is_word("confundi")) && before("me"))
+            || (t[i].is_word("digo")
+                && i > 0
+                && !t[i - 1].is_word("te")
+                && !t[i - 1].is_word("le")
+                && !t[i - 1].is_word("les"))
+    })
+}
+
 pub(crate) fn extract(t: &[Tok], today: NaiveDate, taken: &[bool], anchor: Option<NaiveDate>) -> Dates {
     let (atoms, ctx_month, named_month) = scan(t, taken);
     let mut out = Dates { consumed: vec![false; t.len()], ..Dates::default() };
@@ -696,6 +715,20 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate, taken: &[bool], anchor: Optio
     let weekend = atoms.iter().any(|a| matches!(a.k, Ak::Weekend));
     let mut dated: Vec<Atom> =
         atoms.iter().copied().filter(|a| matches!(a.k, Ak::Cal(_) | Ak::Wd { .. } | Ak::Rel { .. })).collect();
+    // "del 12 al 14, mejor dicho del 13 al 15": dates after a correction replace the ones before.
+    // The month of the corrected dates still holds when the correction names none ("…de enero,
+    // mejor dicho 13 al 15").
+    let mut ctx_month = ctx_month;
+    if let Some(m) = correction_at(t)
+        && dated.iter().any(|a| a.s > m)
+    {
+        let dropped_month = dated.iter().filter(|a| a.s <= m).find_map(|a| match a.k {
+            Ak::Cal(c) => c.m,
+            _ => None,
+        });
+        dated.retain(|a| a.s > m);
+        ctx_month = ctx_month.or(dropped_month);
+    }
     let cals = dated.iter().filter(|a| matches!(a.k, Ak::Cal(_))).count();
     if cals >= 2 {
         dated.retain(|a| !matches!(a.k, Ak::Rel { .. }) || a.role != Role::None);

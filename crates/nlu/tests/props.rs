@@ -154,3 +154,25 @@ fn long_inputs_are_bounded() {
     let a = analyze(&padded, today, &units);
     assert_eq!(a.check_in, None);
 }
+
+/// A guest who corrects the dates in the same message means the corrected ones (found in the
+/// release demo: "del 12 al 14 de enero mejor dicho 13 al 15" held the 12th to the 14th).
+#[test]
+fn a_correction_in_the_same_message_wins() {
+    let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+    let d = |m, day| NaiveDate::from_ymd_opt(2027, m, day);
+    for text in [
+        "del 12 al 14 de enero mejor dicho 13 al 15",
+        "del 12 al 14 de enero, perdón, del 13 al 15",
+        "12 al 14 de enero digo 13 al 15 de enero",
+        "del 12 al 14 de enero, no, quise decir del 13 al 15",
+    ] {
+        let a = analyze(text, today, &units());
+        assert_eq!((a.check_in, a.check_out), (d(1, 13), d(1, 15)), "{text:?}: {a:?}");
+    }
+    // Without a correction the first range still counts, and a lone "digo" changes nothing.
+    let a = analyze("del 12 al 14 de enero", today, &units());
+    assert_eq!((a.check_in, a.check_out), (d(1, 12), d(1, 14)));
+    let a = analyze("te digo que del 12 al 14 de enero", today, &units());
+    assert_eq!((a.check_in, a.check_out), (d(1, 12), d(1, 14)));
+}

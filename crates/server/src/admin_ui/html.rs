@@ -313,6 +313,7 @@ pub fn notice(ok: Option<&str>) -> &'static str {
             "Listo: la devolución está aprobada y en camino; cuando Mercado Pago la haga, le avisamos al huésped."
         }
         "devolucion_no" => "Listo: la seña no se devuelve.",
+        "devolucion_calculada" => "Listo: la devolución quedó calculada según tu política.",
         _ => "",
     }
 }

@@ -881,7 +881,18 @@ fn refund_block(
     );
     b += &err(errors, "refund");
     let Some(f) = refund else {
-        b += r#"</dl><p class="muted">La reserva está cancelada y tiene pagos, pero no hay devolución calculada: si corresponde, devolvé desde Mercado Pago.</p></div>"#;
+        // The cancellation committed but its refund was never proposed (the process stopped in
+        // between, or it was cancelled before refunds existed): the owner computes it here.
+        b += r#"</dl><p class="muted">La reserva está cancelada y tiene pagos, pero no hay devolución calculada.</p>"#;
+        if sess.is_owner() {
+            let _ = write!(
+                b,
+                r#"<form method="post" action="/admin/reservas/{code}/devolucion" class="inline" id="form-calcular-devolucion">{csrf}<button type="submit" name="action" value="calcular" id="btn-calcular-devolucion">Calcular la devolución según la política</button></form>"#,
+                code = e(&r.code),
+                csrf = sess.csrf_field(),
+            );
+        }
+        b += "</div>";
         return b;
     };
     let _ = write!(
@@ -919,6 +930,15 @@ fn refund_block(
 pub async fn refund(State(s): State<AppState>, Path(code): Path<String>, form: CsrfForm) -> UiResult<Response> {
     form.session.require_owner()?;
     let r = load(&s, &code).await?;
+    if form.get("action") == "calcular" && s.store.refund_for(r.id).await?.is_none() {
+        return match s.payments.propose_refund(&r, &form.session.email).await.map_err(UiError::internal)? {
+            Some(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "devolucion_calculada")),
+            None => {
+                let why = "No hay un pago por Mercado Pago de esta reserva cancelada para devolver.";
+                refused(&s, &form, &code, "general", why.into()).await
+            }
+        };
+    }
     let Some(pending) = s.store.refund_for(r.id).await? else {
         return refused(&s, &form, &code, "general", "Esta reserva no tiene una devolución para aprobar.".into()).await;
     };

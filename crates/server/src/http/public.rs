@@ -281,6 +281,10 @@ pub async fn cancel(
         if let Err(e) = state.chat.owner_cancelled(&r).await {
             tracing::error!(error = %e, code = %r.code, "could not tell the guest about the cancellation");
         }
+        // A paid reservation: its refund by the policy, as from the dashboard (#17).
+        if let Err(e) = state.payments.propose_refund(&r, &admin.email).await {
+            tracing::error!(error = %e, code = %r.code, "could not propose the refund");
+        }
         Ok((
             StatusCode::OK,
             json!({"code": r.code, "status": r.status.as_str(), "cancelled_at": r.cancelled_at.map(|t| t.to_rfc3339())}),

@@ -21,6 +21,7 @@ both_engines!(
     a_cancellation_without_money_back_or_for_credit_refunds_nothing,
     a_refund_mercado_pago_refuses_flags_the_reservation,
     a_guest_asks_the_policy_and_cancels_a_paid_booking_only_on_yes,
+    the_admin_api_cancels_the_same_way_and_a_missing_refund_is_computed_on_the_page,
 );
 
 /// A sandbox app with Mercado Pago's fake and the owner's policy.
@@ -278,4 +279,36 @@ async fn a_guest_asks_the_policy_and_cancels_a_paid_booking_only_on_yes(engine: 
     let audit = app.state.store.audit_for(r.id).await.unwrap();
     let proposed = audit.iter().find(|a| a.action == "refund_proposed").unwrap();
     assert!(proposed.actor.starts_with("guest:"), "{}", proposed.actor);
+}
+
+/// The admin API's cancel proposes the refund like the dashboard; a cancellation whose refund
+/// was never proposed (the process stopped in between) gets it from a button on the page.
+async fn the_admin_api_cancels_the_same_way_and_a_missing_refund_is_computed_on_the_page(engine: Engine) {
+    let app = app_with(engine, "15:100", false).await;
+    let (code, _) = paid_booking(&app, "api-cancel").await;
+    let token = app.owner_token().await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/reservations/{code}/cancel")))
+        .bearer_auth(&token)
+        .json(&json!({"reason": "pedido por teléfono"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = app.state.store.get_reservation(&code).await.unwrap().id;
+    let refund = app.state.store.refund_for(id).await.unwrap().expect("proposed by the API's cancel");
+    assert_eq!((refund.status, refund.percent), (RefundStatus::Pending, 100));
+    // A crash right after the cancellation: cancelled, paid, no refund.
+    let (other, _) = paid_booking_on(&app, "recompute", 40).await;
+    app.state.booking.cancel(&other, "owner@posada.test", "se cortó la luz").await.unwrap();
+    let ui = owner_ui(&app).await;
+    let path = format!("/admin/reservas/{other}");
+    assert!(ui.page(&path).await.contains(r#"id="btn-calcular-devolucion""#));
+    let ok = ui.post(&format!("{path}/devolucion"), &[("action", "calcular")]).await;
+    assert_eq!(location(&ok), format!("{path}?ok=devolucion_calculada"));
+    let other_id = app.state.store.get_reservation(&other).await.unwrap().id;
+    let refund = app.state.store.refund_for(other_id).await.unwrap().expect("computed from the page");
+    assert_eq!(refund.status, RefundStatus::Pending);
+    assert!(!ui.page(&path).await.contains(r#"id="btn-calcular-devolucion""#));
 }
