@@ -53,6 +53,11 @@ impl Breaker {
         Breaker::with(name, 5, Duration::from_secs(60), 2)
     }
 
+    /// The provider it guards (`whatsapp`, `instagram`…), as the metrics label it.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     pub fn with(name: &'static str, failure_threshold: u32, open_for: Duration, close_after: u32) -> Breaker {
         Breaker {
             name,

@@ -5,8 +5,8 @@
 //! later reply may carry. One module, one adapter type, two registrations.
 
 use crate::adapter::{
-    Adapter, Audio, Envelope, Inbound, Outgoing, Read, Recipient, Reply, SendContext, SendFailure, Sent, Webhook,
-    same_secret,
+    Adapter, Audio, Envelope, Inbound, Outgoing, Read, Recipient, Reply, SendContext, SendFailure, Sent, StatusUpdate,
+    Webhook, same_secret,
 };
 use crate::breaker::Breaker;
 use crate::whatsapp::signature_valid;
@@ -102,6 +102,26 @@ impl MetaClient {
         outcome
     }
 
+    /// `GET /{account-id}` with the token, read-only (`posada doctor`): a Page answers its `name`,
+    /// an Instagram professional account its `username` too; a bad token is Graph error 190, an
+    /// id the token cannot see is error 100.
+    pub async fn probe_account(&self) -> Result<crate::Probe, String> {
+        let url = format!("{}/{}/{}", self.config.api_base, self.config.api_version, self.config.account_id);
+        let fields = if self.breaker.name() == "instagram" { "id,username,name" } else { "id,name" };
+        let req = self.http.get(url).query(&[("fields", fields)]);
+        crate::probe(req.bearer_auth(self.config.access_token.expose_secret())).await
+    }
+
+    /// How long the webhook verification token is (`posada doctor` warns on a short one).
+    pub fn verify_token_len(&self) -> usize {
+        self.config.verify_token.expose_secret().chars().count()
+    }
+
+    /// Whether the app secret that signs every webhook is set (empty means nothing verifies).
+    pub fn has_app_secret(&self) -> bool {
+        !self.config.app_secret.expose_secret().trim().is_empty()
+    }
+
     /// An attachment's bytes: Meta gives a signed CDN URL in the webhook.
     pub async fn download(&self, url: &str) -> Result<(Vec<u8>, String), SendError> {
         let mut r =
@@ -190,6 +210,30 @@ pub fn parse_webhook(object: &str, body: &[u8]) -> Result<Vec<Envelope>, serde_j
     Ok(out)
 }
 
+/// Messenger's `delivery` events (`message_deliveries`): each `mid` in `mids` is one of our
+/// messages delivered. `mids` may be absent (older clients: only a `watermark`), and `read`
+/// events carry only a `watermark` — a time, not ids — so neither becomes a status: marking by
+/// time would need the contact's sent messages by timestamp, which the store does not offer.
+pub fn parse_deliveries(object: &str, body: &[u8]) -> Result<Vec<StatusUpdate>, serde_json::Error> {
+    let v: Value = serde_json::from_slice(body)?;
+    if v["object"].as_str() != Some(object) {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in v["entry"].as_array().into_iter().flatten() {
+        for event in entry["messaging"].as_array().into_iter().flatten() {
+            for mid in event["delivery"]["mids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                out.push(StatusUpdate {
+                    message_id: domain::text::strip(mid).into_owned(),
+                    status: domain::MessageStatus::Delivered,
+                    error: None,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The Send API's `message` for a reply: quick replies up to 13 options, numbered text beyond.
 pub fn message_of(reply: &Outgoing) -> Vec<Value> {
     match &reply.reply {
@@ -242,7 +286,8 @@ impl Adapter for MetaAdapter {
 
     fn parse_webhook(&self, body: &[u8]) -> Result<Webhook, String> {
         let messages = parse_webhook(self.object(), body).map_err(|e| e.to_string())?;
-        Ok(Webhook { messages, statuses: Vec::new() })
+        let statuses = parse_deliveries(self.object(), body).map_err(|e| e.to_string())?;
+        Ok(Webhook { messages, statuses })
     }
 
     fn read(&self, kind: &str, p: &Value) -> Read {
@@ -321,6 +366,25 @@ mod tests {
     fn hook(object: &str, events: Vec<Value>) -> Vec<u8> {
         serde_json::to_vec(&json!({"object": object, "entry": [{"id": "PAGE", "time": 1, "messaging": events}]}))
             .unwrap()
+    }
+
+    #[test]
+    fn deliveries_with_mids_become_delivered_and_watermark_only_reads_do_not() {
+        let body = hook(
+            "page",
+            vec![
+                json!({"sender": {"id": "P"}, "recipient": {"id": "9002"},
+                       "delivery": {"mids": ["mid.1458668856218:ed81099e15d3f4f233"], "watermark": 1458668856253i64}}),
+                json!({"sender": {"id": "P"}, "recipient": {"id": "9002"}, "delivery": {"watermark": 1}}),
+                json!({"sender": {"id": "P"}, "recipient": {"id": "9002"}, "timestamp": 2, "read": {"watermark": 2}}),
+            ],
+        );
+        let got = parse_deliveries("page", &body).unwrap();
+        assert_eq!(got.len(), 1, "only the delivery that names its message");
+        assert_eq!(got[0].message_id, "mid.1458668856218:ed81099e15d3f4f233");
+        assert_eq!(got[0].status, domain::MessageStatus::Delivered);
+        assert!(parse_deliveries("instagram", &body).unwrap().is_empty(), "another object's events are not ours");
+        assert!(parse_webhook("page", &body).unwrap().is_empty(), "and none of them is a guest message");
     }
 
     #[test]

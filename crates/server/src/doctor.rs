@@ -13,6 +13,7 @@ use crate::channels::Probe;
 use crate::config::{Config, Mode, PaymentProvider, Source};
 use crate::payments::provider::AccountCheck;
 use chrono::{DateTime, Utc};
+use domain::Channel;
 use serde::Serialize;
 use std::sync::Arc;
 use store::Store;
@@ -138,6 +139,8 @@ pub async fn run(source: &Source) -> Report {
     public_url(&config, &mut checks).await;
     sandbox(&config, &mut checks);
     whatsapp(&config, &mut checks, &mut dates).await;
+    meta(&config, Channel::Instagram, &mut checks, &mut dates).await;
+    meta(&config, Channel::Messenger, &mut checks, &mut dates).await;
     mercadopago(&config, &mut checks, &mut dates).await;
     email(&config, &mut checks).await;
     stt(&config, &mut checks, &mut dates).await;
@@ -546,6 +549,118 @@ async fn whatsapp(config: &Config, checks: &mut Vec<Check>, dates: &mut Vec<Date
             }
         }
     }
+}
+
+/// Instagram Direct or Messenger: the same Graph API, so the same three questions — does the
+/// token reach the account, is every webhook signed, will Meta be able to call us (https).
+async fn meta(config: &Config, channel: Channel, checks: &mut Vec<Check>, dates: &mut Vec<DateTime<Utc>>) {
+    let (id, token_id, webhook_id, (vars, account_var, where_id)) = match channel {
+        Channel::Instagram => (
+            "instagram",
+            "instagram_token",
+            "instagram_webhook",
+            (
+                "POSADA_INSTAGRAM_*",
+                "POSADA_INSTAGRAM_ACCOUNT_ID",
+                "el identificador de la cuenta profesional de Instagram (Meta Business → Configuración → Cuentas de Instagram)",
+            ),
+        ),
+        _ => (
+            "messenger",
+            "messenger_token",
+            "messenger_webhook",
+            (
+                "POSADA_MESSENGER_*",
+                "POSADA_MESSENGER_PAGE_ID",
+                "el identificador de la página de Facebook (la página → Información → Transparencia de la página)",
+            ),
+        ),
+    };
+    let label = channel.label();
+    let Some(meta) = (match channel {
+        Channel::Instagram => config.instagram.as_ref(),
+        _ => config.messenger.as_ref(),
+    }) else {
+        checks.push(check(
+            id,
+            label,
+            Status::Skip,
+            format!("no está configurado ({vars}): el bot atiende sólo por los otros canales"),
+        ));
+        return;
+    };
+    let client = crate::channels::meta::MetaClient::new(meta.clone(), id);
+    let title = if channel == Channel::Instagram { "Instagram: token y cuenta" } else { "Messenger: token y página" };
+    match client.probe_account().await {
+        Err(e) => checks.push(
+            check(token_id, title, Status::Fail, unreachable(&meta.api_base, &e))
+                .fix("revisá la conexión a internet de este servidor (y la variable *_API_BASE si la cambiaste)"),
+        ),
+        Ok(p) => {
+            dates.extend(p.date);
+            let graph = crate::channels::whatsapp::graph_error(&p.body);
+            checks.push(match (p.status, graph) {
+                (200, _) if p.body["id"].as_str() == Some(meta.account_id.as_str()) => {
+                    let name = p.body["username"]
+                        .as_str()
+                        .map(|u| format!("@{u}"))
+                        .or_else(|| p.body["name"].as_str().map(String::from))
+                        .unwrap_or_else(|| meta.account_id.clone());
+                    check(token_id, title, Status::Ok, format!("el token es válido y llega a {name}"))
+                }
+                (200, _) => check(
+                    token_id,
+                    title,
+                    Status::Fail,
+                    format!("Meta contestó por otra cuenta que {}", meta.account_id),
+                )
+                .fix(format!("copiá en {account_var} {where_id}")),
+                (_, Some((190, message))) | (401, Some((_, message))) => check(
+                    token_id,
+                    title,
+                    Status::Fail,
+                    format!("Meta rechaza el token de acceso: {message}"),
+                )
+                .fix(format!("generá un token de página que no venza (Meta Business → Usuarios del sistema) con permiso para mensajes de {label}, y ponelo en {}", vars.replace('*', "ACCESS_TOKEN"))),
+                (_, Some((100, message))) | (404, Some((_, message))) => check(
+                    token_id,
+                    title,
+                    Status::Fail,
+                    format!("la cuenta {} no existe o no pertenece a este token: {message}", meta.account_id),
+                )
+                .fix(format!("copiá en {account_var} {where_id}")),
+                (status, graph) => check(
+                    token_id,
+                    title,
+                    Status::Fail,
+                    format!("Meta contestó {status}: {}", graph.map(|g| g.1).unwrap_or_default()),
+                )
+                .fix("probá de nuevo en unos minutos; si sigue, revisá el estado de la app en developers.facebook.com"),
+            });
+        }
+    }
+    let webhook_title = if channel == Channel::Instagram { "Instagram: webhook" } else { "Messenger: webhook" };
+    let url = format!("{}/api/v1/webhooks/{}", config.public_url, channel.as_str());
+    let verify = vars.replace('*', "VERIFY_TOKEN");
+    let secret = vars.replace('*', "APP_SECRET");
+    checks.push(if !client.has_app_secret() {
+        check(webhook_id, webhook_title, Status::Fail, "falta el secreto de la app: no podría comprobar que los avisos vienen de Meta")
+            .fix(format!("copiá la clave secreta de la app (developers.facebook.com → tu app → Configuración → Básica) en {secret}"))
+    } else if !config.public_url.starts_with("https://") {
+        check(webhook_id, webhook_title, Status::Fail, format!("{url} no es HTTPS: Meta sólo avisa a direcciones https://"))
+            .fix("poné Caddy adelante (deploy/Caddyfile) y usá https:// en POSADA_PUBLIC_URL")
+    } else if client.verify_token_len() < 16 {
+        let n = client.verify_token_len();
+        check(webhook_id, webhook_title, Status::Warn, format!("el token de verificación tiene {n} caracteres"))
+            .fix(format!("usá uno largo y difícil de adivinar (p. ej. `openssl rand -hex 16`) en {verify} y en la consola de Meta"))
+    } else {
+        check(
+            webhook_id,
+            webhook_title,
+            Status::Ok,
+            format!("pegá {url} en la consola de Meta (campos messages y messaging_postbacks); cada aviso llega firmado"),
+        )
+    });
 }
 
 fn template_status(status: &str) -> &'static str {

@@ -1,4 +1,5 @@
-//! "Conversaciones": the guest chats (WhatsApp, e-mail, sandbox). Chats in hand-off first, then
+//! "Conversaciones": the guest chats (WhatsApp, e-mail, Instagram, Messenger, sandbox), each with
+//! its channel's icon. Chats in hand-off first, then
 //! the recent ones; a thread shows the conversation as the guest saw it, and a person (owner or
 //! staff) answers through the outbox (`Chat::owner_reply`), takes the chat over or gives it back
 //! to the bot (`Chat::release`). Every action writes an audit row with the user's e-mail.
@@ -23,20 +24,15 @@ pub fn contact_name(c: &Contact) -> String {
     if c.name.trim().is_empty() { c.address.clone() } else { c.name.clone() }
 }
 
-/// The channel's name as the owner reads it, from the enum (one place for every page).
-pub fn channel_of(c: &Contact) -> &'static str {
-    c.channel.label()
-}
-
 /// One chat in a list: a link to its thread.
 pub fn item(c: &Contact, tz: Tz) -> String {
     let when = c.last_inbound_at.map(|t| format!("último mensaje {}", html::time(t, tz))).unwrap_or_default();
     let badge = if c.handed_off { r#" <span class="badge handoff">Espera a una persona</span>"# } else { "" };
     format!(
-        r#"<li><a href="/admin/conversaciones/{id}"><strong>{name}</strong> · {channel} · {addr}</a>{badge} <span class="muted">{when}</span></li>"#,
+        r#"<li><a href="/admin/conversaciones/{id}">{channel} <strong>{name}</strong> · {addr}</a>{badge} <span class="muted">{when}</span></li>"#,
         id = c.id,
         name = e(&contact_name(c)),
-        channel = channel_of(c),
+        channel = html::channel_badge(c.channel),
         addr = e(&c.address),
         when = e(&when),
     )
@@ -235,7 +231,7 @@ async fn thread_page(
     let mut b = format!(
         r#"<p><a href="/admin/conversaciones">‹ Conversaciones</a></p><h1>{} <span class="muted">{} · {}</span></h1>"#,
         e(&name),
-        channel_of(c),
+        html::channel_badge(c.channel),
         e(&c.address)
     );
     let csrf = sess.csrf_field();

@@ -223,6 +223,38 @@ pub fn channel_label(channel: domain::Channel) -> &'static str {
     channel.label()
 }
 
+/// The channel's icon with its name: a small inline SVG (no image request, no emoji, drawn in
+/// the channel's colour by CSS) and the name as text — which a phone-width screen hides
+/// visually but a screen reader still reads, so the badge always has its accessible name.
+pub fn channel_badge(channel: domain::Channel) -> String {
+    use domain::Channel;
+    let shape = match channel {
+        // A speech bubble with a tail at the bottom left, a handset inside.
+        Channel::Whatsapp => {
+            r#"<path d="M4.5 19.5l1.1-3.6A8 8 0 1 1 8.3 18.6z"/><path d="M9 8.5c0 3 2.5 6 5.5 6.5l1-1.5-2-1-.8.8c-1-.5-1.8-1.3-2.3-2.3l.8-.8-1-2-1.2.3z"/>"#
+        }
+        Channel::Email => r#"<rect x="3" y="5.5" width="18" height="13" rx="2"/><path d="M3.5 7l8.5 6 8.5-6"/>"#,
+        // A rounded square, the lens and the flash dot.
+        Channel::Instagram => {
+            r#"<rect x="3.5" y="3.5" width="17" height="17" rx="5"/><circle cx="12" cy="12" r="4"/><circle cx="17" cy="7" r="0.6"/>"#
+        }
+        // A round bubble with the lightning zigzag.
+        Channel::Messenger => {
+            r#"<path d="M12 3.5c-4.8 0-8.5 3.5-8.5 8 0 2.4 1 4.5 2.8 6v3l2.7-1.5c1 .3 1.9.4 3 .4 4.8 0 8.5-3.5 8.5-8s-3.7-7.9-8.5-7.9z"/><path d="M7.5 13.5l3-3 2.5 2 3.5-3-3 3-2.5-2z"/>"#
+        }
+        // The demo chat: a square bubble with three dots.
+        Channel::Sandbox => {
+            r#"<path d="M4 5h16v11H9l-4 3.5V16H4z"/><path d="M8.5 10.5h.01M12 10.5h.01M15.5 10.5h.01"/>"#
+        }
+        Channel::Admin | Channel::Web | Channel::Api => r#"<circle cx="12" cy="12" r="8"/>"#,
+    };
+    format!(
+        r#"<span class="chan chan-{id}" title="{label}"><svg class="chan-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">{shape}</svg><span class="chan-name">{label}</span></span>"#,
+        id = channel.as_str(),
+        label = channel.label(),
+    )
+}
+
 /// Which navigation entry a page belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {

@@ -170,6 +170,51 @@ async fn the_dashboard_works_in_a_real_browser() {
     d.goto(&app.url("/admin/conversaciones")).await;
     d.wait_text("#chats-espera", "Carla Ruiz", Duration::from_secs(5)).await;
     d.wait_text("#chats-recientes", "Pedro Alonso", Duration::from_secs(5)).await;
+    // A guest on every channel: each chat shows its channel's icon, and at 360 px the name
+    // beside it is hidden from sight but still there for a screen reader.
+    let now = chrono::Utc::now();
+    for (channel, address, name) in [
+        (domain::Channel::Whatsapp, "5492944111222", "Wanda Whatsapp"),
+        (domain::Channel::Email, "ines@example.com", "Inés Email"),
+        (domain::Channel::Instagram, "17841400000000009", "Iris Instagram"),
+        (domain::Channel::Messenger, "27000000000000009", "Mara Messenger"),
+    ] {
+        app.state.store.upsert_contact(channel, address, name, now).await.unwrap();
+    }
+    d.goto(&app.url("/admin/conversaciones")).await;
+    d.wait_text("#chats-recientes", "Mara Messenger", Duration::from_secs(5)).await;
+    let icons = d
+        .script(
+            "return [...document.querySelectorAll('#chats-recientes .chan')].map(b => { \
+               const i = b.querySelector('svg').getBoundingClientRect(); \
+               const n = b.querySelector('.chan-name'); \
+               return {cls: b.className, icon_w: i.width, icon_h: i.height, \
+                       hidden: b.querySelector('svg').getAttribute('aria-hidden'), \
+                       name: n.textContent, name_w: n.getBoundingClientRect().width, \
+                       color: getComputedStyle(b).color}; });",
+        )
+        .await;
+    let icons = icons.as_array().cloned().unwrap_or_default();
+    for (channel, label) in [
+        ("whatsapp", "WhatsApp"),
+        ("email", "E-mail"),
+        ("instagram", "Instagram"),
+        ("messenger", "Messenger"),
+        ("sandbox", "Chat de prueba"),
+    ] {
+        let b = icons
+            .iter()
+            .find(|b| b["cls"] == format!("chan chan-{channel}"))
+            .unwrap_or_else(|| panic!("{channel}: {icons:?}"));
+        assert!(
+            b["icon_w"].as_f64().unwrap() >= 16.0 && b["icon_h"].as_f64().unwrap() >= 16.0,
+            "{channel} icon shows: {b}"
+        );
+        assert_eq!((b["hidden"].as_str(), b["name"].as_str()), (Some("true"), Some(label)), "{b}");
+        assert!(b["name_w"].as_f64().unwrap() <= 1.0, "at 360 px the name is only for screen readers: {b}");
+    }
+    let colors: std::collections::BTreeSet<_> = icons.iter().map(|b| b["color"].to_string()).collect();
+    assert!(colors.len() >= 5, "each channel its colour: {icons:?}");
     shot(&d, "conversaciones-360").await;
     d.goto(&app.url(&thread)).await;
     let reply = "Hola Carla, soy Marta, la dueña. Sí, la Arrayán está libre esas noches. ¿Te la reservo?";

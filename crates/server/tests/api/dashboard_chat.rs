@@ -18,6 +18,7 @@ both_engines!(
     cancelling_a_reservation_from_a_chat_tells_the_guest,
     the_funnel_counts_conversations_to_paid,
     hand_offs_and_guest_messages_reach_open_pages,
+    every_chat_shows_its_channel_icon_with_its_name,
 );
 
 pub async fn sandbox_app(engine: Engine, extra: Vec<(&'static str, String)>) -> TestApp {
@@ -331,4 +332,34 @@ async fn hand_offs_and_guest_messages_reach_open_pages(engine: Engine) {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(seen.contains("Nuevo mensaje de Lía"), "{seen}");
+}
+
+async fn every_chat_shows_its_channel_icon_with_its_name(engine: Engine) {
+    let app = sandbox_app(engine, vec![]).await;
+    let now = chrono::Utc::now();
+    let mut ids = Vec::new();
+    for (channel, address, name) in [
+        (domain::Channel::Whatsapp, "5492944111222", "Wanda"),
+        (domain::Channel::Email, "ines@example.com", "Inés"),
+        (domain::Channel::Instagram, "17841400000000009", "Iris"),
+        (domain::Channel::Messenger, "27000000000000009", "Mara"),
+        (domain::Channel::Sandbox, "chat-9", "Sara"),
+    ] {
+        ids.push((channel, app.state.store.upsert_contact(channel, address, name, now).await.unwrap().id));
+    }
+    let ui = owner_ui(&app).await;
+    let list = ui.page("/admin/conversaciones").await;
+    for (channel, id) in ids {
+        let badge = format!(
+            r#"<span class="chan chan-{}" title="{label}"><svg class="chan-icon""#,
+            channel.as_str(),
+            label = channel.label()
+        );
+        let name = format!(r#"<span class="chan-name">{}</span>"#, channel.label());
+        let row = list.split("<li>").find(|li| li.contains(&format!("/admin/conversaciones/{id}\""))).unwrap();
+        assert!(row.contains(&badge) && row.contains(&name), "{channel:?}: {row}");
+        assert!(row.contains(r#"aria-hidden="true""#) && !row.contains("🟢"), "the icon is decoration: {row}");
+        let thread = ui.page(&format!("/admin/conversaciones/{id}")).await;
+        assert!(thread.contains(&badge), "{channel:?} thread: {thread}");
+    }
 }

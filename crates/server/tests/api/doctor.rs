@@ -166,7 +166,12 @@ async fn doctor_is_all_green_against_valid_fakes_and_prints_what_to_paste() {
     );
     f.ota.respond_at("/airbnb.ics", Canned::text(200, "text/calendar", &feed()));
     let db = database(&format!("{}/airbnb.ics", f.ota.address), true).await;
-    let (code, checks, report, text) = doctor(&env(&db, &f.bases(), &mail.env()));
+    meta_accounts(&f.graph);
+    let mut env = env(&db, &f.bases(), &mail.env());
+    env.extend(meta_vars(&f.graph.address).into_iter().map(|(k, v)| {
+        (k, if k == "POSADA_MESSENGER_VERIFY_TOKEN" { "messenger-verify-token-long".into() } else { v })
+    }));
+    let (code, checks, report, text) = doctor(&env);
     let not_ok: Vec<_> = checks.values().filter(|c| c["status"] != "ok" && c["id"] != "btree_gist").collect();
     assert!(not_ok.is_empty(), "every check passes against the fakes: {not_ok:#?}\n{text}");
     assert_eq!((code, report["ok"].as_bool()), (0, Some(true)), "{text}");
@@ -181,6 +186,10 @@ async fn doctor_is_all_green_against_valid_fakes_and_prints_what_to_paste() {
         "whatsapp_token",
         "whatsapp_webhook",
         "whatsapp_templates",
+        "instagram_token",
+        "instagram_webhook",
+        "messenger_token",
+        "messenger_webhook",
         "mercadopago_token",
         "mercadopago_webhook",
         "smtp",
@@ -357,4 +366,112 @@ async fn doctor_catches_a_foreign_number_unapproved_templates_sandbox_payments_a
     assert_eq!(status(&checks, "mercadopago"), "skip");
     assert_eq!(status(&checks, "stt"), "skip");
     assert_eq!(status(&checks, "email"), "skip");
+}
+
+const IG_ID: &str = "17841405822304914";
+const PAGE_ID: &str = "134895793791914";
+const META_TOKEN: &str = "EAAG-sentinel-page-token";
+
+fn meta_env(db: &TestDatabase, graph: &str) -> Vec<(&'static str, String)> {
+    let mut env = env(db, &Bases { graph: graph.into(), mp: graph.into(), stt: graph.into() }, &[]);
+    env.retain(|(k, _)| !k.starts_with("POSADA_STT") && !k.starts_with("POSADA_WHATSAPP"));
+    env.extend(meta_vars(graph));
+    env
+}
+
+/// Both Meta channels configured against `graph`; Messenger's verify token is too short (a ⚠).
+fn meta_vars(graph: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("POSADA_INSTAGRAM_VERIFY_TOKEN", "ig-verify-token-long-enough".to_string()),
+        ("POSADA_INSTAGRAM_APP_SECRET", "ig-app-secret".into()),
+        ("POSADA_INSTAGRAM_ACCESS_TOKEN", META_TOKEN.into()),
+        ("POSADA_INSTAGRAM_ACCOUNT_ID", IG_ID.into()),
+        ("POSADA_INSTAGRAM_API_BASE", graph.into()),
+        ("POSADA_MESSENGER_VERIFY_TOKEN", "short".into()),
+        ("POSADA_MESSENGER_APP_SECRET", "page-app-secret".into()),
+        ("POSADA_MESSENGER_ACCESS_TOKEN", META_TOKEN.into()),
+        ("POSADA_MESSENGER_PAGE_ID", PAGE_ID.into()),
+        ("POSADA_MESSENGER_API_BASE", graph.into()),
+    ]
+}
+
+fn meta_accounts(graph: &FakeUpstream) {
+    graph.respond_at(
+        &format!("/v21.0/{IG_ID}"),
+        Canned::json(200, json!({"id": IG_ID, "username": "cabanasdellago", "name": "Cabañas del Lago"})),
+    );
+    graph.respond_at(
+        &format!("/v21.0/{PAGE_ID}"),
+        Canned::json(200, json!({"id": PAGE_ID, "name": "Cabañas del Lago"})),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_instagram_and_messenger_read_only_with_their_token() {
+    let f = fakes().await;
+    meta_accounts(&f.graph);
+    f.ota.respond_at("/airbnb.ics", Canned::text(200, "text/calendar", &feed()));
+    let db = database(&format!("{}/airbnb.ics", f.ota.address), true).await;
+    let (_, checks, report, text) = doctor(&meta_env(&db, &f.graph.address));
+    assert_eq!(status(&checks, "instagram_token"), "ok", "{text}");
+    assert!(checks["instagram_token"]["detail"].as_str().unwrap().contains("@cabanasdellago"), "{text}");
+    assert_eq!(status(&checks, "messenger_token"), "ok", "{text}");
+    assert!(checks["messenger_token"]["detail"].as_str().unwrap().contains("Cabañas del Lago"), "{text}");
+    assert_eq!(status(&checks, "instagram_webhook"), "ok", "{text}");
+    assert!(
+        checks["instagram_webhook"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("https://localhost:8443/api/v1/webhooks/instagram"),
+        "{text}"
+    );
+    assert_eq!(status(&checks, "messenger_webhook"), "warn", "a 5-character verify token: {text}");
+    assert_eq!(status(&checks, "whatsapp"), "skip", "{text}");
+    // Read-only GETs of the accounts, with the configured token; nothing sent.
+    let requests = f.graph.requests();
+    assert!(requests.iter().all(|r| r.method == "GET"), "{requests:?}");
+    let ig = requests.iter().find(|r| r.path == format!("/v21.0/{IG_ID}")).expect("Instagram probed");
+    assert_eq!(ig.headers["authorization"], format!("Bearer {META_TOKEN}"));
+    assert!(requests.iter().any(|r| r.path == format!("/v21.0/{PAGE_ID}")), "Messenger probed");
+    for secret in [META_TOKEN, "ig-app-secret", "page-app-secret", "ig-verify-token-long-enough"] {
+        assert!(!text.contains(secret) && !report.to_string().contains(secret), "{secret} printed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_a_bad_meta_token_a_foreign_page_and_a_plain_http_webhook() {
+    let f = fakes().await;
+    f.graph.respond_at(
+        &format!("/v21.0/{IG_ID}"),
+        Canned::json(
+            400,
+            json!({"error": {"message": "Error validating access token: Session has expired", "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "x"}}),
+        ),
+    );
+    f.graph.respond_at(
+        &format!("/v21.0/{PAGE_ID}"),
+        Canned::json(
+            400,
+            json!({"error": {"message": format!("Unsupported get request. Object with ID '{PAGE_ID}' does not exist"), "type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": "x"}}),
+        ),
+    );
+    f.ota.respond_at("/airbnb.ics", Canned::text(200, "text/calendar", &feed()));
+    let db = database(&format!("{}/airbnb.ics", f.ota.address), true).await;
+    let mut env = meta_env(&db, &f.graph.address);
+    env.push(("POSADA_PUBLIC_URL", "http://localhost:8080".into()));
+    let (code, checks, _, text) = doctor(&env);
+    assert_eq!(code, 1, "{text}");
+    let c = &checks["instagram_token"];
+    assert_eq!(c["status"], "fail", "{text}");
+    assert!(c["detail"].as_str().unwrap().contains("Meta rechaza el token de acceso: Error validating"), "{text}");
+    assert!(c["fix"].as_str().unwrap().contains("POSADA_INSTAGRAM_ACCESS_TOKEN"), "{text}");
+    let c = &checks["messenger_token"];
+    assert_eq!(c["status"], "fail", "{text}");
+    assert!(c["detail"].as_str().unwrap().contains("no pertenece a este token"), "{text}");
+    assert!(c["fix"].as_str().unwrap().contains("POSADA_MESSENGER_PAGE_ID"), "{text}");
+    for id in ["instagram_webhook", "messenger_webhook"] {
+        assert_eq!(status(&checks, id), "fail", "{id}: {text}");
+        assert!(checks[id]["detail"].as_str().unwrap().contains("no es HTTPS"), "{text}");
+    }
+    assert!(text.contains("✗ Instagram: token y cuenta") && text.contains("✗ Messenger: webhook"), "{text}");
 }

@@ -59,7 +59,12 @@ fn sent(graph: &FakeUpstream, account: &str) -> Vec<Value> {
     graph.requests().into_iter().filter(|r| r.path == path).map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
 }
 
-both_engines!(an_instagram_guest_goes_from_hello_to_a_paid_booking, messenger_webhooks_are_verified_and_echoes_ignored,);
+both_engines!(
+    an_instagram_guest_goes_from_hello_to_a_paid_booking,
+    messenger_webhooks_are_verified_and_echoes_ignored,
+    each_meta_channel_has_its_breaker_in_health_and_its_label_in_metrics,
+    messenger_deliveries_mark_our_messages_delivered,
+);
 
 async fn an_instagram_guest_goes_from_hello_to_a_paid_booking(engine: Engine) {
     let graph = FakeUpstream::start().await;
@@ -143,4 +148,92 @@ async fn messenger_webhooks_are_verified_and_echoes_ignored(engine: Engine) {
     // Without the variables the webhooks do not exist.
     let plain = spawn_app(engine).await;
     assert_eq!(plain.get("/api/v1/webhooks/instagram?hub.mode=subscribe").await.status(), 404);
+}
+
+/// The value of one Prometheus sample (`name{labels} value`) whose labels include all of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+        (n == name && labels.iter().all(|want| rest.split(',').any(|have| have.trim_end_matches('}') == *want)))
+            .then(|| value.parse().ok())
+            .flatten()
+    })
+}
+
+async fn each_meta_channel_has_its_breaker_in_health_and_its_label_in_metrics(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = ig_app(engine, &graph).await;
+    let v: Value = app.get("/api/v1/healthz").await.json().await.unwrap();
+    assert_eq!(v["checks"]["breakers"]["instagram"], "closed", "{v}");
+    assert_eq!(v["checks"]["breakers"]["messenger"], "closed", "{v}");
+    // One guest on each channel: the counters carry the channel, not a shared total.
+    assert_eq!(
+        post(&app, "/api/v1/webhooks/instagram", &hook("instagram", vec![said("mid.I1", "hola")]), APP_SECRET)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&app, "/api/v1/webhooks/messenger", &hook("page", vec![said("mid.M1", "hola")]), APP_SECRET)
+            .await
+            .status(),
+        200
+    );
+    drain(&app).await;
+    let text = app.metrics().await.text().await.unwrap();
+    for channel in ["instagram", "messenger"] {
+        let label = format!("channel=\"{channel}\"");
+        let inbound = sample(&text, "inbound_messages_total", &[&label, "type=\"text\""]);
+        assert_eq!(inbound, Some(1.0), "{channel} inbound:\n{text}");
+        let sent = sample(&text, "outbox_sent_total", &[&label]);
+        assert!(sent.is_some_and(|n| n >= 1.0), "{channel} sent:\n{text}");
+        let provider = format!("provider=\"{channel}\"");
+        assert_eq!(sample(&text, "breaker_state", &[&provider]), Some(0.0), "{channel} breaker closed:\n{text}");
+        assert!(sample(&text, "webhooks_total", &[&provider, "result=\"accepted\""]).is_some(), "{text}");
+    }
+    // A Send API that keeps failing opens Instagram's breaker only, and health says which.
+    let adapter = app.state.chat.adapter(domain::Channel::Instagram);
+    let breaker = adapter.breaker().expect("a configured channel has a breaker");
+    for _ in 0..5 {
+        breaker.failure(std::time::Instant::now());
+    }
+    app.clock.advance(chrono::Duration::seconds(3));
+    let v: Value = app.get("/api/v1/healthz").await.json().await.unwrap();
+    assert_eq!(
+        (v["checks"]["breakers"]["instagram"].as_str(), v["status"].as_str()),
+        (Some("open"), Some("degraded")),
+        "{v}"
+    );
+    assert_eq!(v["checks"]["breakers"]["messenger"], "closed", "{v}");
+}
+
+async fn messenger_deliveries_mark_our_messages_delivered(engine: Engine) {
+    let graph = FakeUpstream::start().await;
+    let app = ig_app(engine, &graph).await;
+    assert_eq!(
+        post(&app, "/api/v1/webhooks/messenger", &hook("page", vec![said("mid.D1", "hola")]), APP_SECRET)
+            .await
+            .status(),
+        200
+    );
+    drain(&app).await;
+    let contact = app.state.store.find_contact(domain::Channel::Messenger, PSID).await.unwrap();
+    let out = |thread: Vec<store::Message>| thread.into_iter().filter(|m| m.direction == "out").collect::<Vec<_>>();
+    let before = out(app.state.store.list_messages(contact.id, 0, 100).await.unwrap());
+    assert!(!before.is_empty() && before.iter().all(|m| m.status == domain::MessageStatus::Sent), "{before:?}");
+    // The fake Send API answers every send with message_id "mid.out".
+    let delivery = json!({"sender": {"id": PSID}, "recipient": {"id": "9002"},
+                          "delivery": {"mids": ["mid.out"], "watermark": 1458668856253i64}});
+    let r = post(&app, "/api/v1/webhooks/messenger", &hook("page", vec![delivery]), APP_SECRET).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!((v["received"].as_u64(), v["statuses"].as_u64()), (Some(0), Some(1)), "{v}");
+    let after = out(app.state.store.list_messages(contact.id, 0, 100).await.unwrap());
+    assert!(after.iter().all(|m| m.status == domain::MessageStatus::Delivered), "{after:?}");
+    // A read (only a watermark, no ids) changes nothing, and a later delivery does not undo it.
+    let read = json!({"sender": {"id": PSID}, "recipient": {"id": "9002"}, "timestamp": 9, "read": {"watermark": 9}});
+    assert_eq!(post(&app, "/api/v1/webhooks/messenger", &hook("page", vec![read]), APP_SECRET).await.status(), 200);
+    let still = out(app.state.store.list_messages(contact.id, 0, 100).await.unwrap());
+    assert!(still.iter().all(|m| m.status == domain::MessageStatus::Delivered), "{still:?}");
 }
