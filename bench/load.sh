@@ -12,7 +12,9 @@
 # Knobs (environment):
 #   BENCH_ENGINES   "sqlite postgres"   engines to measure
 #   BENCH_CONNS     "1 16 64"           connection counts
-#   BENCH_ENDPOINTS "availability pre-reserve"   which load cases; also "pre-reserve-2" (every
+#   BENCH_ENDPOINTS "availability pre-reserve"   which load cases; also "mixed" (availability at 16
+#                                       connections while BENCH_WA_N webhooks are answered, then the
+#                                       drain time), "pre-reserve-2" (every
 #                                       write on 2 cabins, back-to-back distinct nights), "ical", "ical-304"
 #                                       (wrk, per BENCH_CONNS) and "whatsapp" (wa_webhooks.py)
 #   BENCH_DURATION  10                  seconds per measured case
@@ -345,7 +347,7 @@ bench_case_once() { # bench_case_once ENGINE ENDPOINT CONNS
   [ "$conns" -lt 2 ] && threads=1
   t0=$(date +%s.%N)
   c0=$(cpu_snapshot)
-  if [ "$endpoint" = availability ]; then
+  if [ "${endpoint%%-during-burst}" = availability ]; then
     run_wrk "$engine" "$endpoint" "$conns" "$DURATION" "$work/report.lua" "$avail_url" >"$work/line"
     c1=$(cpu_snapshot)
   elif [ "$endpoint" = ical ] || [ "$endpoint" = ical-304 ]; then
@@ -471,6 +473,31 @@ WHERE e.$like GROUP BY e.id, e.received_at, e.processed_at" |
   } | tee -a "$work/whatsapp.txt" | sed 's/^/  /' >&2
 }
 
+mixed_case() { # availability (16 connections) while a burst of BENCH_WA_N webhooks is answered,
+  # then how long the queue took to drain after the burst's last acknowledgement
+  local engine=$1 tag wa_pid t0 counts answered queued waited=0
+  wa_run=$((${wa_run:-0} + 1)); tag=$(printf '%02d' "$((wa_run + 50))")
+  wait_quiet
+  t0=$(date +%s.%N)
+  python3 "$here/wa_webhooks.py" "$base" "$wa_secret" "$WA_N" "$WA_CONNS" "$tag" 60 >"$work/mixed-wa.txt" 2>&1 &
+  wa_pid=$!
+  sleep 0.5
+  bench_case_once "$engine" availability-during-burst 16
+  wait "$wa_pid" || true
+  local like="provider_id LIKE 'wamid.bench$tag.%'"
+  while :; do
+    counts=$(db_query "$engine" "SELECT (SELECT count(*) FROM inbound_events WHERE $like AND processed_at IS NOT NULL), \
+(SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'queued')")
+    answered=${counts%%$'\t'*}; queued=${counts##*$'\t'}
+    if { [ "$answered" -ge "$WA_N" ] && [ "$queued" -eq 0 ]; } || [ "$waited" -ge $((WA_WAIT * 4)) ]; then break; fi
+    sleep 0.25; waited=$((waited + 1))
+  done
+  {
+    echo "$engine mixed: $(head -n 1 "$work/mixed-wa.txt")"
+    echo "$engine mixed: $answered of $WA_N answered, $queued replies queued, $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the burst began"
+  } | tee -a "$work/whatsapp.txt" | sed 's/^/  /' >&2
+}
+
 bench_engine() {
   local engine=$1 url
   db_file=""
@@ -526,10 +553,11 @@ bench_engine() {
   if wants ical || wants ical-304; then run_wrk "$engine" warmup 16 "$WARMUP" "$work/ical.lua" "$base$ical_path" >/dev/null; fi
 
   for ep in $ENDPOINTS; do
-    [ "$ep" = whatsapp ] && continue
+    case $ep in whatsapp | mixed) continue ;; esac
     for c in $CONNS; do bench_case "$engine" "$ep" "$c"; done
   done
   if wants whatsapp; then wa_run=0; whatsapp_case "$engine"; fi
+  if wants mixed; then mixed_case "$engine"; fi
 
   if wants pre-reserve || wants pre-reserve-2; then
     local last_day=$((first_day + next_index / UNITS))
