@@ -48,6 +48,7 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_HEALTH_OUTBOX_MAX_AGE_S",
     "POSADA_SHUTDOWN_GRACE_S",
     "POSADA_JOB_LEASE_S",
+    "POSADA_WORKER_JOBS",
     "POSADA_ICAL_POLL_MINUTES",
     "POSADA_ICAL_FETCH_TIMEOUT_S",
     "POSADA_ICAL_MAX_BYTES",
@@ -229,6 +230,8 @@ pub struct Config {
     pub shutdown_grace_s: u64,
     /// How long a claimed job stays with its worker; a crashed worker's jobs run again after it.
     pub job_lease_s: u64,
+    /// Jobs one worker runs at once (claimed in batches of half that).
+    pub worker_jobs: u32,
     pub ical: IcalConfig,
     /// Enabled iff all four required WhatsApp variables are set.
     pub whatsapp: Option<WhatsAppConfig>,
@@ -817,6 +820,7 @@ impl Config {
             health_outbox_max_age_s: source.parse::<u64>("POSADA_HEALTH_OUTBOX_MAX_AGE_S", 60)?.max(1),
             shutdown_grace_s: source.parse("POSADA_SHUTDOWN_GRACE_S", 20)?,
             job_lease_s: source.parse::<u64>("POSADA_JOB_LEASE_S", 120)?.max(1),
+            worker_jobs: source.parse::<u32>("POSADA_WORKER_JOBS", 32)?.clamp(1, 256),
             whatsapp: whatsapp_config(source)?,
             instagram: meta_config(source, "Instagram", INSTAGRAM_VARS)?,
             messenger: meta_config(source, "Messenger", MESSENGER_VARS)?,

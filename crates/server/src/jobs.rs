@@ -34,8 +34,7 @@ pub const HOLD_SWEEPER: &str = "hold_sweeper";
 pub const MAINTENANCE: &str = "maintenance";
 const SWEEP_EVERY_S: i64 = 30;
 const MAINTENANCE_EVERY_S: i64 = 3600;
-/// Jobs claimed at once and run concurrently (one contact's messages keep their order: the
-/// inbox and outbox handlers wait for older ones).
+/// Jobs claimed at once by `run_once` (tests); the running worker uses `POSADA_WORKER_JOBS`.
 const BATCH: u32 = 32;
 
 /// Delay before retry `attempt` (1-based): 2 s doubling, capped at 10 min, ±20 % jitter.
@@ -159,7 +158,7 @@ impl Worker {
         crate::backup::update_gauges(&self.state).await;
     }
 
-    /// Runs jobs until `shutdown` turns true: up to [`BATCH`] at once, claiming more as soon as
+    /// Runs jobs until `shutdown` turns true: up to `POSADA_WORKER_JOBS` at once, claiming more as soon as
     /// one finishes or new work is signalled (`AppState::wake`), else every 500 ms. On shutdown
     /// the jobs in hand are finished, then leases are released.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -175,8 +174,11 @@ impl Worker {
             }
             // Claim in batches (half the slots free, or idle): a claim per finished job would
             // double the database work under load.
-            let free = BATCH.saturating_sub(running.len() as u32);
-            if free >= BATCH / 2 || running.is_empty() {
+            // One contact's messages keep their order whatever the concurrency: the inbox and
+            // outbox handlers wait for older ones.
+            let most = this.state.config.worker_jobs;
+            let free = most.saturating_sub(running.len() as u32);
+            if free >= most.div_ceil(2) || running.is_empty() {
                 let lease = std::time::Duration::from_secs(this.state.config.job_lease_s);
                 match this.state.store.claim_jobs(&this.id, this.state.clock.now(), lease, free).await {
                     Ok(jobs) => {
