@@ -6,10 +6,10 @@
 
 use crate::adapter::{
     Adapter, Audio, Envelope, Inbound, Outgoing, Read, Recipient, Reply, SendContext, SendFailure, Sent, StatusUpdate,
-    Webhook, same_secret,
+    Webhook,
 };
 use crate::breaker::Breaker;
-use crate::whatsapp::signature_valid;
+use crate::whatsapp::{hub_challenge, signature_valid};
 use crate::{SendError, classify_reqwest, classify_status};
 use domain::Channel;
 use secrecy::{ExposeSecret, SecretString};
@@ -273,10 +273,7 @@ impl Adapter for MetaAdapter {
     }
 
     fn verify_subscription(&self, query: &HashMap<String, String>) -> Option<String> {
-        let c = self.client.as_ref()?;
-        let ok = query.get("hub.mode").map(String::as_str) == Some("subscribe")
-            && query.get("hub.verify_token").is_some_and(|t| same_secret(t, c.config.verify_token.expose_secret()));
-        ok.then(|| query.get("hub.challenge").cloned()).flatten()
+        hub_challenge(query, self.client.as_ref()?.config.verify_token.expose_secret())
     }
 
     fn verify_signature(&self, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> bool {

@@ -4,7 +4,7 @@ use super::breaker::Breaker;
 use super::{SendError, classify_reqwest, classify_status};
 use crate::adapter::{
     Adapter, Audio, Envelope, Inbound, MessageStatus, Outgoing, Read, Recipient, Reply, SendContext, SendFailure, Sent,
-    StatusUpdate as Status, Template, Webhook, same_secret,
+    StatusUpdate as Status, Template, Webhook,
 };
 use domain::Channel;
 use hmac::{Hmac, Mac};
@@ -22,6 +22,14 @@ pub fn signature_valid(app_secret: &str, body: &[u8], header: Option<&str>) -> b
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else { return false };
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
+}
+
+/// Meta's webhook subscription check (WhatsApp, Instagram, Messenger alike): `hub.mode=subscribe`
+/// with our verify token is answered with `hub.challenge`; anything else gets nothing.
+pub fn hub_challenge(query: &HashMap<String, String>, verify_token: &str) -> Option<String> {
+    let ok = query.get("hub.mode").map(String::as_str) == Some("subscribe")
+        && query.get("hub.verify_token").is_some_and(|t| crate::adapter::same_secret(t, verify_token));
+    ok.then(|| query.get("hub.challenge").cloned()).flatten()
 }
 
 pub fn sign(app_secret: &str, body: &[u8]) -> String {
@@ -272,10 +280,7 @@ impl Adapter for WhatsAppAdapter {
     }
 
     fn verify_subscription(&self, query: &HashMap<String, String>) -> Option<String> {
-        let wa = self.client.as_ref()?;
-        let ok = query.get("hub.mode").map(String::as_str) == Some("subscribe")
-            && query.get("hub.verify_token").is_some_and(|t| same_secret(t, wa.config.verify_token.expose_secret()));
-        ok.then(|| query.get("hub.challenge").cloned()).flatten()
+        hub_challenge(query, self.client.as_ref()?.config.verify_token.expose_secret())
     }
 
     fn verify_signature(&self, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> bool {

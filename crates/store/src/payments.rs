@@ -53,6 +53,17 @@ pub trait PaymentStore: Send + Sync {
 
 macro_rules! payments_impl {
     ($Store:ty) => {
+        impl $Store {
+            /// Queues a refund's job for that refund, once (deduplicated by kind and refund id).
+            async fn enqueue_refund_job(conn: &mut Conn, job: &NewJob, refund_id: i64, now: DateTime<Utc>) -> Result<()> {
+                let mut job = job.clone();
+                job.payload["refund_id"] = serde_json::json!(refund_id);
+                job.dedupe_key = Some(format!("{}:{}", job.kind, refund_id));
+                Self::enqueue_in(conn, &job, now).await?;
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::PaymentStore for $Store {
             async fn payment_link(&self, reservation_id: i64) -> Result<Option<PaymentLink>> {
@@ -222,10 +233,7 @@ macro_rules! payments_impl {
                     Self::audit(&mut w.tx, Some(refund.reservation_id), &change.actor, "refund_proposed", None, after, &change.note, now)
                         .await?;
                     if let Some(job) = job {
-                        let mut job = job.clone();
-                        job.payload["refund_id"] = serde_json::json!(record.id);
-                        job.dedupe_key = Some(format!("{}:{}", job.kind, record.id));
-                        Self::enqueue_in(&mut w.tx, &job, now).await?;
+                        Self::enqueue_refund_job(&mut w.tx, job, record.id, now).await?;
                     }
                 }
                 w.tx.commit().await.map_err(Self::map_err)?;
@@ -313,10 +321,7 @@ macro_rules! payments_impl {
                 )
                 .await?;
                 if let Some(job) = job {
-                    let mut job = job.clone();
-                    job.payload["refund_id"] = serde_json::json!(after.id);
-                    job.dedupe_key = Some(format!("{}:{}", job.kind, after.id));
-                    Self::enqueue_in(&mut w.tx, &job, now).await?;
+                    Self::enqueue_refund_job(&mut w.tx, job, after.id, now).await?;
                 }
                 w.tx.commit().await.map_err(Self::map_err)?;
                 Ok(after)
