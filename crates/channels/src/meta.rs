@@ -150,15 +150,27 @@ impl MetaClient {
 pub struct MetaAdapter {
     channel: Channel,
     client: Option<MetaClient>,
+    /// No account, but the demo's sandbox chat plays this channel: replies follow the same
+    /// rules (window, quick replies) and are "sent" by staying in the outbox, as the sandbox's.
+    sandbox: bool,
 }
 
 impl MetaAdapter {
     pub fn instagram(config: Option<MetaConfig>) -> MetaAdapter {
-        MetaAdapter { channel: Channel::Instagram, client: config.map(|c| MetaClient::new(c, "instagram")) }
+        let client = config.map(|c| MetaClient::new(c, "instagram"));
+        MetaAdapter { channel: Channel::Instagram, client, sandbox: false }
     }
 
     pub fn messenger(config: Option<MetaConfig>) -> MetaAdapter {
-        MetaAdapter { channel: Channel::Messenger, client: config.map(|c| MetaClient::new(c, "messenger")) }
+        let client = config.map(|c| MetaClient::new(c, "messenger"));
+        MetaAdapter { channel: Channel::Messenger, client, sandbox: false }
+    }
+
+    /// Played by the sandbox chat when no account is configured (a configured account wins:
+    /// its guests are real).
+    pub fn with_sandbox(mut self, on: bool) -> MetaAdapter {
+        self.sandbox = on && self.client.is_none();
+        self
     }
 
     /// The webhook's `object` for this channel.
@@ -314,11 +326,33 @@ impl Adapter for MetaAdapter {
         c.download(url).await
     }
 
+    fn sandboxed(&self) -> bool {
+        self.sandbox
+    }
+
+    /// As the webhook stores them: a text, or a quick reply with its payload.
+    fn sandbox_event(&self, id: &str, message: &Inbound) -> Option<(String, Value)> {
+        if !self.sandbox {
+            return None;
+        }
+        match message {
+            Inbound::Choice { id: payload, title, .. } => {
+                Some(("quick_reply".into(), json!({"mid": id, "text": title, "quick_reply": {"payload": payload}})))
+            }
+            Inbound::Text(text) => Some(("text".into(), json!({"mid": id, "text": text}))),
+            _ => None,
+        }
+    }
+
+    fn preview(&self, reply: &Outgoing) -> Option<Value> {
+        Some(Value::Array(message_of(reply)))
+    }
+
     async fn send(&self, to: &Recipient<'_>, replies: &[Outgoing], ctx: &SendContext<'_>) -> Result<Sent, SendFailure> {
-        let Some(c) = &self.client else {
+        if self.client.is_none() && !self.sandbox {
             let error = format!("{} is not configured", self.channel.label());
             return Err(SendFailure::Refused { error, alert: false });
-        };
+        }
         let Some(reply) = replies.first() else {
             return Err(SendFailure::Refused { error: "nothing to send".into(), alert: false });
         };
@@ -333,6 +367,9 @@ impl Adapter for MetaAdapter {
                 let error = "outside the 24-hour window".to_string();
                 return Err(SendFailure::Refused { error, alert: true });
             }
+        };
+        let Some(c) = &self.client else {
+            return Ok(Sent { provider_id: format!("sandbox:{}", ctx.first_id) });
         };
         let mut last = String::new();
         for message in message_of(reply) {

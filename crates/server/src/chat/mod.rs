@@ -85,8 +85,10 @@ impl Chat {
         let mut adapters = Adapters::default();
         adapters.register(Arc::new(WhatsAppAdapter::new(config.whatsapp.as_ref().map(|w| WhatsApp::new(w.client())))));
         adapters.register(Arc::new(crate::channels::email::channel::EmailAdapter::new(mailer)));
-        adapters.register(Arc::new(crate::channels::meta::MetaAdapter::instagram(config.instagram.clone())));
-        adapters.register(Arc::new(crate::channels::meta::MetaAdapter::messenger(config.messenger.clone())));
+        let meta = crate::channels::meta::MetaAdapter::instagram(config.instagram.clone());
+        adapters.register(Arc::new(meta.with_sandbox(config.sandbox)));
+        let meta = crate::channels::meta::MetaAdapter::messenger(config.messenger.clone());
+        adapters.register(Arc::new(meta.with_sandbox(config.sandbox)));
         adapters.register(Arc::new(crate::channels::sandbox::SandboxAdapter));
         Chat { adapters, stt: config.stt.clone().map(Stt::new), store, booking, config, clock }
     }
