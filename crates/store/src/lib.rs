@@ -20,6 +20,7 @@ pub mod model;
 mod payments;
 mod postgres;
 pub mod reservations;
+pub mod reviews;
 mod rows;
 pub mod settings;
 mod sqlite;
@@ -38,6 +39,7 @@ pub use model::*;
 pub use payments::PaymentStore;
 pub use postgres::PgStore;
 pub use reservations::ReservationStore;
+pub use reviews::{Review, ReviewStore};
 pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
 pub use users::UserStore;
@@ -105,6 +107,7 @@ pub trait Store:
     + ConversationStore
     + PaymentStore
     + SettingsStore
+    + ReviewStore
     + Send
     + Sync
     + 'static

@@ -239,7 +239,6 @@ async fn messenger_deliveries_mark_our_messages_delivered(engine: Engine) {
     assert!(still.iter().all(|m| m.status == domain::MessageStatus::Delivered), "{still:?}");
 }
 
-
 /// A sandbox chat request, as the demo's page sends it.
 async fn typed(app: &TestApp, channel: &str, body: Value) -> reqwest::Response {
     let mut body = body;

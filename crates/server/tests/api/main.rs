@@ -36,6 +36,7 @@ mod observability;
 mod payments;
 mod refunds;
 mod reservations;
+mod reviews;
 mod risky_hours;
 mod sandbox_chat;
 mod scripts;
