@@ -246,27 +246,49 @@ pub fn parse_deliveries(object: &str, body: &[u8]) -> Result<Vec<StatusUpdate>, 
     Ok(out)
 }
 
+/// WhatsApp's `*bold*` as plain words: Instagram shows the asterisks as typed.
+pub fn unbold(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find('*') {
+        let after = &rest[start + 1..];
+        match after.find('*') {
+            Some(end) if end > 0 && !after[..end].starts_with(' ') && !after[..end].ends_with(' ') => {
+                out.push_str(&rest[..start]);
+                out.push_str(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=start]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The Send API's `message` for a reply: quick replies up to 13 options, numbered text beyond.
 pub fn message_of(reply: &Outgoing) -> Vec<Value> {
     match &reply.reply {
-        Reply::Text(text) => vec![json!({"text": text})],
+        Reply::Text(text) => vec![json!({"text": unbold(text)})],
         Reply::Photo { url, caption } => {
             // An image attachment has no caption: the caption follows as text.
             let mut parts =
                 vec![json!({"attachment": {"type": "image", "payload": {"url": url, "is_reusable": true}}})];
             if !caption.trim().is_empty() {
-                parts.push(json!({"text": caption}));
+                parts.push(json!({"text": unbold(caption)}));
             }
             parts
         }
         Reply::Choices { text, options } if !options.is_empty() && options.len() <= MAX_QUICK_REPLIES => {
-            vec![json!({"text": text, "quick_replies": options.iter().map(|o| json!({
+            vec![json!({"text": unbold(text), "quick_replies": options.iter().map(|o| json!({
                 "content_type": "text",
                 "title": o.title.chars().take(QUICK_REPLY_TITLE).collect::<String>(),
                 "payload": o.id,
             })).collect::<Vec<_>>()})]
         }
-        Reply::Choices { .. } => vec![json!({"text": reply.body})],
+        Reply::Choices { .. } => vec![json!({"text": unbold(&reply.body)})],
     }
 }
 
@@ -475,5 +497,21 @@ mod tests {
             Outgoing::new(Reply::Photo { url: "https://x.test/1.jpg".into(), caption: "Frente".into() }, "Frente");
         let m = message_of(&photo);
         assert_eq!((m[0]["attachment"]["type"].as_str(), m[1]["text"].as_str()), (Some("image"), Some("Frente")));
+    }
+
+    /// Instagram shows WhatsApp's `*bold*` as typed (found in the release demo's Instagram chat).
+    #[test]
+    fn whatsapp_bold_is_sent_as_plain_words() {
+        let photo = Outgoing::new(
+            Reply::Photo { url: "https://x.test/1.jpg".into(), caption: "*Cabaña Grande* · hasta 6".into() },
+            "",
+        );
+        assert_eq!(message_of(&photo)[1]["text"], "Cabaña Grande · hasta 6");
+        assert_eq!(
+            message_of(&Outgoing::text("Tu reserva *R7K2Q9* está confirmada"))[0]["text"],
+            "Tu reserva R7K2Q9 está confirmada"
+        );
+        // A lone or spaced asterisk is not formatting.
+        assert_eq!(unbold("5 * 3 = 15 y *nota"), "5 * 3 = 15 y *nota");
     }
 }
