@@ -225,7 +225,8 @@ fn check(form: &CsrfForm, errors: &mut Errors) -> BTreeMap<String, String> {
     time("stay.quiet_from", errors, &mut out);
     time("stay.quiet_until", errors, &mut out);
     let review = form.get("review_url").trim().to_string();
-    if !review.is_empty() && !(review.starts_with("https://") || review.starts_with("http://")) || review.len() > 500 {
+    let is_link = review.starts_with("https://") || review.starts_with("http://");
+    if !(review.is_empty() || is_link) || review.len() > 500 {
         errors.insert("review_url", "Pegá el link completo, que empiece con https://".into());
     }
     out.insert("review_url".into(), review);
