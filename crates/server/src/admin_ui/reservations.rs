@@ -392,6 +392,7 @@ async fn detail_page(
     }
     b += "</section>";
     b += &payments_section(s, sess, &r, errors).await?;
+    b += &super::messages::timeline(s, sess, &r).await?;
 
     // Actions.
     let from_chat = s.chat.contact_of(&r).await.is_some();
@@ -612,6 +613,8 @@ pub fn audit_label(action: &str) -> String {
         "refund_done" => "Devolución hecha".into(),
         "refund_failed" => "Devolución rechazada".into(),
         "refund_declined" => "Sin devolución".into(),
+        "stay_message_now" => "Mensaje automático enviado a mano".into(),
+        "stay_message_skipped" => "Mensaje automático salteado".into(),
         other => other.to_string(),
     }
 }
@@ -686,7 +689,13 @@ pub async fn balance_paid(State(s): State<AppState>, Path(code): Path<String>, f
     }
     let change = store::Change { actor: form.session.email.clone(), note, allow_expired: false };
     match s.store.record_balance_paid(&r.code, method, &change, s.clock.now()).await {
-        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "saldo")),
+        Ok(paid) => {
+            // The balance reminder is not sent any more (the worker checks again before sending).
+            if let Err(e) = s.booking.schedule_stay_messages(&paid).await {
+                tracing::warn!(code = %paid.code, error = %e, "could not plan the stay's messages");
+            }
+            Ok(done(&format!("/admin/reservas/{}", r.code), "saldo"))
+        }
         Err(store::StoreError::Duplicate(_)) => {
             refused(&s, &form, &code, "general", "El saldo de esta reserva ya estaba registrado como cobrado.".into())
                 .await
