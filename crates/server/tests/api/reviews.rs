@@ -11,13 +11,21 @@ use serde_json::{Value, json};
 
 both_engines!(a_guest_rates_the_stay_in_the_chat_and_the_owner_sees_it);
 
+/// The guest writes; what the bot answered to it (the replies after the guest's message; the
+/// stay messages — the thank-you — may come in the same run of the queue).
 async fn said(app: &TestApp, session: &str, text: &str) -> String {
     let r = app.post_json("/sandbox/api/messages", &json!({"session": session, "name": "Ana", "text": text})).await;
     assert_eq!(r.status(), 202);
     drain(app).await;
     let v: Value = app.get(&format!("/sandbox/api/messages?session={session}")).await.json().await.unwrap();
-    let out: Vec<&Value> = v["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "out").collect();
-    out.last().map(|m| m["body"].as_str().unwrap().to_string()).unwrap_or_default()
+    let all = v["messages"].as_array().unwrap();
+    let mine = all.iter().rposition(|m| m["direction"] == "in").expect("the guest's message");
+    all[mine..]
+        .iter()
+        .filter(|m| m["direction"] == "out")
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn stayed(app: &TestApp, unit: i64, session: &str, from: i64, to: i64) -> store::Reservation {
