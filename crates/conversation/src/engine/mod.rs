@@ -413,10 +413,8 @@ impl Engine<'_> {
             }
             // Only a plain yes moves a paid booking; a no keeps it; anything else is read anew.
             Stage::ConfirmMove { before, offer } => match yes_no(text) {
-                Some((true, rest)) if rest.is_empty() => {
-                    if self.confirm_move(offer.unit_id, offer.stay, offer.guests) {
-                        return;
-                    }
+                Some((true, rest)) if rest.is_empty() && self.confirm_move(offer.unit_id, offer.stay, offer.guests) => {
+                    return;
                 }
                 Some((false, rest)) if rest.is_empty() => return self.keep(&before.code),
                 _ => {}
