@@ -10,6 +10,7 @@
 
 pub mod email;
 pub mod render;
+mod stay;
 
 use crate::booking::{Booking, BookingError, HoldRequest, Unavailability};
 use crate::channels::SendError;
@@ -61,8 +62,6 @@ struct Driven {
     quotes: Vec<(i64, Stay, domain::Money)>,
     handoff: bool,
     holds: Vec<BookingInfo>,
-    /// Reservations a guest moved in this turn.
-    moved: Vec<String>,
 }
 
 /// What a guest's message is, as the engine reads it and as we store it.
@@ -310,7 +309,6 @@ impl Chat {
                                 // Moved, the turn not yet committed: a restart answers the event
                                 // again and the move finds itself done (crash test).
                                 crate::fault::point("after_move_commit");
-                                out.moved.push(after.code.clone());
                                 Event::Moved { after: booking_info(&after) }
                             }
                             Err(BookingError::Store(StoreError::Overlap)) => failed(HoldFailure::Taken),

@@ -89,6 +89,10 @@ async fn a_paid_booking_moves_a_day_earlier_and_grows_only_on_yes(engine: Engine
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor, "guest:sandbox");
     assert!(audit[0].note.contains(&diff.to_ars()), "{}", audit[0].note);
+    // The stay's automatic messages follow the new dates.
+    let plan = app.state.store.stay_messages(r.id).await.unwrap();
+    let welcome = plan.iter().find(|m| m.kind == domain::StayMessageKind::Welcome).expect("planned");
+    assert_eq!(welcome.due_at.with_timezone(&Buenos_Aires).date_naive(), earlier.check_in);
 
     // One more guest: capacity checked, the same price said as such.
     let ask = say(&app, s, "se suma uno más").await;
