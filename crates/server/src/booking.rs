@@ -430,7 +430,7 @@ impl Booking {
 
     /// After a change that is already committed: a failure here must not undo it (the hourly
     /// maintenance plans every upcoming stay again).
-    async fn stay_messages_changed(&self, r: &Reservation) {
+    pub(crate) async fn stay_messages_changed(&self, r: &Reservation) {
         if let Err(e) = self.schedule_stay_messages(r).await {
             tracing::warn!(code = %r.code, error = %e, "could not plan the stay's messages (maintenance will)");
         }
