@@ -9,6 +9,7 @@ mod attribution;
 mod backup;
 mod binary;
 mod browser;
+mod changes;
 mod cli;
 mod control_chars;
 mod conversation;
