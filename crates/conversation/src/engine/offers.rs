@@ -146,10 +146,12 @@ impl Engine<'_> {
             _ => lines.push(format!("{} está ocupada {} 😕", capital(&name), self.range(&r.stay))),
         }
         let min_offered = !extra.is_empty();
+        // Other dates do not make a cabin bigger: none are offered for a party that does not fit.
+        let too_small = matches!(w.reason, Some(Unavailable::TooManyGuests { .. }));
         let windows: Vec<Choice> = r
             .alternatives
             .iter()
-            .filter(|a| a.unit_id == w.unit_id)
+            .filter(|a| a.unit_id == w.unit_id && !too_small)
             .take(if min_offered { 2 } else { 3 })
             .map(|alt| self.alternative_choice(alt, r.guests, false))
             .collect();
@@ -165,7 +167,9 @@ impl Engine<'_> {
             });
             self.text(lines.join("\n"));
             let which = if others.len() > 1 { "alguna" } else { "esta" };
-            let body = if self.moving_paid().is_some() {
+            let body = if self.moving_paid().is_some() && extra.is_empty() {
+                format!("¿Pasamos tu reserva a {which}?")
+            } else if self.moving_paid().is_some() {
                 format!("¿Pasamos tu reserva a {which}, o preferís otras fechas para {name}?")
             } else if extra.is_empty() {
                 format!("¿Te reservo {which}?")

@@ -451,7 +451,8 @@ impl Chat {
         let any_free = results.iter().any(|r| r.available);
         let none_among = !among.is_empty() && !results.iter().any(|r| r.available && among.contains(&r.unit_id));
         let candidates: Vec<i64> = match (unit, wanted_free) {
-            (Some(u), Some(false)) => vec![u],
+            // Other dates only for a cabin the party fits in (they do not make it bigger).
+            (Some(u), Some(false)) if list.iter().any(|a| a.unit.id == u && a.unit.capacity >= guests) => vec![u],
             (None, _) if none_among => list
                 .iter()
                 .filter(|a| among.contains(&a.unit.id) && a.unit.capacity >= guests)

@@ -21,6 +21,7 @@ both_engines!(
     a_payment_for_a_cancelled_hold_is_answered_kindly_and_routed_to_the_owner,
     memory_and_the_hold_rule_in_the_sandbox_chat,
     the_deposit_percentage_is_an_owner_setting,
+    a_cabin_too_small_gets_no_other_dates,
 );
 
 /// The bot's replies after `after` messages, as one text.
@@ -494,4 +495,16 @@ async fn the_property_page_in_a_real_browser() {
     let answer = say(&app, "browser-1", "hay algo para hacer cerca?").await;
     assert!(answer.contains("Lago Correntoso"), "{answer}");
     d.quit().await;
+}
+
+/// Asking for a cabin too small for the party: other cabins, never other dates of that one (they
+/// do not make it bigger). Found in the release demo: «y si al final somos 3?» on a paid Coihue
+/// booking offered Coihue on other dates for 3.
+async fn a_cabin_too_small_gets_no_other_dates(engine: Engine) {
+    let app = sandbox_app(engine, vec![]).await;
+    let ask = format!("tienen la coihue del {} al {} para 3?", day_words(&app, 40), day_words(&app, 43));
+    let a = say(&app, "small-1", &ask).await;
+    assert!(a.contains("Coihue es para 2 personas como máximo"), "{a}");
+    assert!(a.contains("Arrayán") || a.contains("Grande"), "bigger cabins offered: {a}");
+    assert!(!a.contains("— Coihue, del") && !a.contains("otras fechas para la cabaña Coihue"), "{a}");
 }
