@@ -201,7 +201,7 @@ impl Engine<'_> {
                 return self.policy(&p.date_changes, "change", "Cambiar mi reserva", "Los cambios de fecha");
             }
             Topic::PaymentMethods => return self.payment_methods(text),
-            Topic::Deposit => self.deposit_words(),
+            Topic::Deposit => self.balance_words(text).unwrap_or_else(|| self.deposit_words()),
             Topic::Children => match owner(&p.children) {
                 Some(c) => c,
                 None => return self.offer_person("Lo de los chicos te lo confirma el dueño 🙂"),
@@ -317,6 +317,31 @@ impl Engine<'_> {
             }
             _ => self.text(self.with_reask(text)),
         }
+    }
+
+    /// "¿cómo pago el saldo?" with a paid booking: its balance, and how the owner said it is paid
+    /// (not the deposit's rules, which no longer apply to it).
+    fn balance_words(&self, text: &str) -> Option<String> {
+        let norm = normalize(text);
+        let asks_balance =
+            ["saldo", "resto", "lo que falta", "lo que queda", "el restante"].iter().any(|w| norm.contains(w));
+        let b = self
+            .open_bookings()
+            .into_iter()
+            .find(|b| b.status == ReservationStatus::Confirmed && b.total.0 > b.deposit.0)
+            .filter(|_| asks_balance)?;
+        let due = domain::Money(b.total.0 - b.deposit.0);
+        let how = match owner(&self.ctx.property.balance) {
+            Some(h) => capital(&h),
+            None => "Cómo se abona te lo confirma el dueño 🙂".to_string(),
+        };
+        Some(format!(
+            "El saldo de tu reserva *{}* es de {} (total {}, seña pagada {}).\n{how}",
+            b.code,
+            say::money(due),
+            say::money(b.total),
+            say::money(b.deposit)
+        ))
     }
 
     fn deposit_words(&self) -> String {
