@@ -187,6 +187,14 @@ pub fn register(api: Api) -> Api {
             "Approve or decline a cancellation's refund",
         )
         .add("POST", "/admin/reservas/{code}/link", post(reservations::resend_link), T, true, "Resend the payment link")
+        .add(
+            "POST",
+            "/admin/reservas/{code}/link-saldo",
+            post(reservations::send_balance_link),
+            T,
+            true,
+            "Create (or reuse) the balance link and send it to the guest",
+        )
         .add("GET", "/admin/conversaciones", get(conversations::list), T, true, "Chats: hand-offs first, then recent")
         .add("GET", "/admin/conversaciones/{id}", get(conversations::thread), T, true, "A chat as the guest saw it")
         .add(

@@ -649,6 +649,29 @@ impl Chat {
         self.queue(contact_id, message).await
     }
 
+    /// Like [`Chat::notify`], but committed at most once under `key`, with `jobs` in the same
+    /// transaction: a job that queues a notice and then dies before it is marked done repeats
+    /// nothing when it runs again. `false` when the key was already used.
+    pub async fn notify_once(
+        &self,
+        contact_id: i64,
+        text: &str,
+        key: &str,
+        jobs: Vec<NewJob>,
+    ) -> anyhow::Result<bool> {
+        let state = self.store.conversation_state(contact_id).await?.unwrap_or(json!({}));
+        let turn = Turn {
+            contact_id,
+            state,
+            outbound: vec![render::text(text)],
+            send_job_kind: SEND_MESSAGE.into(),
+            jobs,
+            once: Some(key.to_string()),
+            ..Default::default()
+        };
+        Ok(self.store.commit_turn(&turn, self.now()).await?.is_some())
+    }
+
     /// The conversation a reservation came from, if it came from one.
     pub async fn contact_of(&self, r: &Reservation) -> Option<Contact> {
         if !r.channel.is_conversation() {
