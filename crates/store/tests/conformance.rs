@@ -1436,7 +1436,7 @@ async fn balance_links_are_one_per_amount_and_deadline(engine: Engine) {
         provider: "mercadopago".into(),
         preference_id: "PREF-S1".into(),
         url: "https://mp.test/s1".into(),
-        amount: Money(70_000_00),
+        amount: Money(7_000_000),
         expires_at: deadline,
         created_at: now(),
     };
@@ -1448,12 +1448,16 @@ async fn balance_links_are_one_per_amount_and_deadline(engine: Engine) {
     assert_eq!(store.save_balance_link(&again, now()).await.unwrap(), saved);
     assert_eq!(store.balance_link(r.id, link.amount, deadline).await.unwrap(), Some(saved.clone()));
     // Another amount (the total changed) is another link; the old one is never returned for it.
-    assert_eq!(store.balance_link(r.id, Money(90_000_00), deadline).await.unwrap(), None);
-    let more = BalanceLink { amount: Money(90_000_00), ..again };
+    assert_eq!(store.balance_link(r.id, Money(9_000_000), deadline).await.unwrap(), None);
+    let more = BalanceLink { amount: Money(9_000_000), ..again };
     let more = store.save_balance_link(&more, now()).await.unwrap();
     assert_eq!(more.url, "https://mp.test/s2");
     let all = store.balance_links(r.id).await.unwrap();
-    assert_eq!(all.iter().map(|l| l.amount).collect::<Vec<_>>(), vec![Money(90_000_00), Money(70_000_00)], "newest first");
+    assert_eq!(
+        all.iter().map(|l| l.amount).collect::<Vec<_>>(),
+        vec![Money(9_000_000), Money(7_000_000)],
+        "newest first"
+    );
 }
 
 async fn a_balance_payment_applies_once_full_partial_or_not_due(engine: Engine) {
@@ -1464,17 +1468,29 @@ async fn a_balance_payment_applies_once_full_partial_or_not_due(engine: Engine) 
         .await
         .unwrap();
     // A hold's balance is not due: the money is flagged for a refund, nothing is received.
-    let early = store.record_balance_payment(&balance_payment("B0", "approved", 100, &r), Some(&r.code), &notice(), now()).await.unwrap();
+    let early = store
+        .record_balance_payment(&balance_payment("B0", "approved", 100, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
     assert_eq!(early.effect, BalanceEffect::NotDue { amount: Money(100) });
     let r = store.transition(&r.code, ReservationStatus::Confirmed, &by("payment"), now()).await.unwrap();
     let m = r.money();
-    assert_eq!((m.deposit, m.balance, m.paid, m.pending), (r.deposit, r.total - r.deposit, r.deposit, r.total - r.deposit));
+    assert_eq!(
+        (m.deposit, m.balance, m.paid, m.pending),
+        (r.deposit, r.total - r.deposit, r.deposit, r.total - r.deposit)
+    );
     let due = r.balance_due().0;
     assert!(due > 300);
     // Pending, then approved short: received, flagged, the notice queued once.
-    let pending = store.record_balance_payment(&balance_payment("B1", "pending", 300, &r), Some(&r.code), &notice(), now()).await.unwrap();
+    let pending = store
+        .record_balance_payment(&balance_payment("B1", "pending", 300, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
     assert_eq!(pending.effect, BalanceEffect::Recorded);
-    let part = store.record_balance_payment(&balance_payment("B1", "approved", 300, &r), Some(&r.code), &notice(), now()).await.unwrap();
+    let part = store
+        .record_balance_payment(&balance_payment("B1", "approved", 300, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
     assert_eq!(part.effect, BalanceEffect::Partial { amount: Money(300), pending: Money(due - 300) });
     assert_eq!(part.payment.purpose, PaymentPurpose::Balance);
     let after = part.reservation.unwrap();
@@ -1483,11 +1499,17 @@ async fn a_balance_payment_applies_once_full_partial_or_not_due(engine: Engine) 
     let dup = NewJob { dedupe_key: Some("balance_payment_notice:mercadopago:B1".into()), ..notice() };
     assert_eq!(store.enqueue_job(&dup, now()).await.unwrap(), None, "its notice was queued with it");
     // The same notification again: nothing more.
-    let again = store.record_balance_payment(&balance_payment("B1", "approved", 300, &r), Some(&r.code), &notice(), now()).await.unwrap();
+    let again = store
+        .record_balance_payment(&balance_payment("B1", "approved", 300, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
     assert_eq!(again.effect, BalanceEffect::Recorded);
     assert_eq!(store.get_reservation(&r.code).await.unwrap().balance_received, Money(300));
     // The rest, and a bit more: paid by Mercado Pago, the excess flagged.
-    let rest = store.record_balance_payment(&balance_payment("B2", "approved", due - 300 + 50, &r), Some(&r.code), &notice(), now()).await.unwrap();
+    let rest = store
+        .record_balance_payment(&balance_payment("B2", "approved", due - 300 + 50, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
     assert_eq!(rest.effect, BalanceEffect::Paid { excess: Money(50) });
     let paid = store.get_reservation(&r.code).await.unwrap();
     assert_eq!(paid.balance_paid.map(|b| b.method), Some(domain::BalanceMethod::MercadoPago));
@@ -1496,7 +1518,10 @@ async fn a_balance_payment_applies_once_full_partial_or_not_due(engine: Engine) 
     let audit = store.audit_for(r.id).await.unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "balance_paid").count(), 1);
     // Paid already: another payment is money to give back; by hand it is a duplicate.
-    let late = store.record_balance_payment(&balance_payment("B3", "approved", 10, &r), Some(&r.code), &notice(), now()).await.unwrap();
+    let late = store
+        .record_balance_payment(&balance_payment("B3", "approved", 10, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
     assert_eq!(late.effect, BalanceEffect::NotDue { amount: Money(10) });
     let e = store.record_balance_paid(&r.code, domain::BalanceMethod::Cash, &by("owner@x"), now()).await.unwrap_err();
     assert!(matches!(e, StoreError::Duplicate(_)), "{e:?}");

@@ -902,7 +902,10 @@ async fn balance_link_block(s: &AppState, sess: &Session, r: &Reservation) -> Ui
         }
     }
     let (label, help) = if s.chat.contact_of(r).await.is_some() {
-        ("Enviar link de saldo", "Se crea (o se reusa) el link por lo pendiente y se lo mandamos al huésped por su chat.")
+        (
+            "Enviar link de saldo",
+            "Se crea (o se reusa) el link por lo pendiente y se lo mandamos al huésped por su chat.",
+        )
     } else {
         ("Crear link de saldo", "La reserva no vino de un chat: se crea el link; después copialo y mandáselo vos.")
     };

@@ -652,13 +652,7 @@ impl Chat {
     /// Like [`Chat::notify`], but committed at most once under `key`, with `jobs` in the same
     /// transaction: a job that queues a notice and then dies before it is marked done repeats
     /// nothing when it runs again. `false` when the key was already used.
-    pub async fn notify_once(
-        &self,
-        contact_id: i64,
-        text: &str,
-        key: &str,
-        jobs: Vec<NewJob>,
-    ) -> anyhow::Result<bool> {
+    pub async fn notify_once(&self, contact_id: i64, text: &str, key: &str, jobs: Vec<NewJob>) -> anyhow::Result<bool> {
         let state = self.store.conversation_state(contact_id).await?.unwrap_or(json!({}));
         let turn = Turn {
             contact_id,

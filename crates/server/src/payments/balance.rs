@@ -264,12 +264,21 @@ impl Payments {
         let applicable = p.currency == super::CURRENCY || p.status != PaymentStatus::Approved;
         match (&reservation, applicable) {
             (Some(r), true) => {
-                let outcome =
-                    self.store.record_balance_payment(&record, Some(&r.code), &notice_job(self.now()), self.now()).await?;
+                let outcome = self
+                    .store
+                    .record_balance_payment(&record, Some(&r.code), &notice_job(self.now()), self.now())
+                    .await?;
                 crate::fault::point("balance_payment_after_record");
                 if p.status == PaymentStatus::MoneyBack && outcome.effect == BalanceEffect::Recorded {
                     // Refunds and chargebacks of a balance payment: the deposit's rules.
-                    let ours = self.our_refund_explains(&record.provider, &record.provider_payment_id, &record.status, record.amount).await;
+                    let ours = self
+                        .our_refund_explains(
+                            &record.provider,
+                            &record.provider_payment_id,
+                            &record.status,
+                            record.amount,
+                        )
+                        .await;
                     if !ours {
                         self.needs_refund(r, &record, &format!("el pago del saldo pasó a {}", record.status)).await?;
                     }

@@ -187,8 +187,15 @@ async fn deposit_and_balance_payments_are_never_mistaken_for_each_other(engine: 
     drain(&app).await;
     let r = app.state.store.get_reservation(&hold.code).await.unwrap();
     assert_eq!((r.balance_received, r.balance_paid, r.money().pending), (Money::ZERO, None, balance));
-    let purposes: Vec<_> =
-        app.state.store.payments_for(r.id).await.unwrap().into_iter().map(|p| (p.provider_payment_id, p.purpose)).collect();
+    let purposes: Vec<_> = app
+        .state
+        .store
+        .payments_for(r.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.provider_payment_id, p.purpose))
+        .collect();
     assert_eq!(
         purposes,
         vec![
@@ -219,13 +226,12 @@ async fn the_balance_link_expires_before_arrival_in_the_property_zone(engine: En
         },
     )
     .await;
-    mp.respond_at("/checkout/preferences", Canned::json(201, json!({"id": "PREF-D", "init_point": "https://mp.test/d"})));
-    let v: Value = app
-        .pre_reserve(&app.hold_body(1, "2027-03-10", "2027-03-12", "+5491100000401"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    mp.respond_at(
+        "/checkout/preferences",
+        Canned::json(201, json!({"id": "PREF-D", "init_point": "https://mp.test/d"})),
+    );
+    let v: Value =
+        app.pre_reserve(&app.hold_body(1, "2027-03-10", "2027-03-12", "+5491100000401")).await.json().await.unwrap();
     let code = v["code"].as_str().expect("a hold for tomorrow, local time").to_string();
     let by = store::Change { actor: "owner@x".into(), note: "transferencia".into(), allow_expired: false };
     let r = app.state.store.transition(&code, ReservationStatus::Confirmed, &by, app.clock.now()).await.unwrap();
