@@ -551,7 +551,7 @@ fn balance_cell(r: &Reservation) -> String {
 }
 
 /// Seña, saldo, pagado and pendiente as rows of the reservation's data (the same figures as the
-/// API's `deposit_amount`, `paid_amount`, `pending_amount`).
+/// API's `money` object).
 fn money_rows(r: &Reservation, tz: chrono_tz::Tz) -> Vec<(&'static str, String)> {
     let m = r.money();
     match r.status {

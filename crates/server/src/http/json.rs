@@ -64,9 +64,13 @@ pub fn public_reservation(r: &Reservation, unit_name: Option<&str>) -> Value {
         "total_price": r.total.to_string(),
         "deposit_amount": r.deposit.to_string(),
         "balance_amount": balance(r).to_string(),
-        // Seña, saldo, pagado, pendiente: the same figures as the reservation's page.
-        "paid_amount": r.money().paid.to_string(),
-        "pending_amount": r.money().pending.to_string(),
+        // Seña, saldo (total − seña), pagado, pendiente: the reservation page's figures.
+        "money": {
+            "deposit": r.money().deposit.to_string(),
+            "balance": r.money().balance.to_string(),
+            "paid": r.money().paid.to_string(),
+            "pending": r.money().pending.to_string(),
+        },
         "reservation_status": r.status.as_str(),
         "status": r.status.as_str(),
         "payment_status": if r.status == domain::ReservationStatus::Confirmed { "paid" } else { "pending" },

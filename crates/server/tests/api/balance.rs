@@ -100,8 +100,11 @@ async fn a_balance_link_is_reused_and_paid_once_through_the_verified_webhook(eng
     assert_eq!(app.state.store.get_reservation(&r.code).await.unwrap().balance_received, balance);
     // The API says the same as the page: paid, nothing pending.
     let v: Value = app.get(&format!("/api/v1/reservations/{}", r.code)).await.json().await.unwrap();
-    assert_eq!(v["paid_amount"], paid.total.to_string());
-    assert_eq!((v["pending_amount"].as_str(), v["balance_amount"].as_str()), (Some("0.00"), Some("0.00")));
+    let m = &v["money"];
+    assert_eq!(m["deposit"], paid.deposit.to_string());
+    assert_eq!(m["balance"], balance.to_string());
+    assert_eq!(m["paid"], paid.total.to_string());
+    assert_eq!((m["pending"].as_str(), v["balance_amount"].as_str()), (Some("0.00"), Some("0.00")));
     // Nothing due: no link.
     assert_eq!(app.state.payments.balance_link(&paid).await.unwrap(), None);
 }
