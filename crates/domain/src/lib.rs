@@ -10,6 +10,7 @@
 //! - [`text`]: which characters text may hold (no control characters), accent folding.
 //! - [`months`]: month names in Spanish.
 //! - [`message`]: a conversation message's delivery status.
+//! - [`stay_messages`]: a confirmed stay's automatic messages: when each is due, their texts.
 //! - [`cancellation`]: the owner's cancellation policy and what a cancellation gives back.
 
 pub mod cancellation;
@@ -22,6 +23,7 @@ pub mod phone;
 pub mod pricing;
 pub mod reservation;
 pub mod stay;
+pub mod stay_messages;
 pub mod text;
 
 pub use cancellation::{CancellationPolicy, PolicyError, RefundBand, RefundDecision, RefundStatus};
@@ -31,3 +33,4 @@ pub use phone::{Phone, PhoneError};
 pub use pricing::{Multiplier, NightPrice, PricingPolicy, Quote, RateRule, RuleEffect, RuleScope, UnitPricing};
 pub use reservation::{AttentionFlag, BalanceMethod, Channel, ReservationCode, ReservationStatus, TransitionError};
 pub use stay::{MAX_NIGHTS, Stay, StayError};
+pub use stay_messages::{StayMessageKind, StayMessageStatus};

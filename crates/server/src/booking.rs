@@ -308,6 +308,7 @@ impl Booking {
         };
         let r = self.store.create_reservation(&new, HoldLimits::default(), self.now()).await?;
         metrics::counter!(m::RESERVATIONS_CREATED, "channel" => "admin", "status" => status.as_str()).increment(1);
+        self.stay_messages_changed(&r).await;
         Ok(r)
     }
 
@@ -333,6 +334,7 @@ impl Booking {
             };
             r = self.store.set_flag(code, domain::AttentionFlag::StaleSync, true, &flag, self.now()).await?;
         }
+        self.stay_messages_changed(&r).await;
         Ok(r)
     }
 
@@ -340,6 +342,7 @@ impl Booking {
         let change = Change { actor: actor.into(), note: reason.into(), allow_expired: false };
         let r = self.store.transition(code, ReservationStatus::Cancelled, &change, self.now()).await?;
         metrics::counter!(m::RESERVATIONS_CANCELLED, "channel" => r.channel.as_str()).increment(1);
+        self.stay_messages_changed(&r).await;
         Ok(r)
     }
 
@@ -365,7 +368,84 @@ impl Booking {
             (q.total, q.deposit)
         };
         let change = Change { actor: actor.into(), note: note.into(), allow_expired: false };
-        Ok(self.store.change_stay(code, unit_id, stay, total, deposit, &change, self.now()).await?)
+        let r = self.store.change_stay(code, unit_id, stay, total, deposit, &change, self.now()).await?;
+        self.stay_messages_changed(&r).await;
+        Ok(r)
+    }
+
+    /// Plans a reservation's automatic messages again ([`crate::stay_messages`]): call it
+    /// whenever a reservation's dates or status change. Idempotent: it cancels what no longer
+    /// applies (a cancelled reservation, a message turned off), moves what is due to the new
+    /// dates and leaves what was sent. Each due message gets one job on the queue.
+    pub async fn schedule_stay_messages(&self, r: &Reservation) -> BookingResult<Vec<store::StayMessage>> {
+        use crate::stay_messages as sm;
+        use domain::stay_messages::{Due, due_at};
+        use domain::{StayMessageKind, StayMessageStatus};
+        let p = crate::property::load(self.store.as_ref()).await?;
+        let quiet = sm::quiet_hours(&p);
+        let leave_by = sm::parse_time(p.check_out_until()).unwrap_or(chrono::NaiveTime::MIN);
+        let existing = self.store.stay_messages(r.id).await?;
+        let now = self.now();
+        let mut plan = Vec::new();
+        for kind in StayMessageKind::ALL {
+            let settings = sm::message_settings(&p, kind);
+            let previous =
+                existing.iter().find(|m| m.kind == kind && m.status == StayMessageStatus::Due).map(|m| m.due_at);
+            let wanted = if r.status == ReservationStatus::Cancelled {
+                store::StayPlan::Close(StayMessageStatus::Cancelled, "La reserva se canceló.".into())
+            } else if let Some(why) = sm::not_applicable(kind, r) {
+                let status = if r.status == ReservationStatus::Confirmed {
+                    StayMessageStatus::Skipped
+                } else {
+                    StayMessageStatus::Cancelled
+                };
+                store::StayPlan::Close(status, why.into())
+            } else if !settings.on {
+                store::StayPlan::Close(StayMessageStatus::Cancelled, "Apagado en «Mensajes automáticos».".into())
+            } else {
+                match due_at(kind, settings.timing, r.stay, quiet, leave_by, &self.config.timezone, now, previous) {
+                    Due::At(t) => store::StayPlan::At(t),
+                    Due::TooLate => {
+                        store::StayPlan::Close(StayMessageStatus::Skipped, "Ya había pasado su momento.".into())
+                    }
+                }
+            };
+            plan.push((kind, wanted));
+        }
+        Ok(self.store.plan_stay_messages(r.id, &plan, crate::stay_messages::JOB, now).await?)
+    }
+
+    /// After a change that is already committed: a failure here must not undo it (the hourly
+    /// maintenance plans every upcoming stay again).
+    async fn stay_messages_changed(&self, r: &Reservation) {
+        if let Err(e) = self.schedule_stay_messages(r).await {
+            tracing::warn!(code = %r.code, error = %e, "could not plan the stay's messages (maintenance will)");
+        }
+    }
+
+    /// The hourly safety net: plans again every confirmed stay that is not over (a crash
+    /// between a confirmation and its plan loses nothing). Returns how many were planned.
+    pub async fn schedule_upcoming_stay_messages(&self) -> BookingResult<usize> {
+        let filter = store::ReservationFilter {
+            status: Some(ReservationStatus::Confirmed),
+            from: Some(self.today() - chrono::Duration::days(8)),
+            limit: 500,
+            ..Default::default()
+        };
+        let mut planned = 0;
+        loop {
+            let (page, _) = self
+                .store
+                .list_reservations(&store::ReservationFilter { offset: planned as i64, ..filter.clone() })
+                .await?;
+            for r in &page {
+                self.schedule_stay_messages(r).await?;
+            }
+            planned += page.len();
+            if page.len() < filter.limit as usize {
+                return Ok(planned);
+            }
+        }
     }
 
     /// The sweeper's work: expire holds whose time is up.

@@ -65,6 +65,7 @@ pub const ENV_VARS: &[&str] = &[
     "POSADA_WHATSAPP_TEMPLATE_REMINDER",
     "POSADA_WHATSAPP_TEMPLATE_CONFIRMATION",
     "POSADA_WHATSAPP_TEMPLATE_ALERT",
+    "POSADA_WHATSAPP_TEMPLATE_STAY",
     "POSADA_OWNER_PHONE",
     "POSADA_PAYMENT_PROVIDER",
     "POSADA_MERCADOPAGO_ACCESS_TOKEN",
@@ -329,6 +330,9 @@ pub struct WhatsAppConfig {
     pub template_confirmation: String,
     /// Owner alerts outside the window (one parameter: the alert text).
     pub template_alert: String,
+    /// A stay's automatic messages outside the window (one parameter: the message on one
+    /// line). None: such a message goes by e-mail when the guest left one, else is not sent.
+    pub template_stay: Option<String>,
     /// The WhatsApp Business Account that owns the number: `posada doctor` reads its templates.
     pub business_account_id: Option<String>,
 }
@@ -596,6 +600,7 @@ fn whatsapp_config(source: &Source) -> Result<Option<WhatsAppConfig>, ConfigErro
             .unwrap_or("reserva_confirmada")
             .to_string(),
         template_alert: source.get("POSADA_WHATSAPP_TEMPLATE_ALERT").unwrap_or("alerta_posada").to_string(),
+        template_stay: source.get("POSADA_WHATSAPP_TEMPLATE_STAY").map(String::from),
         business_account_id: source.get("POSADA_WHATSAPP_BUSINESS_ACCOUNT_ID").map(String::from),
     }))
 }

@@ -73,6 +73,7 @@ impl Worker {
         w.register(crate::payments::refunds::PROPOSE_JOB, Arc::new(ProposeRefund));
         w.register(crate::chat::email::POLL_JOB, Arc::new(EmailPoll));
         w.register(crate::backup::DAILY_JOB, Arc::new(DailyBackup));
+        w.register(crate::stay_messages::JOB, Arc::new(StayMessage));
         w
     }
 
@@ -244,7 +245,8 @@ impl Handler for HoldSweeper {
     }
 }
 
-/// Hourly housekeeping: forget idempotency keys older than 48 h.
+/// Hourly housekeeping: forget idempotency keys older than 48 h; plan every upcoming stay's
+/// automatic messages again (a crash between a confirmation and its plan loses nothing).
 struct Maintenance;
 
 #[async_trait]
@@ -253,6 +255,9 @@ impl Handler for Maintenance {
         let cutoff = state.clock.now() - Duration::hours(crate::http::idempotency::KEEP_HOURS);
         if let Err(e) = state.store.purge_idempotency(cutoff).await {
             tracing::warn!(error = %e, "idempotency purge failed");
+        }
+        if let Err(e) = state.booking.schedule_upcoming_stay_messages().await {
+            tracing::warn!(error = %e, "planning the stays' messages failed");
         }
         Outcome::Again(state.clock.now() + Duration::seconds(MAINTENANCE_EVERY_S))
     }
@@ -433,6 +438,20 @@ struct DailyBackup;
 impl Handler for DailyBackup {
     async fn run(&self, _job: &Job, state: &AppState) -> Outcome {
         crate::backup::daily(state).await
+    }
+}
+
+/// One of a stay's automatic messages (`forced`: the owner's "send now").
+struct StayMessage;
+
+#[async_trait]
+impl Handler for StayMessage {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        let forced = job.payload.get("forced").and_then(|v| v.as_bool()).unwrap_or(false);
+        match job.payload.get("id").and_then(|v| v.as_i64()) {
+            Some(id) => state.chat.run_stay_message(id, forced).await,
+            None => Outcome::Fail("payload without id".into()),
+        }
     }
 }
 

@@ -26,4 +26,5 @@ pub mod payments;
 pub mod property;
 pub mod sandbox_client;
 pub mod state;
+pub mod stay_messages;
 pub mod telemetry;

@@ -88,6 +88,7 @@ macro_rules! store_impl {
         $crate::feeds::feeds_impl!($Store);
         $crate::conversations::conversations_impl!($Store);
         $crate::payments::payments_impl!($Store);
+        $crate::stay_messages::stay_messages_impl!($Store);
     };
 }
 pub(crate) use store_impl;

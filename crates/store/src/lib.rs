@@ -1,7 +1,7 @@
 //! Posada's persistence: one [`Store`] with a PostgreSQL and a SQLite implementation, made of
 //! one small trait per capability ([`CatalogStore`], [`ReservationStore`], [`ConversationStore`],
 //! [`JobStore`], [`FeedStore`], [`PaymentStore`], [`UserStore`], [`MaintenanceStore`],
-//! [`SettingsStore`]), each in its own module with its SQL written once for both engines.
+//! [`SettingsStore`], [`StayMessageStore`]), each in its own module with its SQL written once for both engines.
 //!
 //! Both keep the same meaning: the same tables and columns, the no-overlap rule enforced by the
 //! database (an exclusion constraint on PostgreSQL, triggers on SQLite), every write transaction
@@ -23,6 +23,7 @@ pub mod reservations;
 mod rows;
 pub mod settings;
 mod sqlite;
+pub mod stay_messages;
 pub mod testing;
 mod text;
 mod users;
@@ -40,6 +41,7 @@ pub use postgres::PgStore;
 pub use reservations::ReservationStore;
 pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
+pub use stay_messages::{StayMessageStore, StayPlan};
 pub use users::UserStore;
 
 use std::collections::BTreeMap;
@@ -105,6 +107,7 @@ pub trait Store:
     + ConversationStore
     + PaymentStore
     + SettingsStore
+    + StayMessageStore
     + Send
     + Sync
     + 'static

@@ -814,3 +814,22 @@ pub struct Backup {
     pub trigger: BackupTrigger,
     pub took_ms: i64,
 }
+
+/// One automatic message of a confirmed stay ([`crate::StayMessageStore`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StayMessage {
+    pub id: i64,
+    pub reservation_id: i64,
+    pub kind: domain::StayMessageKind,
+    pub due_at: DateTime<Utc>,
+    pub status: domain::StayMessageStatus,
+    /// The channel it went on (a WhatsApp guest outside the window may get it by e-mail).
+    pub channel: Option<domain::Channel>,
+    /// Its outbox row, once sent.
+    pub message_id: Option<i64>,
+    /// Why it was skipped, cancelled or not sent.
+    pub note: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -687,3 +687,42 @@ impl TryFrom<BackupRow> for Backup {
         })
     }
 }
+
+pub const STAY_MESSAGE_COLUMNS: &str =
+    "id, reservation_id, kind, due_at, status, channel, message_id, note, sent_at, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct StayMessageRow {
+    id: i64,
+    reservation_id: i64,
+    kind: String,
+    due_at: DateTime<Utc>,
+    status: String,
+    channel: Option<String>,
+    message_id: Option<i64>,
+    note: String,
+    sent_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<StayMessageRow> for StayMessage {
+    type Error = StoreError;
+    fn try_from(r: StayMessageRow) -> Result<StayMessage, StoreError> {
+        Ok(StayMessage {
+            id: r.id,
+            reservation_id: r.reservation_id,
+            kind: domain::StayMessageKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("stay message kind {:?}", r.kind)))?,
+            due_at: r.due_at,
+            status: domain::StayMessageStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("stay message status {:?}", r.status)))?,
+            channel: r.channel.as_deref().and_then(domain::Channel::parse),
+            message_id: r.message_id,
+            note: r.note,
+            sent_at: r.sent_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}

@@ -58,6 +58,7 @@ conformance!(
     a_balance_payment_applies_once_full_partial_or_not_due,
     a_turn_with_a_once_key_commits_once,
     a_refund_is_proposed_once_and_moves_only_from_the_expected_status,
+    stay_messages_are_planned_idempotently_and_sent_once,
 );
 
 fn inbound(id: &str) -> NewInbound {
@@ -1545,4 +1546,67 @@ async fn a_turn_with_a_once_key_commits_once(engine: Engine) {
     let other = Turn { once: Some("balance_payment_notice:B2".into()), ..turn };
     assert!(store.commit_turn(&other, now()).await.unwrap().is_some());
     assert_eq!(store.list_messages(c.id, 0, 10).await.unwrap().len(), 2);
+}
+
+async fn stay_messages_are_planned_idempotently_and_sent_once(engine: Engine) {
+    use domain::{StayMessageKind as K, StayMessageStatus as S};
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "avisos").await;
+    let r = store
+        .create_reservation(&hold(u.id, "2027-05-01", "2027-05-03", "549111"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    let at = now() + Duration::days(5);
+    let jobs_before = store.job_stats(now() + Duration::days(400)).await.unwrap().backlog;
+    let plan = vec![
+        (K::Balance, StayPlan::At(at)),
+        (K::CheckIn, StayPlan::At(at + Duration::days(1))),
+        (K::Welcome, StayPlan::Close(S::Skipped, "tarde".into())),
+        (K::Thanks, StayPlan::Close(S::Cancelled, "apagado".into())),
+    ];
+    let rows = store.plan_stay_messages(r.id, &plan, "stay_message", now()).await.unwrap();
+    assert_eq!(rows.iter().map(|m| (m.kind, m.status)).collect::<Vec<_>>().len(), 3, "{rows:?}");
+    assert!(rows.iter().any(|m| m.kind == K::Welcome && m.status == S::Skipped && m.note == "tarde"));
+    assert!(!rows.iter().any(|m| m.kind == K::Thanks), "a cancelled plan writes no row");
+    let backlog = |s: Arc<dyn Store>| async move { s.job_stats(now() + Duration::days(400)).await.unwrap().backlog };
+    assert_eq!(backlog(store.clone()).await, jobs_before + 2, "one job per due row");
+    // Planning the same again changes nothing and adds no job.
+    let again = store.plan_stay_messages(r.id, &plan, "stay_message", now()).await.unwrap();
+    assert_eq!(again, rows);
+    assert_eq!(backlog(store.clone()).await, jobs_before + 2);
+    // Moved: the row keeps its id, gets the new time and one more job.
+    let moved = vec![(K::Balance, StayPlan::At(at + Duration::hours(3)))];
+    let rows2 = store.plan_stay_messages(r.id, &moved, "stay_message", now()).await.unwrap();
+    let balance = rows2.iter().find(|m| m.kind == K::Balance).unwrap().clone();
+    assert_eq!(balance.due_at, at + Duration::hours(3));
+    assert_eq!(balance.id, rows.iter().find(|m| m.kind == K::Balance).unwrap().id);
+    assert_eq!(backlog(store.clone()).await, jobs_before + 3);
+    // Sent once: the second attempt writes nothing.
+    let contact = store.upsert_contact(domain::Channel::Sandbox, "s-1", "Ana", now()).await.unwrap();
+    let msg = NewMessage { kind: "text".into(), body: "Queda un saldo".into(), payload: serde_json::json!({}) };
+    let sent = |s: Arc<dyn Store>, m: NewMessage| async move {
+        s.send_stay_message(balance.id, contact.id, domain::Channel::Sandbox, &m, "send_message", now()).await.unwrap()
+    };
+    assert!(sent(store.clone(), msg.clone()).await);
+    assert!(!sent(store.clone(), msg.clone()).await);
+    let out = store.list_messages(contact.id, 0, 10).await.unwrap();
+    assert_eq!(out.len(), 1, "one outbox row");
+    let b = store.get_stay_message(balance.id).await.unwrap();
+    assert_eq!((b.status, b.channel, b.message_id), (S::Sent, Some(domain::Channel::Sandbox), Some(out[0].id)));
+    // A sent row is not planned again; a due one is cancelled with the reservation.
+    let cancel = vec![
+        (K::Balance, StayPlan::Close(S::Cancelled, "cancelada".into())),
+        (K::CheckIn, StayPlan::Close(S::Cancelled, "cancelada".into())),
+    ];
+    let rows3 = store.plan_stay_messages(r.id, &cancel, "stay_message", now()).await.unwrap();
+    let st = |k| rows3.iter().find(|m| m.kind == k).unwrap().status;
+    assert_eq!((st(K::Balance), st(K::CheckIn)), (S::Sent, S::Cancelled));
+    let check_in = rows3.iter().find(|m| m.kind == K::CheckIn).unwrap().id;
+    assert!(!store.close_stay_message(check_in, S::Skipped, "x", now()).await.unwrap(), "only a due row closes");
+    // The owner's "send now" makes any row due now, with a job.
+    let now_row = store.stay_message_now(check_in, "stay_message", now()).await.unwrap();
+    assert_eq!((now_row.status, now_row.due_at), (S::Due, now()));
+    assert!(store.close_stay_message(check_in, S::Skipped, "salteado", now()).await.unwrap());
+    assert_eq!(store.stay_messages(r.id).await.unwrap().len(), 3);
+    assert!(matches!(store.get_stay_message(999_999).await, Err(StoreError::NotFound)));
 }

@@ -704,7 +704,13 @@ pub async fn balance_paid(State(s): State<AppState>, Path(code): Path<String>, f
     }
     let change = store::Change { actor: form.session.email.clone(), note, allow_expired: false };
     match s.store.record_balance_paid(&r.code, method, &change, s.clock.now()).await {
-        Ok(_) => Ok(done(&format!("/admin/reservas/{}", r.code), "saldo")),
+        Ok(paid) => {
+            // The balance reminder is not sent any more (the worker checks again before sending).
+            if let Err(e) = s.booking.schedule_stay_messages(&paid).await {
+                tracing::warn!(code = %paid.code, error = %e, "could not plan the stay's messages");
+            }
+            Ok(done(&format!("/admin/reservas/{}", r.code), "saldo"))
+        }
         Err(store::StoreError::Duplicate(_)) => {
             refused(&s, &form, &code, "general", "El saldo de esta reserva ya estaba registrado como cobrado.".into())
                 .await

@@ -10,6 +10,7 @@
 
 pub mod email;
 pub mod render;
+mod stay;
 
 use crate::booking::{Booking, BookingError, HoldRequest, Unavailability};
 use crate::channels::SendError;

@@ -269,6 +269,13 @@ impl Payments {
                     .record_balance_payment(&record, Some(&r.code), &notice_job(self.now()), self.now())
                     .await?;
                 crate::fault::point("balance_payment_after_record");
+                // Paid: the stay messages are planned again (the balance reminder is dropped;
+                // idempotent, and the hourly re-plan catches a crash here).
+                if let (BalanceEffect::Paid { .. }, Some(paid)) = (&outcome.effect, &outcome.reservation)
+                    && let Err(e) = self.booking.schedule_stay_messages(paid).await
+                {
+                    tracing::warn!(error = %e, code, "could not plan the stay messages again");
+                }
                 if p.status == PaymentStatus::MoneyBack && outcome.effect == BalanceEffect::Recorded {
                     // Refunds and chargebacks of a balance payment: the deposit's rules.
                     let ours = self

@@ -261,6 +261,8 @@ impl Payments {
     async fn approved(&self, record: PaymentRecord, r: &Reservation) -> anyhow::Result<()> {
         if r.status == ReservationStatus::Confirmed {
             self.store.record_payment(&record, None, self.now()).await?;
+            // Again after a crash between the confirmation and its plan (idempotent).
+            self.booking.schedule_stay_messages(r).await?;
             return Ok(());
         }
         if r.status == ReservationStatus::Cancelled || r.status == ReservationStatus::Blocked {
@@ -302,6 +304,7 @@ impl Payments {
                     };
                     self.store.set_flag(&confirmed.code, AttentionFlag::StaleSync, true, &flag, self.now()).await?;
                 }
+                self.booking.schedule_stay_messages(&confirmed).await?;
                 self.tell_confirmed(&confirmed, record.amount).await?;
             }
             Some(Err(StoreError::Overlap))

@@ -43,6 +43,7 @@ mod scripts;
 mod shutdown;
 mod spanish_errors;
 mod stats_periods;
+mod stay_messages;
 mod token_rights;
 mod tools;
 mod ui;
