@@ -119,8 +119,11 @@ macro_rules! stay_messages_impl {
                             if r.status == S::Due && r.due_at == *at {
                                 continue;
                             }
-                            sqlx::query(
-                                "UPDATE stay_messages SET due_at = $2, status = 'due', note = '', updated_at = $3 WHERE id = $1",
+                            // Only while still due or cancelled: a send that committed since the
+                            // read above (PostgreSQL runs them side by side) stays sent.
+                            let moved = sqlx::query(
+                                "UPDATE stay_messages SET due_at = $2, status = 'due', note = '', updated_at = $3 \
+                                 WHERE id = $1 AND status IN ('due', 'cancelled')",
                             )
                             .bind(r.id)
                             .bind(at)
@@ -128,10 +131,15 @@ macro_rules! stay_messages_impl {
                             .execute(&mut *w.tx)
                             .await
                             .map_err(Self::map_err)?;
+                            if moved.rows_affected() == 0 {
+                                continue;
+                            }
                             Self::enqueue_in(&mut w.tx, &$crate::stay_messages::stay_job(job_kind, r.id, *at), now).await?;
                         }
                         (StayPlan::Close(status, note), Some(r)) if r.status == S::Due => {
-                            sqlx::query("UPDATE stay_messages SET status = $2, note = $3, updated_at = $4 WHERE id = $1")
+                            sqlx::query(
+                                "UPDATE stay_messages SET status = $2, note = $3, updated_at = $4 WHERE id = $1 AND status = 'due'",
+                            )
                                 .bind(r.id)
                                 .bind(status.as_str())
                                 .bind(note)

@@ -311,6 +311,8 @@ pub fn notice(ok: Option<&str>) -> &'static str {
         "link_saldo" => {
             "Listo: se está preparando el link del saldo; si la reserva vino de un chat, se lo mandamos al huésped."
         }
+        "mensaje_enviado" => "Listo: el mensaje sale ahora.",
+        "mensaje_salteado" => "Listo: ese mensaje no se manda.",
         "cancelada_avisada" => "Listo: la reserva quedó cancelada y le avisamos al huésped.",
         "devolucion_aprobada" => {
             "Listo: la devolución está aprobada y en camino; cuando Mercado Pago la haga, le avisamos al huésped."

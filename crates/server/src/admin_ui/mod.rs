@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod home;
 pub mod html;
 pub mod live;
+pub mod messages;
 pub mod property;
 pub mod reservations;
 pub mod session;
@@ -195,6 +196,22 @@ pub fn register(api: Api) -> Api {
             true,
             "Create (or reuse) the balance link and send it to the guest",
         )
+        .add(
+            "POST",
+            "/admin/reservas/{code}/mensajes/{id}/enviar",
+            post(messages::send_now),
+            T,
+            true,
+            "Send one of the stay's automatic messages now",
+        )
+        .add(
+            "POST",
+            "/admin/reservas/{code}/mensajes/{id}/saltear",
+            post(messages::skip),
+            T,
+            true,
+            "Skip one of the stay's automatic messages",
+        )
         .add("GET", "/admin/conversaciones", get(conversations::list), T, true, "Chats: hand-offs first, then recent")
         .add("GET", "/admin/conversaciones/{id}", get(conversations::thread), T, true, "A chat as the guest saw it")
         .add(
@@ -212,11 +229,21 @@ pub fn register(api: Api) -> Api {
         .add("POST", "/admin/cabanas/nueva", post(units::create), T, true, "Create a cabin (owner)")
         .add("GET", "/admin/cabanas/{id}", get(units::edit), T, true, "Edit a cabin, 60-night price preview")
         .add("POST", "/admin/cabanas/{id}", post(units::update), T, true, "Save a cabin (owner)")
+        .add(
+            "POST",
+            "/admin/cabanas/{id}/llegada",
+            post(messages::save_unit),
+            T,
+            true,
+            "Save a cabin's check-in details: key, wifi, directions (owner)",
+        )
         .add("POST", "/admin/precios/reglas", post(units::create_rule), T, true, "Create a rate rule (owner)")
         .add("POST", "/admin/precios/reglas/{id}", post(units::update_rule), T, true, "Save a rate rule (owner)")
         .add("POST", "/admin/precios/reglas/{id}/borrar", post(units::delete_rule), T, true, "Delete a rate rule")
         .add("GET", "/admin/alojamiento", get(property::show), T, true, "Tu alojamiento: what the bot tells guests")
         .add("POST", "/admin/alojamiento", post(property::save), T, true, "Save the property settings (owner)")
+        .add("GET", "/admin/mensajes", get(messages::show), T, true, "Mensajes automáticos: texts, times, preview")
+        .add("POST", "/admin/mensajes", post(messages::save), T, true, "Preview or save the automatic messages (owner)")
         .add("GET", "/admin/canales", get(channels::index), T, true, "iCal export, imported feeds, conflicts")
         .add("POST", "/admin/canales/sincronizar", post(channels::sync), T, true, "Fetch every feed now (owner)")
         .add("POST", "/admin/canales/{id}/rotar", post(channels::rotate), T, true, "New export URL (owner)")

@@ -144,6 +144,7 @@ fn render(
     let mut b = String::from(
         r#"<h1>Tu alojamiento</h1><p class="muted">Lo que el bot les cuenta a los huéspedes. Si algo no está acá, no lo inventa: les ofrece hablar con vos.</p>"#,
     );
+    b += r#"<p><a href="/admin/mensajes" id="link-mensajes">Mensajes automáticos</a>: el recordatorio del saldo, las instrucciones de llegada, la bienvenida, el recordatorio de salida y el agradecimiento.</p>"#;
     if readonly {
         b += r#"<p class="notice">Solo el dueño de la cuenta puede cambiar estos datos.</p>"#;
     }

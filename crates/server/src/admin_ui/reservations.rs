@@ -392,6 +392,7 @@ async fn detail_page(
     }
     b += "</section>";
     b += &payments_section(s, sess, &r, errors).await?;
+    b += &super::messages::timeline(s, sess, &r).await?;
 
     // Actions.
     let from_chat = s.chat.contact_of(&r).await.is_some();
@@ -630,6 +631,8 @@ pub fn audit_label(action: &str) -> String {
         "refund_done" => "Devolución hecha".into(),
         "refund_failed" => "Devolución rechazada".into(),
         "refund_declined" => "Sin devolución".into(),
+        "stay_message_now" => "Mensaje automático enviado a mano".into(),
+        "stay_message_skipped" => "Mensaje automático salteado".into(),
         other => other.to_string(),
     }
 }

@@ -514,7 +514,9 @@ async fn edit_page(
             r.min_nights.map(|n| format!(" · mínimo {}", nights_text(n))).unwrap_or_default()
         );
     }
-    b += r#"</ul><p><a href="/admin/cabanas#reglas">Editar las reglas de precio</a></p></section></div>"#;
+    b += r#"</ul><p><a href="/admin/cabanas#reglas">Editar las reglas de precio</a></p></section>"#;
+    b += &super::messages::unit_card(s, sess, unit.id, errors).await?;
+    b += "</div>";
     Ok((status, page(html::layout(Some(&sess.viewer()), Nav::Cabanas, &unit.name, ok, &b))).into_response())
 }
 

@@ -269,6 +269,7 @@ async fn the_dashboard_works_in_a_real_browser() {
         "/admin/conversaciones",
         &thread,
         "/admin/alojamiento",
+        "/admin/mensajes",
         "/admin/cabanas",
         "/admin/cabanas/1",
         "/admin/canales",

@@ -7,6 +7,7 @@
 use crate::both_engines;
 use crate::email::MailServers;
 use crate::helpers::*;
+use crate::ui::{owner_ui, staff_ui};
 use crate::whatsapp::{GUEST, envelope, post_signed, sent, text};
 use chrono::{DateTime, Duration, Utc};
 use domain::{StayMessageKind as K, StayMessageStatus as S};
@@ -20,6 +21,7 @@ both_engines!(
     cancelled_or_moved_stays_and_the_quiet_hours,
     crashes_around_the_send_lose_nothing_and_repeat_nothing,
     a_paid_deposit_plans_the_stay,
+    the_owner_edits_the_texts_with_a_preview_and_sees_the_timeline,
 );
 
 /// Thursday 10 December 2026, 12:00 in Argentina (15:00 UTC).
@@ -437,4 +439,112 @@ async fn a_paid_deposit_plans_the_stay(engine: Engine) {
     }
     assert_eq!(planned.len(), 5, "{planned:?}");
     assert!(planned.iter().all(|m| m.status == S::Due), "{planned:?}");
+}
+
+fn form(page: &str, name: &str) -> String {
+    // The textarea or input of `name`, as the page shows it.
+    let at = page.find(&format!(r#"name="{name}""#)).unwrap_or_else(|| panic!("no {name}"));
+    let rest = &page[at..];
+    if let Some(v) = rest.find(" value=\"").filter(|v| *v < rest.find('>').unwrap_or(0)) {
+        let v = &rest[v + 8..];
+        return v[..v.find('"').unwrap()].to_string();
+    }
+    let start = rest.find('>').unwrap() + 1;
+    rest[start..start + rest[start..].find("</textarea>").unwrap()].to_string()
+}
+
+async fn the_owner_edits_the_texts_with_a_preview_and_sees_the_timeline(engine: Engine) {
+    let app = app_with(engine, vec![("POSADA_SANDBOX", "true".into())], None).await;
+    app.state.store.upsert_contact(domain::Channel::Sandbox, "sb-ui", "Juana", app.clock.now()).await.unwrap();
+    let r = booked(&app, domain::Channel::Sandbox, "sb-ui", None).await;
+    let ui = owner_ui(&app).await;
+    let page = ui.page("/admin/mensajes").await;
+    assert!(page.contains("Mensajes automáticos") && page.contains("Instrucciones de llegada"));
+    // The preview uses the next confirmed stay: its cabin's key code is in it.
+    assert!(page.contains(&r.code) && page.contains("4821"), "the preview");
+    assert!(ui.page("/admin/alojamiento").await.contains(r#"href="/admin/mensajes""#));
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for kind in K::ALL {
+        for f in ["on", "days", "at", "text"] {
+            let key = format!("stay.{}.{f}", kind.as_str());
+            let v = if f == "on" { "on".to_string() } else { form(&page, &key) };
+            fields.push((key, v.replace("&#39;", "'").replace("&quot;", "\"")));
+        }
+    }
+    for key in ["stay.quiet_from", "stay.quiet_until", "review_url"] {
+        fields.push((key.to_string(), form(&page, key)));
+    }
+    let set = |fields: &mut Vec<(String, String)>, key: &str, v: &str| {
+        fields.iter_mut().find(|(k, _)| k == key).unwrap().1 = v.to_string();
+    };
+    // An unknown placeholder: a clear error naming the valid ones, nothing saved.
+    set(&mut fields, "stay.welcome.text", "¡Hola {nombr}! Bienvenidos a {cabaña}.");
+    let post = |fields: Vec<(String, String)>, action: &'static str| {
+        let ui = &ui;
+        async move {
+            let mut f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            f.push(("accion", action));
+            ui.post("/admin/mensajes", &f).await
+        }
+    };
+    let refused = post(fields.clone(), "guardar").await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("No conozco el marcador {nombr}. Podés usar: {nombre}"), "the error");
+    assert!(!app.state.store.settings().await.unwrap().contains_key("stay.welcome.text"), "nothing saved");
+    // The preview shows the typed text without saving it.
+    set(&mut fields, "stay.welcome.text", "¡Hola {nombre}! La clave del Wi-Fi: {wifi}.");
+    let preview = post(fields.clone(), "vista").await;
+    assert_eq!(preview.status(), 200);
+    assert!(preview.text().await.unwrap().contains("¡Hola Juana! La clave del Wi-Fi: LagoWifi / clave lago2026."));
+    assert!(!app.state.store.settings().await.unwrap().contains_key("stay.welcome.text"));
+    // Saved (a bad hour first), and the welcome moves to 17:30 for the stay already planned.
+    set(&mut fields, "stay.welcome.at", "25:99");
+    assert_eq!(post(fields.clone(), "guardar").await.status(), 422);
+    set(&mut fields, "stay.welcome.at", "17:30");
+    let saved = post(fields.clone(), "guardar").await;
+    assert_eq!(saved.status(), 303);
+    let settings = app.state.store.settings().await.unwrap();
+    assert_eq!(settings["stay.welcome.at"], "17:30");
+    assert!(!settings.contains_key("stay.check_in.text"), "a default text is not stored");
+    app.state.booking.schedule_stay_messages(&r).await.unwrap();
+    assert_eq!(row(&rows(&app, &r).await, K::Welcome).due_at, utc("2026-12-20T20:30:00Z"));
+    // Staff read it, cannot save it.
+    let staff = staff_ui(&app).await;
+    assert!(staff.page("/admin/mensajes").await.contains("Solo el dueño"));
+    let mut f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    f.push(("accion", "guardar"));
+    assert_eq!(staff.post("/admin/mensajes", &f).await.status(), 403);
+    // The reservation's timeline: what is due, "Saltear" and "Enviar ahora".
+    let detail = ui.page(&format!("/admin/reservas/{}", r.code)).await;
+    assert!(detail.contains(r#"id="mensajes""#) && detail.contains("Recordatorio del saldo"));
+    let balance = row(&rows(&app, &r).await, K::Balance);
+    let skip = ui.post(&format!("/admin/reservas/{}/mensajes/{}/saltear", r.code, balance.id), &[]).await;
+    assert_eq!(skip.status(), 303);
+    assert_eq!(row(&rows(&app, &r).await, K::Balance).status, S::Skipped);
+    let check_in = row(&rows(&app, &r).await, K::CheckIn);
+    let now = ui.post(&format!("/admin/reservas/{}/mensajes/{}/enviar", r.code, check_in.id), &[]).await;
+    assert_eq!(now.status(), 303);
+    at(&app, app.clock.now()).await;
+    let sent_now = row(&rows(&app, &r).await, K::CheckIn);
+    assert_eq!(sent_now.status, S::Sent);
+    let detail = ui.page(&format!("/admin/reservas/{}", r.code)).await;
+    assert!(detail.contains(r#"data-status="sent""#) && detail.contains(r#"data-status="skipped""#));
+    assert!(detail.contains("Mensaje automático salteado"), "audited");
+    // Someone else's row, or a made-up one: not found.
+    assert_eq!(ui.post(&format!("/admin/reservas/{}/mensajes/999999/enviar", r.code), &[]).await.status(), 404);
+    // The cabin's check-in details.
+    let cabin = ui.page("/admin/cabanas/1").await;
+    assert!(cabin.contains(r#"id="llegada""#) && cabin.contains("4821"));
+    let saved = ui
+        .post(
+            "/admin/cabanas/1/llegada",
+            &[("key_code", "Llave en la maceta"), ("wifi", ""), ("directions", "Tranquera verde")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let settings = app.state.store.settings().await.unwrap();
+    assert_eq!(settings["unit.1.key_code"], "Llave en la maceta");
+    assert!(!settings.contains_key("unit.1.wifi"));
+    assert_eq!(settings["unit.1.directions"], "Tranquera verde");
 }
