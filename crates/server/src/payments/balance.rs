@@ -224,7 +224,7 @@ impl Payments {
         );
         let note = format!("{} por {} ({})", link.amount.to_ars_spaced(), contact.channel, contact.address);
         let audit = async { self.store.record_audit(Some(r.id), actor, "balance_link_sent", &note, self.now()).await };
-        match self.chat.notify_once(contact.id, &text, &format!("balance_link_sent:{job_id}"), Vec::new()).await {
+        match self.chat.notify_once(&contact, &text, &format!("balance_link_sent:{job_id}"), Vec::new()).await {
             Ok(true) => {
                 crate::fault::point("balance_link_after_send");
                 if let Err(e) = audit.await {
@@ -352,7 +352,7 @@ impl Payments {
             match self.chat.contact_of(&r).await {
                 // The guest's message and the owner's alert commit together, once.
                 Some(contact) => {
-                    self.chat.notify_once(contact.id, &guest, &key, vec![alert]).await?;
+                    self.chat.notify_once(&contact, &guest, &key, vec![alert]).await?;
                     crate::fault::point("balance_notice_after_send");
                 }
                 None => {
