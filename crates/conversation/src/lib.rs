@@ -38,7 +38,7 @@
 //! ## Stages
 //! [`Stage`]: `Idle` → (`AwaitingDates` | `AwaitingGuests` | `Confirming`) → `Checking` →
 //! `Offered` → `Reserving` → `Holding`; `ConfirmCancel` while a cancellation waits for an explicit
-//! "sí"; `HandedOff` while a person answers (the engine emits nothing until
+//! "sí"; `ConfirmMove` while a paid booking's change (new quote and difference) waits for one; `HandedOff` while a person answers (the engine emits nothing until
 //! [`Event::HandOffReleased`]). The state also remembers the slots said so far (dates, party,
 //! cabin), the consecutive failures, the choices last offered (so "2" or the option's words pick
 //! one) and the last hold.
@@ -78,6 +78,11 @@ pub const VOICE_CONFIDENCE_FLOOR: f32 = 0.6;
 
 /// Consecutive messages not understood before a person is offered.
 pub const MAX_FAILURES: u32 = 3;
+
+/// A paid booking is changed in the chat (dates, cabin, party) only while its check-in is at
+/// least this many days away in the property's zone; closer than that (or once the stay has
+/// started) the change goes to the owner, who may still have to prepare the cabin.
+pub const CHANGE_NOTICE_DAYS: i64 = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Facts
@@ -279,6 +284,10 @@ pub enum Event {
     HoldFailed { reason: HoldFailure },
     /// Answer to [`Effect::CancelHold`].
     Cancelled { code: String },
+    /// Answer to [`Effect::MoveBooking`]: the booking moved (`after` is what it is now).
+    Moved { after: BookingInfo },
+    /// Answer to [`Effect::MoveBooking`]: nothing changed.
+    MoveFailed { code: String, reason: HoldFailure },
     /// Timer: 15 minutes before the hold lapses.
     HoldReminder { code: String },
     /// Timer: the hold lapsed unpaid.
@@ -411,11 +420,17 @@ pub enum Effect {
         unit: Option<i64>,
         #[serde(default)]
         among: Vec<i64>,
+        /// The booking being moved: its own nights do not count as taken.
+        #[serde(default)]
+        except: Option<String>,
     },
     /// Place a hold; answer with [`Event::HoldPlaced`] or [`Event::HoldFailed`].
     PlaceHold { unit_id: i64, stay: Stay, guests: u32, guest_name: Option<String> },
     /// Cancel an unpaid hold; answer with [`Event::Cancelled`].
     CancelHold { code: String },
+    /// Move a paid booking (after the guest's explicit yes to the quote and its difference) in
+    /// one transaction; answer with [`Event::Moved`] or [`Event::MoveFailed`].
+    MoveBooking { code: String, unit_id: i64, stay: Stay, guests: u32 },
     /// Message the owner (WhatsApp to the owner's phone).
     AlertOwner { text: String },
     /// Mark the conversation as handed off to a person.
@@ -582,6 +597,8 @@ pub enum Stage {
     Holding { code: String },
     /// Asked "¿la cancelo?" for this code.
     ConfirmCancel { code: String },
+    /// Quoted moving the paid booking `before` to `offer` and asked "¿la cambio?".
+    ConfirmMove { before: BookingInfo, offer: Offer },
     /// A person is answering; the bot stays silent.
     HandedOff,
 }

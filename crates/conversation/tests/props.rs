@@ -8,6 +8,11 @@ use conversation::*;
 use proptest::prelude::*;
 
 const PHRASES: &[&str] = &[
+    "¿podemos llegar un día antes?",
+    "se suma uno más",
+    "somos 5 al final",
+    "¿puedo cambiar al 14–16?",
+    "quiero pasar la reserva al finde siguiente",
     "hola",
     "tienen lugar del 10 al 14 de diciembre para 4?",
     "del 15 al 20 de diciembre, 3 noches, somos 4",
@@ -155,6 +160,8 @@ fn button_id() -> impl Strategy<Value = String> {
         Just("no:cancel".to_string()),
         Just("yes:cancel:K7M2QA".to_string()),
         Just("cancel:K7M2QA".to_string()),
+        Just("keep:K7M2QA".to_string()),
+        Just("move:2:2026-12-09:2026-12-14:4".to_string()),
         (1i64..5, 0i64..60, 1i64..10, 0u32..12).prop_map(|(u, start, n, g)| {
             let a = d("2026-11-20") + chrono::Days::new(start as u64);
             let b = a + chrono::Days::new(n as u64);
@@ -229,6 +236,8 @@ fn event(server: &mut Server, input: &Input) -> Option<Event> {
             server.fail_next_hold = Some(HoldFailure::Taken);
             return None;
         }
+        Input::Stray(n) if n % 7 == 5 => Event::Moved { after: server.reservations.first()?.clone() },
+        Input::Stray(n) if n % 7 == 6 => Event::MoveFailed { code: server.last_code(), reason: HoldFailure::Taken },
         Input::Stray(n) => match n % 5 {
             0 => Event::Availability(server.availability(stay("2026-12-10", "2026-12-14"), 4, None, &[])),
             1 => Event::HoldFailed { reason: HoldFailure::Invalid("algo_raro {x}".into()) },
@@ -249,7 +258,9 @@ fn check(effects: &[Effect]) -> Result<(), TestCaseError> {
                 let numbered = render_numbered(r);
                 prop_assert!(!numbered.trim().is_empty());
             }
-            Effect::CheckAvailability { stay, guests, .. } | Effect::PlaceHold { stay, guests, .. } => {
+            Effect::CheckAvailability { stay, guests, .. }
+            | Effect::PlaceHold { stay, guests, .. }
+            | Effect::MoveBooking { stay, guests, .. } => {
                 prop_assert!(stay.check_out > stay.check_in);
                 prop_assert!((1..=60).contains(guests));
             }
@@ -276,6 +287,7 @@ proptest! {
                 Event::Message { text, kind: MessageKind::Text | MessageKind::Voice { .. } } => Some(text.clone()),
                 _ => None,
             };
+            let typed_again = typed.clone();
             let effects = server.drive(&mut state, ev);
             check(&effects)?;
             if handed_off && is_message {
@@ -286,6 +298,12 @@ proptest! {
                 && effects.iter().any(|e| matches!(e, Effect::PlaceHold { .. }))
             {
                 prop_assert!(asking_name || explicit_yes(&text), "hold placed on {text:?}");
+            }
+            // A paid booking moves only on an explicit yes to its quote.
+            if let Some(text) = typed_again
+                && effects.iter().any(|e| matches!(e, Effect::MoveBooking { .. }))
+            {
+                prop_assert!(explicit_yes(&text), "moved on {text:?}");
             }
             prop_assert!(state.choices.len() <= 10);
             let json = state.to_json();

@@ -10,6 +10,7 @@
 //! = booked arrayan 2027-01-10 2027-01-20   nights taken by someone else
 //! = reservation CODE arrayan 2027-01-10 2027-01-14 4 confirmed   a reservation of this contact
 //! = hold-fails taken | too-many | invalid <text>   the next hold attempt fails
+//! = move-fails taken             the next move finds its nights just taken
 //! = no-payment-link              holds are placed without a payment link
 //! = property FIELD text          the owner's setting (address, map, directions, nearby, balance,
 //!                                cancellation, date_changes, pets, children, included,
@@ -67,7 +68,7 @@ fn render(server: &Server, effects: &[Effect]) -> Vec<String> {
                     out.push(format!("<| [{kind} {}] {}{desc}  ({})", i + 1, o.title, o.id));
                 }
             }
-            Effect::CheckAvailability { stay, guests, unit, among } => {
+            Effect::CheckAvailability { stay, guests, unit, among, .. } => {
                 let mut line = format!(
                     "@ consultar {}→{} x{guests} {}",
                     stay.check_in,
@@ -88,6 +89,12 @@ fn render(server: &Server, effects: &[Effect]) -> Vec<String> {
                 guest_name.as_deref().unwrap_or("(sin nombre)")
             )),
             Effect::CancelHold { code } => out.push(format!("@ cancelar {code}")),
+            Effect::MoveBooking { code, unit_id, stay, guests } => out.push(format!(
+                "@ mover {code} a {} {}→{} x{guests}",
+                server.unit_slug(*unit_id),
+                stay.check_in,
+                stay.check_out
+            )),
             Effect::AlertOwner { text } => out.push(format!("@ avisar al dueño: {text}")),
             Effect::HandOff => out.push("@ pasar a una persona".into()),
             Effect::RecordQuote { unit_id, stay, total } => out.push(format!(
@@ -185,6 +192,7 @@ fn run(path: &Path) -> (String, Vec<String>) {
                     server.fail_next_hold = Some(HoldFailure::Invalid(why));
                 }
                 ["no-payment-link"] => server.payment_links = false,
+                ["move-fails", "taken"] => server.fail_next_move = true,
                 ["rule", "holiday", mult] => {
                     let id = server.rules.len() as i64 + 1;
                     server.rules.push(domain::RateRule {

@@ -157,8 +157,9 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
             }
             continue;
         }
-        // Change of dates: "cambiame al 14" acts; "¿se puede cambiar la fecha?" asks.
-        if matches!(
+        // Change of dates: "cambiame al 14" acts; "¿se puede cambiar la fecha?" asks; "quiero
+        // pasar la reserva al finde siguiente" acts.
+        if (matches!(
             w,
             "cambiar"
                 | "cambiarla"
@@ -191,7 +192,10 @@ pub(crate) fn cues(t: &[Tok]) -> Cues {
                 | "postergar"
                 | "postergarla"
                 | "posponer"
-        ) && !(w.starts_with("cambio") && n1 == "de" && !matches!(n2, "fecha" | "fechas" | "dia" | "reserva"))
+        ) || (matches!(w, "pasar" | "pasame" | "pasas" | "pasan" | "pasanos" | "mover")
+            && matches!(n1, "la" | "mi" | "nuestra")
+            && n2.starts_with("reserva")))
+            && !(w.starts_with("cambio") && n1 == "de" && !matches!(n2, "fecha" | "fechas" | "dia" | "reserva"))
         {
             let policy = near_before(&["si", "caso", "politica", "politicas", "condiciones", "tuviera"])
                 || (w == "cambios" && !near_before(&["hacer", "quiero"]))

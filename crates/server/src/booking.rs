@@ -162,6 +162,17 @@ impl Booking {
 
     /// Every active unit for these nights: free or why not, with its quote.
     pub async fn availability(&self, stay: Stay, guests: u32) -> BookingResult<Vec<UnitAvailability>> {
+        self.availability_except(stay, guests, None).await
+    }
+
+    /// [`Booking::availability`] for moving a reservation: its own nights (`except`, a code)
+    /// do not count as taken, so "¿podemos llegar un día antes?" is free when only it is there.
+    pub async fn availability_except(
+        &self,
+        stay: Stay,
+        guests: u32,
+        except: Option<&str>,
+    ) -> BookingResult<Vec<UnitAvailability>> {
         if stay.check_in < self.today() {
             return Err(StayError::CheckInPast.into());
         }
@@ -179,7 +190,9 @@ impl Booking {
             .into_iter()
             .map(|unit| {
                 let quote = pricing::quote(&unit.pricing(), &rules, &policy, stay);
-                let reason = if taken.iter().any(|t| t.unit_id == unit.id && t.occupies_at(now))
+                let reason = if taken
+                    .iter()
+                    .any(|t| t.unit_id == unit.id && t.occupies_at(now) && Some(t.code.as_str()) != except)
                     || imported.iter().any(|b| b.unit_id == unit.id && b.echo_of.is_none())
                 {
                     Some(Unavailability::DatesUnavailable)
@@ -417,7 +430,7 @@ impl Booking {
 
     /// After a change that is already committed: a failure here must not undo it (the hourly
     /// maintenance plans every upcoming stay again).
-    async fn stay_messages_changed(&self, r: &Reservation) {
+    pub(crate) async fn stay_messages_changed(&self, r: &Reservation) {
         if let Err(e) = self.schedule_stay_messages(r).await {
             tracing::warn!(code = %r.code, error = %e, "could not plan the stay's messages (maintenance will)");
         }
@@ -446,6 +459,49 @@ impl Booking {
                 return Ok(planned);
             }
         }
+    }
+
+    /// A guest moves a hold or a paid booking (#17 step 3): the new stay under the same rules as
+    /// a hold (not in the past in the property's zone, the horizon, capacity, minimum nights),
+    /// priced with the same pricing, and moved in one transaction under the no-overlap rule
+    /// ([`store::ReservationStore::move_reservation`]). A paid booking keeps the deposit it paid
+    /// and the difference goes to the balance (or is a credit); a hold takes the new deposit.
+    /// Returns the reservation before and after.
+    pub async fn move_reservation(
+        &self,
+        code: &str,
+        unit_id: i64,
+        stay: Stay,
+        guests: u32,
+        actor: &str,
+    ) -> BookingResult<(Reservation, Reservation)> {
+        self.within_horizon(stay)?;
+        let before = self.store.get_reservation(code).await?;
+        if !matches!(before.status, ReservationStatus::PreReserved | ReservationStatus::Confirmed) {
+            return Err(StoreError::NotActive(before.status).into());
+        }
+        let unit = self.active_unit(unit_id).await?;
+        let quote = self.quote(&unit, stay).await?;
+        stay.validate_request(self.today(), guests, unit.capacity, quote.min_nights)?;
+        let deposit = if before.status == ReservationStatus::Confirmed { before.deposit } else { quote.deposit };
+        let to = store::MoveTo { unit_id, stay, guests, total: quote.total, deposit };
+        let difference = quote.total - before.total;
+        let note = if difference > Money::ZERO {
+            format!("Cambio pedido por el huésped: {} más en el saldo.", difference.to_ars())
+        } else if difference < Money::ZERO && before.status == ReservationStatus::Confirmed {
+            format!(
+                "Cambio pedido por el huésped: {} a favor del huésped, a resolver por el dueño.",
+                (Money::ZERO - difference).to_ars()
+            )
+        } else {
+            "Cambio pedido por el huésped.".to_string()
+        };
+        let change = Change { actor: actor.into(), note, allow_expired: false };
+        let after = self.store.move_reservation(code, &to, &change, self.now()).await?;
+        // The stay's automatic messages follow the new dates (a crash before this: the hourly
+        // re-plan catches up).
+        self.stay_messages_changed(&after).await;
+        Ok((before, after))
     }
 
     /// The sweeper's work: expire holds whose time is up.

@@ -502,7 +502,11 @@ async fn whatsapp(config: &Config, checks: &mut Vec<Check>, dates: &mut Vec<Date
             "token de verificación y secreto de la app configurados (cada aviso llega firmado)",
         )
     });
-    let wanted = [&wa.template_reminder, &wa.template_confirmation, &wa.template_alert];
+    // The stay messages' template only when one is named (without it they go by e-mail).
+    let wanted: Vec<&String> = [&wa.template_reminder, &wa.template_confirmation, &wa.template_alert]
+        .into_iter()
+        .chain(wa.template_stay.as_ref())
+        .collect();
     let title = "WhatsApp: plantillas";
     let Some(waba) = &wa.business_account_id else {
         checks.push(

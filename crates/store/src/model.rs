@@ -172,6 +172,18 @@ impl Reservation {
     }
 }
 
+/// Where a guest's reservation moves to ([`crate::ReservationStore::move_reservation`]): the
+/// caller prices it (the booking service, with the same pricing as a hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoveTo {
+    pub unit_id: i64,
+    pub stay: Stay,
+    pub guests: u32,
+    pub total: Money,
+    /// A paid booking keeps the deposit it paid; a hold takes the new quote's.
+    pub deposit: Money,
+}
+
 #[derive(Clone, PartialEq)]
 pub struct NewReservation {
     pub unit_id: i64,

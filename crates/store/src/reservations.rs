@@ -49,6 +49,19 @@ pub trait ReservationStore: Send + Sync {
         change: &Change,
         now: DateTime<Utc>,
     ) -> Result<Reservation>;
+    /// Moves a guest's hold or booking (cabin, dates, party) in ONE transaction, under the same
+    /// rules as a hold: the new nights are locked like a hold's, a night another active stay or
+    /// an imported event has is [`crate::StoreError::Overlap`] and changes nothing, and the old
+    /// nights are free for others only when it commits. Only a live hold or a confirmed booking
+    /// moves ([`crate::StoreError::NotActive`] otherwise). Moving to where it already is changes
+    /// nothing (a turn run again after a crash). Audited as `moved`.
+    async fn move_reservation(
+        &self,
+        code: &str,
+        to: &MoveTo,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation>;
     async fn set_flag(
         &self,
         code: &str,
@@ -380,12 +393,15 @@ macro_rules! reservations_impl {
                 Ok(updated)
             }
 
+            /// The owner's change (`change_stay`, blocks too, the party kept) and the guest's move
+            /// (`move_reservation`, `guests` set): one statement for both.
             #[allow(clippy::too_many_arguments)]
-            async fn change_stay_once(
+            async fn move_once(
                 &self,
                 code: &str,
                 unit_id: i64,
                 stay: Stay,
+                guests: Option<u32>,
                 total: Money,
                 deposit: Money,
                 change: &Change,
@@ -396,6 +412,19 @@ macro_rules! reservations_impl {
                 if !current.occupies_at(now) {
                     return Err(StoreError::NotActive(current.status));
                 }
+                let guest_move = guests.is_some();
+                if guest_move {
+                    if current.status == ReservationStatus::Blocked {
+                        return Err(StoreError::NotActive(current.status));
+                    }
+                    let already = current.unit_id == unit_id
+                        && current.stay == stay
+                        && Some(current.guests) == guests
+                        && current.total == total;
+                    if already {
+                        return Ok(current);
+                    }
+                }
                 Self::lock_stay(&mut w.tx, unit_id, stay).await?;
                 Self::expire_in_tx(&mut w.tx, Some(unit_id), now).await?;
                 if current.status != ReservationStatus::Blocked && Self::externally_taken(&mut w.tx, unit_id, stay).await? {
@@ -404,7 +433,7 @@ macro_rules! reservations_impl {
                 let notes = append_note(&current.notes, &change.note, &change.actor, now);
                 let sql = format!(
                     "UPDATE reservations SET unit_id = $2, check_in = $3, check_out = $4, total = $5, deposit = $6, \
-                     notes = $7, updated_at = $8 WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                     notes = $7, updated_at = $8, guests = COALESCE($9, guests) WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
                 );
                 let row: ReservationRow = sqlx::query_as(&sql)
                     .bind(current.id)
@@ -415,11 +444,13 @@ macro_rules! reservations_impl {
                     .bind(deposit.0)
                     .bind(&notes)
                     .bind(now)
+                    .bind(guests.map(i64::from))
                     .fetch_one(&mut *w.tx)
                     .await
                     .map_err(Self::map_err)?;
                 let updated: Reservation = row.try_into()?;
-                Self::audit(&mut w.tx, Some(updated.id), &change.actor, "stay_changed", Some(audit_snapshot(&current)), Some(audit_snapshot(&updated)), &change.note, now)
+                let action = if guest_move { "moved" } else { "stay_changed" };
+                Self::audit(&mut w.tx, Some(updated.id), &change.actor, action, Some(audit_snapshot(&current)), Some(audit_snapshot(&updated)), &change.note, now)
                     .await?;
                 w.tx.commit().await.map_err(Self::map_err)?;
                 Ok(updated)
@@ -562,7 +593,21 @@ macro_rules! reservations_impl {
                 now: DateTime<Utc>,
             ) -> Result<Reservation> {
                 $crate::text::check(&[("note", &change.note), ("actor", &change.actor)])?;
-                retry_on_deadlock(|| self.change_stay_once(code, unit_id, stay, total, deposit, change, now)).await
+                retry_on_deadlock(|| self.move_once(code, unit_id, stay, None, total, deposit, change, now)).await
+            }
+
+            async fn move_reservation(
+                &self,
+                code: &str,
+                to: &MoveTo,
+                change: &Change,
+                now: DateTime<Utc>,
+            ) -> Result<Reservation> {
+                $crate::text::check(&[("note", &change.note), ("actor", &change.actor)])?;
+                retry_on_deadlock(|| {
+                    self.move_once(code, to.unit_id, to.stay, Some(to.guests), to.total, to.deposit, change, now)
+                })
+                .await
             }
 
             async fn set_flag(

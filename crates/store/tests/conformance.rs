@@ -58,6 +58,8 @@ conformance!(
     a_balance_payment_applies_once_full_partial_or_not_due,
     a_turn_with_a_once_key_commits_once,
     a_refund_is_proposed_once_and_moves_only_from_the_expected_status,
+    a_guest_move_is_one_transaction_refused_on_taken_nights,
+    a_move_and_competing_holds_never_overlap,
     stay_messages_are_planned_idempotently_and_sent_once,
 );
 
@@ -1546,6 +1548,115 @@ async fn a_turn_with_a_once_key_commits_once(engine: Engine) {
     let other = Turn { once: Some("balance_payment_notice:B2".into()), ..turn };
     assert!(store.commit_turn(&other, now()).await.unwrap().is_some());
     assert_eq!(store.list_messages(c.id, 0, 10).await.unwrap().len(), 2);
+}
+
+fn move_to(unit_id: i64, from: &str, to: &str, guests: u32, total: i64) -> MoveTo {
+    MoveTo {
+        unit_id,
+        stay: Stay::new(d(from), d(to)).unwrap(),
+        guests,
+        total: Money::from_pesos(total),
+        deposit: Money::from_pesos(30_000),
+    }
+}
+
+/// A guest's change of dates, cabin or party (#17 step 3): refused with a typed conflict on
+/// nights someone else has (nothing changes), allowed over its own old nights ("un día
+/// antes"), the party and total written with it, audited as `moved`; the same move again is
+/// no second change (a turn run again after a crash); only live holds and bookings move.
+async fn a_guest_move_is_one_transaction_refused_on_taken_nights(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    let v = unit(&store, "b").await;
+    let a = store
+        .create_reservation(&hold(u.id, "2027-07-10", "2027-07-12", "1"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    store.transition(&a.code, ReservationStatus::Confirmed, &by("payment"), now()).await.unwrap();
+    store.create_reservation(&hold(u.id, "2027-07-14", "2027-07-16", "2"), HoldLimits::default(), now()).await.unwrap();
+    let err = store.move_reservation(&a.code, &move_to(u.id, "2027-07-13", "2027-07-15", 2, 1), &by("g"), now()).await;
+    assert!(matches!(err, Err(StoreError::Overlap)), "{err:?}");
+    let kept = store.get_reservation(&a.code).await.unwrap();
+    assert_eq!((kept.stay, kept.guests, kept.total), (a.stay, a.guests, a.total), "a refused move changes nothing");
+    // One day earlier: over its own nights.
+    let to = move_to(u.id, "2027-07-09", "2027-07-12", 3, 150_000);
+    let moved = store.move_reservation(&a.code, &to, &by("guest:whatsapp"), now()).await.unwrap();
+    assert_eq!(
+        (moved.stay, moved.guests, moved.total, moved.status),
+        (to.stay, 3, to.total, ReservationStatus::Confirmed)
+    );
+    assert_eq!(moved.code, a.code, "the same reservation, the same code");
+    // The old night 11→12 stays ours, 12→13 was never; another guest can take 12→14 now.
+    store.create_reservation(&hold(u.id, "2027-07-12", "2027-07-14", "3"), HoldLimits::default(), now()).await.unwrap();
+    let again = store.move_reservation(&a.code, &to, &by("guest:whatsapp"), now()).await.unwrap();
+    assert_eq!(again.updated_at, moved.updated_at);
+    let audit = store.audit_for(a.id).await.unwrap();
+    let moves: Vec<&AuditEntry> = audit.iter().filter(|e| e.action == "moved").collect();
+    assert_eq!(moves.len(), 1, "moved once: {audit:?}");
+    assert_eq!(moves[0].before.as_ref().unwrap()["check_in"], "2027-07-10");
+    assert_eq!(moves[0].after.as_ref().unwrap()["guests"], 3);
+    // Another cabin, same dates.
+    let other =
+        store.move_reservation(&a.code, &move_to(v.id, "2027-07-09", "2027-07-12", 3, 1), &by("g"), now()).await;
+    assert_eq!(other.unwrap().unit_id, v.id);
+    store.transition(&a.code, ReservationStatus::Cancelled, &by("o"), now()).await.unwrap();
+    let err = store.move_reservation(&a.code, &move_to(u.id, "2027-08-01", "2027-08-03", 2, 1), &by("g"), now()).await;
+    assert!(matches!(err, Err(StoreError::NotActive(ReservationStatus::Cancelled))), "{err:?}");
+}
+
+/// A move and competing holds on the same nights, at once, many rounds: never an overlap; the
+/// move's new nights go to one of them only; the old nights are another guest's only after
+/// the move committed (a hold on them before that is refused). On PostgreSQL they really run
+/// side by side (night locks + the exclusion constraint); on SQLite writers queue.
+async fn a_move_and_competing_holds_never_overlap(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "a").await;
+    for round in 0..8i64 {
+        let base = d("2027-03-01") + Duration::days(round * 10);
+        let day = |n: i64| (base + Duration::days(n)).to_string();
+        let mut a = hold(u.id, &day(0), &day(2), &format!("m{round}"));
+        a.status = ReservationStatus::Confirmed;
+        a.hold_expires_at = None;
+        let a = store.create_reservation(&a, HoldLimits::default(), now()).await.unwrap();
+        let mut tasks = Vec::new();
+        let to = move_to(u.id, &day(4), &day(6), 2, 120_000);
+        let s = store.clone();
+        let code = a.code.clone();
+        let mover = tokio::spawn(async move { s.move_reservation(&code, &to, &by("g"), now()).await.map(|_| ()) });
+        for i in 0..12 {
+            // Half on the new nights, half on the old ones.
+            let (from, until) = if i % 2 == 0 { (day(3 + i % 4 / 2), day(5 + i % 4 / 2)) } else { (day(0), day(2)) };
+            let s = store.clone();
+            let n = hold(u.id, &from, &until, &format!("c{round}-{i}"));
+            tasks.push(tokio::spawn(async move {
+                s.create_reservation(&n, HoldLimits::default(), now()).await.map(|r| r.stay)
+            }));
+        }
+        let moved = match mover.await.unwrap() {
+            Ok(()) => true,
+            Err(StoreError::Overlap) => false,
+            Err(e) => panic!("unexpected: {e:?}"),
+        };
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) | Err(StoreError::Overlap) => {}
+                Err(e) => panic!("unexpected: {e:?}"),
+            }
+        }
+        let stays = store.active_stays(Some(u.id), base, base + Duration::days(10)).await.unwrap();
+        for x in &stays {
+            for y in &stays {
+                assert!(x.reservation_id == y.reservation_id || !x.stay.overlaps(&y.stay), "{x:?} overlaps {y:?}");
+            }
+        }
+        let now_a = store.get_reservation(&a.code).await.unwrap();
+        if moved {
+            assert_eq!(now_a.stay, Stay::new(d(&day(4)), d(&day(6))).unwrap());
+        } else {
+            assert_eq!(now_a.stay, a.stay, "a refused move keeps the old nights");
+            assert!(stays.iter().all(|x| x.reservation_id == a.id || !x.stay.overlaps(&a.stay)));
+        }
+    }
 }
 
 async fn stay_messages_are_planned_idempotently_and_sent_once(engine: Engine) {

@@ -231,11 +231,12 @@ impl Engine<'_> {
 
     // ---- change of dates ------------------------------------------------------------------------
 
-    /// "cambiame al 14": move an unpaid hold (a new hold, then the old one is cancelled); a paid
-    /// booking goes to the owner. Without a booking it is just a new search.
+    /// "cambiame al 14": move an unpaid hold (a new hold, then the old one is cancelled) or a
+    /// paid booking (a quote with the difference, an explicit yes, then one move); without a
+    /// booking it is just a new search.
     pub(super) fn change(&mut self, a: &Analysis, text: &str) {
         match self.target(text) {
-            Some(b) => self.change_booking(&b, Some(a)),
+            Some(b) => self.change_booking(&b, Some(a), text),
             None if self.open_bookings().len() > 1 => {
                 let options = self
                     .open_bookings()
@@ -252,10 +253,76 @@ impl Engine<'_> {
         }
     }
 
-    pub(super) fn change_booking(&mut self, b: &BookingInfo, a: Option<&Analysis>) {
+    /// The message read again against the booking's own stay: "al finde siguiente" is the
+    /// weekend after it, bare days ("al 14–16") are read in its month.
+    fn analyze_for(&self, text: &str, b: &BookingInfo) -> Analysis {
+        let start = b.stay.check_in.with_day(1).unwrap_or(b.stay.check_in);
+        let end = start.checked_add_months(chrono::Months::new(1)).unwrap_or(b.stay.check_out);
+        let hint = nlu::Hint { window: Some((start, end)), stay: Some((b.stay.check_in, b.stay.check_out)) };
+        nlu::analyze_with(text, self.ctx.today, &self.ctx.unit_refs(), &hint)
+    }
+
+    /// What a message changes of a booking, beyond explicit dates and party: "un día antes",
+    /// "una noche más", "se suma uno más".
+    fn relative_change(&self, text: &str, b: &BookingInfo) -> Slots {
+        let n = format!(" {} ", normalize(text));
+        let has = |w: &[&str]| w.iter().any(|w| n.contains(&format!(" {w} ")));
+        let mut out = Slots::default();
+        let one_day = has(&["un dia", "una noche", "1 dia", "1 noche"]);
+        let arrive = has(&["llegar", "llegamos", "llego", "entrar", "entramos", "ingresar", "ingresamos", "venir"]);
+        let leave = has(&["irnos", "nos vamos", "me voy", "salir", "salimos", "quedarnos", "nos quedamos", "quedarme"]);
+        let day = chrono::Days::new(1);
+        if one_day && arrive && has(&["antes"]) {
+            out.check_in = b.stay.check_in.checked_sub_days(day);
+        } else if one_day && arrive && has(&["despues", "mas tarde"]) {
+            out.check_in = b.stay.check_in.checked_add_days(day);
+        } else if one_day && leave && has(&["antes"]) {
+            out.check_out = b.stay.check_out.checked_sub_days(day);
+        } else if one_day && (has(&["mas", "despues"]) && (leave || !arrive)) {
+            out.check_out = b.stay.check_out.checked_add_days(day);
+        }
+        if out.check_in.is_some() && out.check_out.is_none() {
+            out.check_out = Some(b.stay.check_out);
+        }
+        if out.check_out.is_some() && out.check_in.is_none() {
+            out.check_in = Some(b.stay.check_in);
+        }
+        let more = if has(&["uno mas", "una mas", "una persona mas", "un huesped mas", "se suma uno", "se suma una"]) {
+            1
+        } else if has(&["dos mas", "se suman dos", "2 mas"]) {
+            2
+        } else {
+            0
+        };
+        if more > 0 {
+            out.guests = Some(b.guests + more);
+        }
+        out
+    }
+
+    /// "somos 5 al final", "se suma uno más", "¿podemos llegar un día antes?" with one paid
+    /// booking and no search going on: a change of that booking.
+    pub(super) fn booking_change_in(&self, a: &Analysis, text: &str) -> Option<BookingInfo> {
+        if self.in_flow() || matches!(a.intent, Intent::Cancel | Intent::Human | Intent::Payment | Intent::Status) {
+            return None;
+        }
+        let paid: Vec<BookingInfo> =
+            self.open_bookings().into_iter().filter(|b| b.status == ReservationStatus::Confirmed).collect();
+        let [b] = paid.as_slice() else { return None };
+        let rel = self.relative_change(text, b);
+        let n = normalize(text);
+        let finally = ["al final", "finalmente", "ahora somos", "en realidad somos", "al fin somos"]
+            .iter()
+            .any(|w| n.contains(w));
+        let more_people = a.guests.is_some_and(|g| g != b.guests) && finally && a.check_in.is_none();
+        (rel != Slots::default() || more_people).then(|| b.clone())
+    }
+
+    pub(super) fn change_booking(&mut self, b: &BookingInfo, a: Option<&Analysis>, text: &str) {
         self.st.choices.clear();
+        let days_left = (b.stay.check_in - self.ctx.today).num_days();
         match b.status {
-            ReservationStatus::Confirmed => {
+            ReservationStatus::Confirmed if days_left < crate::CHANGE_NOTICE_DAYS => {
                 let who = self.who();
                 let wish = a
                     .and_then(|a| a.check_in)
@@ -272,19 +339,35 @@ impl Engine<'_> {
                 });
                 let policy = self.policy_line(&self.ctx.property.date_changes);
                 self.text(format!(
-                    "Tu reserva *{}* ya está paga, así que el cambio de fechas lo ve el dueño{policy}. Ya le avisé y te escribe por acá 🙏",
+                    "Tu reserva *{}* ya está paga y la llegada está muy cerca, así que el cambio lo ve el dueño{policy}. Ya le avisé y te escribe por acá 🙏",
                     b.code
                 ));
                 self.give_to_person();
             }
-            ReservationStatus::PreReserved => {
+            ReservationStatus::PreReserved | ReservationStatus::Confirmed => {
                 self.st.moving = Some(b.code.clone());
                 self.st.slots.check_in = Some(b.stay.check_in);
                 self.st.slots.check_out = Some(b.stay.check_out);
                 self.st.slots.nights = None;
                 self.st.slots.guests = Some(b.guests);
                 self.st.slots.unit = Some(b.unit_id);
-                let new = a.map(|a| self.slots_of(a)).unwrap_or_default();
+                self.st.slots.window = None;
+                self.st.slots.period = None;
+                let mut new = match a {
+                    Some(_) if b.status == ReservationStatus::Confirmed => self.slots_of(&self.analyze_for(text, b)),
+                    Some(a) => self.slots_of(a),
+                    None => Slots::default(),
+                };
+                if b.status == ReservationStatus::Confirmed {
+                    let rel = self.relative_change(text, b);
+                    if new.check_in.is_none() && new.check_out.is_none() && rel.check_in.is_some() {
+                        new.check_in = rel.check_in;
+                        new.check_out = rel.check_out;
+                    }
+                    if new.guests.is_none() {
+                        new.guests = rel.guests;
+                    }
+                }
                 if new.check_in.is_none() && new.check_out.is_none() && new.nights.is_none() && new.guests.is_none() {
                     self.st.slots.check_in = None;
                     self.st.slots.check_out = None;
@@ -306,6 +389,176 @@ impl Engine<'_> {
                     "La reserva *{}* ya no está activa. Si querés, armamos una nueva: decime fechas y cuántos son 🙂",
                     b.code
                 ));
+            }
+        }
+    }
+
+    /// The paid booking being moved, if any: availability ignores its own nights for it.
+    pub(super) fn moving_paid(&self) -> Option<BookingInfo> {
+        let code = self.st.moving.as_deref()?;
+        self.booking(code).filter(|b| b.status == ReservationStatus::Confirmed)
+    }
+
+    /// The move's quote: the new stay's total against the old one, and an explicit question.
+    pub(super) fn quote_move(&mut self, before: BookingInfo, w: &UnitOption, r: &AvailabilityResult) {
+        let offer = Offer { unit_id: w.unit_id, stay: r.stay, guests: r.guests, total: w.quote.total };
+        let what = format!(
+            "{}, {} ({}) para {}",
+            self.the_unit(offer.unit_id),
+            self.range(&offer.stay),
+            say::nights(offer.stay.nights()),
+            offer.guests
+        );
+        let diff = offer.total - before.total;
+        let difference = if diff > Money::ZERO {
+            format!("Son {} más, que se suman al saldo{}.", say::money(diff), self.balance_when())
+        } else if diff < Money::ZERO {
+            format!(
+                "Son {} menos: quedan a tu favor y el dueño te dice si te los devuelve o quedan como crédito.",
+                say::money(Money::ZERO - diff)
+            )
+        } else {
+            "El precio no cambia.".to_string()
+        };
+        let body = format!(
+            "Puedo pasar tu reserva *{}* a {what}.\nTotal nuevo: {} (antes {}). {difference}\n¿La cambio?",
+            before.code,
+            say::money(offer.total),
+            say::money(before.total)
+        );
+        self.fx.push(Effect::RecordQuote { unit_id: offer.unit_id, stay: offer.stay, total: offer.total });
+        let yes = Choice::new(offer_id("move", Some(offer.unit_id), &offer.stay, offer.guests), "Sí, cambiarla");
+        let keep = Choice::new(format!("keep:{}", before.code), "No, dejarla así");
+        self.st.stage = Stage::ConfirmMove { before, offer };
+        self.choices(body, vec![yes, keep]);
+    }
+
+    /// " (el saldo se paga al llegar…)" from the owner's words, when written.
+    fn balance_when(&self) -> String {
+        let b = self.ctx.property.balance.trim();
+        if b.is_empty() {
+            return String::new();
+        }
+        let b = say::clip(b.trim_end_matches('.'), 120);
+        let mut c = b.chars();
+        let lower: String = c.next().map(|f| f.to_lowercase().collect::<String>() + c.as_str()).unwrap_or_default();
+        format!(" (el saldo se paga {lower})")
+    }
+
+    /// The guest's yes to the quote: the move itself.
+    pub(super) fn confirm_move(&mut self, unit: i64, stay: Stay, guests: u32) -> bool {
+        let Stage::ConfirmMove { before, offer } = self.st.stage.clone() else { return false };
+        if (offer.unit_id, offer.stay, offer.guests) != (unit, stay, guests) {
+            return false;
+        }
+        self.st.choices.clear();
+        self.fx.push(Effect::MoveBooking { code: before.code, unit_id: unit, stay, guests });
+        true
+    }
+
+    pub(super) fn on_moved(&mut self, after: BookingInfo) {
+        let before = match self.st.stage.clone() {
+            Stage::ConfirmMove { before, .. } if before.code == after.code => before,
+            _ => self.booking(&after.code).unwrap_or_else(|| after.clone()),
+        };
+        self.st.moving = None;
+        self.st.stage = Stage::Idle;
+        self.st.choices.clear();
+        self.st.slots.check_in = None;
+        self.st.slots.check_out = None;
+        self.st.slots.nights = None;
+        self.st.slots.unit = None;
+        if let Some(h) = self.st.hold.as_mut().filter(|h| h.code == after.code) {
+            *h = after.clone();
+        }
+        let diff = after.total - before.total;
+        let balance = after.total - after.deposit;
+        let mut t = format!(
+            "¡Listo! Cambié tu reserva *{}* ✅\n{} · {} · {} · {}\nTotal: {} · Seña pagada: {} · Saldo: {}",
+            after.code,
+            self.unit_name(after.unit_id),
+            capital(&self.range(&after.stay)),
+            say::nights(after.stay.nights()),
+            say::people(after.guests),
+            say::money(after.total),
+            say::money(after.deposit),
+            say::money(balance.max(Money::ZERO))
+        );
+        if diff < Money::ZERO {
+            t.push_str(&format!(
+                "\nQuedan {} a tu favor: ya le avisé al dueño y te escribe para devolvértelos o dejarlos como crédito.",
+                say::money(Money::ZERO - diff)
+            ));
+        } else if diff > Money::ZERO {
+            t.push_str(&format!("\nLa diferencia ({}) se paga con el saldo{}.", say::money(diff), self.balance_when()));
+        }
+        self.text(t);
+        let who = self.who();
+        let money = if diff > Money::ZERO {
+            format!("el saldo sube {}", diff.to_ars())
+        } else if diff < Money::ZERO {
+            format!(
+                "quedan {} a favor del huésped: resolvé si se devuelven o quedan como crédito",
+                (Money::ZERO - diff).to_ars()
+            )
+        } else {
+            "el total no cambia".to_string()
+        };
+        self.fx.push(Effect::AlertOwner {
+            text: format!(
+                "{who} cambió desde el chat la reserva pagada {}: {}, {}, {} → {}, {}, {}. Total {} → {}: {money}.",
+                after.code,
+                self.unit_name(before.unit_id),
+                self.range(&before.stay),
+                say::people(before.guests),
+                self.unit_name(after.unit_id),
+                self.range(&after.stay),
+                say::people(after.guests),
+                before.total.to_ars(),
+                after.total.to_ars()
+            ),
+        });
+    }
+
+    pub(super) fn on_move_failed(&mut self, code: &str, reason: HoldFailure) {
+        let offer = match &self.st.stage {
+            Stage::ConfirmMove { offer, .. } => Some(*offer),
+            _ => None,
+        };
+        self.st.choices.clear();
+        match (reason, offer) {
+            (HoldFailure::Taken, Some(o)) => {
+                self.text(format!(
+                    "Uy, justo se ocupó {} para esas fechas 😕 Tu reserva sigue como estaba. Te busco otras opciones…",
+                    self.the_unit(o.unit_id)
+                ));
+                self.st.moving = Some(code.to_string());
+                self.st.stage = Stage::Checking { reserve: false, after_taken: true };
+                self.fx.push(Effect::CheckAvailability {
+                    stay: o.stay,
+                    guests: o.guests,
+                    unit: Some(o.unit_id),
+                    among: Vec::new(),
+                    except: Some(code.to_string()),
+                });
+            }
+            (reason, _) => {
+                self.st.stage = Stage::Idle;
+                let why = match reason {
+                    HoldFailure::Invalid(why) if !why.trim().is_empty() && !why.contains(['_', '{', '}']) => {
+                        format!(": {}", why.trim().trim_end_matches('.'))
+                    }
+                    _ => String::new(),
+                };
+                self.choices(
+                    format!(
+                        "No pude cambiar la reserva *{code}*{why} 😕 Sigue como estaba. ¿Probamos con otras fechas?"
+                    ),
+                    vec![
+                        Choice::new("other_dates", "Otras fechas"),
+                        Choice::new(format!("keep:{code}"), "No, dejarla así"),
+                    ],
+                );
             }
         }
     }

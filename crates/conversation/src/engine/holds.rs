@@ -223,6 +223,7 @@ impl Engine<'_> {
                         guests: o.guests,
                         unit: Some(o.unit_id),
                         among: Vec::new(),
+                        except: None,
                     });
                 }
                 None => {

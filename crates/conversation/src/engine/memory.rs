@@ -201,7 +201,8 @@ impl Engine<'_> {
         self.st.stage = Stage::Checking { reserve: false, after_taken: false };
         let among = self.fitting_units();
         let among = if among.len() == self.ctx.units.len() { Vec::new() } else { among };
-        self.fx.push(Effect::CheckAvailability { stay, guests, unit: s.unit, among });
+        let except = self.moving_paid().map(|b| b.code);
+        self.fx.push(Effect::CheckAvailability { stay, guests, unit: s.unit, among, except });
     }
 
     /// No dates yet: ask for them, using what is known (a period, a length, a cabin).

@@ -61,6 +61,8 @@ pub(crate) fn step(state: &State, event: Event, ctx: &Context) -> Step {
         Event::HoldPlaced(b) => e.on_hold_placed(b),
         Event::HoldFailed { reason } => e.on_hold_failed(reason),
         Event::Cancelled { code } => e.on_cancelled(&code),
+        Event::Moved { after } => e.on_moved(after),
+        Event::MoveFailed { code, reason } => e.on_move_failed(&code, reason),
         Event::HoldReminder { code } => e.on_reminder(&code),
         Event::HoldExpired { code } => e.on_expired(&code),
         Event::PaymentLink { code, url } => e.on_payment_link(&code, &url),
@@ -409,6 +411,14 @@ impl Engine<'_> {
                 }
                 self.st.stage = Stage::Idle;
             }
+            // Only a plain yes moves a paid booking; a no keeps it; anything else is read anew.
+            Stage::ConfirmMove { before, offer } => match yes_no(text) {
+                Some((true, rest)) if rest.is_empty() && self.confirm_move(offer.unit_id, offer.stay, offer.guests) => {
+                    return;
+                }
+                Some((false, rest)) if rest.is_empty() => return self.keep(&before.code),
+                _ => {}
+            },
             Stage::AskingName { offers } if self.on_name_answer(text, &a, &offers) => return,
             Stage::AwaitingGuests if a.guests.is_none() => {
                 if let Some(n) = chosen_number(text).or_else(|| normalize(text).parse().ok()) {
@@ -457,6 +467,17 @@ impl Engine<'_> {
         self.on_analysis(&a, text);
     }
 
+    /// "No, dejarla así": the reservation stays as it is.
+    fn keep(&mut self, code: &str) {
+        self.st.moving = None;
+        self.st.choices.clear();
+        self.st.stage = match self.booking(code) {
+            Some(b) if b.status == ReservationStatus::PreReserved => Stage::Holding { code: b.code },
+            _ => Stage::Idle,
+        };
+        self.text("Perfecto, la dejamos como está 🙂");
+    }
+
     fn in_flow(&self) -> bool {
         matches!(
             self.st.stage,
@@ -481,6 +502,12 @@ impl Engine<'_> {
                 self.st.failures = 0;
                 return self.info(&info, text);
             }
+        }
+        // "somos 5 al final", "se suma uno más", "¿podemos llegar un día antes?": a change of the
+        // paid booking (read before "not understood": these are not search words).
+        if let Some(b) = self.booking_change_in(a, text) {
+            self.st.failures = 0;
+            return self.change_booking(&b, Some(a), text);
         }
         let answering = self.in_flow() && (has_stay_facts(a) || a.period.is_some() || a.province.is_some());
         if a.intent == Intent::Unknown && answering {
@@ -706,14 +733,12 @@ impl Engine<'_> {
                 true
             }
             ["keep", code] => {
-                self.st.moving = None;
-                self.st.choices.clear();
-                self.st.stage = match self.booking(code) {
-                    Some(b) if b.status == ReservationStatus::PreReserved => Stage::Holding { code: b.code },
-                    _ => Stage::Idle,
-                };
-                self.text("Perfecto, la dejamos como está 🙂");
+                self.keep(code);
                 true
+            }
+            ["move", rest @ ..] => {
+                let Some((Some(unit), stay, guests)) = parse_offer(rest) else { return false };
+                self.confirm_move(unit, stay, guests)
             }
             ["yes", "confirm"] | ["no", "confirm"] => {
                 let Stage::Confirming { pending, reserve } = self.st.stage.clone() else { return false };
@@ -739,7 +764,7 @@ impl Engine<'_> {
             }
             ["change", code] => {
                 let Some(b) = self.booking(code) else { return false };
-                self.change_booking(&b, None);
+                self.change_booking(&b, None, "");
                 true
             }
             ["yes", "human"] => {

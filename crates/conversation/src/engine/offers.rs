@@ -109,6 +109,9 @@ impl Engine<'_> {
         after_taken: bool,
     ) {
         if free.iter().any(|o| o.unit_id == w.unit_id) {
+            if let Some(before) = self.moving_paid() {
+                return self.quote_move(before, w, r);
+            }
             let body = if let Some(code) = self.st.moving.clone() {
                 format!(
                     "{} tengo libre {}. ¿Paso tu reserva *{code}* a estas fechas?",
@@ -162,7 +165,9 @@ impl Engine<'_> {
             });
             self.text(lines.join("\n"));
             let which = if others.len() > 1 { "alguna" } else { "esta" };
-            let body = if extra.is_empty() {
+            let body = if self.moving_paid().is_some() {
+                format!("¿Pasamos tu reserva a {which}, o preferís otras fechas para {name}?")
+            } else if extra.is_empty() {
                 format!("¿Te reservo {which}?")
             } else {
                 format!("¿Te reservo {which}, o preferís otras fechas para {name}?")
@@ -503,13 +508,19 @@ impl Engine<'_> {
         let mut options = Vec::new();
         let mut offers = Vec::new();
         let moving_one = self.st.moving.is_some() && opts.len() == 1;
+        let paid_move = self.moving_paid().is_some();
         for o in opts.iter().take(room) {
             let Some(u) = self.ctx.unit(o.unit_id).cloned() else { continue };
             self.card(&u, &o.quote, &r.stay);
             let title = if moving_one { "Sí, cambiarla".to_string() } else { reserve_title(&u.name) };
-            options.push(Choice::new(offer_id("reserve", Some(u.id), &r.stay, r.guests), title).with_description(
-                format!("{} en total · seña {}", say::money(o.quote.total), say::money(o.quote.deposit)),
-            ));
+            // A paid booking moves to another cabin through its own quote (with the difference).
+            let (kind, title) =
+                if paid_move { ("check", crate::render::fit_title("Pasar a", &u.name)) } else { ("reserve", title) };
+            options.push(Choice::new(offer_id(kind, Some(u.id), &r.stay, r.guests), title).with_description(format!(
+                "{} en total · seña {}",
+                say::money(o.quote.total),
+                say::money(o.quote.deposit)
+            )));
             offers.push(Offer { unit_id: u.id, stay: r.stay, guests: r.guests, total: o.quote.total });
         }
         options.extend(extra);

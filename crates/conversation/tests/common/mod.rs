@@ -71,6 +71,8 @@ pub struct Server {
     /// This contact's reservations, newest first.
     pub reservations: Vec<BookingInfo>,
     pub fail_next_hold: Option<HoldFailure>,
+    /// The next move finds its nights taken by someone else just now.
+    pub fail_next_move: bool,
     pub payment_links: bool,
     pub codes_used: usize,
     /// What the owner wrote in "Tu alojamiento".
@@ -102,6 +104,7 @@ impl Default for Server {
             booked: Vec::new(),
             reservations: Vec::new(),
             fail_next_hold: None,
+            fail_next_move: false,
             payment_links: true,
             codes_used: 0,
             property: property(),
@@ -126,9 +129,14 @@ impl Server {
     }
 
     fn taken(&self, unit: i64, stay: &Stay) -> bool {
+        self.taken_except(unit, stay, None)
+    }
+
+    fn taken_except(&self, unit: i64, stay: &Stay, except: Option<&str>) -> bool {
         self.booked.iter().any(|(u, s)| *u == unit && s.overlaps(stay))
             || self.reservations.iter().any(|b| {
-                b.unit_id == unit
+                Some(b.code.as_str()) != except
+                    && b.unit_id == unit
                     && b.stay.overlaps(stay)
                     && matches!(b.status, ReservationStatus::PreReserved | ReservationStatus::Confirmed)
             })
@@ -144,8 +152,12 @@ impl Server {
     }
 
     fn option(&self, u: &UnitInfo, stay: Stay, guests: u32) -> UnitOption {
+        self.option_except(u, stay, guests, None)
+    }
+
+    fn option_except(&self, u: &UnitInfo, stay: Stay, guests: u32, except: Option<&str>) -> UnitOption {
         let quote = pricing::quote(&Self::pricing(u), &self.rules, &domain::PricingPolicy::default(), stay);
-        let reason = if self.taken(u.id, &stay) {
+        let reason = if self.taken_except(u.id, &stay, except) {
             Some(Unavailable::Taken)
         } else if guests > u.capacity {
             Some(Unavailable::TooManyGuests { capacity: u.capacity })
@@ -158,7 +170,18 @@ impl Server {
     }
 
     pub fn availability(&self, stay: Stay, guests: u32, unit: Option<i64>, among: &[i64]) -> AvailabilityResult {
-        let results: Vec<UnitOption> = self.units.iter().map(|u| self.option(u, stay, guests)).collect();
+        self.availability_except(stay, guests, unit, among, None)
+    }
+
+    pub fn availability_except(
+        &self,
+        stay: Stay,
+        guests: u32,
+        unit: Option<i64>,
+        among: &[i64],
+        except: Option<&str>,
+    ) -> AvailabilityResult {
+        let results: Vec<UnitOption> = self.units.iter().map(|u| self.option_except(u, stay, guests, except)).collect();
         let nothing_fits = !results.iter().any(|o| o.available);
         let none_among = !among.is_empty() && !results.iter().any(|o| o.available && among.contains(&o.unit_id));
         let candidates: Vec<&UnitInfo> = match unit {
@@ -175,7 +198,7 @@ impl Server {
                     continue;
                 }
                 for u in &candidates {
-                    if self.option(u, s, guests).available {
+                    if self.option_except(u, s, guests, except).available {
                         alternatives.push(Alternative { unit_id: u.id, stay: s });
                         if alternatives.len() == 3 {
                             break 'outer;
@@ -230,6 +253,33 @@ impl Server {
         Event::HoldPlaced(b)
     }
 
+    /// A paid booking moved the way the store does it: refused on nights someone else has;
+    /// the new total from the same pricing, the deposit kept.
+    pub fn move_booking(&mut self, code: &str, unit_id: i64, stay: Stay, guests: u32) -> Event {
+        if std::mem::take(&mut self.fail_next_move) {
+            self.booked.push((unit_id, stay));
+            return Event::MoveFailed { code: code.into(), reason: HoldFailure::Taken };
+        }
+        let Some(u) = self.units.iter().find(|u| u.id == unit_id).cloned() else {
+            return Event::MoveFailed {
+                code: code.into(),
+                reason: HoldFailure::Invalid("esa cabaña no existe".into()),
+            };
+        };
+        let o = self.option_except(&u, stay, guests, Some(code));
+        if o.reason == Some(Unavailable::Taken) {
+            return Event::MoveFailed { code: code.into(), reason: HoldFailure::Taken };
+        }
+        let Some(b) = self.reservations.iter_mut().find(|b| b.code == code) else {
+            return Event::MoveFailed { code: code.into(), reason: HoldFailure::Invalid(String::new()) };
+        };
+        b.unit_id = unit_id;
+        b.stay = stay;
+        b.guests = guests;
+        b.total = o.quote.total;
+        Event::Moved { after: b.clone() }
+    }
+
     pub fn set_status(&mut self, code: &str, status: ReservationStatus) {
         for b in self.reservations.iter_mut().filter(|b| b.code == code) {
             b.status = status;
@@ -254,8 +304,13 @@ impl Server {
             *state = out.state;
             for e in out.effects {
                 match &e {
-                    Effect::CheckAvailability { stay, guests, unit, among } => {
-                        queue.insert(0, Event::Availability(self.availability(*stay, *guests, *unit, among)));
+                    Effect::CheckAvailability { stay, guests, unit, among, except } => {
+                        let r = self.availability_except(*stay, *guests, *unit, among, except.as_deref());
+                        queue.insert(0, Event::Availability(r));
+                    }
+                    Effect::MoveBooking { code, unit_id, stay, guests } => {
+                        let ev = self.move_booking(code, *unit_id, *stay, *guests);
+                        queue.insert(0, ev);
                     }
                     Effect::PlaceHold { unit_id, stay, guests, .. } => {
                         let ev = self.place_hold(*unit_id, *stay, *guests);

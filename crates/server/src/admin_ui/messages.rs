@@ -358,9 +358,9 @@ pub async fn timeline(s: &AppState, sess: &Session, r: &Reservation) -> UiResult
 }
 
 async fn row_of(s: &AppState, code: &str, id: &str) -> UiResult<(Reservation, store::StayMessage)> {
-    let r = s.store.get_reservation(code).await.map_err(|_| UiError::NotFound)?;
+    let r = s.store.get_reservation(code).await?;
     let id: i64 = id.parse().map_err(|_| UiError::NotFound)?;
-    let m = s.store.get_stay_message(id).await.map_err(|_| UiError::NotFound)?;
+    let m = s.store.get_stay_message(id).await?;
     if m.reservation_id != r.id {
         return Err(UiError::NotFound);
     }

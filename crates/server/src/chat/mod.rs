@@ -298,8 +298,30 @@ impl Chat {
             for effect in step.effects {
                 match effect {
                     Effect::Reply(r) => out.replies.push(r),
-                    Effect::CheckAvailability { stay, guests, unit, among } => {
-                        queue.push_back(Event::Availability(self.availability(stay, guests, unit, &among).await?))
+                    Effect::CheckAvailability { stay, guests, unit, among, except } => queue.push_back(
+                        Event::Availability(self.availability(stay, guests, unit, &among, except.as_deref()).await?),
+                    ),
+                    Effect::MoveBooking { code, unit_id, stay, guests } => {
+                        let actor = format!("guest:{}", contact.channel);
+                        let failed = |reason| Event::MoveFailed { code: code.clone(), reason };
+                        let answer = match self.booking.move_reservation(&code, unit_id, stay, guests, &actor).await {
+                            Ok((_, after)) => {
+                                // Moved, the turn not yet committed: a restart answers the event
+                                // again and the move finds itself done (crash test).
+                                crate::fault::point("after_move_commit");
+                                Event::Moved { after: booking_info(&after) }
+                            }
+                            Err(BookingError::Store(StoreError::Overlap)) => failed(HoldFailure::Taken),
+                            Err(BookingError::Stay(e)) => failed(HoldFailure::Invalid(e.to_string())),
+                            Err(BookingError::UnitNotFound) => {
+                                failed(HoldFailure::Invalid("esa cabaña no está disponible".into()))
+                            }
+                            Err(BookingError::Store(StoreError::NotActive(_) | StoreError::NotFound)) => {
+                                failed(HoldFailure::Invalid("la reserva ya no está activa".into()))
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        queue.push_back(answer);
                     }
                     Effect::PlaceHold { unit_id, stay, guests, guest_name } => {
                         holds_asked += 1;
@@ -395,8 +417,9 @@ impl Chat {
         guests: u32,
         unit: Option<i64>,
         among: &[i64],
+        except: Option<&str>,
     ) -> anyhow::Result<AvailabilityResult> {
-        let list = match self.booking.availability(stay, guests.max(1)).await {
+        let list = match self.booking.availability_except(stay, guests.max(1), except).await {
             Ok(l) => l,
             Err(BookingError::Stay(_)) => Vec::new(),
             Err(e) => return Err(e.into()),
@@ -429,14 +452,20 @@ impl Chat {
         };
         let mut alternatives = Vec::new();
         for unit_id in candidates {
-            for s in self.nearest_windows(unit_id, stay, 3).await? {
+            for s in self.nearest_windows(unit_id, stay, 3, except).await? {
                 alternatives.push(Alternative { unit_id, stay: s });
             }
         }
         Ok(AvailabilityResult { stay, guests, unit, results, alternatives })
     }
 
-    async fn nearest_windows(&self, unit_id: i64, stay: Stay, max: usize) -> anyhow::Result<Vec<Stay>> {
+    async fn nearest_windows(
+        &self,
+        unit_id: i64,
+        stay: Stay,
+        max: usize,
+        except: Option<&str>,
+    ) -> anyhow::Result<Vec<Stay>> {
         let today = self.booking.today();
         let now = self.now();
         let (from, to) = (stay.check_in - Duration::days(60), stay.check_out + Duration::days(60));
@@ -445,7 +474,7 @@ impl Chat {
             .active_stays(Some(unit_id), from, to)
             .await?
             .into_iter()
-            .filter(|s| s.occupies_at(now))
+            .filter(|s| s.occupies_at(now) && Some(s.code.as_str()) != except)
             .map(|s| s.stay)
             .chain(
                 self.store

@@ -116,11 +116,17 @@ impl Chat {
             if open {
                 return Ok(Route::Send(contact, plain));
             }
-            why = format!(
-                "Pasaron más de 24 h desde el último mensaje del huésped por {} y no hay plantilla aprobada \
-                 (POSADA_WHATSAPP_TEMPLATE_STAY)",
-                contact.channel.label()
-            );
+            let channel = contact.channel.label();
+            why = if contact.channel == Channel::Whatsapp {
+                format!(
+                    "Pasaron más de 24 h desde el último mensaje del huésped por {channel} y no hay plantilla \
+                     aprobada (POSADA_WHATSAPP_TEMPLATE_STAY)"
+                )
+            } else {
+                format!(
+                    "Pasaron más de 24 h desde el último mensaje del huésped por {channel}, que no deja escribir después"
+                )
+            };
         }
         if self.config.email.is_some() {
             let address = match r.guest_email.as_deref().map(|a| a.trim().to_lowercase()).filter(|a| a.contains('@')) {

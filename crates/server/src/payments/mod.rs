@@ -304,7 +304,8 @@ impl Payments {
                     };
                     self.store.set_flag(&confirmed.code, AttentionFlag::StaleSync, true, &flag, self.now()).await?;
                 }
-                self.booking.schedule_stay_messages(&confirmed).await?;
+                // A failure here must not cost the guest their confirmation: maintenance plans it.
+                self.booking.stay_messages_changed(&confirmed).await;
                 self.tell_confirmed(&confirmed, record.amount).await?;
             }
             Some(Err(StoreError::Overlap))

@@ -420,3 +420,98 @@ async fn sqlite_balance_crashes_around_every_send_lose_nothing_and_repeat_nothin
 async fn postgres_balance_crashes_around_every_send_lose_nothing_and_repeat_nothing() {
     balance_crash_and_recover(Engine::Postgres).await;
 }
+
+/// A guest's move (#17 step 3) with the process dying right after the move committed and
+/// before the turn did: the restarted process answers the "sí" again, the move finds itself
+/// done (no second move, no second audit row) and the guest hears it once.
+async fn a_move_then_a_crash_moves_once_and_says_it_once(engine: Engine) {
+    use chrono::Duration;
+    let db = TestDatabase::new(engine).await;
+    let graph = FakeUpstream::start().await;
+    graph.respond_always(Canned::json(200, json!({"messages": [{"id": "wamid.out"}]})));
+    let store = store::connect(&db.url, 2).await.unwrap();
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&chrono_tz::America::Argentina::Buenos_Aires).date_naive();
+    let arrayan = server::demo::demo_cabins().into_iter().find(|c| c.slug == "arrayan").unwrap();
+    let unit = store.create_unit(&arrayan, "tok-arrayan", now).await.unwrap();
+    let stay = domain::Stay::new(today + Duration::days(10), today + Duration::days(13)).unwrap();
+    let booked = store
+        .create_reservation(
+            &store::NewReservation {
+                unit_id: unit.id,
+                stay,
+                guests: 2,
+                status: domain::ReservationStatus::Confirmed,
+                channel: domain::Channel::Whatsapp,
+                guest_name: "Juana".into(),
+                guest_phone: GUEST.into(),
+                guest_email: None,
+                total: domain::Money::from_pesos(195_000),
+                deposit: domain::Money::from_pesos(58_500),
+                hold_expires_at: None,
+                notes: String::new(),
+                actor: "test".into(),
+                request_key: None,
+                client_address: None,
+                jobs: Vec::new(),
+            },
+            store::HoldLimits::default(),
+            now,
+        )
+        .await
+        .unwrap();
+    let settled = |n: usize| {
+        let store = store.clone();
+        async move {
+            for _ in 0..200 {
+                if let Ok(c) = store.find_contact(domain::Channel::Whatsapp, GUEST).await {
+                    let thread = store.list_messages(c.id, 0, 1000).await.unwrap();
+                    let inbound = thread.iter().filter(|m| m.direction == "in").count();
+                    let queued = thread.iter().filter(|m| m.status == domain::MessageStatus::Queued).count();
+                    if inbound == n && queued == 0 {
+                        return thread;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("{n} messages did not settle");
+        }
+    };
+    let healthy = Binary::start(&["serve"], &env(&db, &graph, None));
+    let ask = envelope(vec![text("wamid.move.1", "¿podemos llegar un día antes?")], "Juana");
+    assert_eq!(post(&healthy.address, &ask).await, Some(200));
+    let thread = settled(1).await;
+    assert!(thread.iter().any(|m| m.body.contains("¿La cambio?")), "{thread:?}");
+    healthy.terminate();
+
+    let yes = envelope(vec![text("wamid.move.2", "sí")], "Juana");
+    let mut doomed = Binary::start(&["serve"], &env(&db, &graph, Some("after_move_commit")));
+    let status = post(&doomed.address, &yes).await;
+    let child = &mut doomed.child;
+    wait_for(|| child.try_wait().unwrap().is_some(), "the crash after the move").await;
+    let moved = store.get_reservation(&booked.code).await.unwrap();
+    assert_eq!(moved.stay.check_in, stay.check_in - Duration::days(1), "the move had committed");
+
+    let healthy = Binary::start(&["serve"], &env(&db, &graph, None));
+    if status != Some(200) {
+        assert_eq!(post(&healthy.address, &yes).await, Some(200));
+    }
+    let thread = settled(2).await;
+    let told: Vec<_> = thread.iter().filter(|m| m.body.contains("Cambié tu reserva")).collect();
+    assert_eq!(told.len(), 1, "said once: {thread:?}");
+    let audit = store.audit_for(booked.id).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "moved").count(), 1, "moved once: {audit:?}");
+    assert_eq!(store.get_reservation(&booked.code).await.unwrap().stay, moved.stay);
+    store.close().await;
+    healthy.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_move_then_a_crash_moves_once_and_says_it_once() {
+    a_move_then_a_crash_moves_once_and_says_it_once(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_move_then_a_crash_moves_once_and_says_it_once() {
+    a_move_then_a_crash_moves_once_and_says_it_once(Engine::Postgres).await;
+}

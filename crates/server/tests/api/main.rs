@@ -10,6 +10,7 @@ mod backup;
 mod balance;
 mod binary;
 mod browser;
+mod changes;
 mod cli;
 mod control_chars;
 mod conversation;

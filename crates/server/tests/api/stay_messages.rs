@@ -22,6 +22,7 @@ both_engines!(
     crashes_around_the_send_lose_nothing_and_repeat_nothing,
     a_paid_deposit_plans_the_stay,
     the_owner_edits_the_texts_with_a_preview_and_sees_the_timeline,
+    the_real_binary_aborted_around_the_send_sends_each_message_once,
 );
 
 /// Thursday 10 December 2026, 12:00 in Argentina (15:00 UTC).
@@ -547,4 +548,98 @@ async fn the_owner_edits_the_texts_with_a_preview_and_sees_the_timeline(engine: 
     assert_eq!(settings["unit.1.key_code"], "Llave en la maceta");
     assert!(!settings.contains_key("unit.1.wifi"));
     assert_eq!(settings["unit.1.directions"], "Tranquera verde");
+}
+
+/// The real binary aborts (like a power cut) just before and just after the transaction that
+/// marks a message sent and queues it; a healthy one takes over: each message reaches the guest's
+/// outbox once and is sent.
+async fn the_real_binary_aborted_around_the_send_sends_each_message_once(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let store = store::connect(&db.url, 2).await.unwrap();
+    let now = Utc::now();
+    server::demo::seed(store.as_ref(), now).await.unwrap();
+    for (round, point) in ["before_stay_send_commit", "after_stay_send_commit"].into_iter().enumerate() {
+        let address = format!("sb-crash-{round}");
+        let contact = store.upsert_contact(domain::Channel::Sandbox, &address, "Juana", Utc::now()).await.unwrap();
+        let from = chrono::Utc::now().date_naive() + Duration::days(40 + 10 * round as i64);
+        let new = store::NewReservation {
+            unit_id: 1,
+            stay: domain::Stay::new(from, from + Duration::days(2)).unwrap(),
+            guests: 2,
+            status: domain::ReservationStatus::Confirmed,
+            channel: domain::Channel::Sandbox,
+            guest_name: "Juana".into(),
+            guest_phone: address.clone(),
+            guest_email: None,
+            total: domain::Money::from_pesos(100_000),
+            deposit: domain::Money::from_pesos(30_000),
+            hold_expires_at: None,
+            notes: String::new(),
+            actor: "test".into(),
+            request_key: None,
+            client_address: None,
+            jobs: Vec::new(),
+        };
+        let r = store.create_reservation(&new, store::HoldLimits::default(), Utc::now()).await.unwrap();
+        // Planned weeks ahead, then the owner's "send now": due at once whatever the hour.
+        let plan = vec![(K::CheckIn, store::StayPlan::At(Utc::now() + Duration::days(30)))];
+        let rows = store.plan_stay_messages(r.id, &plan, "stay_message", Utc::now()).await.unwrap();
+        store.stay_message_now(rows[0].id, "stay_message", Utc::now()).await.unwrap();
+        let mut env = binary_env(&db);
+        env.extend([("POSADA_SANDBOX", "true".to_string()), ("POSADA_JOB_LEASE_S", "1".to_string())]);
+        let mut doomed_env = env.clone();
+        doomed_env.push(("POSADA_FAULT", point.to_string()));
+        // Not `Binary::start`: the worker may reach the fault point before the server listens.
+        let log = std::env::temp_dir().join(format!("posada-stay-crash-{:016x}.log", rand::random::<u64>()));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_posada"));
+        cmd.arg("serve").env_clear().stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+        cmd.stderr(std::fs::File::create(&log).unwrap());
+        for var in ["PATH", "HOME"] {
+            if let Ok(v) = std::env::var(var) {
+                cmd.env(var, v);
+            }
+        }
+        cmd.envs(doomed_env.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut doomed = cmd.spawn().unwrap();
+        let mut died = false;
+        for _ in 0..400 {
+            if doomed.try_wait().unwrap().is_some() {
+                died = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if !died {
+            let _ = doomed.kill();
+            let _ = doomed.wait();
+        }
+        let logs = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(died && logs.contains(point), "the crash at {point}:\n{logs}");
+        let healthy = Binary::start(&["serve"], &env);
+        let mut settled = false;
+        for _ in 0..200 {
+            let out: Vec<store::Message> = store
+                .list_messages(contact.id, 0, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.direction == "out")
+                .collect();
+            let row = store.get_stay_message(rows[0].id).await.unwrap();
+            if row.status == S::Sent && out.iter().all(|m| m.status == domain::MessageStatus::Sent) && !out.is_empty() {
+                assert_eq!(out.len(), 1, "{point}: once");
+                assert_eq!(row.message_id, Some(out[0].id));
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(settled, "{point} did not settle:\n{}", healthy.logs());
+        // Nothing more arrives later.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let out = store.list_messages(contact.id, 0, 100).await.unwrap();
+        assert_eq!(out.iter().filter(|m| m.direction == "out").count(), 1, "{point}: still once");
+        healthy.terminate();
+    }
+    store.close().await;
 }
