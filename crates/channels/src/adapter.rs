@@ -289,6 +289,25 @@ pub trait Adapter: Send + Sync {
         true
     }
 
+    /// Whether the demo's sandbox chat plays this channel (no account here): its replies are
+    /// "sent" by staying in the outbox, where the sandbox chat reads them.
+    fn sandboxed(&self) -> bool {
+        false
+    }
+
+    /// A text or a tapped option typed in the sandbox chat as this channel's stored inbox event
+    /// (`kind`, `payload`), read back by [`read`](Self::read) like a real one. `None` when the
+    /// channel is not [`sandboxed`](Self::sandboxed).
+    fn sandbox_event(&self, _id: &str, _message: &Inbound) -> Option<(String, Value)> {
+        None
+    }
+
+    /// What the provider would be sent for `reply`, for the sandbox chat to show it as the
+    /// guest's app would (`None`: the outbox row's own form is shown).
+    fn preview(&self, _reply: &Outgoing) -> Option<Value> {
+        None
+    }
+
     /// Meta-style subscription handshake (`hub.mode`, `hub.verify_token`, `hub.challenge`):
     /// the challenge to echo when the token is ours. `None` for channels without a webhook.
     fn verify_subscription(&self, _query: &HashMap<String, String>) -> Option<String> {

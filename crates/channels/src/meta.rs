@@ -150,15 +150,27 @@ impl MetaClient {
 pub struct MetaAdapter {
     channel: Channel,
     client: Option<MetaClient>,
+    /// No account, but the demo's sandbox chat plays this channel: replies follow the same
+    /// rules (window, quick replies) and are "sent" by staying in the outbox, as the sandbox's.
+    sandbox: bool,
 }
 
 impl MetaAdapter {
     pub fn instagram(config: Option<MetaConfig>) -> MetaAdapter {
-        MetaAdapter { channel: Channel::Instagram, client: config.map(|c| MetaClient::new(c, "instagram")) }
+        let client = config.map(|c| MetaClient::new(c, "instagram"));
+        MetaAdapter { channel: Channel::Instagram, client, sandbox: false }
     }
 
     pub fn messenger(config: Option<MetaConfig>) -> MetaAdapter {
-        MetaAdapter { channel: Channel::Messenger, client: config.map(|c| MetaClient::new(c, "messenger")) }
+        let client = config.map(|c| MetaClient::new(c, "messenger"));
+        MetaAdapter { channel: Channel::Messenger, client, sandbox: false }
+    }
+
+    /// Played by the sandbox chat when no account is configured (a configured account wins:
+    /// its guests are real).
+    pub fn with_sandbox(mut self, on: bool) -> MetaAdapter {
+        self.sandbox = on && self.client.is_none();
+        self
     }
 
     /// The webhook's `object` for this channel.
@@ -234,27 +246,49 @@ pub fn parse_deliveries(object: &str, body: &[u8]) -> Result<Vec<StatusUpdate>, 
     Ok(out)
 }
 
+/// WhatsApp's `*bold*` as plain words: Instagram shows the asterisks as typed.
+pub fn unbold(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find('*') {
+        let after = &rest[start + 1..];
+        match after.find('*') {
+            Some(end) if end > 0 && !after[..end].starts_with(' ') && !after[..end].ends_with(' ') => {
+                out.push_str(&rest[..start]);
+                out.push_str(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=start]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The Send API's `message` for a reply: quick replies up to 13 options, numbered text beyond.
 pub fn message_of(reply: &Outgoing) -> Vec<Value> {
     match &reply.reply {
-        Reply::Text(text) => vec![json!({"text": text})],
+        Reply::Text(text) => vec![json!({"text": unbold(text)})],
         Reply::Photo { url, caption } => {
             // An image attachment has no caption: the caption follows as text.
             let mut parts =
                 vec![json!({"attachment": {"type": "image", "payload": {"url": url, "is_reusable": true}}})];
             if !caption.trim().is_empty() {
-                parts.push(json!({"text": caption}));
+                parts.push(json!({"text": unbold(caption)}));
             }
             parts
         }
         Reply::Choices { text, options } if !options.is_empty() && options.len() <= MAX_QUICK_REPLIES => {
-            vec![json!({"text": text, "quick_replies": options.iter().map(|o| json!({
+            vec![json!({"text": unbold(text), "quick_replies": options.iter().map(|o| json!({
                 "content_type": "text",
                 "title": o.title.chars().take(QUICK_REPLY_TITLE).collect::<String>(),
                 "payload": o.id,
             })).collect::<Vec<_>>()})]
         }
-        Reply::Choices { .. } => vec![json!({"text": reply.body})],
+        Reply::Choices { .. } => vec![json!({"text": unbold(&reply.body)})],
     }
 }
 
@@ -314,11 +348,33 @@ impl Adapter for MetaAdapter {
         c.download(url).await
     }
 
+    fn sandboxed(&self) -> bool {
+        self.sandbox
+    }
+
+    /// As the webhook stores them: a text, or a quick reply with its payload.
+    fn sandbox_event(&self, id: &str, message: &Inbound) -> Option<(String, Value)> {
+        if !self.sandbox {
+            return None;
+        }
+        match message {
+            Inbound::Choice { id: payload, title, .. } => {
+                Some(("quick_reply".into(), json!({"mid": id, "text": title, "quick_reply": {"payload": payload}})))
+            }
+            Inbound::Text(text) => Some(("text".into(), json!({"mid": id, "text": text}))),
+            _ => None,
+        }
+    }
+
+    fn preview(&self, reply: &Outgoing) -> Option<Value> {
+        Some(Value::Array(message_of(reply)))
+    }
+
     async fn send(&self, to: &Recipient<'_>, replies: &[Outgoing], ctx: &SendContext<'_>) -> Result<Sent, SendFailure> {
-        let Some(c) = &self.client else {
+        if self.client.is_none() && !self.sandbox {
             let error = format!("{} is not configured", self.channel.label());
             return Err(SendFailure::Refused { error, alert: false });
-        };
+        }
         let Some(reply) = replies.first() else {
             return Err(SendFailure::Refused { error: "nothing to send".into(), alert: false });
         };
@@ -333,6 +389,9 @@ impl Adapter for MetaAdapter {
                 let error = "outside the 24-hour window".to_string();
                 return Err(SendFailure::Refused { error, alert: true });
             }
+        };
+        let Some(c) = &self.client else {
+            return Ok(Sent { provider_id: format!("sandbox:{}", ctx.first_id) });
         };
         let mut last = String::new();
         for message in message_of(reply) {
@@ -438,5 +497,21 @@ mod tests {
             Outgoing::new(Reply::Photo { url: "https://x.test/1.jpg".into(), caption: "Frente".into() }, "Frente");
         let m = message_of(&photo);
         assert_eq!((m[0]["attachment"]["type"].as_str(), m[1]["text"].as_str()), (Some("image"), Some("Frente")));
+    }
+
+    /// Instagram shows WhatsApp's `*bold*` as typed (found in the release demo's Instagram chat).
+    #[test]
+    fn whatsapp_bold_is_sent_as_plain_words() {
+        let photo = Outgoing::new(
+            Reply::Photo { url: "https://x.test/1.jpg".into(), caption: "*Cabaña Grande* · hasta 6".into() },
+            "",
+        );
+        assert_eq!(message_of(&photo)[1]["text"], "Cabaña Grande · hasta 6");
+        assert_eq!(
+            message_of(&Outgoing::text("Tu reserva *R7K2Q9* está confirmada"))[0]["text"],
+            "Tu reserva R7K2Q9 está confirmada"
+        );
+        // A lone or spaced asterisk is not formatting.
+        assert_eq!(unbold("5 * 3 = 15 y *nota"), "5 * 3 = 15 y *nota");
     }
 }

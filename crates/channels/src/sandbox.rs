@@ -4,7 +4,7 @@
 
 use crate::adapter::{Adapter, Inbound, Outgoing, Read, Recipient, SendContext, SendFailure, Sent};
 use domain::Channel;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub struct SandboxAdapter;
 
@@ -12,6 +12,18 @@ pub struct SandboxAdapter;
 impl Adapter for SandboxAdapter {
     fn channel(&self) -> Channel {
         Channel::Sandbox
+    }
+
+    fn sandboxed(&self) -> bool {
+        true
+    }
+
+    fn sandbox_event(&self, _id: &str, message: &Inbound) -> Option<(String, Value)> {
+        match message {
+            Inbound::Choice { id, title, .. } => Some(("button".into(), json!({"button_id": id, "title": title}))),
+            Inbound::Text(text) => Some(("text".into(), json!({"text": text}))),
+            _ => None,
+        }
     }
 
     fn read(&self, _kind: &str, p: &Value) -> Read {

@@ -78,6 +78,8 @@ pub const VOICE_CONFIDENCE_FLOOR: f32 = 0.6;
 
 /// Consecutive messages not understood before a person is offered.
 pub const MAX_FAILURES: u32 = 3;
+/// How long after checkout a "5" or "⭐⭐⭐⭐" is read as the stay's rating.
+pub const RATING_DAYS: i64 = 30;
 
 /// A paid booking is changed in the chat (dates, cabin, party) only while its check-in is at
 /// least this many days away in the property's zone; closer than that (or once the stay has
@@ -262,6 +264,9 @@ pub struct BookingInfo {
     /// guest's money too, and the guest hears that a person will see to it.
     #[serde(default)]
     pub paid: bool,
+    /// The guest already rated this stay (only known for stays that ended lately).
+    #[serde(default)]
+    pub rated: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,6 +442,8 @@ pub enum Effect {
     HandOff,
     /// A price was shown (for the funnel).
     RecordQuote { unit_id: i64, stay: Stay, total: Money },
+    /// The guest rated the stay `code` (1–5) after it ended.
+    RecordReview { code: String, stars: u8, comment: String },
 }
 
 /// A channel-agnostic reply.

@@ -9,6 +9,7 @@
 //! = name Juana Pérez | = name -  the contact's profile name (default "Juana Pérez")
 //! = booked arrayan 2027-01-10 2027-01-20   nights taken by someone else
 //! = reservation CODE arrayan 2027-01-10 2027-01-14 4 confirmed   a reservation of this contact
+//! = rated CODE                  the guest already rated that stay
 //! = hold-fails taken | too-many | invalid <text>   the next hold attempt fails
 //! = move-fails taken             the next move finds its nights just taken
 //! = no-payment-link              holds are placed without a payment link
@@ -97,6 +98,9 @@ fn render(server: &Server, effects: &[Effect]) -> Vec<String> {
             )),
             Effect::AlertOwner { text } => out.push(format!("@ avisar al dueño: {text}")),
             Effect::HandOff => out.push("@ pasar a una persona".into()),
+            Effect::RecordReview { code, stars, comment } => {
+                out.push(format!("@ calificación {code} {stars}/5: {comment}").trim_end().to_string())
+            }
             Effect::RecordQuote { unit_id, stay, total } => out.push(format!(
                 "@ cotización {} {}→{} {}",
                 server.unit_slug(*unit_id),
@@ -182,8 +186,12 @@ fn run(path: &Path) -> (String, Vec<String>) {
                                 .then(|| server.now + chrono::Duration::minutes(60)),
                             payment_link: Some(format!("https://pagos.example.com/p/{code}")),
                             paid: status == ReservationStatus::Confirmed,
+                            rated: false,
                         },
                     );
+                }
+                ["rated", code] => {
+                    server.reservations.iter_mut().filter(|b| b.code == *code).for_each(|b| b.rated = true)
                 }
                 ["hold-fails", "taken"] => server.fail_next_hold = Some(HoldFailure::Taken),
                 ["hold-fails", "too-many"] => server.fail_next_hold = Some(HoldFailure::TooManyHolds),

@@ -112,6 +112,7 @@ impl StayMessageKind {
             }
             StayMessageKind::Thanks => {
                 "¡Gracias por tu visita, {nombre}! Esperamos que hayas disfrutado {cabaña}.\n\
+                 ¿Cómo la pasaron? Contestanos con un número del 1 al 5 (5 es excelente).\n\
                  Si tenés un minuto, tu reseña nos ayuda mucho: {link_reseña}"
             }
         }

@@ -94,9 +94,11 @@ mod dates;
 mod intent;
 mod party;
 mod periods;
+mod rating;
 mod text;
 mod units;
 mod wants;
+pub use rating::{Rating, rating};
 
 pub use domain::periods::Province;
 

@@ -166,6 +166,21 @@ pub(crate) fn extract(t: &[Tok], today: NaiveDate, hint: &Hint) -> Found {
                 continue;
             }
         }
+        // "el finde (largo) de carnaval", "el fin de semana de pascua": the holiday names the
+        // stay; the weekend words only say how it is called (not this weekend, not the next
+        // long one). The holiday itself is read on the next word.
+        if let Some(mut e) = weekend_at(t, i).or_else(|| (a == "feriado").then_some(i + 1)) {
+            if is_largo(w(t, e)) {
+                e += 1;
+            }
+            let holiday = matches!(w(t, e + 1), "carnaval" | "carnavales" | "carnabal" | "pascua" | "pascuas")
+                || (w(t, e + 1) == "semana" && w(t, e + 2) == "santa");
+            if matches!(w(t, e), "de" | "del") && holiday {
+                mark(&mut f, i, e + 1);
+                i = e + 1;
+                continue;
+            }
+        }
         // Long weekend: "finde largo", "fin de semana largo", "feriado largo", "puente".
         let weekend_end = weekend_at(t, i).or_else(|| (a == "feriado").then_some(i + 1));
         if let Some(e) = weekend_end

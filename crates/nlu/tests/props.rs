@@ -176,3 +176,27 @@ fn a_correction_in_the_same_message_wins() {
     let a = analyze("te digo que del 12 al 14 de enero", today, &units());
     assert_eq!((a.check_in, a.check_out), (d(1, 12), d(1, 14)));
 }
+
+/// "El finde largo de carnaval" is Carnaval, not the next long weekend; "el finde de carnaval"
+/// is not this weekend (found in the release demo, asking as an Instagram guest).
+#[test]
+fn a_weekend_named_after_a_holiday_is_the_holiday() {
+    let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+    let carnaval = (NaiveDate::from_ymd_opt(2027, 2, 6), NaiveDate::from_ymd_opt(2027, 2, 9));
+    for text in [
+        "hola! tienen algo para el finde largo de carnaval? somos 4",
+        "el fin de semana largo de carnaval",
+        "finde de carnaval para 2",
+        "el feriado de carnaval",
+        "para carnaval",
+    ] {
+        let a = analyze(text, today, &units());
+        assert_eq!((a.check_in, a.check_out), carnaval, "{text:?}: {a:?}");
+        assert_eq!(a.period.map(|p| p.kind), Some(nlu::PeriodKind::Carnaval), "{text:?}");
+    }
+    let a = analyze("el finde largo de semana santa", today, &units());
+    assert_eq!(a.period.map(|p| p.kind), Some(nlu::PeriodKind::SemanaSanta), "{a:?}");
+    // A long weekend named by its month still is that month's.
+    let a = analyze("el finde largo de octubre", today, &units());
+    assert_eq!(a.period.map(|p| p.kind), Some(nlu::PeriodKind::LongWeekend), "{a:?}");
+}

@@ -79,6 +79,10 @@ enum Command {
         /// Your name as the bot sees it.
         #[arg(long, default_value = "Huésped")]
         name: String,
+        /// Write as an Instagram or Messenger guest (`instagram`, `messenger`) when that account
+        /// is not connected; the sandbox's own chat otherwise.
+        #[arg(long)]
+        canal: Option<String>,
     },
     /// Print what the bot understands of a message (or of each stdin line) as JSON.
     Nlu {
@@ -321,7 +325,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             result
         }
-        Command::Chat { url, name } => crate::sandbox_client::run(&url, &name).await,
+        Command::Chat { url, name, canal } => crate::sandbox_client::run(&url, &name, canal.as_deref()).await,
         Command::Nlu { today, units, text } => {
             let source = Source::from_env()?;
             let config = Config::load(&source, Mode::Lenient)?;

@@ -71,6 +71,9 @@ impl Check {
 pub struct Paste {
     /// Meta → the app → WhatsApp → Configuration → Webhook: callback URL.
     pub whatsapp_webhook: String,
+    /// Meta → the app → Instagram / Messenger → Webhooks: callback URL, when configured.
+    pub instagram_webhook: Option<String>,
+    pub messenger_webhook: Option<String>,
     /// Mercado Pago → Your integrations → the app → Webhooks: production URL.
     pub mercadopago_webhook: String,
     /// Each cabin's calendar, for Airbnb / Booking / Vrbo to import.
@@ -150,11 +153,7 @@ pub async fn run(source: &Source) -> Report {
     clock(&dates, &mut checks);
     let paste = match &store {
         Some(store) => paste(store.as_ref(), &config).await,
-        None => Paste {
-            whatsapp_webhook: format!("{}/api/v1/webhooks/whatsapp", config.public_url),
-            mercadopago_webhook: format!("{}/api/v1/webhooks/mercadopago", config.public_url),
-            calendars: Vec::new(),
-        },
+        None => addresses(&config, Vec::new()),
     };
     if let Some(store) = store {
         store.close().await;
@@ -453,7 +452,7 @@ fn sandbox(config: &Config, checks: &mut Vec<Check>) {
                 "sandbox",
                 "Modo de prueba",
                 Status::Warn,
-                "el chat de prueba (/sandbox/chat) está abierto al público",
+                "el chat de prueba (/sandbox/chat, que también hace de Instagram y Messenger si no están conectados) está abierto al público",
             )
             .fix("en producción sacá POSADA_SANDBOX=true"),
         );
@@ -969,8 +968,16 @@ async fn paste(store: &dyn Store, config: &Config) -> Paste {
             cabin: u.name,
         })
         .collect();
+    addresses(config, calendars)
+}
+
+/// The webhook addresses for this configuration, and the cabins' calendars.
+fn addresses(config: &Config, calendars: Vec<Calendar>) -> Paste {
+    let base = &config.public_url;
     Paste {
         whatsapp_webhook: format!("{base}/api/v1/webhooks/whatsapp"),
+        instagram_webhook: config.instagram.is_some().then(|| format!("{base}/api/v1/webhooks/instagram")),
+        messenger_webhook: config.messenger.is_some().then(|| format!("{base}/api/v1/webhooks/messenger")),
         mercadopago_webhook: format!("{base}/api/v1/webhooks/mercadopago"),
         calendars,
     }
@@ -1007,13 +1014,37 @@ pub fn render(report: &Report) -> String {
          Meta (developers.facebook.com → tu app → WhatsApp → Configuración → Webhook):\n  \
          URL de devolución de llamada: {}\n  \
          Token de verificación: el valor de POSADA_WHATSAPP_VERIFY_TOKEN\n  \
-         Campo a suscribir: messages\n\n\
-         Mercado Pago (Tus integraciones → tu aplicación → Webhooks → Modo productivo):\n  \
+         Campo a suscribir: messages\n\n",
+        p.whatsapp_webhook
+    );
+    // Only the Meta channels this installation runs: the others have nothing to paste.
+    for (name, path, url, var) in [
+        ("Instagram", "Instagram → Webhooks", &p.instagram_webhook, "POSADA_INSTAGRAM_VERIFY_TOKEN"),
+        (
+            "Messenger",
+            "Messenger → Configuración de Messenger → Webhooks",
+            &p.messenger_webhook,
+            "POSADA_MESSENGER_VERIFY_TOKEN",
+        ),
+    ] {
+        if let Some(url) = url {
+            let _ = write!(
+                out,
+                "Meta, {name} (developers.facebook.com → tu app → {path}):\n  \
+                 URL de devolución de llamada: {url}\n  \
+                 Token de verificación: el valor de {var}\n  \
+                 Campos a suscribir: messages, messaging_postbacks\n\n"
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "Mercado Pago (Tus integraciones → tu aplicación → Webhooks → Modo productivo):\n  \
          URL: {}\n  \
          Evento: Pagos\n  \
          La clave secreta que muestra va en POSADA_MERCADOPAGO_WEBHOOK_SECRET\n\n\
          Airbnb, Booking y Vrbo (importar calendario), una URL por cabaña:\n",
-        p.whatsapp_webhook, p.mercadopago_webhook
+        p.mercadopago_webhook
     );
     if p.calendars.is_empty() {
         out.push_str("  (todavía no hay cabañas: cargalas en /admin/cabanas)\n");

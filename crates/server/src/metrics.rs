@@ -50,6 +50,7 @@ pub const DISK_FREE: &str = "disk_free_bytes";
 pub const DISK_SIZE: &str = "disk_size_bytes";
 pub const HEALTH_STATUS: &str = "health_status";
 pub const LOGIN_THROTTLED: &str = "login_throttled_total";
+pub const REVIEWS: &str = "reviews_total";
 pub const LOGIN_CHECKS_RUNNING: &str = "login_checks_running";
 
 pub const ALL: &[&str] = &[
@@ -100,6 +101,7 @@ pub const ALL: &[&str] = &[
     HEALTH_STATUS,
     LOGIN_THROTTLED,
     LOGIN_CHECKS_RUNNING,
+    REVIEWS,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -182,6 +184,7 @@ fn describe() {
         LOGIN_THROTTLED,
         "Login attempts refused before the password was checked, by login (api, dashboard) and reason (delay, account, address, busy)"
     );
+    metrics::describe_counter!(REVIEWS, "Stays rated by their guests in the chat, by stars");
     metrics::describe_gauge!(LOGIN_CHECKS_RUNNING, "Password checks (argon2) running now in this instance");
     metrics::describe_gauge!(DISK_SIZE, "Size of the file system of each directory (data, backups)");
 }

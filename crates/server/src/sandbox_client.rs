@@ -91,7 +91,9 @@ struct Progress {
     answered: bool,
 }
 
-pub async fn run(url: &str, name: &str) -> anyhow::Result<()> {
+/// `channel`: play Instagram or Messenger instead of the sandbox's own chat (`--canal`).
+pub async fn run(url: &str, name: &str, channel: Option<&str>) -> anyhow::Result<()> {
+    let channel = channel.unwrap_or("").to_string();
     let base = url.trim_end_matches('/').to_string();
     let session = format!("cli-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
@@ -109,6 +111,7 @@ pub async fn run(url: &str, name: &str) -> anyhow::Result<()> {
     // Replies: long polls, printed as they come.
     let poller = {
         let (http, base, session, progress) = (http.clone(), base.clone(), session.clone(), progress.clone());
+        let channel = channel.clone();
         tokio::spawn(async move {
             let terminal = std::io::stdout().is_terminal();
             let mut after = 0i64;
@@ -116,7 +119,7 @@ pub async fn run(url: &str, name: &str) -> anyhow::Result<()> {
             loop {
                 let req = http
                     .get(format!("{base}/sandbox/api/messages"))
-                    .query(&[("session", session.as_str())])
+                    .query(&[("session", session.as_str()), ("channel", channel.as_str())])
                     .query(&[("after", after), ("wait", LONG_POLL_S as i64)])
                     .timeout(Duration::from_secs(LONG_POLL_S + 15));
                 let started = Instant::now();
@@ -170,7 +173,7 @@ pub async fn run(url: &str, name: &str) -> anyhow::Result<()> {
         }
         sent += 1;
         let client_id = format!("{}-{sent}", &session[4..]);
-        let body = json!({"session": session, "name": name, "text": line, "client_id": client_id});
+        let body = json!({"session": session, "name": name, "text": line, "client_id": client_id, "channel": channel});
         let mut backoff = Duration::from_secs(1);
         loop {
             let req = http.post(format!("{base}/sandbox/api/messages")).json(&body).timeout(Duration::from_secs(30));

@@ -20,6 +20,7 @@ pub mod model;
 mod payments;
 mod postgres;
 pub mod reservations;
+pub mod reviews;
 mod rows;
 pub mod settings;
 mod sqlite;
@@ -39,6 +40,7 @@ pub use model::*;
 pub use payments::PaymentStore;
 pub use postgres::PgStore;
 pub use reservations::ReservationStore;
+pub use reviews::{Review, ReviewStore};
 pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
 pub use stay_messages::{StayMessageStore, StayPlan};
@@ -107,6 +109,7 @@ pub trait Store:
     + ConversationStore
     + PaymentStore
     + SettingsStore
+    + ReviewStore
     + StayMessageStore
     + Send
     + Sync

@@ -149,4 +149,5 @@ pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
 }
 
 crate::settings::settings_impl!(PgStore);
+crate::reviews::reviews_impl!(PgStore);
 store_impl!(PgStore, sqlx::Postgres, Backend::Postgres);

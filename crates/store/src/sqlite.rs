@@ -168,6 +168,7 @@ pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
 }
 
 crate::settings::settings_impl!(SqliteStore);
+crate::reviews::reviews_impl!(SqliteStore);
 store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
 
 #[cfg(test)]

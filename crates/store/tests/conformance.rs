@@ -22,6 +22,7 @@ macro_rules! conformance {
 
 conformance!(
     both_schemas_have_the_same_tables_and_columns,
+    a_stay_is_rated_once_and_the_first_answer_counts,
     overlapping_holds_conflict_and_back_to_back_stays_do_not,
     the_database_itself_rejects_an_overlapping_row,
     cancelled_and_expired_stays_free_their_nights,
@@ -1548,6 +1549,62 @@ async fn a_turn_with_a_once_key_commits_once(engine: Engine) {
     let other = Turn { once: Some("balance_payment_notice:B2".into()), ..turn };
     assert!(store.commit_turn(&other, now()).await.unwrap().is_some());
     assert_eq!(store.list_messages(c.id, 0, 10).await.unwrap().len(), 2);
+}
+
+async fn a_stay_is_rated_once_and_the_first_answer_counts(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "coihue").await;
+    let r = store
+        .create_reservation(&hold(u.id, "2027-02-10", "2027-02-14", "549111"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    let other = store
+        .create_reservation(&hold(u.id, "2027-03-10", "2027-03-14", "549222"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    // Bad input changes nothing.
+    for stars in [0, 6] {
+        assert!(matches!(
+            store.record_review(r.id, stars, "", "guest:sandbox", now()).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    assert!(matches!(store.record_review(r.id, 4, "a\0b", "guest:sandbox", now()).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.record_review(999_999, 4, "", "guest:sandbox", now()).await, Err(StoreError::NotFound)));
+    assert!(store.reviewed(&[r.id, other.id]).await.unwrap().is_empty());
+    // Ten answers at once (a guest tapping twice, two instances): one is kept.
+    let tries: Vec<_> = (0..10u8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.record_review(r.id, 1 + i % 5, "  hermoso todo  ", "guest:sandbox", now()).await.unwrap()
+            })
+        })
+        .collect();
+    let mut kept = 0;
+    for t in tries {
+        kept += usize::from(t.await.unwrap());
+    }
+    assert_eq!(kept, 1, "exactly one rating kept");
+    assert!(!store.record_review(r.id, 2, "cambié de idea", "guest:sandbox", now()).await.unwrap());
+    assert_eq!(store.reviewed(&[r.id, other.id]).await.unwrap(), vec![r.id]);
+    let long = "á".repeat(1500);
+    assert!(store.record_review(other.id, 5, &long, "guest:whatsapp", now() + Duration::hours(1)).await.unwrap());
+    let all = store.reviews_between(now() - Duration::days(1), now() + Duration::days(1)).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].code.as_str(), all[0].stars, all[0].comment.chars().count()), (other.code.as_str(), 5, 1000));
+    assert_eq!(
+        (all[1].code.as_str(), all[1].comment.as_str(), all[1].unit_id),
+        (r.code.as_str(), "hermoso todo", u.id)
+    );
+    assert_eq!(all[1].guest_name, "Ana Pérez");
+    assert!(store.reviews_between(now() + Duration::days(1), now() + Duration::days(2)).await.unwrap().is_empty());
+    // Audited, with who answered.
+    let audit = store.audit_for(r.id).await.unwrap();
+    let reviewed: Vec<_> = audit.iter().filter(|a| a.action == "reviewed").collect();
+    assert_eq!(reviewed.len(), 1);
+    assert_eq!(reviewed[0].actor, "guest:sandbox");
+    assert!(reviewed[0].note.ends_with("/5: hermoso todo"), "{:?}", reviewed[0].note);
 }
 
 fn move_to(unit_id: i64, from: &str, to: &str, guests: u32, total: i64) -> MoveTo {

@@ -61,6 +61,50 @@ impl Engine<'_> {
         })
     }
 
+    // ---- rating ------------------------------------------------------------------------------
+
+    /// The stay a rating is about: the latest confirmed one that ended in the last
+    /// [`RATING_DAYS`](crate::RATING_DAYS) days.
+    fn rateable(&self) -> Option<BookingInfo> {
+        self.ctx
+            .reservations
+            .iter()
+            .filter(|b| {
+                b.status == ReservationStatus::Confirmed
+                    && b.stay.check_out <= self.ctx.today
+                    && (self.ctx.today - b.stay.check_out).num_days() <= crate::RATING_DAYS
+            })
+            .max_by_key(|b| b.stay.check_out)
+            .cloned()
+    }
+
+    /// "5", "⭐⭐⭐⭐", "un 10": the rating of a stay that just ended (the thank-you asks for it).
+    /// Returns whether the message was one. A second rating keeps the first.
+    pub(super) fn rate(&mut self, text: &str) -> bool {
+        let (Some(r), Some(b)) = (nlu::rating(text), self.rateable()) else { return false };
+        self.st.choices.clear();
+        if b.rated {
+            self.text("¡Gracias! Ya tenemos anotada tu calificación 🙂");
+            return true;
+        }
+        self.fx.push(Effect::RecordReview { code: b.code.clone(), stars: r.stars, comment: r.comment.clone() });
+        if r.stars <= 3 {
+            let who = self.who();
+            let said =
+                if r.comment.is_empty() { String::new() } else { format!(": «{}»", say::clip(&r.comment, 300)) };
+            self.fx.push(Effect::AlertOwner {
+                text: format!("{who} calificó su estadía ({}) con {}/5{said}.", b.code, r.stars),
+            });
+            self.text("Gracias por contarnos 🙏 Le paso tu calificación al dueño para que podamos mejorar.");
+        } else {
+            self.text(format!(
+                "¡Muchas gracias por tu calificación! {} Nos alegra que hayas disfrutado. ¡Te esperamos de nuevo!",
+                "⭐".repeat(usize::from(r.stars))
+            ));
+        }
+        true
+    }
+
     // ---- cancel -------------------------------------------------------------------------------
 
     pub(super) fn cancel(&mut self, text: &str) {

@@ -392,6 +392,11 @@ impl Engine<'_> {
             }
         }
 
+        // A rating after a stay ended ("5", "⭐⭐⭐⭐"), unless a number answers options on screen.
+        if self.st.stage == Stage::Idle && self.st.choices.is_empty() && self.rate(text) {
+            return;
+        }
+
         // 1. Answers to the question just asked come first.
         match self.st.stage.clone() {
             Stage::Confirming { pending, reserve } => {

@@ -248,6 +248,7 @@ impl Server {
             expires_at: Some(self.now + chrono::Duration::minutes(60)),
             payment_link: self.payment_links.then(|| format!("https://pagos.example.com/p/{code}")),
             paid: false,
+            rated: false,
         };
         self.reservations.insert(0, b.clone());
         Event::HoldPlaced(b)
@@ -319,6 +320,9 @@ impl Server {
                     Effect::CancelHold { code } => {
                         self.set_status(code, ReservationStatus::Cancelled);
                         queue.insert(0, Event::Cancelled { code: code.clone() });
+                    }
+                    Effect::RecordReview { code, .. } => {
+                        self.reservations.iter_mut().filter(|b| &b.code == code).for_each(|b| b.rated = true);
                     }
                     _ => {}
                 }

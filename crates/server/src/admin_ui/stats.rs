@@ -221,6 +221,63 @@ async fn period_sections(s: &AppState, units: &[Unit], p: &Period) -> UiResult<S
     Ok(b)
 }
 
+/// "Calificaciones": what guests answered in the chat after checkout (1–5), by stars and by
+/// cabin, with the latest comments.
+fn ratings(reviews: &[store::Review], units: &[Unit], title: &str) -> String {
+    let mut b = String::from(r#"<section class="card" id="calificaciones"><h2>Calificaciones de los huéspedes</h2>"#);
+    let _ = write!(b, "<h3>{}</h3>", e(title));
+    if reviews.is_empty() {
+        b += r#"<p class="muted nodata">Todavía no hay calificaciones: el bot las pide en el mensaje de agradecimiento después de la salida, y el huésped contesta con un número del 1 al 5.</p></section>"#;
+        return b;
+    }
+    let average = |list: &[&store::Review]| list.iter().map(|r| f64::from(r.stars)).sum::<f64>() / list.len() as f64;
+    let all: Vec<&store::Review> = reviews.iter().collect();
+    let _ = write!(
+        b,
+        r#"<p><strong id="promedio">{}</strong> de 5 en promedio · {} {}</p>"#,
+        format!("{:.1}", average(&all)).replace('.', ","),
+        all.len(),
+        if all.len() == 1 { "calificación" } else { "calificaciones" }
+    );
+    let by_stars: Vec<(String, f64, String)> = (1..=5u8)
+        .rev()
+        .map(|n| {
+            let count = reviews.iter().filter(|r| r.stars == n).count();
+            (format!("{n} ★"), count as f64, count.to_string())
+        })
+        .collect();
+    b += &bars("chart-calificaciones", "Calificaciones por estrellas", &by_stars);
+    let by_unit: Vec<(String, f64, String)> = units
+        .iter()
+        .filter_map(|u| {
+            let mine: Vec<&store::Review> = reviews.iter().filter(|r| r.unit_id == u.id).collect();
+            (!mine.is_empty()).then(|| {
+                let avg = average(&mine);
+                (u.name.clone(), avg, format!("{} ({})", format!("{avg:.1}").replace('.', ","), mine.len()))
+            })
+        })
+        .collect();
+    b += "<h3>Por cabaña (promedio)</h3>";
+    b += &bars("chart-calificaciones-cabanas", "Promedio por cabaña", &by_unit);
+    let said: Vec<&store::Review> = reviews.iter().filter(|r| !r.comment.is_empty()).take(5).collect();
+    if !said.is_empty() {
+        b += "<h3>Últimos comentarios</h3><ul class=\"comments\">";
+        for r in said {
+            let _ = write!(
+                b,
+                r#"<li>{} — <a href="/admin/reservas/{code}">{code}</a>, {}: «{}»</li>"#,
+                "★".repeat(usize::from(r.stars)),
+                e(&r.guest_name),
+                e(&r.comment),
+                code = e(&r.code),
+            );
+        }
+        b += "</ul>";
+    }
+    b += "</section>";
+    b
+}
+
 fn span(months: &[NaiveDate]) -> String {
     match (months.first(), months.last()) {
         (Some(a), Some(z)) => {
@@ -288,5 +345,7 @@ pub async fn index(State(s): State<AppState>, sess: Session, Query(q): Query<Sta
     b += "<h3>Últimos 30 días</h3>";
     b += &funnel(&month_funnel, "chart-embudo-30");
     b += r#"<p class="muted">Conversaciones: huéspedes que escribieron. Cotizaciones: a quiénes el bot les pasó un precio. Pre-reservas: las que se hicieron desde un chat (las de la web o la API van aparte). Pagadas: las de esas que se confirmaron (seña pagada o confirmación a mano).</p></section>"#;
+    let reviews = s.store.reviews_between(instant(funnel_from), funnel_to.max(instant(funnel_from))).await?;
+    b += &ratings(&reviews, &units, &funnel_title);
     Ok(page(html::layout(Some(&sess.viewer()), Nav::Estadisticas, "Estadísticas", None, &b)))
 }

@@ -86,8 +86,10 @@ impl Chat {
         let mut adapters = Adapters::default();
         adapters.register(Arc::new(WhatsAppAdapter::new(config.whatsapp.as_ref().map(|w| WhatsApp::new(w.client())))));
         adapters.register(Arc::new(crate::channels::email::channel::EmailAdapter::new(mailer)));
-        adapters.register(Arc::new(crate::channels::meta::MetaAdapter::instagram(config.instagram.clone())));
-        adapters.register(Arc::new(crate::channels::meta::MetaAdapter::messenger(config.messenger.clone())));
+        let meta = crate::channels::meta::MetaAdapter::instagram(config.instagram.clone());
+        adapters.register(Arc::new(meta.with_sandbox(config.sandbox)));
+        let meta = crate::channels::meta::MetaAdapter::messenger(config.messenger.clone());
+        adapters.register(Arc::new(meta.with_sandbox(config.sandbox)));
         adapters.register(Arc::new(crate::channels::sandbox::SandboxAdapter));
         Chat { adapters, stt: config.stt.clone().map(Stt::new), store, booking, config, clock }
     }
@@ -402,6 +404,14 @@ impl Chat {
                     Effect::AlertOwner { text } => out.alerts.push(text),
                     Effect::HandOff => out.handoff = true,
                     Effect::RecordQuote { unit_id, stay, total } => out.quotes.push((unit_id, stay, total)),
+                    Effect::RecordReview { code, stars, comment } => {
+                        let r = self.store.get_reservation(&code).await?;
+                        let actor = format!("guest:{}", contact.channel);
+                        // `false`: already rated (a redelivered message) — the first answer counts.
+                        if self.store.record_review(r.id, stars, &comment, &actor, self.now()).await? {
+                            metrics::counter!(crate::metrics::REVIEWS, "stars" => stars.to_string()).increment(1);
+                        }
+                    }
                 }
             }
         }
@@ -551,13 +561,23 @@ impl Chat {
             })
             .collect();
         let filter = ReservationFilter { contact: Some(contact.address.clone()), limit: 10, ..Default::default() };
+        let mine = self.store.list_reservations(&filter).await?.0;
+        // Which stays that ended lately were rated: asked only when there is one.
+        let ended: Vec<i64> = mine
+            .iter()
+            .filter(|r| r.status == ReservationStatus::Confirmed && r.stay.check_out <= ctx.today)
+            .filter(|r| (ctx.today - r.stay.check_out).num_days() <= conversation::RATING_DAYS)
+            .map(|r| r.id)
+            .collect();
+        let rated = if ended.is_empty() { Vec::new() } else { self.store.reviewed(&ended).await? };
         let mut reservations = Vec::new();
-        for r in self.store.list_reservations(&filter).await?.0 {
+        for r in mine {
             let mut info = booking_info(&r);
             // A hold's link, once made, is what "cómo pago?" and the reminder hand out again.
             if r.status == ReservationStatus::PreReserved {
                 info.payment_link = self.store.payment_link(r.id).await?.map(|l| l.url);
             }
+            info.rated = rated.contains(&r.id);
             reservations.push(info);
         }
         ctx.reservations = reservations;
@@ -950,5 +970,6 @@ pub fn booking_info(r: &Reservation) -> BookingInfo {
         expires_at: r.hold_expires_at.filter(|_| r.status == ReservationStatus::PreReserved),
         payment_link: None,
         paid: r.confirmed_at.is_some(),
+        rated: false,
     }
 }

@@ -7,6 +7,7 @@
 //! message carries the client's own id, so a retry after a lost answer is stored once.
 
 use super::extract::{ApiJson, ApiQuery};
+use crate::channels::adapter::{Inbound, Outgoing};
 use crate::chat::PROCESS_INBOUND;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics as m;
@@ -48,6 +49,27 @@ pub struct SendBody {
     /// The client's id for this message: a retry with the same id is stored once.
     #[serde(default)]
     client_id: Option<String>,
+    /// The channel the guest plays: the sandbox's own (default), or Instagram or Messenger
+    /// when no account of theirs is configured.
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+/// The channel a sandbox request plays, if the sandbox may play it here.
+fn played(s: &AppState, name: Option<&str>) -> ApiResult<domain::Channel> {
+    let channel = match name {
+        None | Some("") => domain::Channel::Sandbox,
+        Some(n) => domain::Channel::parse(n).ok_or_else(unplayable)?,
+    };
+    let adapter = s.chat.adapter(channel);
+    if adapter.channel() == channel && adapter.sandboxed() { Ok(channel) } else { Err(unplayable()) }
+}
+
+fn unplayable() -> ApiError {
+    ApiError::unprocessable(
+        "invalid_channel",
+        "El chat de prueba puede hacer de Instagram o Messenger sólo si esa cuenta no está conectada de verdad.",
+    )
 }
 
 /// The longest a poll waits for news.
@@ -61,9 +83,12 @@ static WAITING: Semaphore = Semaphore::const_new(MAX_WAITING);
 pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> ApiResult<(StatusCode, Json<Value>)> {
     enabled(&s)?;
     valid_session(&b.session)?;
-    let payload = match (&b.text, &b.button_id) {
-        (Some(t), None) if !t.trim().is_empty() && t.chars().count() <= 4096 => json!({"text": t}),
-        (None, Some(id)) if id.len() <= 256 => json!({"button_id": id, "title": b.title.clone().unwrap_or_default()}),
+    let channel = played(&s, b.channel.as_deref())?;
+    let message = match (&b.text, &b.button_id) {
+        (Some(t), None) if !t.trim().is_empty() && t.chars().count() <= 4096 => Inbound::Text(t.clone()),
+        (None, Some(id)) if id.len() <= 256 => {
+            Inbound::Choice { id: id.clone(), title: b.title.clone().unwrap_or_default(), from_list: false }
+        }
         _ => {
             return Err(ApiError::unprocessable(
                 "invalid_message",
@@ -83,11 +108,15 @@ pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> A
         }
         None => format!("{}-{:032x}", b.session, rand::random::<u128>()),
     };
+    // Stored as the channel's own webhook would store it, so the same adapter reads it back.
+    let Some((kind, payload)) = s.chat.adapter(channel).sandbox_event(&provider_id, &message) else {
+        return Err(unplayable());
+    };
     let event = NewInbound {
-        provider: domain::Channel::Sandbox.as_str().into(),
+        provider: channel.as_str().into(),
         provider_id,
-        contact: Some((domain::Channel::Sandbox, b.session.clone(), b.name.clone().unwrap_or_default())),
-        kind: if b.button_id.is_some() { "button".into() } else { "text".into() },
+        contact: Some((channel, b.session.clone(), b.name.clone().unwrap_or_default())),
+        kind,
         payload,
         job_kind: PROCESS_INBOUND.into(),
     };
@@ -96,7 +125,7 @@ pub async fn send(State(s): State<AppState>, ApiJson(b): ApiJson<SendBody>) -> A
         return Ok((StatusCode::ACCEPTED, Json(json!({"event_id": null, "duplicate": true}))));
     };
     s.wake.notify_one();
-    metrics::counter!(m::INBOUND_MESSAGES, "channel" => domain::Channel::Sandbox.as_str(), "type" => event.kind.clone()).increment(1);
+    metrics::counter!(m::INBOUND_MESSAGES, "channel" => channel.as_str(), "type" => event.kind.clone()).increment(1);
     Ok((StatusCode::ACCEPTED, Json(json!({"event_id": id}))))
 }
 
@@ -108,11 +137,20 @@ pub struct ListQuery {
     /// Seconds to wait for something new (0 = answer at once; at most 30).
     #[serde(default)]
     wait: u64,
+    #[serde(default)]
+    channel: Option<String>,
 }
 
 /// The conversation after `after`, as the guest sees it; `None` before the first message.
-async fn read(s: &AppState, session: &str, after: i64) -> ApiResult<Option<(Vec<Value>, bool)>> {
-    let contact = match s.store.find_contact(domain::Channel::Sandbox, session).await {
+/// A reply carries `shown` where the channel has its own form (Instagram's quick replies).
+async fn read(
+    s: &AppState,
+    channel: domain::Channel,
+    session: &str,
+    after: i64,
+) -> ApiResult<Option<(Vec<Value>, bool)>> {
+    let adapter = s.chat.adapter(channel);
+    let contact = match s.store.find_contact(channel, session).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -122,7 +160,12 @@ async fn read(s: &AppState, session: &str, after: i64) -> ApiResult<Option<(Vec<
         .iter()
         // Replies appear once the outbox has delivered them, as on a phone.
         .filter(|m| m.direction == "in" || m.status != domain::MessageStatus::Queued)
-        .map(|m| json!({"id": m.id, "direction": m.direction, "kind": m.kind, "body": m.body, "payload": m.payload, "status": m.status.as_str()}))
+        .map(|m| {
+            let shown = (m.direction == "out")
+                .then(|| adapter.preview(&Outgoing::from_stored(&m.kind, &m.body, &m.payload)))
+                .flatten();
+            json!({"id": m.id, "direction": m.direction, "kind": m.kind, "body": m.body, "payload": m.payload, "status": m.status.as_str(), "shown": shown})
+        })
         .collect();
     Ok(Some((items, contact.handed_off)))
 }
@@ -130,12 +173,13 @@ async fn read(s: &AppState, session: &str, after: i64) -> ApiResult<Option<(Vec<
 pub async fn messages(State(s): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<Value>> {
     enabled(&s)?;
     valid_session(&q.session)?;
+    let channel = played(&s, q.channel.as_deref())?;
     let wait = Duration::from_secs(q.wait).min(MAX_WAIT);
     // Only so many polls wait at once; the others answer at once (the client asks again).
     let permit = if wait.is_zero() { None } else { WAITING.try_acquire().ok() };
     let deadline = Instant::now() + if permit.is_some() { wait } else { Duration::ZERO };
     loop {
-        let found = read(&s, &q.session, q.after).await?;
+        let found = read(&s, channel, &q.session, q.after).await?;
         let news = found.as_ref().is_some_and(|(items, _)| !items.is_empty());
         if news || Instant::now() >= deadline || s.stopping.is_stopping() {
             return Ok(Json(match found {

@@ -229,6 +229,7 @@ async fn doctor_is_all_green_against_valid_fakes_and_prints_what_to_paste() {
         assert!(text.contains(&line), "{line:?} missing from:\n{text}");
     }
     assert_eq!(report["paste"]["calendars"][1]["export_url"], export);
+    assert!(text.contains("Meta, Instagram (developers.facebook.com → tu app → Instagram → Webhooks)"), "{text}");
     for secret in [WA_TOKEN, MP_TOKEN, STT_KEY, "mp-webhook-secret", "verify-token-long-enough-1234"] {
         assert!(!text.contains(secret) && !report.to_string().contains(secret), "{secret} printed");
     }
@@ -351,8 +352,11 @@ async fn doctor_catches_a_foreign_number_unapproved_templates_sandbox_payments_a
         ("POSADA_PAYMENT_PROVIDER", "sandbox".to_string()),
         ("POSADA_PUBLIC_URL", "http://localhost:8080".into()),
     ]);
-    let (code, checks, _, text) = doctor(&env);
+    let (code, checks, report, text) = doctor(&env);
     assert_eq!(code, 1);
+    // No Instagram nor Messenger here: nothing to paste for them.
+    assert!(report["paste"]["instagram_webhook"].is_null() && report["paste"]["messenger_webhook"].is_null());
+    assert!(!text.contains("Meta, Instagram") && !text.contains("Meta, Messenger"), "{text}");
     assert!(checks["whatsapp_token"]["detail"].as_str().unwrap().contains("no pertenece a este token"), "{text}");
     assert!(checks["whatsapp_token"]["fix"].as_str().unwrap().contains("POSADA_WHATSAPP_PHONE_NUMBER_ID"), "{text}");
     let templates = checks["whatsapp_templates"]["detail"].as_str().unwrap();
@@ -427,6 +431,14 @@ async fn doctor_checks_instagram_and_messenger_read_only_with_their_token() {
     );
     assert_eq!(status(&checks, "messenger_webhook"), "warn", "a 5-character verify token: {text}");
     assert_eq!(status(&checks, "whatsapp"), "skip", "{text}");
+    // What to paste into Meta's console for each configured channel, in the report and the text.
+    assert_eq!(report["paste"]["instagram_webhook"], "https://localhost:8443/api/v1/webhooks/instagram");
+    assert_eq!(report["paste"]["messenger_webhook"], "https://localhost:8443/api/v1/webhooks/messenger");
+    for channel in ["instagram", "messenger"] {
+        let url = format!("URL de devolución de llamada: https://localhost:8443/api/v1/webhooks/{channel}");
+        assert!(text.contains(&url), "{channel} in the paste block: {text}");
+    }
+    assert!(text.contains("Token de verificación: el valor de POSADA_INSTAGRAM_VERIFY_TOKEN"), "{text}");
     // Read-only GETs of the accounts, with the configured token; nothing sent.
     let requests = f.graph.requests();
     assert!(requests.iter().all(|r| r.method == "GET"), "{requests:?}");

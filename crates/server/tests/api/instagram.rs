@@ -64,6 +64,7 @@ both_engines!(
     messenger_webhooks_are_verified_and_echoes_ignored,
     each_meta_channel_has_its_breaker_in_health_and_its_label_in_metrics,
     messenger_deliveries_mark_our_messages_delivered,
+    the_sandbox_chat_plays_instagram_and_messenger_when_they_are_not_connected,
 );
 
 async fn an_instagram_guest_goes_from_hello_to_a_paid_booking(engine: Engine) {
@@ -236,4 +237,99 @@ async fn messenger_deliveries_mark_our_messages_delivered(engine: Engine) {
     assert_eq!(post(&app, "/api/v1/webhooks/messenger", &hook("page", vec![read]), APP_SECRET).await.status(), 200);
     let still = out(app.state.store.list_messages(contact.id, 0, 100).await.unwrap());
     assert!(still.iter().all(|m| m.status == domain::MessageStatus::Delivered), "{still:?}");
+}
+
+/// A sandbox chat request, as the demo's page sends it.
+async fn typed(app: &TestApp, channel: &str, body: Value) -> reqwest::Response {
+    let mut body = body;
+    body["session"] = json!("demo-ig-1");
+    body["channel"] = json!(channel);
+    app.post_json("/sandbox/api/messages", &body).await
+}
+
+async fn shown(app: &TestApp, channel: &str) -> Vec<Value> {
+    let r = app.get(&format!("/sandbox/api/messages?session=demo-ig-1&channel={channel}")).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["messages"].as_array().unwrap().clone()
+}
+
+/// The demo shows Instagram and Messenger without an account: the sandbox chat plays the guest,
+/// the reply is rendered by the Messenger Platform adapter (quick replies ≤ 13, titles ≤ 20
+/// characters) and the conversation is an Instagram one everywhere (reservation, dashboard).
+async fn the_sandbox_chat_plays_instagram_and_messenger_when_they_are_not_connected(engine: Engine) {
+    let env = vec![("POSADA_SANDBOX", "true".to_string()), ("POSADA_PAYMENT_PROVIDER", "sandbox".to_string())];
+    let app = spawn_app_with(engine, Options { env, ..Default::default() }).await;
+    let ask = format!("hola! tienen lugar del {} al {} para 4?", date_words(30), date_words(33));
+    assert_eq!(typed(&app, "instagram", json!({"name": "Juana Pérez", "text": ask})).await.status(), 202);
+    drain(&app).await;
+    let replies = shown(&app, "instagram").await;
+    let parts: Vec<Value> = replies
+        .iter()
+        .filter(|m| m["direction"] == "out")
+        .flat_map(|m| m["shown"].as_array().unwrap().clone())
+        .collect();
+    assert!(parts.iter().any(|p| p["attachment"]["type"] == "image"), "the cabins' photos as attachments: {parts:?}");
+    let quick = parts.iter().find_map(|p| p["quick_replies"].as_array()).expect("quick replies");
+    assert!(quick.len() <= 13 && quick.iter().all(|q| q["title"].as_str().unwrap().chars().count() <= 20));
+    let reserve = quick.iter().find(|q| q["payload"].as_str().unwrap().starts_with("reserve:")).expect("reservar");
+    let tap = json!({"button_id": reserve["payload"], "title": reserve["title"]});
+    assert_eq!(typed(&app, "instagram", tap).await.status(), 202);
+    drain(&app).await;
+    let filter = store::ReservationFilter { contact: Some("demo-ig-1".into()), limit: 5, ..Default::default() };
+    let list = app.state.store.list_reservations(&filter).await.unwrap().0;
+    assert_eq!(list.len(), 1, "one hold: {:?}", shown(&app, "instagram").await);
+    assert_eq!((list[0].channel, list[0].guest_name.as_str()), (domain::Channel::Instagram, "Juana Pérez"));
+    // Paid on the sandbox checkout: the confirmation comes back on "Instagram".
+    let r: Value = app.get(&format!("/api/v1/reservations/{}", list[0].code)).await.json().await.unwrap();
+    let pref = r["payment_link"].as_str().expect("a payment link").rsplit('/').next().unwrap().to_string();
+    assert!(
+        app.client.post(app.url(&format!("/sandbox/pay/{pref}/approve"))).send().await.unwrap().status().is_success()
+    );
+    drain(&app).await;
+    assert_eq!(
+        app.state.store.get_reservation(&list[0].code).await.unwrap().status,
+        domain::ReservationStatus::Confirmed
+    );
+    let told: String = shown(&app, "instagram")
+        .await
+        .iter()
+        .flat_map(|m| m["shown"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["text"].as_str().map(String::from))
+        .collect();
+    assert!(told.contains(&list[0].code), "the confirmation names the code: {told}");
+    // One session, one contact per channel: the sandbox's own chat and Messenger start empty.
+    assert_eq!(shown(&app, "").await, Vec::<Value>::new());
+    assert_eq!(typed(&app, "messenger", json!({"text": "hola"})).await.status(), 202);
+    drain(&app).await;
+    assert!(shown(&app, "messenger").await.iter().any(|m| m["direction"] == "out"), "Messenger answered");
+    // The dashboard lists it as an Instagram conversation.
+    let contact = app.state.store.find_contact(domain::Channel::Instagram, "demo-ig-1").await.unwrap();
+    let ui = owner_ui(&app).await;
+    let page = ui.page("/admin/conversaciones").await;
+    assert!(page.contains(&format!("/admin/conversaciones/{}", contact.id)) && page.contains("Instagram"), "{page}");
+    // Only channels the sandbox may play; a clear Spanish 422 otherwise.
+    for channel in ["whatsapp", "email", "telegram", "admin"] {
+        let r = typed(&app, channel, json!({"text": "hola"})).await;
+        assert_eq!(r.status(), 422, "{channel}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalid_channel", "{channel}: {v}");
+    }
+    assert_eq!(app.get("/sandbox/api/messages?session=demo-ig-1&channel=whatsapp").await.status(), 422);
+    app.stop().await;
+
+    // With Instagram connected for real its guests are real: the sandbox does not play it.
+    let graph = FakeUpstream::start().await;
+    graph.respond_always(Canned::json(200, json!({"recipient_id": PSID, "message_id": "mid.out"})));
+    let env = vec![
+        ("POSADA_SANDBOX", "true".to_string()),
+        ("POSADA_INSTAGRAM_VERIFY_TOKEN", "ig-verify".to_string()),
+        ("POSADA_INSTAGRAM_APP_SECRET", APP_SECRET.to_string()),
+        ("POSADA_INSTAGRAM_ACCESS_TOKEN", "page-token".to_string()),
+        ("POSADA_INSTAGRAM_ACCOUNT_ID", "9001".to_string()),
+        ("POSADA_INSTAGRAM_API_BASE", graph.address.clone()),
+    ];
+    let app = spawn_app_with(engine, Options { env, ..Default::default() }).await;
+    assert_eq!(typed(&app, "instagram", json!({"text": "hola"})).await.status(), 422);
+    assert_eq!(typed(&app, "messenger", json!({"text": "hola"})).await.status(), 202);
 }

@@ -38,6 +38,7 @@ mod observability;
 mod payments;
 mod refunds;
 mod reservations;
+mod reviews;
 mod risky_hours;
 mod sandbox_chat;
 mod scripts;

@@ -11,7 +11,7 @@ use crate::ui::{owner_ui, staff_ui};
 use crate::whatsapp::{GUEST, envelope, post_signed, sent, text};
 use chrono::{DateTime, Duration, Utc};
 use domain::{StayMessageKind as K, StayMessageStatus as S};
-use serde_json::Value;
+use serde_json::{Value, json};
 use server::booking::{HoldOrigin, HoldRequest};
 
 both_engines!(
@@ -300,6 +300,18 @@ async fn the_sandbox_chat_gets_every_message_once(engine: Engine) {
     assert!(bodies[0].contains("saldo") && bodies[1].contains("Check-in") && bodies[2].contains("Bienvenidos"));
     assert!(bodies[3].contains("check-out") && bodies[4].contains("reseña"), "{bodies:#?}");
     assert!(rows(&app, &r).await.iter().all(|m| m.status == S::Sent && m.channel == Some(domain::Channel::Sandbox)));
+    // The thank-you asks for a rating; the guest's answer is kept with the reservation (#17 step 5).
+    assert!(bodies[4].contains("del 1 al 5"), "{}", bodies[4]);
+    let answer = json!({"session": "sandbox-juana", "text": "un 10! volvemos seguro"});
+    assert_eq!(app.post_json("/sandbox/api/messages", &answer).await.status(), 202);
+    at(&app, app.clock.now() + Duration::seconds(5)).await;
+    let now = app.clock.now();
+    let reviews = app.state.store.reviews_between(now - Duration::days(1), now).await.unwrap();
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    assert_eq!(
+        (reviews[0].code.as_str(), reviews[0].stars, reviews[0].comment.as_str()),
+        (r.code.as_str(), 5, "volvemos seguro")
+    );
 }
 
 async fn cancelled_or_moved_stays_and_the_quiet_hours(engine: Engine) {
