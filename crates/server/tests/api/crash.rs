@@ -272,7 +272,8 @@ where
     F: Fn(std::sync::Arc<dyn store::Store>) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..300 {
+    // A minute: the whole suite runs beside it on a small machine.
+    for _ in 0..600 {
         if done(store.clone()).await {
             tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
             return;
