@@ -66,6 +66,8 @@ impl Worker {
         w.register(crate::payments::LINK_JOB, Arc::new(PaymentLinkJob));
         w.register(crate::payments::PROCESS_JOB, Arc::new(ProcessPayment));
         w.register(crate::payments::REJECTED_NOTICE_JOB, Arc::new(RejectedNotice));
+        w.register(crate::payments::balance::BALANCE_LINK_JOB, Arc::new(BalanceLinkJob));
+        w.register(crate::payments::balance::BALANCE_NOTICE_JOB, Arc::new(BalanceNotice));
         w.register(crate::payments::refunds::REFUND_JOB, Arc::new(RefundJob));
         w.register(crate::payments::refunds::REFUND_NOTICE_JOB, Arc::new(RefundNotice));
         w.register(crate::payments::refunds::PROPOSE_JOB, Arc::new(ProposeRefund));
@@ -330,6 +332,26 @@ impl Handler for PaymentLinkJob {
             Some(code) => state.payments.create_link(code).await,
             None => Outcome::Fail("payload without code".into()),
         }
+    }
+}
+
+/// Creates (or reuses) a reservation's balance link and sends it to the guest.
+struct BalanceLinkJob;
+
+#[async_trait]
+impl Handler for BalanceLinkJob {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        state.payments.balance_link_job(job.id, &job.payload).await
+    }
+}
+
+/// Thanks the guest for a balance payment (and tells the owner), once.
+struct BalanceNotice;
+
+#[async_trait]
+impl Handler for BalanceNotice {
+    async fn run(&self, job: &Job, state: &AppState) -> Outcome {
+        state.payments.balance_notice(&job.payload).await
     }
 }
 

@@ -33,8 +33,9 @@ pub trait ConversationStore: Send + Sync {
     async fn list_contacts(&self, limit: i64) -> Result<Vec<Contact>>;
     async fn conversation_state(&self, contact_id: i64) -> Result<Option<serde_json::Value>>;
     async fn set_handed_off(&self, contact_id: i64, on: bool, now: DateTime<Utc>) -> Result<()>;
-    /// Writes a turn in one transaction. `None` when its event was already processed (the
-    /// turn is dropped: nothing is done twice); otherwise the ids of the outbound messages.
+    /// Writes a turn in one transaction. `None` when its event was already processed or its
+    /// `once` key was already used (the turn is dropped: nothing is done twice); otherwise the
+    /// ids of the outbound messages.
     async fn commit_turn(&self, turn: &Turn, now: DateTime<Utc>) -> Result<Option<Vec<i64>>>;
     async fn get_message(&self, id: i64) -> Result<Message>;
     async fn list_messages(&self, contact_id: i64, after_id: i64, limit: i64) -> Result<Vec<Message>>;
@@ -130,6 +131,17 @@ macro_rules! conversations_impl {
                 if let Some(event_id) = turn.event_id {
                     let claimed = sqlx::query("UPDATE inbound_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
                         .bind(event_id)
+                        .bind(now)
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(Self::map_err)?;
+                    if claimed.rows_affected() == 0 {
+                        return Ok(None);
+                    }
+                }
+                if let Some(key) = &turn.once {
+                    let claimed = sqlx::query("INSERT INTO turn_keys (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                        .bind(key)
                         .bind(now)
                         .execute(&mut *w.tx)
                         .await

@@ -92,8 +92,11 @@ pub struct Reservation {
     pub updated_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
-    /// The owner recorded that the guest paid the balance.
+    /// The balance was paid in full (the owner's record, or the provider's payments): when, how.
     pub balance_paid: Option<BalancePaid>,
+    /// Balance money that reached us: the owner's record counts the whole balance then due, each
+    /// approved balance payment through the provider its amount. See [`Reservation::money`].
+    pub balance_received: Money,
 }
 
 /// When and how the balance was paid.
@@ -128,7 +131,40 @@ pub fn mask_phone(phone: &str) -> String {
     "*".repeat(hidden) + &chars[hidden..].iter().collect::<String>()
 }
 
+/// A reservation's money at a glance: seña, saldo, pagado, pendiente (dashboard, API, payments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MoneySummary {
+    /// The deposit (seña) the reservation was priced with.
+    pub deposit: Money,
+    /// Total − seña, from the current total.
+    pub balance: Money,
+    /// What reached us: the seña once confirmed, plus the balance received.
+    pub paid: Money,
+    /// What is still to collect (never negative; nothing for a stay that will not happen).
+    pub pending: Money,
+}
+
 impl Reservation {
+    /// Seña, saldo, pagado and pendiente, from the current total: a date change that raises the
+    /// total raises what is pending, whatever was paid before. A confirmed reservation's deposit
+    /// counts as paid (by the provider, or by hand when the owner confirmed it).
+    pub fn money(&self) -> MoneySummary {
+        let balance = if self.total > self.deposit { self.total - self.deposit } else { Money::ZERO };
+        let deposit_paid = if self.status == ReservationStatus::Confirmed { self.deposit } else { Money::ZERO };
+        let paid = deposit_paid + self.balance_received;
+        let pending = match self.status {
+            ReservationStatus::Confirmed if self.total > paid => self.total - paid,
+            ReservationStatus::PreReserved => self.total,
+            _ => Money::ZERO,
+        };
+        MoneySummary { deposit: self.deposit, balance, paid, pending }
+    }
+
+    /// The balance still due on a confirmed reservation (zero for any other state).
+    pub fn balance_due(&self) -> Money {
+        if self.status == ReservationStatus::Confirmed { self.money().pending } else { Money::ZERO }
+    }
+
     /// A hold whose time is up counts as free even before the sweeper marks it expired.
     pub fn occupies_at(&self, now: DateTime<Utc>) -> bool {
         self.status.is_active()
@@ -505,6 +541,9 @@ pub struct Turn {
     pub quotes: Vec<(i64, Stay, Money)>,
     /// Other work to schedule (timers, owner alerts).
     pub jobs: Vec<NewJob>,
+    /// Commit this turn at most once under this key (a notice queued by a job that may run again
+    /// after a crash): a second commit with the same key is dropped, like a processed event's.
+    pub once: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -526,9 +565,71 @@ pub struct PaymentLink {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a payment pays: its link's reference says which, so a deposit payment can never settle
+/// a balance or the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentPurpose {
+    #[default]
+    Deposit,
+    Balance,
+}
+
+impl PaymentPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentPurpose::Deposit => "deposit",
+            PaymentPurpose::Balance => "balance",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PaymentPurpose> {
+        [PaymentPurpose::Deposit, PaymentPurpose::Balance].into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+/// A balance payment link: one checkout preference for one amount and deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceLink {
+    pub id: i64,
+    pub reservation_id: i64,
+    pub provider: String,
+    pub preference_id: String,
+    pub url: String,
+    pub amount: Money,
+    /// Before arrival (see `payments::balance_deadline`).
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a balance payment did, decided under the reservation's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum BalanceEffect {
+    /// Not newly approved (pending, rejected, a repeated or older notification): recorded only.
+    Recorded,
+    /// The balance is now paid in full; `excess` is what came above it (flagged when not zero).
+    Paid { excess: Money },
+    /// Approved but short: flagged for the owner. `pending` is what is still due.
+    Partial { amount: Money, pending: Money },
+    /// Money for a balance that was not due (already paid, or the reservation is not confirmed):
+    /// flagged as needing a refund.
+    NotDue { amount: Money },
+}
+
+/// What recording a balance payment did.
+#[derive(Debug)]
+pub struct BalanceOutcome {
+    pub payment: Payment,
+    pub effect: BalanceEffect,
+    /// The reservation after the payment (`None` when the reference is unknown).
+    pub reservation: Option<Reservation>,
+}
+
 /// A payment as the provider reported it (re-fetched, never trusted from a webhook body).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentRecord {
+    pub purpose: PaymentPurpose,
     pub provider: String,
     pub provider_payment_id: String,
     pub reservation_id: Option<i64>,
@@ -543,6 +644,7 @@ pub struct PaymentRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Payment {
     pub id: i64,
+    pub purpose: PaymentPurpose,
     pub provider: String,
     pub provider_payment_id: String,
     pub reservation_id: Option<i64>,

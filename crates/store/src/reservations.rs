@@ -71,7 +71,8 @@ pub trait ReservationStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Reservation>;
     /// Records that the guest of a confirmed reservation paid the balance, and how, with an
-    /// audit row (`balance_paid`). Once: a second time is `Duplicate`; any other state is
+    /// audit row (`balance_paid`): the whole balance counts as received. Once: with nothing
+    /// pending it is `Duplicate` (a total raised since makes it due again); any other state is
     /// `NotActive`.
     async fn record_balance_paid(
         &self,
@@ -658,19 +659,23 @@ macro_rules! reservations_impl {
                 if current.status != ReservationStatus::Confirmed {
                     return Err(StoreError::NotActive(current.status));
                 }
-                if current.balance_paid.is_some() {
+                // Paid up: nothing to record. A total raised after it was paid is due again.
+                if current.balance_due() == Money::ZERO {
                     return Err(StoreError::Duplicate("balance_paid"));
                 }
                 let notes = append_note(&current.notes, &change.note, &change.actor, now);
                 let sql = format!(
-                    "UPDATE reservations SET balance_paid_at = $2, balance_method = $3, notes = $4, updated_at = $2 \
-                     WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
+                    "UPDATE reservations SET balance_paid_at = $2, balance_method = $3, notes = $4, updated_at = $2, \
+                     balance_received = $5 WHERE id = $1 RETURNING {RESERVATION_COLUMNS}"
                 );
+                // The owner records the whole balance as paid, however much came before.
+                let received = current.money().balance;
                 let row: ReservationRow = sqlx::query_as(&sql)
                     .bind(current.id)
                     .bind(now)
                     .bind(method.as_str())
                     .bind(&notes)
+                    .bind(received.0)
                     .fetch_one(&mut *w.tx)
                     .await
                     .map_err(Self::map_err)?;

@@ -108,7 +108,7 @@ pub fn effect_columns(effect: RuleEffect) -> (Option<i64>, Option<i64>) {
 
 pub const RESERVATION_COLUMNS: &str = "id, code, unit_id, check_in, check_out, guests, status, channel, \
      guest_name, guest_phone, guest_email, total, deposit, hold_expires_at, flags, notes, created_at, \
-     updated_at, confirmed_at, cancelled_at, balance_paid_at, balance_method";
+     updated_at, confirmed_at, cancelled_at, balance_paid_at, balance_method, balance_received";
 
 #[derive(sqlx::FromRow)]
 pub struct ReservationRow {
@@ -134,6 +134,7 @@ pub struct ReservationRow {
     cancelled_at: Option<DateTime<Utc>>,
     balance_paid_at: Option<DateTime<Utc>>,
     balance_method: Option<String>,
+    balance_received: i64,
 }
 
 pub fn status_parse(text: &str) -> Result<ReservationStatus> {
@@ -180,6 +181,7 @@ impl TryFrom<ReservationRow> for Reservation {
                 }),
                 _ => None,
             },
+            balance_received: Money(r.balance_received),
         })
     }
 }
@@ -420,6 +422,7 @@ pub fn audit_snapshot(r: &Reservation) -> serde_json::Value {
         "deposit": r.deposit.0,
         "flags": flags_str(&r.flags),
         "balance_method": r.balance_paid.map(|b| b.method.as_str()),
+        "balance_received": r.balance_received.0,
     })
 }
 
@@ -550,12 +553,43 @@ impl From<LinkRow> for PaymentLink {
     }
 }
 
-pub const PAYMENT_COLUMNS: &str = "id, provider, provider_payment_id, reservation_id, status, status_detail, amount, \
+pub const BALANCE_LINK_COLUMNS: &str =
+    "id, reservation_id, provider, preference_id, url, amount, expires_at, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct BalanceLinkRow {
+    id: i64,
+    reservation_id: i64,
+    provider: String,
+    preference_id: String,
+    url: String,
+    amount: i64,
+    expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<BalanceLinkRow> for BalanceLink {
+    fn from(r: BalanceLinkRow) -> BalanceLink {
+        BalanceLink {
+            id: r.id,
+            reservation_id: r.reservation_id,
+            provider: r.provider,
+            preference_id: r.preference_id,
+            url: r.url,
+            amount: Money(r.amount),
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub const PAYMENT_COLUMNS: &str = "id, purpose, provider, provider_payment_id, reservation_id, status, status_detail, amount, \
      currency, external_reference, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub struct PaymentRow {
     id: i64,
+    purpose: String,
     provider: String,
     provider_payment_id: String,
     reservation_id: Option<i64>,
@@ -572,6 +606,8 @@ impl From<PaymentRow> for Payment {
     fn from(r: PaymentRow) -> Payment {
         Payment {
             id: r.id,
+            // The column's CHECK allows only the two.
+            purpose: PaymentPurpose::parse(&r.purpose).unwrap_or_default(),
             provider: r.provider,
             provider_payment_id: r.provider_payment_id,
             reservation_id: r.reservation_id,

@@ -55,6 +55,9 @@ conformance!(
     migration_status_compares_the_database_with_this_build,
     control_characters_are_refused_or_removed_the_same_on_both_engines,
     the_balance_is_recorded_once_on_a_confirmed_reservation,
+    balance_links_are_one_per_amount_and_deadline,
+    a_balance_payment_applies_once_full_partial_or_not_due,
+    a_turn_with_a_once_key_commits_once,
     a_refund_is_proposed_once_and_moves_only_from_the_expected_status,
     a_guest_move_is_one_transaction_refused_on_taken_nights,
     a_move_and_competing_holds_never_overlap,
@@ -101,6 +104,7 @@ async fn the_inbox_deduplicates_and_a_turn_commits_once(engine: Engine) {
         send_job_kind: "send_message".into(),
         quotes: vec![(1, Stay::new(d("2027-01-01"), d("2027-01-03")).unwrap(), Money(100))],
         jobs: vec![],
+        once: None,
     };
     let ids = store.commit_turn(&turn, now()).await.unwrap().unwrap();
     assert_eq!(ids.len(), 2);
@@ -141,6 +145,7 @@ async fn redeliveries_racing_turn_commits_of_the_same_contact_never_fail(engine:
             send_job_kind: "send_message".into(),
             quotes: vec![],
             jobs: vec![],
+            once: None,
         };
         let redeliveries = (0..4).map(|_| {
             let (store, id) = (store.clone(), id.clone());
@@ -1394,6 +1399,156 @@ async fn a_refund_is_proposed_once_and_moves_only_from_the_expected_status(engin
     for action in ["refund_proposed", "refund_approved", "refund_done"] {
         assert_eq!(audit.iter().filter(|a| a.action == action).count(), 1, "{action}");
     }
+}
+
+fn balance_payment(id: &str, status: &str, amount: i64, r: &Reservation) -> PaymentRecord {
+    PaymentRecord {
+        purpose: PaymentPurpose::Balance,
+        provider: "mercadopago".into(),
+        provider_payment_id: id.into(),
+        reservation_id: Some(r.id),
+        status: status.into(),
+        status_detail: String::new(),
+        amount: Money(amount),
+        currency: "ARS".into(),
+        external_reference: format!("{}-SALDO", r.code),
+        raw: serde_json::json!({}),
+    }
+}
+
+fn notice() -> NewJob {
+    NewJob {
+        kind: "balance_payment_notice".into(),
+        payload: serde_json::json!({}),
+        dedupe_key: None,
+        run_at: now(),
+        max_attempts: 5,
+    }
+}
+
+async fn balance_links_are_one_per_amount_and_deadline(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "links-saldo").await;
+    let r = store
+        .create_reservation(&hold(u.id, "2027-07-01", "2027-07-03", "549333"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    let deadline = now() + Duration::days(20);
+    let link = BalanceLink {
+        id: 0,
+        reservation_id: r.id,
+        provider: "mercadopago".into(),
+        preference_id: "PREF-S1".into(),
+        url: "https://mp.test/s1".into(),
+        amount: Money(7_000_000),
+        expires_at: deadline,
+        created_at: now(),
+    };
+    assert_eq!(store.balance_link(r.id, link.amount, deadline).await.unwrap(), None);
+    let saved = store.save_balance_link(&link, now()).await.unwrap();
+    assert_eq!((saved.url.as_str(), saved.amount, saved.expires_at), ("https://mp.test/s1", link.amount, deadline));
+    // A retry (or a race) with another preference for the same terms keeps the first.
+    let again = BalanceLink { preference_id: "PREF-S2".into(), url: "https://mp.test/s2".into(), ..link.clone() };
+    assert_eq!(store.save_balance_link(&again, now()).await.unwrap(), saved);
+    assert_eq!(store.balance_link(r.id, link.amount, deadline).await.unwrap(), Some(saved.clone()));
+    // Another amount (the total changed) is another link; the old one is never returned for it.
+    assert_eq!(store.balance_link(r.id, Money(9_000_000), deadline).await.unwrap(), None);
+    let more = BalanceLink { amount: Money(9_000_000), ..again };
+    let more = store.save_balance_link(&more, now()).await.unwrap();
+    assert_eq!(more.url, "https://mp.test/s2");
+    let all = store.balance_links(r.id).await.unwrap();
+    assert_eq!(
+        all.iter().map(|l| l.amount).collect::<Vec<_>>(),
+        vec![Money(9_000_000), Money(7_000_000)],
+        "newest first"
+    );
+}
+
+async fn a_balance_payment_applies_once_full_partial_or_not_due(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let u = unit(&store, "pago-saldo").await;
+    let r = store
+        .create_reservation(&hold(u.id, "2027-08-01", "2027-08-03", "549444"), HoldLimits::default(), now())
+        .await
+        .unwrap();
+    // A hold's balance is not due: the money is flagged for a refund, nothing is received.
+    let early = store
+        .record_balance_payment(&balance_payment("B0", "approved", 100, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
+    assert_eq!(early.effect, BalanceEffect::NotDue { amount: Money(100) });
+    let r = store.transition(&r.code, ReservationStatus::Confirmed, &by("payment"), now()).await.unwrap();
+    let m = r.money();
+    assert_eq!(
+        (m.deposit, m.balance, m.paid, m.pending),
+        (r.deposit, r.total - r.deposit, r.deposit, r.total - r.deposit)
+    );
+    let due = r.balance_due().0;
+    assert!(due > 300);
+    // Pending, then approved short: received, flagged, the notice queued once.
+    let pending = store
+        .record_balance_payment(&balance_payment("B1", "pending", 300, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
+    assert_eq!(pending.effect, BalanceEffect::Recorded);
+    let part = store
+        .record_balance_payment(&balance_payment("B1", "approved", 300, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
+    assert_eq!(part.effect, BalanceEffect::Partial { amount: Money(300), pending: Money(due - 300) });
+    assert_eq!(part.payment.purpose, PaymentPurpose::Balance);
+    let after = part.reservation.unwrap();
+    assert!(after.flags.contains(&AttentionFlag::AmountMismatch));
+    assert_eq!((after.balance_received, after.balance_paid, after.balance_due()), (Money(300), None, Money(due - 300)));
+    let dup = NewJob { dedupe_key: Some("balance_payment_notice:mercadopago:B1".into()), ..notice() };
+    assert_eq!(store.enqueue_job(&dup, now()).await.unwrap(), None, "its notice was queued with it");
+    // The same notification again: nothing more.
+    let again = store
+        .record_balance_payment(&balance_payment("B1", "approved", 300, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
+    assert_eq!(again.effect, BalanceEffect::Recorded);
+    assert_eq!(store.get_reservation(&r.code).await.unwrap().balance_received, Money(300));
+    // The rest, and a bit more: paid by Mercado Pago, the excess flagged.
+    let rest = store
+        .record_balance_payment(&balance_payment("B2", "approved", due - 300 + 50, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
+    assert_eq!(rest.effect, BalanceEffect::Paid { excess: Money(50) });
+    let paid = store.get_reservation(&r.code).await.unwrap();
+    assert_eq!(paid.balance_paid.map(|b| b.method), Some(domain::BalanceMethod::MercadoPago));
+    assert!(paid.flags.contains(&AttentionFlag::NeedsRefund));
+    assert_eq!((paid.money().paid, paid.money().pending), (paid.total + Money(50), Money::ZERO));
+    let audit = store.audit_for(r.id).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "balance_paid").count(), 1);
+    // Paid already: another payment is money to give back; by hand it is a duplicate.
+    let late = store
+        .record_balance_payment(&balance_payment("B3", "approved", 10, &r), Some(&r.code), &notice(), now())
+        .await
+        .unwrap();
+    assert_eq!(late.effect, BalanceEffect::NotDue { amount: Money(10) });
+    let e = store.record_balance_paid(&r.code, domain::BalanceMethod::Cash, &by("owner@x"), now()).await.unwrap_err();
+    assert!(matches!(e, StoreError::Duplicate(_)), "{e:?}");
+    let purposes: Vec<_> = store.payments_for(r.id).await.unwrap().iter().map(|p| p.purpose).collect();
+    assert_eq!(purposes, vec![PaymentPurpose::Balance; 4]);
+}
+
+async fn a_turn_with_a_once_key_commits_once(engine: Engine) {
+    let (_db, store) = open(engine).await;
+    let c = store.upsert_contact(domain::Channel::Whatsapp, "549555", "Ana", now()).await.unwrap();
+    let turn = Turn {
+        contact_id: c.id,
+        state: serde_json::json!({}),
+        outbound: vec![NewMessage { kind: "text".into(), body: "¡Gracias!".into(), payload: serde_json::json!({}) }],
+        send_job_kind: "send_message".into(),
+        once: Some("balance_payment_notice:B1".into()),
+        ..Default::default()
+    };
+    assert!(store.commit_turn(&turn, now()).await.unwrap().is_some());
+    assert_eq!(store.commit_turn(&turn, now()).await.unwrap(), None, "the same key again is dropped");
+    let other = Turn { once: Some("balance_payment_notice:B2".into()), ..turn };
+    assert!(store.commit_turn(&other, now()).await.unwrap().is_some());
+    assert_eq!(store.list_messages(c.id, 0, 10).await.unwrap().len(), 2);
 }
 
 async fn a_stay_is_rated_once_and_the_first_answer_counts(engine: Engine) {

@@ -308,6 +308,9 @@ pub fn notice(ok: Option<&str>) -> &'static str {
             "Listo: se está creando el link de pago; si la reserva vino de un chat, se lo mandamos al huésped."
         }
         "saldo" => "Listo: el saldo quedó registrado como cobrado.",
+        "link_saldo" => {
+            "Listo: se está preparando el link del saldo; si la reserva vino de un chat, se lo mandamos al huésped."
+        }
         "mensaje_enviado" => "Listo: el mensaje sale ahora.",
         "mensaje_salteado" => "Listo: ese mensaje no se manda.",
         "cancelada_avisada" => "Listo: la reserva quedó cancelada y le avisamos al huésped.",

@@ -77,6 +77,7 @@ async fn example(s: &AppState) -> UiResult<(Reservation, Unit)> {
         confirmed_at: Some(now),
         cancelled_at: None,
         balance_paid: None,
+        balance_received: domain::Money::ZERO,
     };
     Ok((r, unit))
 }

@@ -190,6 +190,14 @@ pub fn register(api: Api) -> Api {
         .add("POST", "/admin/reservas/{code}/link", post(reservations::resend_link), T, true, "Resend the payment link")
         .add(
             "POST",
+            "/admin/reservas/{code}/link-saldo",
+            post(reservations::send_balance_link),
+            T,
+            true,
+            "Create (or reuse) the balance link and send it to the guest",
+        )
+        .add(
+            "POST",
             "/admin/reservas/{code}/mensajes/{id}/enviar",
             post(messages::send_now),
             T,

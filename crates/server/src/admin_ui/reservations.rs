@@ -531,14 +531,13 @@ async fn detail_page(
     Ok((status, page(html::layout(Some(&sess.viewer()), Nav::Reservas, &title, ok, &b))).into_response())
 }
 
-/// What is still to collect from the guest: the balance of a confirmed reservation (the
-/// deposit is paid), nothing for a stay that will not happen.
+/// What is still to collect from the guest: what is pending of a confirmed reservation (from
+/// its current total, after the seña and whatever was received of the balance, by hand or
+/// through a balance link); a hold's balance; nothing for a stay that will not happen.
 pub fn balance_due(r: &Reservation) -> Option<domain::Money> {
-    if r.balance_paid.is_some() {
-        return Some(domain::Money::ZERO);
-    }
     match r.status {
-        ReservationStatus::Confirmed | ReservationStatus::PreReserved => Some(r.total - r.deposit),
+        ReservationStatus::Confirmed => Some(r.balance_due()),
+        ReservationStatus::PreReserved => Some(r.total - r.deposit),
         _ => None,
     }
 }
@@ -552,26 +551,30 @@ fn balance_cell(r: &Reservation) -> String {
     }
 }
 
-/// Seña and saldo as rows of the reservation's data.
+/// Seña, saldo, pagado and pendiente as rows of the reservation's data (the same figures as the
+/// API's `money` object).
 fn money_rows(r: &Reservation, tz: chrono_tz::Tz) -> Vec<(&'static str, String)> {
+    let m = r.money();
     match r.status {
         ReservationStatus::Confirmed => vec![
-            ("Seña pagada", html::money(r.deposit)),
+            ("Seña pagada", html::money(m.deposit)),
+            ("Saldo", html::money(m.balance)),
+            ("Pagado", html::money(m.paid)),
             (
                 "Saldo a cobrar",
-                balance_due(r).filter(|b| b.0 > 0).map(html::money).unwrap_or_else(|| balance_paid_words(r, tz)),
+                Some(m.pending).filter(|b| b.0 > 0).map(html::money).unwrap_or_else(|| balance_paid_words(r, tz)),
             ),
         ],
         ReservationStatus::PreReserved => vec![
             ("Seña a pagar", format!("{} (todavía no se pagó)", html::money(r.deposit))),
-            ("Saldo al llegar", html::money(r.total - r.deposit)),
+            ("Saldo al llegar", html::money(m.balance)),
         ],
         ReservationStatus::Blocked => vec![],
         _ => vec![("Seña", html::money(r.deposit))],
     }
 }
 
-/// "cobrado en efectivo (07/12/2026 18:30)", or "nada" when there was none to collect.
+/// "cobrado, transferencia (07/12/2026 18:30)", or "nada" when there was none to collect.
 fn balance_paid_words(r: &Reservation, tz: chrono_tz::Tz) -> String {
     match r.balance_paid {
         Some(b) => format!("cobrado, {} ({})", b.method.label(), html::time(b.at, tz)),
@@ -581,15 +584,28 @@ fn balance_paid_words(r: &Reservation, tz: chrono_tz::Tz) -> String {
 
 /// One sentence for the payments card.
 fn money_line(r: &Reservation, tz: chrono_tz::Tz) -> String {
+    let m = r.money();
     match r.status {
-        ReservationStatus::Confirmed => match balance_due(r).filter(|b| b.0 > 0) {
-            Some(b) => format!("Seña pagada: {}. Saldo a cobrar: {}.", html::money(r.deposit), html::money(b)),
-            None => format!("Seña pagada: {}. Saldo: {}.", html::money(r.deposit), balance_paid_words(r, tz)),
+        ReservationStatus::Confirmed => match Some(m.pending).filter(|b| b.0 > 0) {
+            Some(b) => format!(
+                "Seña: {}. Saldo: {}. Pagado: {}. Pendiente: {}.",
+                html::money(m.deposit),
+                html::money(m.balance),
+                html::money(m.paid),
+                html::money(b)
+            ),
+            None => format!(
+                "Seña: {}. Saldo: {}. Pagado: {}. Pendiente: nada (saldo {}).",
+                html::money(m.deposit),
+                html::money(m.balance),
+                html::money(m.paid),
+                balance_paid_words(r, tz)
+            ),
         },
         ReservationStatus::PreReserved => format!(
             "Seña de {} todavía sin pagar; al llegar se cobran {}.",
             html::money(r.deposit),
-            html::money(r.total - r.deposit)
+            html::money(m.balance)
         ),
         _ => "No hay nada por cobrar.".into(),
     }
@@ -608,6 +624,8 @@ pub fn audit_label(action: &str) -> String {
         "payment_link_resent" => "Link de pago reenviado".into(),
         "payment_link_requested" => "Link de pago pedido".into(),
         "balance_paid" => "Saldo cobrado".into(),
+        "balance_link_sent" => "Link de saldo enviado".into(),
+        "balance_link_requested" => "Link de saldo pedido".into(),
         "refund_proposed" => "Devolución calculada".into(),
         "refund_approved" => "Devolución aprobada".into(),
         "refund_done" => "Devolución hecha".into(),
@@ -795,7 +813,7 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
     if payments.is_empty() {
         b += r#"<p class="muted">Todavía no hay pagos registrados.</p>"#;
     } else {
-        b += r#"<div class="scroll"><table class="list" id="lista-pagos"><thead><tr><th>Fecha</th><th>Estado</th><th class="num">Monto</th><th>Medio</th><th>Id del pago</th></tr></thead><tbody>"#;
+        b += r#"<div class="scroll"><table class="list" id="lista-pagos"><thead><tr><th>Fecha</th><th>Concepto</th><th>Estado</th><th class="num">Monto</th><th>Medio</th><th>Id del pago</th></tr></thead><tbody>"#;
         for p in &payments {
             let detail = if p.status_detail.is_empty() {
                 String::new()
@@ -804,8 +822,9 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
             };
             let _ = write!(
                 b,
-                r#"<tr><td>{when}</td><td><span class="pay st-{cls}">{label}</span>{detail}</td><td class="num">{amount} {currency}</td><td>{provider}</td><td><code>{id}</code></td></tr>"#,
+                r#"<tr><td>{when}</td><td>{purpose}</td><td><span class="pay st-{cls}">{label}</span>{detail}</td><td class="num">{amount} {currency}</td><td>{provider}</td><td><code>{id}</code></td></tr>"#,
                 when = html::time(p.updated_at, tz),
+                purpose = if p.purpose == store::PaymentPurpose::Balance { "Saldo" } else { "Seña" },
                 cls = e(&p.status),
                 label = e(payment_status_label(&p.status)),
                 amount = html::money(p.amount),
@@ -818,11 +837,9 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
         b += "</tbody></table></div>";
     }
     b += &refund_block(sess, r, &payments, s.store.refund_for(r.id).await?.as_ref(), errors);
+    b += &balance_link_block(s, sess, r).await?;
     // The balance is paid at the door: the owner or staff records how.
-    if r.status == ReservationStatus::Confirmed
-        && r.balance_paid.is_none()
-        && balance_due(r).is_some_and(|due| due.0 > 0)
-    {
+    if r.status == ReservationStatus::Confirmed && balance_due(r).is_some_and(|due| due.0 > 0) {
         let mut opts = String::new();
         for m in domain::BalanceMethod::ALL {
             let _ = write!(opts, r#"<option value="{}">{}</option>"#, m.as_str(), capitalized(m.label()));
@@ -862,6 +879,81 @@ async fn payments_section(s: &AppState, sess: &Session, r: &Reservation, errors:
     }
     b += "</section>";
     Ok(b)
+}
+
+/// The balance link for what is pending (when a provider is configured and arrival has not
+/// come): the stored link for this amount to copy, and «Enviar link de saldo», which asks the
+/// balance-link job to create or reuse it and send it to the guest's chat.
+async fn balance_link_block(s: &AppState, sess: &Session, r: &Reservation) -> UiResult<String> {
+    if s.payments.provider().is_none() {
+        return Ok(String::new());
+    }
+    let Some((due, deadline)) = s.payments.balance_link_terms(r) else { return Ok(String::new()) };
+    let tz = s.config.timezone;
+    let mut b = String::from(r#"<div id="link-saldo">"#);
+    match s.store.balance_link(r.id, due, deadline).await? {
+        Some(l) => {
+            let _ = write!(
+                b,
+                r#"<label for="pay-link-saldo">Link de pago del saldo ({amount} · vence {expires})</label>
+<div class="copyrow"><input id="pay-link-saldo" readonly value="{url}"><button type="button" data-copy="pay-link-saldo">Copiar</button></div>"#,
+                amount = html::money(l.amount),
+                expires = e(&html::time(l.expires_at, tz)),
+                url = e(&l.url),
+            );
+        }
+        None => {
+            let _ = write!(
+                b,
+                r#"<p class="muted">El link del saldo ({}) sirve hasta el día anterior a la llegada.</p>"#,
+                html::money(due)
+            );
+        }
+    }
+    let (label, help) = if s.chat.contact_of(r).await.is_some() {
+        (
+            "Enviar link de saldo",
+            "Se crea (o se reusa) el link por lo pendiente y se lo mandamos al huésped por su chat.",
+        )
+    } else {
+        ("Crear link de saldo", "La reserva no vino de un chat: se crea el link; después copialo y mandáselo vos.")
+    };
+    let _ = write!(
+        b,
+        r#"<p class="muted">{help}</p><form method="post" action="/admin/reservas/{code}/link-saldo" class="inline" id="form-link-saldo">{csrf}<button type="submit" id="btn-link-saldo">{label}</button></form></div>"#,
+        code = e(&r.code),
+        csrf = sess.csrf_field(),
+    );
+    Ok(b)
+}
+
+/// POST /admin/reservas/{code}/link-saldo — queues the balance-link job (create or reuse the
+/// link for what is pending, and send it to the guest's chat); never calls the provider here.
+pub async fn send_balance_link(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    form: CsrfForm,
+) -> UiResult<Response> {
+    let r = load(&s, &code).await?;
+    if s.payments.provider().is_none() {
+        return refused(&s, &form, &code, "link", "Los pagos en línea no están configurados.".into()).await;
+    }
+    if s.payments.balance_link_terms(&r).is_none() {
+        let why = if r.status != ReservationStatus::Confirmed {
+            "Solo una reserva confirmada tiene link de saldo."
+        } else if r.balance_due() == domain::Money::ZERO {
+            "Esta reserva no tiene saldo pendiente."
+        } else {
+            "El link del saldo sirve hasta el día anterior a la llegada: cobralo en efectivo o por transferencia."
+        };
+        return refused(&s, &form, &code, "link", why.into()).await;
+    }
+    let now = s.clock.now();
+    let who = &form.session.email;
+    s.store.enqueue_job(&crate::payments::balance::link_job(&r.code, who, now), now).await?;
+    s.store.record_audit(Some(r.id), who, "balance_link_requested", "", now).await?;
+    s.wake.notify_one();
+    Ok(done(&format!("/admin/reservas/{}", r.code), "link_saldo"))
 }
 
 /// Seña, pagado, devuelto, and the refund waiting for the owner's approval.

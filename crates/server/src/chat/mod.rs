@@ -700,6 +700,40 @@ impl Chat {
         self.queue(contact_id, message).await
     }
 
+    /// Like [`Chat::notify`], but committed at most once under `key`, with `jobs` in the same
+    /// transaction: a job that queues a notice and then dies before it is marked done repeats
+    /// nothing when it runs again. `false` when the key was already used. On WhatsApp it carries
+    /// the stay template (`POSADA_WHATSAPP_TEMPLATE_STAY`, the text on one line) when there is
+    /// one, for when the 24-hour window has closed by the time it is sent.
+    pub async fn notify_once(
+        &self,
+        contact: &Contact,
+        text: &str,
+        key: &str,
+        jobs: Vec<NewJob>,
+    ) -> anyhow::Result<bool> {
+        let contact_id = contact.id;
+        let mut message = render::text(text);
+        if contact.channel == domain::Channel::Whatsapp
+            && let Some(wa) = &self.config.whatsapp
+            && let Some(template) = wa.template_stay.as_deref()
+        {
+            let line = crate::stay_messages::one_line(text);
+            message = render::with_template(message, template, &wa.template_language, &[line]);
+        }
+        let state = self.store.conversation_state(contact_id).await?.unwrap_or(json!({}));
+        let turn = Turn {
+            contact_id,
+            state,
+            outbound: vec![message],
+            send_job_kind: SEND_MESSAGE.into(),
+            jobs,
+            once: Some(key.to_string()),
+            ..Default::default()
+        };
+        Ok(self.store.commit_turn(&turn, self.now()).await?.is_some())
+    }
+
     /// The conversation a reservation came from, if it came from one.
     pub async fn contact_of(&self, r: &Reservation) -> Option<Contact> {
         if !r.channel.is_conversation() {

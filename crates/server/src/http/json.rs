@@ -40,9 +40,11 @@ pub fn quote(q: &Quote) -> Value {
     })
 }
 
-/// What is left to pay on arrival: nothing once the owner recorded the balance as paid.
+/// What is left of the balance (total − seña, from the current total) after what was received
+/// of it, by hand or through a balance link.
 fn balance(r: &Reservation) -> Money {
-    if r.balance_paid.is_some() { Money::ZERO } else { r.total - r.deposit }
+    let saldo = r.money().balance;
+    if saldo > r.balance_received { saldo - r.balance_received } else { Money::ZERO }
 }
 
 fn ts(t: Option<DateTime<Utc>>) -> Value {
@@ -62,6 +64,13 @@ pub fn public_reservation(r: &Reservation, unit_name: Option<&str>) -> Value {
         "total_price": r.total.to_string(),
         "deposit_amount": r.deposit.to_string(),
         "balance_amount": balance(r).to_string(),
+        // Seña, saldo (total − seña), pagado, pendiente: the reservation page's figures.
+        "money": {
+            "deposit": r.money().deposit.to_string(),
+            "balance": r.money().balance.to_string(),
+            "paid": r.money().paid.to_string(),
+            "pending": r.money().pending.to_string(),
+        },
         "reservation_status": r.status.as_str(),
         "status": r.status.as_str(),
         "payment_status": if r.status == domain::ReservationStatus::Confirmed { "paid" } else { "pending" },
@@ -86,6 +95,7 @@ pub fn admin_reservation(r: &Reservation, unit_name: Option<&str>) -> Value {
         "cancelled_at": ts(r.cancelled_at),
         "balance_paid_at": ts(r.balance_paid.map(|b| b.at)),
         "balance_method": r.balance_paid.map(|b| b.method.as_str()),
+        "balance_received": r.balance_received.to_string(),
         "updated_at": r.updated_at.to_rfc3339(),
     });
     if let (Value::Object(a), Value::Object(b)) = (&mut v, extra) {

@@ -204,16 +204,19 @@ pub async fn checkout(State(s): State<AppState>, Path(pref): Path<String>) -> Ap
     let item = &p["items"][0];
     let amount = item["unit_price"].as_f64().unwrap_or(0.0);
     let amount = domain::Money((amount * 100.0).round() as i64).to_ars();
-    let title = escape(item["title"].as_str().unwrap_or(""));
+    let raw_title = item["title"].as_str().unwrap_or("");
+    // A balance link's item says "Saldo · …"; a hold's "Seña … · …".
+    let what = if raw_title.starts_with("Saldo") { "saldo" } else { "seña" };
+    let title = escape(raw_title);
     let pref = escape(&pref);
     Ok(Html(format!(
         r#"<!doctype html><html lang="es"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Pagar seña · sandbox</title>
+<title>Pagar {what} · sandbox</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:420px;margin:40px auto;padding:0 16px}}.amount{{font-size:2em;margin:.3em 0}}
 button{{font-size:1.1em;padding:.6em 1.2em;border-radius:6px;border:0;margin-right:8px;cursor:pointer}}.pay{{background:#009ee3;color:#fff}}.reject{{background:#eee}}
 .note{{color:#666;font-size:.9em}}</style></head><body>
 <p class="note">Checkout de prueba (sandbox): no se cobra nada.</p>
-<h1>Pagar seña</h1><p>{title}</p><p class="amount">{amount}</p>
+<h1>Pagar {what}</h1><p>{title}</p><p class="amount">{amount}</p>
 <form method="post" action="/sandbox/pay/{pref}/approve" style="display:inline"><button class="pay" id="pay">Pagar</button></form>
 <form method="post" action="/sandbox/pay/{pref}/reject" style="display:inline"><button class="reject" id="reject">Rechazar</button></form>
 </body></html>"#

@@ -180,13 +180,14 @@ impl PaymentProvider for MercadoPago {
     }
 }
 
-/// The preference for a hold: the deposit in pesos, binary mode (approved or rejected, never
-/// pending), no cash methods (a ticket paid days later would land after the hold), expiring
-/// with the hold, the code as `external_reference`.
+/// The preference for a hold's deposit or a reservation's balance: the amount in pesos, binary
+/// mode (approved or rejected, never pending), no cash methods (a ticket paid days later would
+/// land after the deadline), expiring with the hold (the balance: before arrival), the
+/// request's reference as `external_reference`.
 pub fn preference(r: &LinkRequest) -> Value {
     let mut body = json!({
         "items": [{"id": r.code, "title": r.title, "quantity": 1, "unit_price": pesos(r.amount), "currency_id": "ARS"}],
-        "external_reference": r.code,
+        "external_reference": r.reference,
         "notification_url": r.notification_url,
         "back_urls": {
             "success": r.return_urls.approved,

@@ -10,6 +10,7 @@
 //! [`PaymentProvider`] (`provider.rs`): Mercado Pago in `mercadopago.rs`; the sandbox is the same
 //! client pointed at a local fake of Mercado Pago's API, so the demo drives exactly this code.
 
+pub mod balance;
 pub mod mercadopago;
 pub mod provider;
 pub mod refunds;
@@ -99,6 +100,7 @@ impl Payments {
         let named = !r.guest_name.is_empty() && !crate::chat::is_unnamed(&r.guest_name);
         LinkRequest {
             code: r.code.clone(),
+            reference: balance::reference(store::PaymentPurpose::Deposit, &r.code),
             amount: r.deposit,
             title,
             valid_from: self.local(self.now()),
@@ -213,12 +215,23 @@ impl Payments {
             Err(SendError::Retryable(e)) => return Outcome::Retry(e),
             Err(SendError::Permanent(e)) => return Outcome::Fail(e),
         };
+        // The reference says what the payment is for: a balance link's never reaches the
+        // deposit's rules (nor a deposit's the balance's).
+        if let balance::Reference::Balance(code) = balance::Reference::parse(&p.reference) {
+            let code = code.to_string();
+            metrics::counter!(m::PAYMENTS, "status" => p.status_name.clone()).increment(1);
+            return match self.balance_payment(provider, p, &code).await {
+                Ok(()) => Outcome::Done,
+                Err(e) => Outcome::Retry(e.to_string()),
+            };
+        }
         let reservation = match self.store.get_reservation(&p.reference).await {
             Ok(r) => Some(r),
             Err(StoreError::NotFound) => None,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         let record = PaymentRecord {
+            purpose: store::PaymentPurpose::Deposit,
             provider: provider.kind().as_str().into(),
             provider_payment_id: p.id,
             reservation_id: reservation.as_ref().map(|r| r.id),

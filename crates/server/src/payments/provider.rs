@@ -16,14 +16,18 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A payment link for one hold.
+/// A payment link: a hold's deposit, or a confirmed reservation's balance.
 #[derive(Debug, Clone)]
 pub struct LinkRequest {
-    /// The reservation code: the provider gives it back as the payment's [`ProviderPayment::reference`].
+    /// The reservation code (the item's id).
     pub code: String,
+    /// What the provider gives back as the payment's [`ProviderPayment::reference`]: the code
+    /// for a deposit, `{code}-SALDO` for the balance (`payments::reference`).
+    pub reference: String,
     pub amount: Money,
     pub title: String,
-    /// From now until the hold lapses, in the property's offset (what the guest's checkout shows).
+    /// From now until the hold lapses (a balance: until the day before arrival), in the
+    /// property's offset (what the guest's checkout shows).
     pub valid_from: DateTime<FixedOffset>,
     pub expires_at: DateTime<FixedOffset>,
     /// The guest as far as we know them (never a made-up name).
@@ -118,7 +122,8 @@ pub struct ProviderPayment {
     pub amount: Money,
     /// ISO 4217, as the provider wrote it.
     pub currency: String,
-    /// The reservation code the link was bound to (empty when the payment carries none).
+    /// The link's reference as given back (empty when the payment carries none): read with
+    /// `payments::Reference::parse`.
     pub reference: String,
     /// The provider's whole document, kept with the payment for the record.
     pub raw: Value,

@@ -55,7 +55,10 @@ impl Payments {
             return Ok(None);
         }
         let payments = self.store.payments_for(r.id).await?;
-        let Some(payment) = payments.iter().rev().find(|p| PAID.contains(&p.status.as_str())) else {
+        // The deposit's payment: a balance paid through its own link is not what the policy
+        // gives back.
+        let deposit = payments.iter().filter(|p| p.purpose == store::PaymentPurpose::Deposit);
+        let Some(payment) = deposit.rev().find(|p| PAID.contains(&p.status.as_str())) else {
             return Ok(None);
         };
         let settings = self.chat.property().await?;

@@ -220,6 +220,208 @@ async fn postgres_messenger_crashes_anywhere_lose_nothing_and_repeat_nothing() {
     meta_crash_and_recover(Engine::Postgres, domain::Channel::Messenger, 3).await;
 }
 
+/// The balance (#17 step 2): the process dies around each send — after the provider created the
+/// link, before and after the link went to the outbox, after a balance payment was recorded,
+/// after the thanks was queued — and a healthy one finishes the work: the guest gets one link,
+/// one thanks; the balance is counted once.
+const BALANCE_POINTS: [&str; 5] = [
+    "balance_link_after_create",
+    "balance_link_before_send",
+    "balance_link_after_send",
+    "balance_payment_after_record",
+    "balance_notice_after_send",
+];
+const MP_SECRET: &str = "mp-crash-secret";
+
+fn balance_env(
+    db: &TestDatabase,
+    graph: &FakeUpstream,
+    mp: &FakeUpstream,
+    fault: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut env = env(db, graph, fault);
+    env.extend([
+        ("POSADA_OWNER_PHONE", crate::whatsapp::OWNER.to_string()),
+        ("POSADA_WHATSAPP_TEMPLATE_STAY", "estadia".to_string()),
+        ("POSADA_PAYMENT_PROVIDER", "mercadopago".to_string()),
+        ("POSADA_MERCADOPAGO_ACCESS_TOKEN", "APP_USR-test".to_string()),
+        ("POSADA_MERCADOPAGO_WEBHOOK_SECRET", MP_SECRET.to_string()),
+        ("POSADA_MERCADOPAGO_API_BASE", mp.address.clone()),
+    ]);
+    env
+}
+
+async fn notify_payment(base: &str, id: &str, request_id: &str) -> Option<u16> {
+    let ts = chrono::Utc::now().timestamp_millis().to_string();
+    let manifest = server::payments::mercadopago::manifest(Some(id), Some(request_id), &ts);
+    let v1 = server::payments::mercadopago::sign(MP_SECRET, &manifest);
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/webhooks/mercadopago?data.id={id}&type=payment"))
+        .header("x-request-id", request_id)
+        .header("x-signature", format!("ts={ts},v1={v1}"))
+        .json(&json!({"action": "payment.updated", "type": "payment", "data": {"id": id}}))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Waits (real time) until `done` holds for the store, then a little more for anything extra.
+async fn settle<F, Fut>(store: &std::sync::Arc<dyn store::Store>, done: F, what: &str, logs: impl Fn() -> String)
+where
+    F: Fn(std::sync::Arc<dyn store::Store>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    // A minute: the whole suite runs beside it on a small machine.
+    for _ in 0..600 {
+        if done(store.clone()).await {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not settle:\n{}", logs());
+}
+
+async fn balance_crash_and_recover(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let (graph, mp) = (FakeUpstream::start().await, FakeUpstream::start().await);
+    graph.respond_always(Canned::json(200, json!({"messages": [{"id": "wamid.out"}]})));
+    let store = store::connect(&db.url, 2).await.unwrap();
+    let now = chrono::Utc::now();
+    server::demo::seed(store.as_ref(), now).await.unwrap();
+    let contact_id = store.upsert_contact(domain::Channel::Whatsapp, GUEST, "Juana", now).await.unwrap().id;
+    let guest_texts = |graph: &FakeUpstream, needle: &str| {
+        sent(graph)
+            .iter()
+            // Outside the 24-hour window the text goes as the stay template's parameter.
+            .filter(|m| m["to"] == GUEST && m.to_string().contains(needle))
+            .count()
+    };
+    for (round, point) in BALANCE_POINTS.iter().enumerate() {
+        let check_in = (now + chrono::Duration::days(40 + 5 * round as i64)).date_naive();
+        let booking = store::NewReservation {
+            unit_id: 1,
+            stay: domain::Stay::new(check_in, check_in + chrono::Duration::days(2)).unwrap(),
+            guests: 2,
+            status: domain::ReservationStatus::Confirmed,
+            channel: domain::Channel::Whatsapp,
+            guest_name: "Juana".into(),
+            guest_phone: GUEST.into(),
+            guest_email: None,
+            total: domain::Money::from_pesos(100_000),
+            deposit: domain::Money::from_pesos(30_000),
+            hold_expires_at: None,
+            notes: String::new(),
+            actor: "owner@x".into(),
+            request_key: None,
+            client_address: None,
+            jobs: Vec::new(),
+        };
+        let r = store.create_reservation(&booking, store::HoldLimits::default(), now).await.unwrap();
+        let balance = r.total - r.deposit;
+        let pref = format!("PREF-C{round}");
+        mp.respond_at(
+            "/checkout/preferences",
+            Canned::json(201, json!({"id": pref, "init_point": format!("https://mp.test/{pref}")})),
+        );
+        let payment_id = format!("77{round}");
+        mp.respond_at(
+            &format!("/v1/payments/{payment_id}"),
+            Canned::json(
+                200,
+                json!({"id": payment_id, "status": "approved", "status_detail": "accredited",
+                "transaction_amount": balance.0 as f64 / 100.0, "currency_id": "ARS",
+                "external_reference": format!("{}-SALDO", r.code)}),
+            ),
+        );
+        // 1. The owner asks for the link; a process dies at the point (or lives, for the
+        //    payment points, which the webhook below reaches).
+        let mut doomed = Binary::start(&["serve"], &balance_env(&db, &graph, &mp, Some(point)));
+        let job = server::payments::balance::link_job(&r.code, "owner@x", chrono::Utc::now());
+        store.enqueue_job(&job, chrono::Utc::now()).await.unwrap();
+        let link_point = point.starts_with("balance_link");
+        if !link_point {
+            // The link goes out; then the guest pays and Mercado Pago notifies.
+            let (g, u) = (graph.clone(), pref.clone());
+            settle(
+                &store,
+                move |_| {
+                    let g = g.clone();
+                    let u = u.clone();
+                    async move { guest_texts(&g, &u) == 1 }
+                },
+                "the link",
+                || doomed.logs(),
+            )
+            .await;
+            notify_payment(&doomed.address, &payment_id, &format!("req-{round}")).await;
+        }
+        let child = &mut doomed.child;
+        wait_for(|| child.try_wait().unwrap().is_some(), &format!("the crash at {point}")).await;
+        // 2. A healthy process; Mercado Pago notifies again (it retries, and sends several).
+        let healthy = Binary::start(&["serve"], &balance_env(&db, &graph, &mp, None));
+        let (g, u) = (graph.clone(), pref.clone());
+        settle(
+            &store,
+            move |_| {
+                let g = g.clone();
+                let u = u.clone();
+                async move { guest_texts(&g, &u) >= 1 }
+            },
+            "the link",
+            || healthy.logs(),
+        )
+        .await;
+        assert_eq!(notify_payment(&healthy.address, &payment_id, &format!("req-{round}")).await, Some(200));
+        assert_eq!(notify_payment(&healthy.address, &payment_id, &format!("req-{round}-b")).await, Some(200));
+        let (code, g) = (r.code.clone(), graph.clone());
+        settle(
+            &store,
+            move |s| {
+                let (code, g) = (code.clone(), g.clone());
+                async move {
+                    let paid = s.get_reservation(&code).await.unwrap().balance_paid.is_some();
+                    let thread = s.list_messages(contact_id, 0, 1000).await.unwrap();
+                    let told = sent(&g).iter().any(|m| {
+                        m["to"] == crate::whatsapp::OWNER && m.to_string().contains(&format!("reserva {code}"))
+                    });
+                    paid && told && thread.iter().all(|m| m.status != domain::MessageStatus::Queued)
+                }
+            },
+            "the payment",
+            || healthy.logs(),
+        )
+        .await;
+        // Exactly once, whatever the point.
+        assert_eq!(guest_texts(&graph, &pref), 1, "{point}: one link sent:\n{}", healthy.logs());
+        assert_eq!(store.balance_links(r.id).await.unwrap().len(), 1, "{point}: one link stored");
+        let thanks = format!("Recibimos el pago del saldo de tu reserva *{}*", r.code);
+        assert_eq!(guest_texts(&graph, &thanks), 1, "{point}: one thanks:\n{}", healthy.logs());
+        let owner = sent(&graph)
+            .iter()
+            .filter(|m| m["to"] == crate::whatsapp::OWNER && m.to_string().contains(&format!("reserva {}", r.code)))
+            .count();
+        assert_eq!(owner, 1, "{point}: one owner alert");
+        let after = store.get_reservation(&r.code).await.unwrap();
+        assert_eq!((after.balance_received, after.money().pending), (balance, domain::Money::ZERO), "{point}");
+        let audit = store.audit_for(r.id).await.unwrap();
+        assert_eq!(audit.iter().filter(|a| a.action == "balance_paid").count(), 1, "{point}");
+        healthy.terminate();
+    }
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_balance_crashes_around_every_send_lose_nothing_and_repeat_nothing() {
+    balance_crash_and_recover(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_balance_crashes_around_every_send_lose_nothing_and_repeat_nothing() {
+    balance_crash_and_recover(Engine::Postgres).await;
+}
+
 /// A guest's move (#17 step 3) with the process dying right after the move committed and
 /// before the turn did: the restarted process answers the "sí" again, the move finds itself
 /// done (no second move, no second audit row) and the guest hears it once.

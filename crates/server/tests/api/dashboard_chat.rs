@@ -227,6 +227,7 @@ async fn payments_and_the_payment_link_on_the_reservation_page(engine: Engine) {
     assert!(ui.page(&page).await.contains("Link de pago reenviado"), "in the timeline");
     // A payment as the provider reported it.
     let record = store::PaymentRecord {
+        purpose: store::PaymentPurpose::Deposit,
         provider: "mercadopago".into(),
         provider_payment_id: "PAY-777".into(),
         reservation_id: Some(r.id),

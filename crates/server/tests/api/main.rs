@@ -7,6 +7,7 @@ mod admin;
 mod architecture;
 mod attribution;
 mod backup;
+mod balance;
 mod binary;
 mod browser;
 mod changes;

@@ -34,7 +34,7 @@ pub fn payment(id: i64, status: &str, amount: f64, reference: &str) -> Canned {
 }
 
 /// A notification exactly as Mercado Pago signs it.
-async fn notify(app: &TestApp, data_id: &str, request_id: &str, secret: &str) -> u16 {
+pub async fn notify(app: &TestApp, data_id: &str, request_id: &str, secret: &str) -> u16 {
     let ts = chrono::Utc::now().timestamp_millis().to_string();
     let v1 = server::payments::mercadopago::sign(
         secret,
@@ -53,7 +53,7 @@ async fn notify(app: &TestApp, data_id: &str, request_id: &str, secret: &str) ->
 }
 
 /// A guest holds a cabin over WhatsApp; returns the hold.
-async fn hold_by_chat(app: &TestApp, graph: &FakeUpstream) -> store::Reservation {
+pub async fn hold_by_chat(app: &TestApp, graph: &FakeUpstream) -> store::Reservation {
     let ask = format!("quiero reservar la cabaña grande del {} al {} para 4", date_words(30), date_words(33));
     post_signed(app, &envelope(vec![text("wamid.P1", &ask)], "Juana")).await;
     drain(app).await;
@@ -65,7 +65,7 @@ async fn hold_by_chat(app: &TestApp, graph: &FakeUpstream) -> store::Reservation
     list.into_iter().next().unwrap()
 }
 
-fn guest_texts(graph: &FakeUpstream) -> String {
+pub fn guest_texts(graph: &FakeUpstream) -> String {
     sent(graph)
         .iter()
         .filter(|m| m["to"] == GUEST)
