@@ -267,6 +267,10 @@ pub struct BookingInfo {
     /// The guest already rated this stay (only known for stays that ended lately).
     #[serde(default)]
     pub rated: bool,
+    /// What is still to pay of a confirmed booking's balance, when the server knows it (balance
+    /// payments received count); `None`: total − deposit.
+    #[serde(default)]
+    pub pending: Option<Money>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,6 +448,8 @@ pub enum Effect {
     RecordQuote { unit_id: i64, stay: Stay, total: Money },
     /// The guest rated the stay `code` (1–5) after it ended.
     RecordReview { code: String, stars: u8, comment: String },
+    /// Send the guest the payment link of the booking's balance (made by the payments job).
+    SendBalanceLink { code: String },
 }
 
 /// A channel-agnostic reply.

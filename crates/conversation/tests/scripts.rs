@@ -98,6 +98,7 @@ fn render(server: &Server, effects: &[Effect]) -> Vec<String> {
             )),
             Effect::AlertOwner { text } => out.push(format!("@ avisar al dueño: {text}")),
             Effect::HandOff => out.push("@ pasar a una persona".into()),
+            Effect::SendBalanceLink { code } => out.push(format!("@ link del saldo {code}")),
             Effect::RecordReview { code, stars, comment } => {
                 out.push(format!("@ calificación {code} {stars}/5: {comment}").trim_end().to_string())
             }
@@ -187,6 +188,7 @@ fn run(path: &Path) -> (String, Vec<String>) {
                             payment_link: Some(format!("https://pagos.example.com/p/{code}")),
                             paid: status == ReservationStatus::Confirmed,
                             rated: false,
+                            pending: None,
                         },
                     );
                 }

@@ -449,7 +449,7 @@ impl Handler for StayMessage {
     async fn run(&self, job: &Job, state: &AppState) -> Outcome {
         let forced = job.payload.get("forced").and_then(|v| v.as_bool()).unwrap_or(false);
         match job.payload.get("id").and_then(|v| v.as_i64()) {
-            Some(id) => state.chat.run_stay_message(id, forced).await,
+            Some(id) => state.chat.run_stay_message(id, forced, &state.payments).await,
             None => Outcome::Fail("payload without id".into()),
         }
     }

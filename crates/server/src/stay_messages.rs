@@ -72,9 +72,10 @@ pub fn quiet_hours(p: &PropertySettings) -> QuietHours {
     }
 }
 
-/// What is left to pay at arrival (nothing once the owner recorded it).
+/// What is still to pay of the balance: the reservation's own figure (`Reservation::money`:
+/// hand-recorded and Mercado Pago balance payments both count).
 pub fn balance_due(r: &Reservation) -> Money {
-    if r.balance_paid.is_some() || r.total <= r.deposit { Money::ZERO } else { r.total - r.deposit }
+    r.money().pending
 }
 
 /// Whether the message still applies to this reservation, and why not.
@@ -88,14 +89,14 @@ pub fn not_applicable(kind: StayMessageKind, r: &Reservation) -> Option<&'static
     None
 }
 
-/// The balance link for `{link_pago}`: none yet (a later step adds Mercado Pago's balance link);
-/// until then the reminder says how the balance is paid (`{como_pagar}`).
-pub fn balance_link(_r: &Reservation) -> Option<String> {
-    None
-}
-
-/// Every placeholder's value for this reservation.
-pub fn values(p: &PropertySettings, r: &Reservation, unit: &Unit) -> BTreeMap<&'static str, String> {
+/// Every placeholder's value for this reservation; `link`: the balance's payment link
+/// (`Payments::balance_link`, made by the sending job), for `{link_pago}`.
+pub fn values(
+    p: &PropertySettings,
+    r: &Reservation,
+    unit: &Unit,
+    link: Option<&str>,
+) -> BTreeMap<&'static str, String> {
     let name = if crate::chat::is_unnamed(&r.guest_name) {
         String::new()
     } else {
@@ -122,7 +123,7 @@ pub fn values(p: &PropertySettings, r: &Reservation, unit: &Unit) -> BTreeMap<&'
     v.insert("personas", r.guests.to_string());
     v.insert("saldo", if balance > Money::ZERO { balance.to_ars() } else { String::new() });
     v.insert("como_pagar", how_to_pay);
-    v.insert("link_pago", balance_link(r).unwrap_or_default());
+    v.insert("link_pago", link.unwrap_or_default().to_string());
     v.insert("hora_entrada", p.check_in_from().to_string());
     v.insert("hora_salida", p.check_out_until().to_string());
     v.insert("direccion", p.get("address").trim().to_string());
@@ -147,8 +148,9 @@ pub fn render(
     kind: StayMessageKind,
     r: &Reservation,
     unit: &Unit,
+    link: Option<&str>,
 ) -> Result<String, domain::stay_messages::TemplateError> {
-    domain::stay_messages::render(&message_settings(p, kind).text, &values(p, r, unit))
+    domain::stay_messages::render(&message_settings(p, kind).text, &values(p, r, unit, link))
 }
 
 /// A message on one line, as a WhatsApp template parameter (Meta refuses new lines in one).

@@ -319,9 +319,10 @@ impl Engine<'_> {
         }
     }
 
-    /// "¿cómo pago el saldo?" with a paid booking: its balance, and how the owner said it is paid
-    /// (not the deposit's rules, which no longer apply to it).
-    fn balance_words(&self, text: &str) -> Option<String> {
+    /// "¿cómo pago el saldo?" with a paid booking: its balance, how the owner said it is paid
+    /// and, with Mercado Pago on, its payment link (not the deposit's rules, which no longer
+    /// apply to it).
+    fn balance_words(&mut self, text: &str) -> Option<String> {
         let norm = normalize(text);
         let asks_balance =
             ["saldo", "resto", "lo que falta", "lo que queda", "el restante"].iter().any(|w| norm.contains(w));
@@ -330,13 +331,22 @@ impl Engine<'_> {
             .into_iter()
             .find(|b| b.status == ReservationStatus::Confirmed && b.total.0 > b.deposit.0)
             .filter(|_| asks_balance)?;
-        let due = domain::Money(b.total.0 - b.deposit.0);
+        let due = b.pending.unwrap_or(domain::Money(b.total.0 - b.deposit.0));
+        if due.0 <= 0 {
+            return Some(format!("El saldo de tu reserva *{}* ya está pago ✅ ¡Te esperamos!", b.code));
+        }
         let how = match owner(&self.ctx.property.balance) {
             Some(h) => capital(&h),
             None => "Cómo se abona te lo confirma el dueño 🙂".to_string(),
         };
+        let link = if self.ctx.property.mercado_pago {
+            self.fx.push(Effect::SendBalanceLink { code: b.code.clone() });
+            "\nSi preferís, en un momento te paso el link para pagarlo con Mercado Pago."
+        } else {
+            ""
+        };
         Some(format!(
-            "El saldo de tu reserva *{}* es de {} (total {}, seña pagada {}).\n{how}",
+            "El saldo de tu reserva *{}* es de {} (total {}, seña pagada {}).\n{how}{link}",
             b.code,
             say::money(due),
             say::money(b.total),

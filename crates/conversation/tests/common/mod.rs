@@ -249,6 +249,7 @@ impl Server {
             payment_link: self.payment_links.then(|| format!("https://pagos.example.com/p/{code}")),
             paid: false,
             rated: false,
+            pending: None,
         };
         self.reservations.insert(0, b.clone());
         Event::HoldPlaced(b)

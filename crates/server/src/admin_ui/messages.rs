@@ -163,7 +163,9 @@ async fn render(
             (sm::key(kind, "on"), sm::key(kind, "days"), sm::key(kind, "at"), sm::key(kind, "text"));
         let on = get(&on_key) != "off";
         let days: i32 = get(&days_key).parse().unwrap_or(kind.default_timing().days);
-        let preview = match sm::render(&preview_settings, kind, &example_r, &example_unit) {
+        // The link the reminder would carry: an example one when payments are on.
+        let link = s.payments.provider().map(|_| "https://www.mercadopago.com.ar/checkout/v1/redirect?pref_id=ejemplo");
+        let preview = match sm::render(&preview_settings, kind, &example_r, &example_unit, link) {
             Ok(t) => format!(r#"<pre class="notes preview" id="preview-{k}">{}</pre>"#, e(&t)),
             Err(x) => format!(r#"<p class="err" id="preview-{k}">{}</p>"#, e(&x.to_string())),
         };

@@ -404,6 +404,15 @@ impl Chat {
                     Effect::AlertOwner { text } => out.alerts.push(text),
                     Effect::HandOff => out.handoff = true,
                     Effect::RecordQuote { unit_id, stay, total } => out.quotes.push((unit_id, stay, total)),
+                    Effect::SendBalanceLink { code } => {
+                        // The payments job makes (or reuses) the link and sends it to this chat.
+                        let job = crate::payments::balance::link_job(
+                            &code,
+                            &format!("guest:{}", contact.channel),
+                            self.now(),
+                        );
+                        self.store.enqueue_job(&job, self.now()).await?;
+                    }
                     Effect::RecordReview { code, stars, comment } => {
                         let r = self.store.get_reservation(&code).await?;
                         let actor = format!("guest:{}", contact.channel);
@@ -972,5 +981,6 @@ pub fn booking_info(r: &Reservation) -> BookingInfo {
         payment_link: None,
         paid: r.confirmed_at.is_some(),
         rated: false,
+        pending: (r.status == ReservationStatus::Confirmed).then(|| r.money().pending),
     }
 }

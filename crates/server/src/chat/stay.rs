@@ -24,14 +24,14 @@ enum Route {
 impl Chat {
     /// The job of one stay message (`forced`: the owner's "send now", which neither waits for
     /// its time nor for the quiet hours).
-    pub async fn run_stay_message(&self, id: i64, forced: bool) -> Outcome {
-        match self.stay_message(id, forced).await {
+    pub async fn run_stay_message(&self, id: i64, forced: bool, payments: &crate::payments::Payments) -> Outcome {
+        match self.stay_message(id, forced, payments).await {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Retry(e.to_string()),
         }
     }
 
-    async fn stay_message(&self, id: i64, forced: bool) -> anyhow::Result<()> {
+    async fn stay_message(&self, id: i64, forced: bool, payments: &crate::payments::Payments) -> anyhow::Result<()> {
         let m = match self.store.get_stay_message(id).await {
             Ok(m) => m,
             Err(StoreError::NotFound) => return Ok(()),
@@ -65,7 +65,17 @@ impl Chat {
         };
         let p = self.property().await?;
         let unit = self.store.get_unit(r.unit_id).await?;
-        let text = match sm::render(&p, m.kind, &r, &unit) {
+        // The balance reminder carries the balance's payment link (made or reused here, for the
+        // amount pending now). The provider down: the reminder still goes, saying how to pay
+        // (a line whose only placeholder is the link is left out).
+        let link = match m.kind {
+            domain::StayMessageKind::Balance => payments.balance_link(&r).await.unwrap_or_else(|e| {
+                tracing::warn!(code = %r.code, error = %e, "balance reminder without its payment link");
+                None
+            }),
+            _ => None,
+        };
+        let text = match sm::render(&p, m.kind, &r, &unit, link.as_deref()) {
             Ok(t) if !t.trim().is_empty() => t,
             Ok(_) => return self.not_sent(m.id, "El texto quedó vacío.").await,
             // Texts are checked when saved; one saved before a placeholder was renamed lands here.

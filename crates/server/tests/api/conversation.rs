@@ -22,6 +22,7 @@ both_engines!(
     memory_and_the_hold_rule_in_the_sandbox_chat,
     the_deposit_percentage_is_an_owner_setting,
     a_cabin_too_small_gets_no_other_dates,
+    the_balance_asked_in_the_chat_gets_its_own_link,
 );
 
 /// The bot's replies after `after` messages, as one text.
@@ -507,4 +508,37 @@ async fn a_cabin_too_small_gets_no_other_dates(engine: Engine) {
     assert!(a.contains("Coihue es para 2 personas como máximo"), "{a}");
     assert!(a.contains("Arrayán") || a.contains("Grande"), "bigger cabins offered: {a}");
     assert!(!a.contains("— Coihue, del") && !a.contains("otras fechas para la cabaña Coihue"), "{a}");
+}
+
+/// «¿Cómo pago el saldo?» with a paid booking: its balance (not the deposit's rules), and with
+/// payments on, the balance's own link sent by the payments job (found in the release demo).
+async fn the_balance_asked_in_the_chat_gets_its_own_link(engine: Engine) {
+    let app = sandbox_app(engine, vec![("POSADA_PAYMENT_PROVIDER", "sandbox".into())]).await;
+    let (session, today) = ("saldo-1", app.today());
+    let req = server::booking::HoldRequest {
+        unit_id: 1,
+        check_in: today + chrono::Duration::days(20),
+        check_out: today + chrono::Duration::days(23),
+        guests: 2,
+        channel: domain::Channel::Sandbox,
+        guest_name: "Lucía Gómez".into(),
+        guest_phone: session.into(),
+        guest_email: None,
+        actor: "test".into(),
+        request_key: None,
+        origin: server::booking::HoldOrigin::Conversation,
+    };
+    let (hold, _, _) = app.state.booking.place_hold(&req).await.unwrap();
+    let r = app.state.booking.confirm(&hold.code, "owner@posada.test", "seña", false).await.unwrap();
+    let pending = r.money().pending;
+    assert!(pending.0 > 0);
+    let answer = say(&app, session, "hola! como pago el saldo?").await;
+    assert!(answer.contains(&format!("El saldo de tu reserva *{}* es de {}", r.code, pending.to_ars())), "{answer}");
+    assert!(!answer.contains("La seña es del"), "{answer}");
+    drain(&app).await;
+    let links = app.state.store.balance_links(r.id).await.unwrap();
+    assert_eq!(links.len(), 1, "{links:?}");
+    let seen = guest_sees(&app, session).await;
+    let last = seen.iter().rfind(|m| m["direction"] == "out").unwrap()["body"].as_str().unwrap().to_string();
+    assert!(last.contains("link para pagar el saldo") && last.contains(&links[0].url), "{last}");
 }

@@ -268,7 +268,8 @@ async fn without_a_template_a_whatsapp_guest_outside_the_window_gets_it_by_email
 }
 
 async fn the_sandbox_chat_gets_every_message_once(engine: Engine) {
-    let app = app_with(engine, vec![("POSADA_SANDBOX", "true".into())], None).await;
+    let env = vec![("POSADA_SANDBOX", "true".into()), ("POSADA_PAYMENT_PROVIDER", "sandbox".into())];
+    let app = app_with(engine, env, None).await;
     let contact = app
         .state
         .store
@@ -276,13 +277,21 @@ async fn the_sandbox_chat_gets_every_message_once(engine: Engine) {
         .await
         .unwrap();
     let r = booked(&app, domain::Channel::Sandbox, "sandbox-juana", None).await;
-    for t in [
-        "2026-12-17T13:00:00Z",
-        "2026-12-19T21:00:00Z",
-        "2026-12-20T19:00:00Z",
-        "2026-12-22T23:00:00Z",
-        "2026-12-23T15:00:00Z",
-    ] {
+    // The balance reminder carries the balance's own link; the guest pays it on the checkout.
+    at(&app, utc("2026-12-17T13:00:00Z")).await;
+    let links = app.state.store.balance_links(r.id).await.unwrap();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0].amount, r.money().pending);
+    let reminder = app.state.store.list_messages(contact.id, 0, 100).await.unwrap();
+    let reminder = reminder.iter().rfind(|m| m.direction == "out").unwrap();
+    assert!(reminder.body.contains(&format!("Podés pagarlo acá: {}", links[0].url)), "{}", reminder.body);
+    let paid =
+        app.client.post(app.url(&format!("/sandbox/pay/{}/approve", links[0].preference_id))).send().await.unwrap();
+    assert!(paid.status().is_success());
+    at(&app, app.clock.now() + Duration::seconds(5)).await;
+    let after = app.state.store.get_reservation(&r.code).await.unwrap();
+    assert_eq!(after.money().pending, domain::Money::ZERO, "the balance is paid: {:?}", after.money());
+    for t in ["2026-12-19T21:00:00Z", "2026-12-20T19:00:00Z", "2026-12-22T23:00:00Z", "2026-12-23T15:00:00Z"] {
         at(&app, utc(t)).await;
     }
     at(&app, utc("2026-12-31T15:00:00Z")).await;
@@ -296,12 +305,13 @@ async fn the_sandbox_chat_gets_every_message_once(engine: Engine) {
         .filter(|m| m.direction == "out")
         .collect();
     let bodies: Vec<&str> = outbox.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies.len(), 5, "{bodies:#?}");
-    assert!(bodies[0].contains("saldo") && bodies[1].contains("Check-in") && bodies[2].contains("Bienvenidos"));
-    assert!(bodies[3].contains("check-out") && bodies[4].contains("reseña"), "{bodies:#?}");
+    // Reminder, the thanks for the balance, check-in, welcome, checkout, thank-you.
+    assert_eq!(bodies.len(), 6, "{bodies:#?}");
+    assert!(bodies[0].contains("saldo") && bodies[2].contains("Check-in") && bodies[3].contains("Bienvenidos"));
+    assert!(bodies[4].contains("check-out") && bodies[5].contains("reseña"), "{bodies:#?}");
     assert!(rows(&app, &r).await.iter().all(|m| m.status == S::Sent && m.channel == Some(domain::Channel::Sandbox)));
     // The thank-you asks for a rating; the guest's answer is kept with the reservation (#17 step 5).
-    assert!(bodies[4].contains("del 1 al 5"), "{}", bodies[4]);
+    assert!(bodies[5].contains("del 1 al 5"), "{}", bodies[5]);
     let answer = json!({"session": "sandbox-juana", "text": "un 10! volvemos seguro"});
     assert_eq!(app.post_json("/sandbox/api/messages", &answer).await.status(), 202);
     at(&app, app.clock.now() + Duration::seconds(5)).await;
@@ -391,14 +401,16 @@ async fn crashes_around_the_send_lose_nothing_and_repeat_nothing(engine: Engine)
     let claimed = app.state.store.claim_jobs("dead-2", app.clock.now(), lease, 100).await.unwrap();
     let job = claimed.iter().find(|j| j.kind == "stay_message").expect("the instructions' job").clone();
     let id = job.payload["id"].as_i64().unwrap();
-    assert_eq!(app.state.chat.run_stay_message(id, false).await, server::jobs::Outcome::Done);
+    assert_eq!(app.state.chat.run_stay_message(id, false, &app.state.payments).await, server::jobs::Outcome::Done);
     at(&app, app.clock.now() + Duration::seconds(31)).await;
     assert_eq!(outbound(&app).await, 2, "the instructions once");
     // 3. Two workers on the same message at once: one sends.
     app.clock.advance(utc("2026-12-20T19:00:01Z") - app.clock.now());
     let welcome = row(&rows(&app, &r).await, K::Welcome).id;
-    let (a, b) =
-        tokio::join!(app.state.chat.run_stay_message(welcome, false), app.state.chat.run_stay_message(welcome, false));
+    let (a, b) = tokio::join!(
+        app.state.chat.run_stay_message(welcome, false, &app.state.payments),
+        app.state.chat.run_stay_message(welcome, false, &app.state.payments)
+    );
     assert_eq!((a, b), (server::jobs::Outcome::Done, server::jobs::Outcome::Done));
     at(&app, app.clock.now()).await;
     assert_eq!(outbound(&app).await, 3, "the welcome once");
