@@ -721,7 +721,6 @@ impl Chat {
         key: &str,
         jobs: Vec<NewJob>,
     ) -> anyhow::Result<bool> {
-        let contact_id = contact.id;
         let mut message = render::text(text);
         if contact.channel == domain::Channel::Whatsapp
             && let Some(wa) = &self.config.whatsapp
@@ -730,6 +729,18 @@ impl Chat {
             let line = crate::stay_messages::one_line(text);
             message = render::with_template(message, template, &wa.template_language, &[line]);
         }
+        self.notify_once_as(contact, message, key, jobs).await
+    }
+
+    /// [`Chat::notify_once`] with the message already made (its own template).
+    pub async fn notify_once_as(
+        &self,
+        contact: &Contact,
+        message: NewMessage,
+        key: &str,
+        jobs: Vec<NewJob>,
+    ) -> anyhow::Result<bool> {
+        let contact_id = contact.id;
         let state = self.store.conversation_state(contact_id).await?.unwrap_or(json!({}));
         let turn = Turn {
             contact_id,

@@ -263,6 +263,16 @@ impl Payments {
             self.store.record_payment(&record, None, self.now()).await?;
             // Again after a crash between the confirmation and its plan (idempotent).
             self.booking.schedule_stay_messages(r).await?;
+            // This payment confirmed it and the process died before telling anyone: tell now
+            // (once: the confirmation is keyed by the reservation).
+            let by_this = self.store.audit_for(r.id).await?.iter().any(|a| {
+                a.action == "confirmed"
+                    && a.actor == format!("payment:{}", record.provider)
+                    && a.note.contains(&record.provider_payment_id)
+            });
+            if by_this {
+                self.tell_confirmed(r, record.amount).await?;
+            }
             return Ok(());
         }
         if r.status == ReservationStatus::Cancelled || r.status == ReservationStatus::Blocked {
@@ -306,6 +316,7 @@ impl Payments {
                 }
                 // A failure here must not cost the guest their confirmation: maintenance plans it.
                 self.booking.stay_messages_changed(&confirmed).await;
+                crate::fault::point("deposit_after_confirm");
                 self.tell_confirmed(&confirmed, record.amount).await?;
             }
             Some(Err(StoreError::Overlap))
@@ -350,13 +361,7 @@ impl Payments {
         if let Some(map) = p.map_url() {
             text.push_str(&format!("\nCómo llegar: {map}"));
         }
-        if let Some(contact) = self.chat.contact_of(r).await {
-            let template =
-                self.config.whatsapp.as_ref().map(|w| (w.template_confirmation.as_str(), vec![r.code.clone()]));
-            self.chat.notify(contact.id, &text, template).await?;
-        }
-        self.chat.copy_by_email(r, &format!("Reserva {} confirmada", r.code), &text).await?;
-        self.alert(&format!(
+        let alert_text = format!(
             "✅ Seña recibida: {} · {} del {} al {} · {} ({}).",
             r.code,
             unit.name,
@@ -364,8 +369,32 @@ impl Payments {
             r.stay.check_out.format("%d/%m"),
             paid.to_ars(),
             if r.guest_name.is_empty() { "sin nombre" } else { &r.guest_name }
-        ))
-        .await;
+        );
+        // Once per reservation, whatever runs this again after a crash (the payment's job
+        // retried, Mercado Pago notifying again): the guest's message and the owner's alert are
+        // committed together under one key; the alert alone is keyed by its job.
+        let mut alert = crate::chat::alert_job(json!({"text": alert_text}), self.now());
+        alert.dedupe_key = Some(format!("confirmed_alert:{}", r.code));
+        let key = format!("confirmed:{}", r.code);
+        match self.chat.contact_of(r).await {
+            Some(contact) => {
+                let mut message = crate::chat::render::text(&text);
+                if let Some(wa) = &self.config.whatsapp {
+                    message = crate::chat::render::with_template(
+                        message,
+                        &wa.template_confirmation,
+                        &wa.template_language,
+                        std::slice::from_ref(&r.code),
+                    );
+                }
+                if self.chat.notify_once_as(&contact, message, &key, vec![alert]).await? {
+                    self.chat.copy_by_email(r, &format!("Reserva {} confirmada", r.code), &text).await?;
+                }
+            }
+            None => {
+                self.store.enqueue_job(&alert, self.now()).await?;
+            }
+        }
         Ok(())
     }
 

@@ -422,6 +422,91 @@ async fn postgres_balance_crashes_around_every_send_lose_nothing_and_repeat_noth
     balance_crash_and_recover(Engine::Postgres).await;
 }
 
+/// The deposit's confirmation (found while reading the payment path): the process dies right
+/// after the payment confirmed the reservation and before anyone was told. The retried
+/// notification finds the reservation confirmed — by this very payment — and tells the guest and
+/// the owner then, once each, however often Mercado Pago notifies.
+async fn deposit_crash_and_recover(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let (graph, mp) = (FakeUpstream::start().await, FakeUpstream::start().await);
+    graph.respond_always(Canned::json(200, json!({"messages": [{"id": "wamid.out"}]})));
+    let store = store::connect(&db.url, 2).await.unwrap();
+    let now = chrono::Utc::now();
+    server::demo::seed(store.as_ref(), now).await.unwrap();
+    store.upsert_contact(domain::Channel::Whatsapp, GUEST, "Juana", now).await.unwrap();
+    let check_in = (now + chrono::Duration::days(60)).date_naive();
+    let hold = store::NewReservation {
+        unit_id: 1,
+        stay: domain::Stay::new(check_in, check_in + chrono::Duration::days(2)).unwrap(),
+        guests: 2,
+        status: domain::ReservationStatus::PreReserved,
+        channel: domain::Channel::Whatsapp,
+        guest_name: "Juana".into(),
+        guest_phone: GUEST.into(),
+        guest_email: None,
+        total: domain::Money::from_pesos(100_000),
+        deposit: domain::Money::from_pesos(30_000),
+        hold_expires_at: Some(now + chrono::Duration::hours(2)),
+        notes: String::new(),
+        actor: "test".into(),
+        request_key: None,
+        client_address: None,
+        jobs: Vec::new(),
+    };
+    let r = store.create_reservation(&hold, store::HoldLimits::default(), now).await.unwrap();
+    let payment_id = "8801";
+    mp.respond_at(
+        &format!("/v1/payments/{payment_id}"),
+        Canned::json(
+            200,
+            json!({"id": payment_id, "status": "approved", "status_detail": "accredited",
+            "transaction_amount": r.deposit.0 as f64 / 100.0, "currency_id": "ARS", "external_reference": r.code}),
+        ),
+    );
+    let mut doomed = Binary::start(&["serve"], &balance_env(&db, &graph, &mp, Some("deposit_after_confirm")));
+    notify_payment(&doomed.address, payment_id, "req-d1").await;
+    let child = &mut doomed.child;
+    wait_for(|| child.try_wait().unwrap().is_some(), "the crash at deposit_after_confirm").await;
+    assert_eq!(store.get_reservation(&r.code).await.unwrap().status, domain::ReservationStatus::Confirmed);
+    let to = |who: &str, needle: &str| {
+        sent(&graph).iter().filter(|m| m["to"] == who && m.to_string().contains(needle)).count()
+    };
+    assert_eq!(to(GUEST, &r.code), 0, "nobody was told before the crash");
+    let healthy = Binary::start(&["serve"], &balance_env(&db, &graph, &mp, None));
+    for request in ["req-d1", "req-d2", "req-d3"] {
+        assert_eq!(notify_payment(&healthy.address, payment_id, request).await, Some(200));
+    }
+    let (g, code) = (graph.clone(), r.code.clone());
+    settle(
+        &store,
+        move |_| {
+            let (g, code) = (g.clone(), code.clone());
+            async move {
+                let count =
+                    |who: &str| sent(&g).iter().filter(|m| m["to"] == who && m.to_string().contains(&code)).count();
+                count(GUEST) >= 1 && count(crate::whatsapp::OWNER) >= 1
+            }
+        },
+        "the confirmation",
+        || healthy.logs(),
+    )
+    .await;
+    assert_eq!(to(GUEST, &r.code), 1, "the guest hears it once:\n{}", healthy.logs());
+    assert_eq!(to(crate::whatsapp::OWNER, &format!("Seña recibida: {}", r.code)), 1, "one owner alert");
+    healthy.terminate();
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_crash_after_the_deposit_confirmed_still_tells_the_guest_once() {
+    deposit_crash_and_recover(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_crash_after_the_deposit_confirmed_still_tells_the_guest_once() {
+    deposit_crash_and_recover(Engine::Postgres).await;
+}
+
 /// A guest's move (#17 step 3) with the process dying right after the move committed and
 /// before the turn did: the restarted process answers the "sí" again, the move finds itself
 /// done (no second move, no second audit row) and the guest hears it once.
