@@ -12,6 +12,29 @@ pub mod sandbox;
 pub mod stt;
 pub mod whatsapp;
 
+/// WhatsApp's `*bold*` runs in `s`, each replaced by `wrap(inner)` (a lone or spaced `*` is not
+/// formatting): e-mail makes them `<strong>`, Instagram and Messenger plain words.
+pub fn map_bold(s: &str, wrap: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find('*') {
+        let after = &rest[start + 1..];
+        match after.find('*') {
+            Some(end) if end > 0 && !after[..end].starts_with(' ') && !after[..end].ends_with(' ') => {
+                out.push_str(&rest[..start]);
+                out.push_str(&wrap(&after[..end]));
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=start]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 pub use adapter::{Adapter, Adapters};
 
 /// Why a send did not go through, and what to do about it.

@@ -248,24 +248,7 @@ pub fn parse_deliveries(object: &str, body: &[u8]) -> Result<Vec<StatusUpdate>, 
 
 /// WhatsApp's `*bold*` as plain words: Instagram shows the asterisks as typed.
 pub fn unbold(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find('*') {
-        let after = &rest[start + 1..];
-        match after.find('*') {
-            Some(end) if end > 0 && !after[..end].starts_with(' ') && !after[..end].ends_with(' ') => {
-                out.push_str(&rest[..start]);
-                out.push_str(&after[..end]);
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push_str(&rest[..=start]);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::map_bold(s, str::to_string)
 }
 
 /// The Send API's `message` for a reply: quick replies up to 13 options, numbered text beyond.

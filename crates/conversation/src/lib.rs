@@ -81,6 +81,12 @@ pub const MAX_FAILURES: u32 = 3;
 /// How long after checkout a "5" or "⭐⭐⭐⭐" is read as the stay's rating.
 pub const RATING_DAYS: i64 = 30;
 
+/// Whether a stay that leaves on `check_out` may be rated on `today` (the engine asks it; the
+/// server asks it too, to look up only those stays' ratings).
+pub fn rateable(check_out: NaiveDate, today: NaiveDate) -> bool {
+    check_out <= today && (today - check_out).num_days() <= RATING_DAYS
+}
+
 /// A paid booking is changed in the chat (dates, cabin, party) only while its check-in is at
 /// least this many days away in the property's zone; closer than that (or once the stay has
 /// started) the change goes to the owner, who may still have to prepare the cabin.

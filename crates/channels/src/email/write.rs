@@ -188,24 +188,7 @@ fn inline(line: &str) -> String {
 }
 
 fn bold(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find('*') {
-        let after = &rest[start + 1..];
-        match after.find('*') {
-            Some(end) if end > 0 && !after[..end].starts_with(' ') && !after[..end].ends_with(' ') => {
-                out.push_str(&rest[..start]);
-                out.push_str(&format!("<strong>{}</strong>", &after[..end]));
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push_str(&rest[..=start]);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::map_bold(s, |inner| format!("<strong>{inner}</strong>"))
 }
 
 #[cfg(test)]

@@ -69,11 +69,7 @@ impl Engine<'_> {
         self.ctx
             .reservations
             .iter()
-            .filter(|b| {
-                b.status == ReservationStatus::Confirmed
-                    && b.stay.check_out <= self.ctx.today
-                    && (self.ctx.today - b.stay.check_out).num_days() <= crate::RATING_DAYS
-            })
+            .filter(|b| b.status == ReservationStatus::Confirmed && crate::rateable(b.stay.check_out, self.ctx.today))
             .max_by_key(|b| b.stay.check_out)
             .cloned()
     }

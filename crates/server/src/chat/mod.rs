@@ -575,8 +575,7 @@ impl Chat {
         // Which stays that ended lately were rated: asked only when there is one.
         let ended: Vec<i64> = mine
             .iter()
-            .filter(|r| r.status == ReservationStatus::Confirmed && r.stay.check_out <= ctx.today)
-            .filter(|r| (ctx.today - r.stay.check_out).num_days() <= conversation::RATING_DAYS)
+            .filter(|r| r.status == ReservationStatus::Confirmed && conversation::rateable(r.stay.check_out, ctx.today))
             .map(|r| r.id)
             .collect();
         let rated = if ended.is_empty() { Vec::new() } else { self.store.reviewed(&ended).await? };
